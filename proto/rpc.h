@@ -1,0 +1,33 @@
+// RPC glue shared by every tgrack process.
+//
+// Error style: inside a process, functions return absl::Status / absl::StatusOr; exceptions
+// never cross a gRPC handler. At the RPC edge a Status becomes a grpc::Status (same code,
+// same message) with to_grpc(), and a grpc::Status read back with from_grpc().
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <absl/status/status.h>
+#include <grpcpp/grpcpp.h>
+
+namespace tg {
+
+// Largest message any tgrack channel or server accepts; larger requests fail with
+// RESOURCE_EXHAUSTED from gRPC itself.
+inline constexpr int kMaxMessageBytes = 1 << 30;
+
+grpc::Status to_grpc(const absl::Status& status);
+absl::Status from_grpc(const grpc::Status& status);
+
+// An insecure channel to host:port that accepts messages up to kMaxMessageBytes.
+std::shared_ptr<grpc::Channel> make_channel(const std::string& address);
+
+// Applies kMaxMessageBytes to a server being built.
+void configure_server(grpc::ServerBuilder& builder);
+
+// A client context whose deadline is `timeout` from now.
+std::unique_ptr<grpc::ClientContext> context_with_deadline(std::chrono::milliseconds timeout);
+
+}  // namespace tg
