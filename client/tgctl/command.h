@@ -1,0 +1,26 @@
+// How tgctl commands plug in. Each command group lives in its own file and exposes one
+// add_*_command function, called from tgctl's main (one line per group). The function adds a
+// CLI11 subcommand whose callback stores the command's Action; main runs that Action after
+// parsing and turns a non-OK Status into one line on stderr and exit code 1.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <absl/status/status.h>
+
+namespace tg::tgctl {
+
+// Options every command sees; filled by the time an Action runs.
+struct GlobalOptions {
+  std::string controller = "127.0.0.1:7070";  // --controller or TGRACK_CONTROLLER.
+};
+
+using Action = std::function<absl::Status()>;
+
+void add_nodes_command(CLI::App& app, const GlobalOptions& options, Action& action);
+void add_devices_command(CLI::App& app, const GlobalOptions& options, Action& action);
+void add_pool_command(CLI::App& app, const GlobalOptions& options, Action& action);
+
+}  // namespace tg::tgctl

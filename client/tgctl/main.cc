@@ -1,0 +1,39 @@
+// tgctl: the command line for a tgrack pool. Command groups register themselves from their
+// own files (command.h); add a group with one add_*_command line below.
+#include <cstdio>
+#include <iostream>
+
+#include "client/tgctl/command.h"
+
+int main(int argc, char** argv) {
+  using namespace tg::tgctl;
+  GlobalOptions options;
+  Action action;
+  CLI::App app{"tgctl: inspect and use a tgrack pool"};
+  app.add_option("--controller", options.controller, "tgcontroller HOST:PORT")
+      ->envname("TGRACK_CONTROLLER")
+      ->capture_default_str();
+  app.require_subcommand(1);
+
+  add_nodes_command(app, options, action);
+  add_devices_command(app, options, action);
+  add_pool_command(app, options, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "tgctl: %s (see tgctl --help)\n", e.what());
+    return 2;
+  }
+  absl::Status status = action ? action() : absl::InvalidArgumentError("no command given");
+  if (!status.ok()) {
+    std::fprintf(stderr, "tgctl: %s: %s\n", absl::StatusCodeToString(status.code()).c_str(),
+                 std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

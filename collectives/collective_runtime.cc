@@ -1,0 +1,322 @@
+#include "collectives/collective_runtime.h"
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include <absl/strings/str_cat.h>
+
+#include "collectives/algorithms/algorithm.h"
+#include "collectives/pattern.h"
+#include "devices/dtype.h"
+
+namespace tg::coll {
+
+using tgrack::v1::CollectiveKind;
+
+struct CollectiveRuntime::Joined {
+  tgrack::v1::CommunicatorSpec spec;
+  std::vector<uint32_t> ranks;  // Local ranks.
+  std::vector<std::unique_ptr<Communicator>> comms;
+  std::mutex run_mu;
+};
+
+namespace {
+
+// One local rank's buffers: device memory, and the host view the transports use.
+struct RankBuffers {
+  Device* device = nullptr;
+  Buffer in_buf, out_buf;
+  std::vector<std::byte> in_stage, out_stage;  // Only for devices without host access.
+  std::byte* in = nullptr;
+  std::byte* out = nullptr;
+  size_t bytes = 0;
+
+  ~RankBuffers() {
+    if (in_buf.id) device->release(in_buf);
+    if (out_buf.id && out_buf.id != in_buf.id) device->release(out_buf);
+  }
+};
+
+absl::Status allocate(RankBuffers& b, Device* device, size_t bytes, bool in_place) {
+  b.device = device;
+  b.bytes = bytes;
+  const uint64_t alloc = std::max<uint64_t>(bytes, 1);
+  auto in = device->allocate(alloc);
+  if (!in.ok()) return in.status();
+  b.in_buf = *in;
+  if (in_place) {
+    b.out_buf = b.in_buf;
+  } else {
+    auto out = device->allocate(alloc);
+    if (!out.ok()) return out.status();
+    b.out_buf = *out;
+  }
+  b.in = device->host_address(b.in_buf);
+  b.out = device->host_address(b.out_buf);
+  if (b.in == nullptr || b.out == nullptr) {  // GPU: stage through host memory.
+    b.in_stage.resize(alloc);
+    b.in = b.in_stage.data();
+    if (in_place) {
+      b.out = b.in;
+    } else {
+      b.out_stage.resize(alloc);
+      b.out = b.out_stage.data();
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool staged(const RankBuffers& b) { return !b.in_stage.empty(); }
+
+absl::Status stage_in(RankBuffers& b) {
+  if (!staged(b)) return absl::OkStatus();
+  if (auto s = b.device->download(b.in, b.in_buf, 0, b.bytes).wait(); !s.ok()) return s;
+  if (b.out != b.in) return b.device->download(b.out, b.out_buf, 0, b.bytes).wait();
+  return absl::OkStatus();
+}
+
+absl::Status stage_out(RankBuffers& b) {
+  if (!staged(b)) return absl::OkStatus();
+  return b.device->upload(b.out_buf, 0, b.out, b.bytes).wait();
+}
+
+struct Job {
+  const tgrack::v1::RunCollectiveRequest* req;
+  size_t es;
+  uint32_t world;
+};
+
+absl::Status run_once(Communicator& comm, const Job& job, RankBuffers& b) {
+  const auto& r = *job.req;
+  if (auto s = stage_in(b); !s.ok()) return s;
+  absl::Status s;
+  const Blocks blocks{r.count(), job.world};
+  switch (r.kind()) {
+    case tgrack::v1::COLLECTIVE_ALL_REDUCE:
+      s = comm.all_reduce(b.out, b.in, r.count(), r.dtype(), r.op(), r.algorithm());
+      break;
+    case tgrack::v1::COLLECTIVE_REDUCE_SCATTER:
+      s = comm.reduce_scatter(b.out, b.in, r.count(), r.dtype(), r.op(), r.algorithm());
+      break;
+    case tgrack::v1::COLLECTIVE_ALL_GATHER: {
+      const std::byte* own = (r.in_place() ? b.out : b.in) + blocks.offset(comm.rank()) * job.es;
+      s = comm.all_gather(b.out, own, r.count(), r.dtype(), r.algorithm());
+      break;
+    }
+    case tgrack::v1::COLLECTIVE_BROADCAST:
+      if (!r.in_place() && comm.rank() == r.root()) std::memcpy(b.out, b.in, b.bytes);
+      s = comm.broadcast(b.out, r.count(), r.dtype(), r.root(), r.algorithm());
+      break;
+    case tgrack::v1::COLLECTIVE_BARRIER:
+      s = comm.barrier();
+      break;
+    default:
+      s = absl::InvalidArgumentError("unknown collective kind");
+  }
+  if (!s.ok()) return s;
+  return stage_out(b);
+}
+
+void fill(const Job& job, uint32_t rank, RankBuffers& b) {
+  const auto& r = *job.req;
+  const auto op = r.op() == tgrack::v1::REDUCE_OP_UNSPECIFIED ? tgrack::v1::REDUCE_OP_SUM : r.op();
+  for (uint64_t i = 0; i < r.count(); ++i) {
+    store_value(r.dtype(), b.in, i, pattern_value(op, rank, i));
+    if (b.out != b.in) store_value(r.dtype(), b.out, i, -1);
+  }
+}
+
+uint64_t count_wrong(const Job& job, uint32_t rank, const RankBuffers& b) {
+  const auto& r = *job.req;
+  const Blocks blocks{r.count(), job.world};
+  uint64_t wrong = 0;
+  for (uint64_t i = 0; i < r.count(); ++i) {
+    double want;
+    switch (r.kind()) {
+      case tgrack::v1::COLLECTIVE_ALL_REDUCE: want = pattern_reduced(r.op(), job.world, i); break;
+      case tgrack::v1::COLLECTIVE_REDUCE_SCATTER:
+        if (i < blocks.offset(rank) || i >= blocks.end(rank)) continue;
+        want = pattern_reduced(r.op(), job.world, i);
+        break;
+      case tgrack::v1::COLLECTIVE_ALL_GATHER: {
+        uint32_t owner = 0;
+        while (i >= blocks.end(owner)) ++owner;
+        want = pattern_value(tgrack::v1::REDUCE_OP_SUM, owner, i);
+        break;
+      }
+      case tgrack::v1::COLLECTIVE_BROADCAST:
+        want = pattern_value(tgrack::v1::REDUCE_OP_SUM, r.root(), i);
+        break;
+      default: return 0;
+    }
+    if (!holds_value(r.dtype(), b.out, i, want)) ++wrong;
+  }
+  return wrong;
+}
+
+// One local rank's share of a RunCollective.
+absl::Status run_rank(Communicator& comm, Device* device, const Job& job, tgrack::v1::RankResult* result) {
+  const auto& r = *job.req;
+  RankBuffers b;
+  if (auto s = allocate(b, device, r.count() * job.es, r.in_place()); !s.ok()) return s;
+  fill(job, comm.rank(), b);
+  if (auto s = stage_out(b); !s.ok()) return s;
+  for (uint32_t i = 0; i < r.warmup_iters(); ++i) {
+    if (auto s = run_once(comm, job, b); !s.ok()) return s;
+  }
+  if (auto s = comm.barrier(); !s.ok()) return s;
+  const uint32_t iters = std::max<uint32_t>(1, r.iters());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint32_t i = 0; i < iters; ++i) {
+    if (auto s = run_once(comm, job, b); !s.ok()) return s;
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  result->set_rank(comm.rank());
+  result->set_seconds_per_iter(std::chrono::duration<double>(t1 - t0).count() / iters);
+  if (r.check()) {
+    fill(job, comm.rank(), b);
+    if (auto s = run_once(comm, job, b); !s.ok()) return s;
+    result->set_wrong(count_wrong(job, comm.rank(), b));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+CollectiveRuntime::CollectiveRuntime(std::string node_name, std::vector<Device*> local_devices,
+                                     CommOptions options)
+    : node_name_(std::move(node_name)), devices_(std::move(local_devices)), options_(options) {}
+
+CollectiveRuntime::~CollectiveRuntime() = default;
+
+absl::Status CollectiveRuntime::start(const std::string& listen_host, int port) {
+  return listener_.start(listen_host, port, options_.tcp.socket_buffer_bytes);
+}
+
+std::string CollectiveRuntime::data_address() const { return listener_.address(); }
+
+absl::Status CollectiveRuntime::join(const tgrack::v1::JoinCommunicatorRequest& request) {
+  const auto& spec = request.spec();
+  auto joined = std::make_shared<Joined>();
+  joined->spec = spec;
+  for (const auto& info : spec.ranks()) {
+    if (info.device().node() != node_name_) continue;
+    if (info.device().index() >= devices_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("communicator ", spec.comm_id(), ": rank ", info.rank(),
+                                                     " names device ", info.device().index(), " but node ",
+                                                     node_name_, " has ", devices_.size()));
+    }
+    if (info.data_address() != data_address()) {
+      return absl::InvalidArgumentError(absl::StrCat("communicator ", spec.comm_id(), ": rank ", info.rank(),
+                                                     " lists data address ", info.data_address(), " but node ",
+                                                     node_name_, " listens on ", data_address()));
+    }
+    joined->ranks.push_back(info.rank());
+  }
+  if (joined->ranks.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("communicator ", spec.comm_id(), " has no rank on node ", node_name_));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (comms_.count(spec.comm_id())) {
+      return absl::AlreadyExistsError(absl::StrCat("communicator ", spec.comm_id(), " already joined"));
+    }
+    comms_[spec.comm_id()] = nullptr;  // Reserve the id while connecting.
+  }
+  auto hub = std::make_shared<local::LocalHub>(joined->ranks);
+  const size_t n = joined->ranks.size();
+  std::vector<absl::StatusOr<std::unique_ptr<Communicator>>> made;
+  for (size_t i = 0; i < n; ++i) made.emplace_back(absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      made[i] = Communicator::create(spec, joined->ranks[i], &listener_, hub, options_);
+    });
+  }
+  for (auto& t : threads) t.join();
+  absl::Status first;
+  for (auto& m : made) {
+    if (!m.ok() && first.ok()) first = m.status();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!first.ok()) {
+    for (auto& m : made) {
+      if (m.ok()) (*m)->abort("creation failed on another local rank");
+    }
+    comms_.erase(spec.comm_id());
+    listener_.forget(spec.comm_id());
+    return first;
+  }
+  for (auto& m : made) joined->comms.push_back(std::move(*m));
+  comms_[spec.comm_id()] = joined;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
+    const tgrack::v1::RunCollectiveRequest& request) {
+  std::shared_ptr<Joined> joined;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = comms_.find(request.comm_id());
+    if (it == comms_.end() || it->second == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no communicator ", request.comm_id(), " on node ", node_name_));
+    }
+    joined = it->second;
+  }
+  const bool reduces = request.kind() == tgrack::v1::COLLECTIVE_ALL_REDUCE ||
+                       request.kind() == tgrack::v1::COLLECTIVE_REDUCE_SCATTER;
+  if (reduces) {
+    if (auto r = make_reducer(request.dtype(), request.op()); !r.ok()) return r.status();
+  }
+  const size_t es = dtype_size(request.dtype());
+  if (es == 0 && request.kind() != tgrack::v1::COLLECTIVE_BARRIER) {
+    return absl::InvalidArgumentError("RunCollective needs a dtype");
+  }
+  std::lock_guard<std::mutex> run_lock(joined->run_mu);
+  Communicator& first = *joined->comms.front();
+  tgrack::v1::RunCollectiveReply reply;
+  auto choice = first.choose(request.kind(), request.count() * es, request.algorithm());
+  if (!choice.ok()) return choice.status();
+  reply.set_algorithm(choice->algorithm);
+  reply.set_reason(choice->reason);
+  reply.set_transport(first.transports());
+
+  const size_t n = joined->comms.size();
+  std::vector<tgrack::v1::RankResult> results(n);
+  std::vector<absl::Status> statuses(n);
+  std::vector<std::thread> threads;
+  Job job{&request, es, static_cast<uint32_t>(joined->spec.ranks_size())};
+  for (size_t i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      Communicator& comm = *joined->comms[i];
+      Device* device = devices_[joined->spec.ranks(comm.rank()).device().index()];
+      statuses[i] = run_rank(comm, device, job, &results[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& s : statuses) {
+    if (!s.ok()) return s;
+  }
+  for (auto& r : results) *reply.add_results() = r;
+  return reply;
+}
+
+absl::Status CollectiveRuntime::destroy(const std::string& comm_id) {
+  std::shared_ptr<Joined> joined;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = comms_.find(comm_id);
+    if (it == comms_.end() || it->second == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no communicator ", comm_id, " on node ", node_name_));
+    }
+    joined = it->second;
+    comms_.erase(it);
+  }
+  listener_.forget(comm_id);
+  std::lock_guard<std::mutex> run_lock(joined->run_mu);
+  joined->comms.clear();
+  return absl::OkStatus();
+}
+
+}  // namespace tg::coll

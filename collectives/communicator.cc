@@ -1,0 +1,183 @@
+#include "collectives/communicator.h"
+
+#include <map>
+
+#include <absl/strings/str_cat.h>
+
+#include "collectives/algorithms/broadcast.h"
+#include "collectives/algorithms/halving_doubling.h"
+#include "collectives/algorithms/hierarchical.h"
+#include "collectives/algorithms/mesh.h"
+#include "collectives/algorithms/ring.h"
+#include "collectives/transport/local/pair.h"
+#include "devices/dtype.h"
+
+namespace tg::coll {
+
+using tgrack::v1::CollectiveKind;
+
+// Mesh all-reduce switches from one-shot to two-shot above this size.
+constexpr uint64_t kMeshOneShotMax = 64 << 10;
+
+const char* collective_name(CollectiveKind kind) {
+  switch (kind) {
+    case tgrack::v1::COLLECTIVE_ALL_REDUCE: return "all_reduce";
+    case tgrack::v1::COLLECTIVE_REDUCE_SCATTER: return "reduce_scatter";
+    case tgrack::v1::COLLECTIVE_ALL_GATHER: return "all_gather";
+    case tgrack::v1::COLLECTIVE_BROADCAST: return "broadcast";
+    case tgrack::v1::COLLECTIVE_BARRIER: return "barrier";
+    default: return "unknown";
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
+    const tgrack::v1::CommunicatorSpec& spec, uint32_t rank, tcp::Listener* listener,
+    std::shared_ptr<local::LocalHub> hub, const CommOptions& options) {
+  const uint32_t n = spec.ranks_size();
+  if (rank >= n) {
+    return absl::InvalidArgumentError(absl::StrCat("rank ", rank, " outside communicator ", spec.comm_id(),
+                                                   " of ", n, " ranks"));
+  }
+  const auto timeout = spec.timeout_ms() ? std::chrono::milliseconds(spec.timeout_ms()) : kDefaultTimeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const bool force_tcp = spec.transport() == "tcp";
+  if (!spec.transport().empty() && !force_tcp) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown transport '", spec.transport(), "'; expected tcp or empty"));
+  }
+
+  auto addresses = std::make_shared<std::vector<std::string>>();
+  std::map<std::string, uint32_t> node_ids;
+  std::unique_ptr<Communicator> comm(new Communicator());
+  comm->id_ = spec.comm_id();
+  comm->topo_.world = n;
+  comm->topo_.local = options.local;
+  comm->topo_.remote = options.remote;
+  for (uint32_t r = 0; r < n; ++r) {
+    if (spec.ranks(r).rank() != r) {
+      return absl::InvalidArgumentError(absl::StrCat("communicator ", spec.comm_id(), ": entry ", r, " holds rank ",
+                                                     spec.ranks(r).rank()));
+    }
+    addresses->push_back(spec.ranks(r).data_address());
+    comm->topo_.node_of.push_back(node_ids.try_emplace(spec.ranks(r).data_address(), r).first->second);
+  }
+  comm->ctx_ = std::make_unique<Context>(rank, n, timeout);
+  std::vector<uint32_t> local_peers, remote_peers;
+  for (uint32_t r = 0; r < n; ++r) {
+    if (r == rank) continue;
+    const bool same = (*addresses)[r] == (*addresses)[rank];
+    (same && !force_tcp ? local_peers : remote_peers).push_back(r);
+  }
+  if (!local_peers.empty()) {
+    if (!hub) return absl::InvalidArgumentError("ranks share a daemon but no local hub was given");
+    absl::Status s = hub->attach(rank, comm->ctx_->doorbell(), deadline);
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("rank ", rank, ": creating communicator ", spec.comm_id(),
+                                                 " over local failed: ", s.message()));
+    }
+    for (uint32_t peer : local_peers) {
+      comm->ctx_->set_pair(peer, std::make_unique<local::LocalPair>(rank, peer, hub, (*addresses)[peer]));
+    }
+  }
+  if (!remote_peers.empty()) {
+    if (listener == nullptr) return absl::InvalidArgumentError("remote ranks but no data-plane listener");
+    absl::Status s = tcp::connect_pairs(*comm->ctx_, *listener, spec.comm_id(), addresses, remote_peers,
+                                        options.tcp, deadline);
+    if (!s.ok()) {
+      comm->ctx_->abort(s, rank);
+      return s;
+    }
+  }
+  return comm;
+}
+
+Communicator::~Communicator() = default;
+
+absl::StatusOr<Choice> Communicator::choose(CollectiveKind kind, uint64_t bytes,
+                                            const std::string& forced) const {
+  return choose_algorithm(topo_, kind, bytes, forced);
+}
+
+absl::Status Communicator::start(CollectiveKind kind, const char* name, uint64_t bytes,
+                                 const std::string& forced, std::string* algorithm) {
+  absl::StatusOr<Choice> choice = choose(kind, bytes, forced);
+  if (!choice.ok()) return choice.status();
+  *algorithm = choice->algorithm;
+  return ctx_->begin(name, *algorithm);
+}
+
+absl::Status Communicator::all_reduce(std::byte* out, const std::byte* in, size_t count,
+                                      tgrack::v1::DType dtype, tgrack::v1::ReduceOp op,
+                                      const std::string& forced) {
+  absl::StatusOr<Reducer> reducer = make_reducer(dtype, op);
+  if (!reducer.ok()) return reducer.status();
+  const uint64_t bytes = count * reducer->elem_size;
+  std::string algo;
+  if (absl::Status s = start(tgrack::v1::COLLECTIVE_ALL_REDUCE, "all_reduce", bytes, forced, &algo); !s.ok()) return s;
+  ReduceArgs args{out, in, count, &*reducer, size()};
+  Group g = Group::all(*ctx_);
+  if (algo == "mesh") {
+    return bytes <= kMeshOneShotMax ? mesh_all_reduce_one_shot(g, args, scratch_)
+                                    : mesh_all_reduce_two_shot(g, args, scratch_);
+  }
+  if (algo == "halving_doubling") return halving_doubling_all_reduce(g, args);
+  if (algo == "hierarchical") return hierarchical_all_reduce(g, args, topo_.node_of, bytes <= kMeshOneShotMax);
+  return ring_all_reduce(g, args);
+}
+
+absl::Status Communicator::reduce_scatter(std::byte* out, const std::byte* in, size_t count,
+                                          tgrack::v1::DType dtype, tgrack::v1::ReduceOp op,
+                                          const std::string& forced) {
+  absl::StatusOr<Reducer> reducer = make_reducer(dtype, op);
+  if (!reducer.ok()) return reducer.status();
+  std::string algo;
+  if (absl::Status s = start(tgrack::v1::COLLECTIVE_REDUCE_SCATTER, "reduce_scatter",
+                             count * reducer->elem_size, forced, &algo);
+      !s.ok()) {
+    return s;
+  }
+  ReduceArgs args{out, in, count, &*reducer, size()};
+  if (algo == "mesh") {
+    // The two-shot mesh's first half is exactly a direct reduce-scatter.
+    return mesh_all_reduce_two_shot(Group::all(*ctx_), args, scratch_, /*gather=*/false);
+  }
+  return ring_reduce_scatter(Group::all(*ctx_), args);
+}
+
+absl::Status Communicator::all_gather(std::byte* out, const std::byte* in, size_t count,
+                                      tgrack::v1::DType dtype, const std::string& forced) {
+  const size_t es = dtype_size(dtype);
+  if (es == 0) return absl::InvalidArgumentError("all_gather needs a dtype");
+  std::string algo;
+  if (absl::Status s = start(tgrack::v1::COLLECTIVE_ALL_GATHER, "all_gather", count * es, forced, &algo); !s.ok()) {
+    return s;
+  }
+  if (algo == "mesh") return mesh_all_gather(Group::all(*ctx_), out, in, count, es);
+  return ring_all_gather(Group::all(*ctx_), out, in, count, es);
+}
+
+absl::Status Communicator::broadcast(std::byte* data, size_t count, tgrack::v1::DType dtype,
+                                     uint32_t root, const std::string& forced) {
+  const size_t es = dtype_size(dtype);
+  if (es == 0) return absl::InvalidArgumentError("broadcast needs a dtype");
+  if (root >= size()) {
+    return absl::InvalidArgumentError(absl::StrCat("broadcast root ", root, " outside ", size(), " ranks"));
+  }
+  std::string algo;
+  if (absl::Status s = start(tgrack::v1::COLLECTIVE_BROADCAST, "broadcast", count * es, forced, &algo); !s.ok()) {
+    return s;
+  }
+  if (algo == "chain") return chain_broadcast(Group::all(*ctx_), data, count * es, root);
+  return tree_broadcast(Group::all(*ctx_), data, count * es, root);
+}
+
+absl::Status Communicator::barrier() {
+  std::string algo;
+  if (absl::Status s = start(tgrack::v1::COLLECTIVE_BARRIER, "barrier", 0, "", &algo); !s.ok()) return s;
+  return coll::barrier(Group::all(*ctx_));
+}
+
+void Communicator::abort(const std::string& why) {
+  ctx_->abort(absl::AbortedError(absl::StrCat("rank ", rank(), " aborted: ", why)), rank());
+}
+
+}  // namespace tg::coll

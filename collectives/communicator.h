@@ -1,0 +1,92 @@
+// One rank's membership in a communicator: its transport Context, the topology and the
+// collectives. Created once (connecting to every peer, bounded by the spec's timeout); then
+// each collective only moves data, under the same timeout, on the calling thread.
+//
+// Buffers are host memory (cpu devices' host_address, or staging for GPUs). `out` holds
+// `count` elements; `in` equals `out` for in place. After a failure the communicator is
+// poisoned: every later call fails at once with the first error. Not thread-safe: one
+// thread per rank.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+
+#include "collectives/cost_model.h"
+#include "collectives/transport/context.h"
+#include "collectives/transport/local/hub.h"
+#include "collectives/transport/tcp/connect.h"
+#include "collectives/transport/tcp/listener.h"
+#include "tgrack/v1/collectives.pb.h"
+
+namespace tg::coll {
+
+constexpr std::chrono::milliseconds kDefaultTimeout{10000};
+
+struct CommOptions {
+  tcp::TcpOptions tcp;
+  // Per-link parameters of the cost model.
+  LinkCost local{2e-6, 1 / 6e9};
+  LinkCost remote{15e-6, 1 / 2.5e9};
+};
+
+class Communicator {
+ public:
+  // Joins `rank` of `spec`. Peers on other daemons are reached through `listener` over tcp
+  // (or the transport the spec names); peers with this rank's data address share `hub`,
+  // which may be null when there are none.
+  static absl::StatusOr<std::unique_ptr<Communicator>> create(
+      const tgrack::v1::CommunicatorSpec& spec, uint32_t rank, tcp::Listener* listener,
+      std::shared_ptr<local::LocalHub> hub, const CommOptions& options = {});
+  ~Communicator();
+
+  uint32_t rank() const { return ctx_->rank(); }
+  uint32_t size() const { return ctx_->size(); }
+  const std::string& id() const { return id_; }
+  std::string transports() const { return ctx_->transports(); }
+  const Topology& topology() const { return topo_; }
+
+  // The algorithm the cost model picks (or `forced`, validated) and why.
+  absl::StatusOr<Choice> choose(tgrack::v1::CollectiveKind kind, uint64_t bytes,
+                                const std::string& forced = "") const;
+
+  absl::Status all_reduce(std::byte* out, const std::byte* in, size_t count, tgrack::v1::DType dtype,
+                          tgrack::v1::ReduceOp op, const std::string& algorithm = "");
+  // Afterwards block rank() of `out` (sizes as in algorithm.h's Blocks) holds the result;
+  // the rest of `out` is scratch.
+  absl::Status reduce_scatter(std::byte* out, const std::byte* in, size_t count,
+                              tgrack::v1::DType dtype, tgrack::v1::ReduceOp op,
+                              const std::string& algorithm = "");
+  // `in` holds this rank's block; afterwards `out` (count elements) holds every block.
+  absl::Status all_gather(std::byte* out, const std::byte* in, size_t count, tgrack::v1::DType dtype,
+                          const std::string& algorithm = "");
+  absl::Status broadcast(std::byte* data, size_t count, tgrack::v1::DType dtype, uint32_t root,
+                         const std::string& algorithm = "");
+  absl::Status barrier();
+
+  // Poisons the communicator and tells every peer, without blocking.
+  void abort(const std::string& why);
+  // Drops every link as a crashed process would (tests).
+  void drop() { ctx_->drop(); }
+  absl::Status poisoned() const { return ctx_->poisoned(); }
+
+ private:
+  Communicator() = default;
+  absl::Status start(tgrack::v1::CollectiveKind kind, const char* name, uint64_t bytes,
+                     const std::string& forced, std::string* algorithm);
+
+  std::string id_;
+  std::unique_ptr<Context> ctx_;
+  Topology topo_;
+  std::vector<std::byte> scratch_;
+};
+
+// Name used in errors and tables: "all_reduce", "reduce_scatter", "all_gather", "broadcast", "barrier".
+const char* collective_name(tgrack::v1::CollectiveKind kind);
+
+}  // namespace tg::coll

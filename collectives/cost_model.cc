@@ -1,0 +1,118 @@
+#include "collectives/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_format.h>
+#include <absl/strings/str_join.h>
+
+namespace tg::coll {
+namespace {
+
+using tgrack::v1::CollectiveKind;
+
+struct Estimate {
+  std::string name;
+  double seconds;
+};
+
+// The slowest link a group of ranks that spans `nodes` daemons has to use.
+const LinkCost& worst(const Topology& t) { return t.spans_nodes() ? t.remote : t.local; }
+
+double ring_steps(const Topology& t, double steps, double bytes) {
+  return steps * worst(t).time(bytes / t.world);
+}
+
+std::vector<Estimate> estimates(const Topology& t, CollectiveKind kind, double S) {
+  const double n = t.world;
+  const LinkCost& w = worst(t);
+  const double log_n = std::ceil(std::log2(std::max(1.0, n)));
+  std::vector<Estimate> out;
+  switch (kind) {
+    case tgrack::v1::COLLECTIVE_ALL_REDUCE: {
+      out.push_back({"ring", ring_steps(t, 2 * (n - 1), S)});
+      const double mesh_one = w.alpha_s + (n - 1) * S * w.beta_s_per_byte * t.mesh_contention;
+      const double mesh_two =
+          2 * (w.alpha_s + (n - 1) / n * S * w.beta_s_per_byte * t.mesh_contention) + (n - 1) * 1e-6;
+      out.push_back({"mesh", std::min(mesh_one, mesh_two)});
+      double p = std::exp2(std::floor(std::log2(std::max(1.0, n))));
+      double hd = 2 * std::log2(p) * w.alpha_s + 2 * (p - 1) / p * S * w.beta_s_per_byte;
+      if (p < n) hd += 2 * w.time(S);
+      out.push_back({"halving_doubling", hd});
+      if (t.spans_nodes() && t.max_ranks_per_node() > 1) {
+        const double m = t.nodes(), l = t.max_ranks_per_node();
+        double across = std::min(2 * (m - 1) * t.remote.time(S / m),
+                                 2 * std::ceil(std::log2(m)) * t.remote.alpha_s +
+                                     2 * (m - 1) / m * S * t.remote.beta_s_per_byte);
+        out.push_back({"hierarchical", 2 * (l - 1) * t.local.time(S) + across});
+      }
+      break;
+    }
+    case tgrack::v1::COLLECTIVE_REDUCE_SCATTER:
+    case tgrack::v1::COLLECTIVE_ALL_GATHER:
+      out.push_back({"ring", ring_steps(t, n - 1, S)});
+      out.push_back({"mesh", w.alpha_s + (n - 1) / n * S * w.beta_s_per_byte * t.mesh_contention +
+                                 (n - 1) * 1e-6});
+      break;
+    case tgrack::v1::COLLECTIVE_BROADCAST: {
+      out.push_back({"tree", log_n * w.time(S)});
+      const double slice = 512 << 10, slices = std::max(1.0, std::ceil(S / slice));
+      out.push_back({"chain", (n - 2 + slices) * w.time(std::min(S, slice))});
+      break;
+    }
+    case tgrack::v1::COLLECTIVE_BARRIER:
+      out.push_back({"dissemination", log_n * w.alpha_s});
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+uint32_t Topology::nodes() const { return std::set<uint32_t>(node_of.begin(), node_of.end()).size(); }
+
+uint32_t Topology::max_ranks_per_node() const {
+  std::vector<uint32_t> counts(world, 0);
+  uint32_t best = 0;
+  for (uint32_t node : node_of) best = std::max(best, ++counts[node]);
+  return best;
+}
+
+std::vector<std::string> algorithms_for(CollectiveKind kind) {
+  switch (kind) {
+    case tgrack::v1::COLLECTIVE_ALL_REDUCE: return {"ring", "mesh", "halving_doubling", "hierarchical"};
+    case tgrack::v1::COLLECTIVE_REDUCE_SCATTER:
+    case tgrack::v1::COLLECTIVE_ALL_GATHER: return {"ring", "mesh"};
+    case tgrack::v1::COLLECTIVE_BROADCAST: return {"tree", "chain"};
+    case tgrack::v1::COLLECTIVE_BARRIER: return {"dissemination"};
+    default: return {};
+  }
+}
+
+absl::StatusOr<Choice> choose_algorithm(const Topology& topo, CollectiveKind kind, uint64_t bytes,
+                                        const std::string& forced) {
+  std::vector<Estimate> est = estimates(topo, kind, static_cast<double>(bytes));
+  if (est.empty()) return absl::InvalidArgumentError(absl::StrCat("unsupported collective kind ", kind));
+  std::string table = absl::StrJoin(est, ", ", [](std::string* s, const Estimate& e) {
+    absl::StrAppend(s, e.name, absl::StrFormat(" %.1fus", e.seconds * 1e6));
+  });
+  if (!forced.empty()) {
+    std::vector<std::string> names = algorithms_for(kind);
+    if (std::find(names.begin(), names.end(), forced) == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("algorithm '", forced, "' does not implement this collective; choose one of ",
+                                                     absl::StrJoin(names, ", ")));
+    }
+    return Choice{forced, absl::StrCat("forced by the caller (model: ", table, ")")};
+  }
+  auto best = std::min_element(est.begin(), est.end(),
+                               [](const Estimate& a, const Estimate& b) { return a.seconds < b.seconds; });
+  return Choice{best->name,
+                absl::StrCat("lowest estimate for ", bytes, " bytes over ", topo.world, " ranks on ",
+                             topo.nodes(), " daemon(s): ", table)};
+}
+
+}  // namespace tg::coll

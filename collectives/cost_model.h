@@ -1,0 +1,51 @@
+// Picks the algorithm for one collective from an alpha-beta model of the links: sending m
+// bytes over a link costs alpha + m * beta. Links inside a daemon (local copies) and across
+// daemons (tcp) have their own parameters, from configuration or measured when the
+// communicator is created and then agreed on by all ranks, so every rank computes the same
+// choice from the same inputs. Each candidate's estimated time is reported in the reason.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include "tgrack/v1/collectives.pb.h"
+
+namespace tg::coll {
+
+struct LinkCost {
+  double alpha_s = 0;        // Per-message latency, seconds.
+  double beta_s_per_byte = 0;  // Inverse bandwidth.
+  double time(double bytes) const { return alpha_s + bytes * beta_s_per_byte; }
+};
+
+struct Topology {
+  uint32_t world = 1;
+  std::vector<uint32_t> node_of;  // node_of[rank]: ranks with equal values share a daemon.
+  LinkCost local{2e-6, 1 / 6e9};
+  LinkCost remote{15e-6, 1 / 2.5e9};
+  // Slow-down of a link shared by several concurrent flows (mesh on one NIC); 1 for
+  // dedicated point-to-point links.
+  double mesh_contention = 1.3;
+
+  uint32_t nodes() const;
+  uint32_t max_ranks_per_node() const;
+  bool spans_nodes() const { return nodes() > 1; }
+};
+
+struct Choice {
+  std::string algorithm;  // "ring", "mesh", "halving_doubling", "hierarchical", "tree", "chain".
+  std::string reason;     // Estimated time of each candidate, and why this one.
+};
+
+// `forced` non-empty: that algorithm if it implements `kind`, else INVALID_ARGUMENT listing
+// the ones that do.
+absl::StatusOr<Choice> choose_algorithm(const Topology& topo, tgrack::v1::CollectiveKind kind,
+                                        uint64_t bytes, const std::string& forced);
+
+// Candidate names for `kind`.
+std::vector<std::string> algorithms_for(tgrack::v1::CollectiveKind kind);
+
+}  // namespace tg::coll

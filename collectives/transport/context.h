@@ -1,0 +1,95 @@
+// The Context is one rank's end of a communicator's transport: a Pair per peer and the
+// progress engine that drives them all from the rank's own thread (no hand-offs on the data
+// path). Algorithms post Ops and wait on them; every wait ends by the deadline of the
+// current operation, set by begin().
+//
+// Failure: the first error (a peer dying, a timeout) poisons the Context. Its message names
+// this rank, the collective and its sequence number, the peer rank, its address and the
+// transport. A poisoned Context tells its peers which rank failed, never blocks doing so, and
+// refuses later operations at once with the original error.
+//
+// Not thread-safe: one rank thread uses it; poisoned() may be read from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include "collectives/transport/op.h"
+#include "collectives/transport/pair.h"
+
+namespace tg::coll {
+
+class Context {
+ public:
+  Context(uint32_t rank, uint32_t size, std::chrono::milliseconds timeout);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  uint32_t rank() const { return rank_; }
+  uint32_t size() const { return size_; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+  // Installs the link to `peer`; done while the communicator is created.
+  void set_pair(uint32_t peer, std::unique_ptr<Pair> pair);
+  Pair* pair(uint32_t peer) const { return pairs_[peer].get(); }
+  // Transport names in use, e.g. "tcp+local".
+  std::string transports() const;
+
+  // An eventfd other threads write to wake this rank (local transport).
+  int doorbell() const { return doorbell_; }
+  static void ring(int doorbell);
+
+  // Starts the next operation: sets its deadline (now + timeout) and the label that errors
+  // carry. Returns the poisoning error when the Context is poisoned.
+  absl::Status begin(const std::string& collective, const std::string& algorithm);
+  uint64_t sequence() const { return sequence_; }
+
+  // Posting never blocks. Zero-byte Ops complete at once and are not sent: both sides of a
+  // transfer skip them alike. Memory stays valid and untouched until the Op is done.
+  void send(Op& op, uint32_t peer, const void* data, size_t bytes);
+  void recv(Op& op, uint32_t peer, void* data, size_t bytes);
+  // dst = a op incoming, combined as bytes arrive; `a` may be `dst`.
+  void recv_reduce(Op& op, uint32_t peer, void* dst, const void* a, size_t bytes,
+                   const Reducer& reducer);
+
+  // Drives every Pair until `op` completes, the deadline passes or a peer fails.
+  absl::Status wait(Op& op);
+  absl::Status wait_all(std::vector<Op>& ops);
+
+  // Poisons the Context with `cause` blaming `culprit`, tells peers, never blocks.
+  void abort(absl::Status cause, uint32_t culprit);
+  absl::Status poisoned() const;
+  // Orderly goodbye to every peer after the last operation.
+  void close();
+  // Drops every link abruptly, as a crashed process would (for failure tests).
+  void drop();
+
+ private:
+  absl::Status fail(absl::Status pair_error, uint32_t culprit);
+  absl::Status progress_all();
+
+  const uint32_t rank_;
+  const uint32_t size_;
+  const std::chrono::milliseconds timeout_;
+  std::vector<std::unique_ptr<Pair>> pairs_;
+  int doorbell_ = -1;
+  std::vector<pollfd> pollfds_;
+
+  uint64_t sequence_ = 0;
+  std::string label_;  // "all_reduce #3 (ring)"
+  std::chrono::steady_clock::time_point deadline_;
+
+  mutable std::mutex mu_;
+  absl::Status poisoned_;  // Guarded by mu_.
+  bool closed_ = false;
+};
+
+}  // namespace tg::coll

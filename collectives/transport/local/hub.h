@@ -1,0 +1,60 @@
+// What the ranks of one communicator that live in one process share: a channel per ordered
+// pair of ranks and each rank's doorbell. A LocalHub is created once per communicator per
+// process and handed to every local rank; it outlives them through shared ownership.
+//
+// A channel matches the sender's posted Ops with the receiver's in order; the receiver's
+// thread moves (or reduces) the bytes straight from the sender's memory into its own, then
+// completes both Ops and rings the sender's doorbell. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include "collectives/transport/op.h"
+
+namespace tg::coll::local {
+
+struct Channel {
+  std::mutex mu;
+  std::deque<Op*> sends;  // Posted by the sending rank.
+  std::deque<Op*> recvs;  // Posted by the receiving rank.
+};
+
+class LocalHub {
+ public:
+  explicit LocalHub(std::vector<uint32_t> ranks);  // The communicator's ranks in this process.
+
+  const std::vector<uint32_t>& ranks() const { return ranks_; }
+  Channel& channel(uint32_t from, uint32_t to);
+
+  // Registers `rank`'s doorbell and waits until every local rank has; DEADLINE_EXCEEDED
+  // naming the missing ranks otherwise.
+  absl::Status attach(uint32_t rank, int doorbell, std::chrono::steady_clock::time_point deadline);
+  int doorbell(uint32_t rank);
+
+  // The first failure any local rank reports; wakes every local rank.
+  void fail(uint32_t culprit, uint32_t reporter);
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  uint32_t culprit() const { return culprit_; }
+  uint32_t reporter() const { return reporter_; }
+
+ private:
+  std::vector<uint32_t> ranks_;
+  std::map<std::pair<uint32_t, uint32_t>, Channel> channels_;
+  std::mutex mu_;
+  std::condition_variable attached_cv_;
+  std::map<uint32_t, int> doorbells_;  // Guarded by mu_.
+  std::atomic<bool> failed_{false};
+  uint32_t culprit_ = 0;   // Written once before failed_ is set.
+  uint32_t reporter_ = 0;
+};
+
+}  // namespace tg::coll::local

@@ -1,0 +1,55 @@
+// A Pair links this rank to one peer rank over one transport. Algorithms never see Pairs:
+// they post Ops through the Context, which routes each Op to the Pair of its peer and drives
+// every Pair's progress from the rank's own thread.
+//
+// Ops posted on one Pair in one direction complete in posting order and match the peer's
+// Ops of the other direction one to one, in order, with equal sizes. A Pair is used by one
+// thread (its rank's); the local transport's peers touch shared state under its own locks.
+#pragma once
+
+#include <poll.h>
+
+#include <string>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+
+#include "collectives/transport/op.h"
+
+namespace tg::coll {
+
+class Pair {
+ public:
+  virtual ~Pair() = default;
+
+  // Queues `op`; moves no bytes yet (progress does). `op` outlives its completion.
+  virtual void post(Op* op) = 0;
+
+  // Moves whatever bytes can move without blocking and completes finished Ops. Returns true
+  // when anything moved. Errors name the peer rank, its address and the transport, e.g.
+  // "peer rank 2 at 10.0.0.2:7070 over tcp: connection closed"; they poison the Pair.
+  virtual absl::StatusOr<bool> progress() = 0;
+
+  // Appends the descriptors poll() should watch for this Pair (its pending transfers, and
+  // whatever reports the peer's death) and returns how many it appended.
+  virtual size_t poll_fds(std::vector<pollfd>& fds) = 0;
+  // Given the poll() results for the descriptors poll_fds appended: an error when they show
+  // the peer failed or went away.
+  virtual absl::Status check_events(const pollfd* fds, size_t count) = 0;
+
+  // Tells the peer this rank gives up because of `culprit` (never blocks), then stops.
+  virtual void abort(uint32_t culprit) = 0;
+  // Closes the link. `orderly`: after the last operation, so the peer will not take the
+  // close for a death; otherwise abruptly, as a crashed process would.
+  virtual void close(bool orderly) = 0;
+
+  // After an error: the rank to blame, the peer itself unless it reported another rank's failure.
+  virtual uint32_t failed_rank() const = 0;
+
+  virtual const char* transport() const = 0;  // "tcp", "local", "ibverbs".
+  virtual uint32_t peer() const = 0;
+  virtual const std::string& peer_address() const = 0;  // host:port of the peer's data plane.
+};
+
+}  // namespace tg::coll

@@ -1,0 +1,164 @@
+#include "collectives/transport/tcp/connect.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <absl/strings/str_cat.h>
+
+#include "collectives/transport/tcp/pair.h"
+
+namespace tg::coll::tcp {
+namespace {
+
+constexpr char kAck = 'K';
+
+int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return static_cast<int>(std::max<int64_t>(0, left.count()));
+}
+
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// A blocking-with-deadline connect to host:port that sends `hello`; retried while refused.
+absl::StatusOr<int> dial(const std::string& address, const std::string& hello, int buffer_bytes,
+                         std::chrono::steady_clock::time_point deadline) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) return absl::InvalidArgumentError(absl::StrCat("bad data address '", address, "'"));
+  std::string host = address.substr(0, colon), port = address.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot resolve ", address, ": ", gai_strerror(rc)));
+  }
+  std::string last_error = "timed out";
+  auto backoff = std::chrono::milliseconds(5);
+  while (true) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    tune_socket(fd, buffer_bytes);
+    int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd pfd{fd, POLLOUT, 0};
+      if (::poll(&pfd, 1, remaining_ms(deadline)) == 1) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        rc = err == 0 ? 0 : -1;
+        errno = err;
+      } else {
+        errno = ETIMEDOUT;
+      }
+    }
+    if (rc == 0) {
+      size_t sent = 0;
+      while (sent < hello.size()) {
+        pollfd pfd{fd, POLLOUT, 0};
+        if (::poll(&pfd, 1, remaining_ms(deadline)) != 1) break;
+        ssize_t n = ::send(fd, hello.data() + sent, hello.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0 && errno != EAGAIN) break;
+        if (n > 0) sent += static_cast<size_t>(n);
+      }
+      if (sent == hello.size()) {
+        ::freeaddrinfo(res);
+        return fd;
+      }
+    }
+    last_error = std::strerror(errno);
+    ::close(fd);
+    if (std::chrono::steady_clock::now() + backoff >= deadline) break;
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
+  }
+  ::freeaddrinfo(res);
+  return absl::DeadlineExceededError(absl::StrCat("cannot connect to ", address, ": ", last_error));
+}
+
+struct Pending {
+  uint32_t peer;
+  int ctrl = -1;
+  std::vector<int> data;
+};
+
+void close_all(std::vector<Pending>& pending) {
+  for (Pending& p : pending) {
+    if (p.ctrl >= 0) ::close(p.ctrl);
+    for (int fd : p.data) ::close(fd);
+  }
+}
+
+}  // namespace
+
+absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& comm_id,
+                           std::shared_ptr<const std::vector<std::string>> addresses,
+                           const std::vector<uint32_t>& peers, const TcpOptions& options,
+                           std::chrono::steady_clock::time_point deadline) {
+  const uint32_t me = ctx.rank();
+  std::vector<Pending> dialed, accepted;
+  auto fail = [&](absl::Status s) {
+    close_all(dialed);
+    close_all(accepted);
+    return absl::Status(s.code(), absl::StrCat("rank ", me, ": creating communicator ", comm_id,
+                                               " over tcp failed: ", s.message()));
+  };
+  // Dial every higher peer first: dialing never waits on the peer, so no cycle can form.
+  for (uint32_t peer : peers) {
+    if (peer < me) continue;
+    Pending p{peer, -1, {}};
+    for (int stream = 0; stream <= options.streams; ++stream) {
+      auto fd = dial((*addresses)[peer],
+                     encode_handshake({comm_id, me, peer, static_cast<uint32_t>(stream)}),
+                     options.socket_buffer_bytes, deadline);
+      if (!fd.ok()) {
+        dialed.push_back(std::move(p));
+        return fail(absl::Status(fd.status().code(), absl::StrCat("peer rank ", peer, ": ", fd.status().message())));
+      }
+      (stream == 0 ? p.ctrl : p.data.emplace_back()) = *fd;
+    }
+    dialed.push_back(std::move(p));
+  }
+  for (uint32_t peer : peers) {
+    if (peer > me) continue;
+    Pending p{peer, -1, {}};
+    for (int stream = 0; stream <= options.streams; ++stream) {
+      auto fd = listener.take({comm_id, peer, me, static_cast<uint32_t>(stream)}, deadline);
+      if (!fd.ok()) {
+        accepted.push_back(std::move(p));
+        return fail(absl::Status(fd.status().code(),
+                                 absl::StrCat(fd.status().message(), "; peer data address ", (*addresses)[peer])));
+      }
+      (stream == 0 ? p.ctrl : p.data.emplace_back()) = *fd;
+    }
+    char ack = kAck;
+    ::send(p.ctrl, &ack, 1, MSG_NOSIGNAL);
+    accepted.push_back(std::move(p));
+  }
+  for (Pending& p : dialed) {
+    char ack = 0;
+    pollfd pfd{p.ctrl, POLLIN, 0};
+    if (::poll(&pfd, 1, remaining_ms(deadline)) != 1 || ::recv(p.ctrl, &ack, 1, MSG_DONTWAIT) != 1 ||
+        ack != kAck) {
+      return fail(absl::DeadlineExceededError(absl::StrCat(
+          "peer rank ", p.peer, " at ", (*addresses)[p.peer], " never acknowledged (did it join?)")));
+    }
+  }
+  for (auto* list : {&dialed, &accepted}) {
+    for (Pending& p : *list) {
+      set_nonblocking(p.ctrl);
+      for (int fd : p.data) set_nonblocking(fd);
+      ctx.set_pair(p.peer, std::make_unique<TcpPair>(p.peer, p.ctrl, std::move(p.data), addresses));
+      p.ctrl = -1;
+      p.data.clear();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tg::coll::tcp

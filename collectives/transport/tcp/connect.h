@@ -1,0 +1,31 @@
+// Builds one rank's TCP links to a set of peers. The lower rank of each pair connects
+// (control connection first, then the data streams) and the higher rank takes the
+// connections from its Listener and acknowledges on the control connection. Every step is
+// bounded by `deadline`; a peer that never connects or never acknowledges fails the set-up
+// with an error naming it and its address.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include "collectives/transport/context.h"
+#include "collectives/transport/tcp/listener.h"
+
+namespace tg::coll::tcp {
+
+struct TcpOptions {
+  int streams = 2;                      // Data streams per peer.
+  int socket_buffer_bytes = 4 << 20;    // SO_SNDBUF / SO_RCVBUF; 0 leaves the kernel's.
+};
+
+absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& comm_id,
+                           std::shared_ptr<const std::vector<std::string>> addresses,
+                           const std::vector<uint32_t>& peers, const TcpOptions& options,
+                           std::chrono::steady_clock::time_point deadline);
+
+}  // namespace tg::coll::tcp

@@ -1,0 +1,235 @@
+#include "collectives/transport/tcp/pair.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <absl/strings/str_cat.h>
+
+namespace tg::coll::tcp {
+namespace {
+
+// Ops at least this large are striped over every stream.
+constexpr size_t kStripeMin = 256 << 10;
+// Striping granularity: a multiple of every element size, so stripes hold whole elements.
+constexpr size_t kStripeAlign = 4096;
+constexpr size_t kScratchBytes = 256 << 10;
+
+constexpr char kBye = 'B';
+constexpr char kAbort = 'A';
+
+}  // namespace
+
+TcpPair::TcpPair(uint32_t peer, int ctrl_fd, std::vector<int> data_fds,
+                 std::shared_ptr<const std::vector<std::string>> addresses)
+    : peer_(peer), ctrl_fd_(ctrl_fd), addresses_(std::move(addresses)), failed_rank_(peer) {
+  streams_.resize(data_fds.size());
+  for (size_t i = 0; i < data_fds.size(); ++i) streams_[i].fd = data_fds[i];
+}
+
+TcpPair::~TcpPair() { close(true); }
+
+void TcpPair::post(Op* op) {
+  auto queue_of = [&](Stream& s) -> std::deque<Part>& {
+    return op->kind == Op::Kind::kSend ? s.sends : s.recvs;
+  };
+  uint64_t& seq = op->kind == Op::Kind::kSend ? send_seq_ : recv_seq_;
+  const size_t n = streams_.size();
+  const size_t start = seq++ % n;
+  size_t parts = op->bytes >= kStripeMin ? n : 1;
+  size_t chunk = (op->bytes + parts - 1) / parts;
+  chunk = (chunk + kStripeAlign - 1) / kStripeAlign * kStripeAlign;
+  op->parts_left = 0;
+  for (size_t k = 0, off = 0; off < op->bytes; ++k, off += chunk) {
+    queue_of(streams_[(start + k) % n]).push_back(Part{op, off, std::min(chunk, op->bytes - off)});
+    ++op->parts_left;
+  }
+}
+
+void TcpPair::finish_part(Part& part) {
+  if (--part.op->parts_left == 0) part.op->complete();
+}
+
+absl::Status TcpPair::error(const std::string& what) {
+  if (failed_.ok()) {
+    failed_ = absl::UnavailableError(
+        absl::StrCat("peer rank ", peer_, " at ", peer_address(), " over tcp: ", what));
+  }
+  return failed_;
+}
+
+absl::StatusOr<bool> TcpPair::progress_send(Stream& s) {
+  bool moved = false;
+  while (!s.sends.empty()) {
+    Part& p = s.sends.front();
+    ssize_t n = ::send(s.fd, p.op->data + p.offset + p.moved, p.length - p.moved,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return error(absl::StrCat("send failed: ", std::strerror(errno)));
+    }
+    moved = true;
+    p.moved += static_cast<size_t>(n);
+    if (p.moved < p.length) break;  // Socket buffer full.
+    finish_part(p);
+    s.sends.pop_front();
+  }
+  return moved;
+}
+
+absl::StatusOr<bool> TcpPair::progress_recv(Stream& s) {
+  bool moved = false;
+  while (!s.recvs.empty()) {
+    Part& p = s.recvs.front();
+    Op* op = p.op;
+    ssize_t n;
+    if (op->kind == Op::Kind::kRecv) {
+      n = ::recv(s.fd, op->data + p.offset + p.moved, p.length - p.moved, MSG_DONTWAIT);
+    } else {
+      if (s.scratch.empty()) s.scratch.resize(kScratchBytes);
+      n = ::recv(s.fd, s.scratch.data() + s.fill,
+                 std::min(s.scratch.size() - s.fill, p.length - p.moved), MSG_DONTWAIT);
+    }
+    if (n == 0) return error("connection closed by the peer mid-transfer (peer died?)");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return error(absl::StrCat("receive failed: ", std::strerror(errno)));
+    }
+    moved = true;
+    p.moved += static_cast<size_t>(n);
+    if (op->kind == Op::Kind::kRecvReduce) {
+      s.fill += static_cast<size_t>(n);
+      const size_t es = op->reducer->elem_size;
+      const size_t whole = s.fill / es * es;
+      if (whole > 0) {
+        const size_t at = p.offset + p.reduced;
+        (*op->reducer)(op->data + at, op->a + at, s.scratch.data(), whole / es);
+        p.reduced += whole;
+        std::memmove(s.scratch.data(), s.scratch.data() + whole, s.fill - whole);
+        s.fill -= whole;
+      }
+      if (p.reduced < p.length) continue;
+    } else if (p.moved < p.length) {
+      continue;
+    }
+    finish_part(p);
+    s.recvs.pop_front();
+  }
+  return moved;
+}
+
+absl::StatusOr<bool> TcpPair::progress() {
+  if (!failed_.ok()) return failed_;
+  if (closed_) return error("link already closed");
+  bool moved = false;
+  for (Stream& s : streams_) {
+    if (!s.sends.empty()) {
+      absl::StatusOr<bool> m = progress_send(s);
+      if (!m.ok()) return m.status();
+      moved |= *m;
+    }
+    if (!s.recvs.empty()) {
+      absl::StatusOr<bool> m = progress_recv(s);
+      if (!m.ok()) return m.status();
+      moved |= *m;
+    }
+  }
+  return moved;
+}
+
+size_t TcpPair::poll_fds(std::vector<pollfd>& fds) {
+  if (closed_) return 0;
+  fds.push_back({ctrl_fd_, static_cast<short>(ctrl_eof_ ? 0 : POLLIN), 0});
+  size_t count = 1;
+  for (Stream& s : streams_) {
+    short events = (s.sends.empty() ? 0 : POLLOUT) | (s.recvs.empty() ? 0 : POLLIN);
+    if (events == 0) continue;
+    fds.push_back({s.fd, events, 0});
+    ++count;
+  }
+  return count;
+}
+
+absl::Status TcpPair::read_control() {
+  char buf[64];
+  while (true) {
+    ssize_t n = ::recv(ctrl_fd_, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
+      if (errno == EINTR) continue;
+      return error(absl::StrCat("control connection failed: ", std::strerror(errno)));
+    }
+    if (n == 0) {
+      if (peer_said_bye_) {
+        ctrl_eof_ = true;
+        return absl::OkStatus();
+      }
+      return error("connection closed (peer process died?)");
+    }
+    if (buf[0] == kBye) {
+      [[maybe_unused]] ssize_t r = ::recv(ctrl_fd_, buf, 1, MSG_DONTWAIT);
+      peer_said_bye_ = true;
+      continue;
+    }
+    if (buf[0] == kAbort) {
+      if (n < 5) return absl::OkStatus();  // Rest of the notice still on its way.
+      uint32_t culprit;
+      std::memcpy(&culprit, buf + 1, 4);
+      [[maybe_unused]] ssize_t r = ::recv(ctrl_fd_, buf, 5, MSG_DONTWAIT);
+      if (culprit == peer_ || culprit >= addresses_->size()) {
+        return error("peer aborted the communicator");
+      }
+      failed_rank_ = culprit;
+      failed_ = absl::UnavailableError(absl::StrCat("peer rank ", culprit, " at ", (*addresses_)[culprit],
+                                                    " failed (reported by rank ", peer_, " at ",
+                                                    peer_address(), " over tcp)"));
+      return failed_;
+    }
+    return error("protocol violation on the control connection");
+  }
+}
+
+absl::Status TcpPair::check_events(const pollfd* fds, size_t count) {
+  if (!failed_.ok()) return failed_;
+  if (count == 0) return absl::OkStatus();
+  // A goodbye is no error even with transfers pending: their bytes may still sit in the
+  // socket buffers; a transfer the peer never made shows up as end-of-stream on its stream.
+  if (fds[0].revents != 0) {
+    absl::Status s = read_control();
+    if (!s.ok()) return s;
+  }
+  for (size_t i = 1; i < count; ++i) {
+    if (fds[i].revents & (POLLERR | POLLNVAL)) return error("connection error (peer died?)");
+  }
+  return absl::OkStatus();
+}
+
+void TcpPair::abort(uint32_t culprit) {
+  if (closed_) return;
+  char notice[5] = {kAbort};
+  std::memcpy(notice + 1, &culprit, 4);
+  [[maybe_unused]] ssize_t n = ::send(ctrl_fd_, notice, sizeof(notice), MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(false);
+}
+
+void TcpPair::close(bool orderly) {
+  if (closed_) return;
+  closed_ = true;
+  if (orderly && failed_.ok()) {
+    char bye = kBye;
+    [[maybe_unused]] ssize_t n = ::send(ctrl_fd_, &bye, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  if (!orderly) {
+    // RST rather than FIN wakes the peer even if it is blocked sending to us.
+    linger lg{1, 0};
+    for (Stream& s : streams_) ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
+  for (Stream& s : streams_) ::close(s.fd);
+  ::close(ctrl_fd_);
+}
+
+}  // namespace tg::coll::tcp

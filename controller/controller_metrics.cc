@@ -1,0 +1,163 @@
+#include "controller/controller_metrics.h"
+
+#include <exception>
+#include <vector>
+
+#include <absl/strings/numbers.h>
+#include <absl/strings/str_cat.h>
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace tg {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Histogram;
+
+// 1 ms .. ~4.6 h for jobs; the lower part also covers scheduling latency.
+const Histogram::BucketBoundaries& seconds_buckets() {
+  static const auto* b = [] {
+    auto* bounds = new Histogram::BucketBoundaries;
+    for (double s = 1e-3; s < 2e4; s *= 4) bounds->push_back(s);
+    return bounds;
+  }();
+  return *b;
+}
+
+}  // namespace
+
+ControllerMetrics::ControllerMetrics(const std::string& host)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      nodes_(BuildGauge()
+                 .Name("tgrack_nodes")
+                 .Help("Daemons known to the controller, by state")
+                 .Labels({{"host", host}})
+                 .Register(*registry_)),
+      devices_(BuildGauge()
+                   .Name("tgrack_devices")
+                   .Help("Devices in the pool, by state")
+                   .Labels({{"host", host}})
+                   .Register(*registry_)),
+      node_up_(BuildGauge()
+                   .Name("tgrack_node_up")
+                   .Help("1 while the daemon heartbeats, 0 once the controller marks it down")
+                   .Labels({{"host", host}})
+                   .Register(*registry_)),
+      queued_(BuildGauge()
+                  .Name("tgrack_scheduler_queued_jobs")
+                  .Help("Jobs waiting for placement")
+                  .Labels({{"host", host}})
+                  .Register(*registry_)),
+      submitted_(BuildCounter()
+                     .Name("tgrack_jobs_submitted_total")
+                     .Help("Jobs submitted to the controller")
+                     .Labels({{"host", host}})
+                     .Register(*registry_)),
+      scheduling_seconds_(BuildHistogram()
+                              .Name("tgrack_scheduling_latency_seconds")
+                              .Help("Time from submission until fragments reach the daemons")
+                              .Labels({{"host", host}})
+                              .Register(*registry_)),
+      job_seconds_(BuildHistogram()
+                       .Name("tgrack_job_duration_seconds")
+                       .Help("Job run time, submission to completion")
+                       .Labels({{"host", host}})
+                       .Register(*registry_)),
+      jobs_(BuildCounter()
+                .Name("tgrack_jobs_total")
+                .Help("Jobs finished, by status code (OK on success)")
+                .Labels({{"host", host}})
+                .Register(*registry_)),
+      hive_resets_(BuildCounter()
+                       .Name("tgrack_hive_resets_total")
+                       .Help("Hive resets, by hive and status code (OK when all came back)")
+                       .Labels({{"host", host}})
+                       .Register(*registry_)) {
+  // Series without per-event labels exist from the start, so dashboards show 0, not nothing.
+  queued_.Add({}).Set(0);
+  submitted_.Add({});
+  scheduling_seconds_.Add({}, seconds_buckets());
+  job_seconds_.Add({}, seconds_buckets());
+  jobs_.Add({{"reason", absl::StatusCodeToString(absl::StatusCode::kOk)}});
+}
+
+ControllerMetrics::~ControllerMetrics() = default;
+
+absl::Status ControllerMetrics::serve(const std::string& host_port) {
+  if (exposer_) return absl::FailedPreconditionError("metrics are already being served");
+  const size_t colon = host_port.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics address '", host_port, "' is not HOST:PORT"));
+  }
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(host_port);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", host_port, ": ", e.what()));
+  }
+  exposer_->RegisterCollectable(registry_);
+  return absl::OkStatus();
+}
+
+int ControllerMetrics::port() const {
+  if (!exposer_) return 0;
+  const std::vector<int> ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+std::string ControllerMetrics::render_text() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+void ControllerMetrics::set_by_state(prometheus::Family<prometheus::Gauge>& family,
+                                     std::set<std::string>& seen,
+                                     const std::map<std::string, int64_t>& counts) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [state, count] : counts) seen.insert(state);
+  for (const std::string& state : seen) {
+    const auto it = counts.find(state);
+    family.Add({{"state", state}}).Set(it == counts.end() ? 0 : static_cast<double>(it->second));
+  }
+}
+
+void ControllerMetrics::nodes_by_state(const std::map<std::string, int64_t>& counts) {
+  set_by_state(nodes_, node_states_, counts);
+}
+
+void ControllerMetrics::devices_by_state(const std::map<std::string, int64_t>& counts) {
+  set_by_state(devices_, device_states_, counts);
+}
+
+void ControllerMetrics::node_up(const std::string& node, bool up) {
+  node_up_.Add({{"node", node}}).Set(up ? 1 : 0);
+}
+
+void ControllerMetrics::queue_length(int64_t jobs) {
+  queued_.Add({}).Set(static_cast<double>(jobs));
+}
+
+void ControllerMetrics::job_submitted() { submitted_.Add({}).Increment(); }
+
+void ControllerMetrics::job_scheduled(double seconds) {
+  scheduling_seconds_.Add({}, seconds_buckets()).Observe(seconds);
+}
+
+void ControllerMetrics::job_done(double seconds, absl::StatusCode reason) {
+  job_seconds_.Add({}, seconds_buckets()).Observe(seconds);
+  jobs_.Add({{"reason", absl::StatusCodeToString(reason)}}).Increment();
+}
+
+void ControllerMetrics::hive_reset(const std::string& hive, absl::StatusCode reason) {
+  hive_resets_.Add({{"hive", hive}, {"reason", absl::StatusCodeToString(reason)}}).Increment();
+}
+
+}  // namespace tg

@@ -1,0 +1,91 @@
+// ControllerMetrics: every Prometheus metric tgcontroller exports, one method per event.
+//
+// Names follow Prometheus conventions: prefix tgrack_, base units in the name (_seconds),
+// _total on counters. Every series carries the constant label host (the controller's host);
+// the others are node (a daemon's name in the pool), state, hive and reason (an absl status
+// code name such as DEADLINE_EXCEEDED, so label values stay few). States are plain strings
+// ("up", "down", "cordoned", "healthy", "unhealthy", ...) chosen by the caller.
+// Recording methods are thread-safe. serve() starts an HTTP endpoint at /metrics; without it
+// the metrics are only kept, and render_text() returns the exposition text either way.
+// Not copyable.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <absl/status/status.h>
+
+namespace prometheus {
+class Exposer;
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace tg {
+
+class ControllerMetrics {
+ public:
+  // `host` becomes the host label of every series.
+  explicit ControllerMetrics(const std::string& host);
+  ~ControllerMetrics();
+  ControllerMetrics(const ControllerMetrics&) = delete;
+  ControllerMetrics& operator=(const ControllerMetrics&) = delete;
+
+  // Serves /metrics on host_port ("0.0.0.0:9465"; port 0 picks a free port, see port()).
+  // INVALID_ARGUMENT for a malformed address, UNAVAILABLE when it cannot bind,
+  // FAILED_PRECONDITION when already serving. Meant for start-up: it must not race with
+  // another serve() or port().
+  absl::Status serve(const std::string& host_port);
+  // The port serve() bound, 0 when not serving.
+  int port() const;
+  // The Prometheus text exposition of every metric, as a scrape would see it.
+  std::string render_text() const;
+
+  // The whole picture, state -> count: tgrack_nodes{state} and tgrack_devices{state}. A state
+  // reported before and missing now reads 0, so a cleared state does not linger.
+  void nodes_by_state(const std::map<std::string, int64_t>& counts);
+  void devices_by_state(const std::map<std::string, int64_t>& counts);
+  // tgrack_node_up{node}: 1 while the daemon heartbeats, 0 once it is down.
+  void node_up(const std::string& node, bool up);
+
+  // Jobs waiting for placement: tgrack_scheduler_queued_jobs.
+  void queue_length(int64_t jobs);
+  void job_submitted();
+  // A job waited `seconds` from submission until its fragments were sent to daemons.
+  void job_scheduled(double seconds);
+  // A job finished after `seconds`; reason is OK on success.
+  void job_done(double seconds, absl::StatusCode reason);
+  // A hive (all its devices together) was reset; reason is OK when every member came back.
+  void hive_reset(const std::string& hive, absl::StatusCode reason);
+
+ private:
+  void set_by_state(prometheus::Family<prometheus::Gauge>& family, std::set<std::string>& seen,
+                    const std::map<std::string, int64_t>& counts);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+
+  prometheus::Family<prometheus::Gauge>& nodes_;
+  prometheus::Family<prometheus::Gauge>& devices_;
+  prometheus::Family<prometheus::Gauge>& node_up_;
+  prometheus::Family<prometheus::Gauge>& queued_;
+  prometheus::Family<prometheus::Counter>& submitted_;
+  prometheus::Family<prometheus::Histogram>& scheduling_seconds_;
+  prometheus::Family<prometheus::Histogram>& job_seconds_;
+  prometheus::Family<prometheus::Counter>& jobs_;
+  prometheus::Family<prometheus::Counter>& hive_resets_;
+
+  std::mutex mutex_;  // Guards the seen-state sets.
+  std::set<std::string> node_states_;
+  std::set<std::string> device_states_;
+};
+
+}  // namespace tg

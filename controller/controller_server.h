@@ -1,0 +1,50 @@
+// ControllerServer: a whole tgcontroller — membership, job runner and the gRPC server —
+// wired together apart from main, so tests can run a controller in-process.
+//
+// start() binds the listen address (port 0 = ephemeral), writes the bound address to the
+// port file when one is given and serves until stop() or destruction.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <absl/status/statusor.h>
+#include <grpcpp/grpcpp.h>
+
+#include "controller/controller_service.h"
+#include "controller/job_runner.h"
+#include "controller/membership.h"
+
+namespace tg {
+
+struct ControllerConfig {
+  std::string listen_address = "127.0.0.1:7070";
+  std::string port_file;                                  // "" = none.
+  std::chrono::milliseconds down_after{3000};             // Silence before a node is DOWN.
+  std::chrono::milliseconds heartbeat_interval{1000};     // Told to daemons.
+  std::chrono::milliseconds job_timeout{60000};           // Deadline of one RunGraph.
+};
+
+class ControllerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ControllerServer>> start(const ControllerConfig& config);
+  ~ControllerServer();
+  ControllerServer(const ControllerServer&) = delete;
+  ControllerServer& operator=(const ControllerServer&) = delete;
+
+  // The bound host:port.
+  const std::string& address() const { return address_; }
+  void stop();
+
+ private:
+  explicit ControllerServer(const ControllerConfig& config);
+
+  Membership membership_;
+  JobRunner jobs_;
+  ControllerServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace tg

@@ -1,0 +1,65 @@
+#include "controller/controller_service.h"
+
+#include "rpc.h"
+
+namespace tg {
+namespace {
+
+grpc::Status no_collectives() {
+  return to_grpc(absl::UnimplementedError("this controller has no collective coordinator yet"));
+}
+
+}  // namespace
+
+grpc::Status ControllerServiceImpl::Register(grpc::ServerContext*,
+                                             const tgrack::v1::RegisterRequest* request,
+                                             tgrack::v1::RegisterReply* reply) {
+  auto incarnation = membership_.register_node(request->node());
+  if (!incarnation.ok()) return to_grpc(incarnation.status());
+  reply->set_incarnation(*incarnation);
+  reply->set_heartbeat_interval_ms(static_cast<uint32_t>(heartbeat_interval_.count()));
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext*,
+                                              const tgrack::v1::HeartbeatRequest* request,
+                                              tgrack::v1::HeartbeatReply*) {
+  return to_grpc(
+      membership_.heartbeat(request->node_name(), request->incarnation(), request->devices()));
+}
+
+grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
+                                              const tgrack::v1::ListNodesRequest*,
+                                              tgrack::v1::ListNodesReply* reply) {
+  for (tgrack::v1::NodeInfo& node : membership_.nodes()) *reply->add_nodes() = std::move(node);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext*,
+                                           const tgrack::v1::SubmitRequest* request,
+                                           tgrack::v1::SubmitReply* reply) {
+  auto result = jobs_.submit(*request);
+  if (!result.ok()) return to_grpc(result.status());
+  *reply = std::move(*result);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::CreateCommunicator(
+    grpc::ServerContext*, const tgrack::v1::CreateCommunicatorRequest*,
+    tgrack::v1::CreateCommunicatorReply*) {
+  return no_collectives();
+}
+
+grpc::Status ControllerServiceImpl::RunCollective(grpc::ServerContext*,
+                                                  const tgrack::v1::RunCollectiveRequest*,
+                                                  tgrack::v1::RunCollectiveReply*) {
+  return no_collectives();
+}
+
+grpc::Status ControllerServiceImpl::DestroyCommunicator(
+    grpc::ServerContext*, const tgrack::v1::DestroyCommunicatorRequest*,
+    tgrack::v1::DestroyCommunicatorReply*) {
+  return no_collectives();
+}
+
+}  // namespace tg

@@ -1,0 +1,55 @@
+// tgcontroller: membership, the pool and graph submission. Serves until SIGINT or SIGTERM.
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "controller/controller_server.h"
+#include "controller/duration.h"
+
+int main(int argc, char** argv) {
+  tg::ControllerConfig config;
+  std::string down_after = "3s", heartbeat_interval = "1s", job_timeout = "60s";
+  CLI::App app{"tgcontroller: knows every tgd and its devices, places and runs graphs"};
+  app.add_option("--listen", config.listen_address, "HOST:PORT to serve on (port 0 = any)")
+      ->capture_default_str();
+  app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
+  app.add_option("--down-after", down_after, "A node silent this long is DOWN")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval", heartbeat_interval, "How often daemons heartbeat")
+      ->capture_default_str();
+  app.add_option("--job-timeout", job_timeout, "Deadline for one graph on a daemon")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  for (auto [text, target, flag] :
+       {std::tuple{&down_after, &config.down_after, "--down-after"},
+        std::tuple{&heartbeat_interval, &config.heartbeat_interval, "--heartbeat-interval"},
+        std::tuple{&job_timeout, &config.job_timeout, "--job-timeout"}}) {
+    auto parsed = tg::parse_duration(*text);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "tgcontroller: %s: %s\n", flag,
+                   std::string(parsed.status().message()).c_str());
+      return 2;
+    }
+    *target = *parsed;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = tg::ControllerServer::start(config);
+  if (!server.ok()) {
+    spdlog::error("{}", std::string(server.status().message()));
+    return 1;
+  }
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("signal {}: stopping", signal);
+  (*server)->stop();
+  return 0;
+}

@@ -1,0 +1,66 @@
+// Membership: the controller's table of nodes (daemons) and their devices.
+//
+// A daemon registers and receives an incarnation token; it then heartbeats quoting that
+// token. A heartbeat with an unknown node or a stale token gets NOT_FOUND, which tells the
+// daemon to register again (this is how daemons find their way back after a controller
+// restart: tokens start from a random value per controller process). A node whose last
+// heartbeat is older than `down_after` is DOWN, and UP again with its next heartbeat; state
+// is computed from the clock whenever the table is read. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+
+#include "tgrack/v1/node.pb.h"
+
+namespace tg {
+
+class Membership {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Now = std::function<Clock::time_point()>;
+
+  // `now` is injectable for tests; by default the steady clock.
+  explicit Membership(std::chrono::milliseconds down_after, Now now = Clock::now);
+
+  // Adds or replaces the node `node.name()`. ALREADY_EXISTS when a node of that name is UP
+  // at a different address (two daemons claiming one name); INVALID_ARGUMENT for an empty
+  // name or address. Returns the incarnation token the node must quote in heartbeats.
+  absl::StatusOr<uint64_t> register_node(const tgrack::v1::NodeInfo& node);
+
+  // Records a heartbeat and the devices' fresh state. NOT_FOUND when the node is unknown or
+  // `incarnation` is not its current token.
+  absl::Status heartbeat(const std::string& name, uint64_t incarnation,
+                         const google::protobuf::RepeatedPtrField<tgrack::v1::DeviceInfo>& devices);
+
+  // Every node, sorted by name, with state and seconds_since_heartbeat filled in.
+  std::vector<tgrack::v1::NodeInfo> nodes() const;
+
+  // One node as nodes() shows it; NOT_FOUND naming it and listing the known ones.
+  absl::StatusOr<tgrack::v1::NodeInfo> node(const std::string& name) const;
+
+ private:
+  struct Entry {
+    tgrack::v1::NodeInfo info;
+    uint64_t incarnation = 0;
+    Clock::time_point last_heartbeat;
+    mutable tgrack::v1::NodeState last_state = tgrack::v1::NODE_STATE_UP;  // For logging changes.
+  };
+  tgrack::v1::NodeInfo view(const Entry& entry, Clock::time_point now) const;
+
+  const std::chrono::milliseconds down_after_;
+  const Now now_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Entry> nodes_;
+  uint64_t next_incarnation_;
+};
+
+}  // namespace tg

@@ -1,0 +1,58 @@
+#include "daemon/node_service.h"
+
+#include "daemon/daemon.h"
+#include "rpc.h"
+
+namespace tg {
+namespace {
+
+grpc::Status no_collectives() {
+  return to_grpc(absl::UnimplementedError("this daemon has no collective runtime yet"));
+}
+
+}  // namespace
+
+grpc::Status NodeServiceImpl::GetNodeInfo(grpc::ServerContext*,
+                                          const tgrack::v1::GetNodeInfoRequest*,
+                                          tgrack::v1::NodeInfo* reply) {
+  *reply = daemon_.node_info();
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::RunGraph(grpc::ServerContext*,
+                                       const tgrack::v1::RunGraphRequest* request,
+                                       tgrack::v1::RunGraphReply* reply) {
+  std::vector<HostTensor> feeds;
+  std::vector<std::string> names;
+  for (const tgrack::v1::NamedTensor& feed : request->feeds()) {
+    auto tensor = HostTensor::from_proto(feed.tensor(), "feed '" + feed.name() + "'");
+    if (!tensor.ok()) return to_grpc(tensor.status());
+    feeds.push_back(std::move(*tensor));
+    names.push_back(feed.name());
+  }
+  auto outputs = daemon_.run_graph(request->device_index(), request->graph(), feeds, names,
+                                   request->job_id());
+  if (!outputs.ok()) return to_grpc(outputs.status());
+  for (const HostTensor& output : *outputs) *reply->add_outputs() = output.to_proto();
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::JoinCommunicator(grpc::ServerContext*,
+                                               const tgrack::v1::JoinCommunicatorRequest*,
+                                               tgrack::v1::JoinCommunicatorReply*) {
+  return no_collectives();
+}
+
+grpc::Status NodeServiceImpl::RunCollective(grpc::ServerContext*,
+                                            const tgrack::v1::RunCollectiveRequest*,
+                                            tgrack::v1::RunCollectiveReply*) {
+  return no_collectives();
+}
+
+grpc::Status NodeServiceImpl::DestroyCommunicator(grpc::ServerContext*,
+                                                  const tgrack::v1::DestroyCommunicatorRequest*,
+                                                  tgrack::v1::DestroyCommunicatorReply*) {
+  return no_collectives();
+}
+
+}  // namespace tg

@@ -1,0 +1,34 @@
+// NodeServiceImpl: the gRPC face of a Daemon. Each handler reads the request, calls the
+// Daemon and fills the reply; a non-OK absl::Status becomes the grpc::Status with the same
+// code and message (to_grpc). Nothing throws out of a handler.
+#pragma once
+
+#include "tgrack/v1/node.grpc.pb.h"
+
+namespace tg {
+
+class Daemon;
+
+class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
+ public:
+  explicit NodeServiceImpl(Daemon& daemon) : daemon_(daemon) {}
+
+  grpc::Status GetNodeInfo(grpc::ServerContext*, const tgrack::v1::GetNodeInfoRequest*,
+                           tgrack::v1::NodeInfo* reply) override;
+  grpc::Status RunGraph(grpc::ServerContext*, const tgrack::v1::RunGraphRequest* request,
+                        tgrack::v1::RunGraphReply* reply) override;
+
+  // Collectives: answered UNIMPLEMENTED until a collective runtime is attached to the daemon.
+  grpc::Status JoinCommunicator(grpc::ServerContext*, const tgrack::v1::JoinCommunicatorRequest*,
+                                tgrack::v1::JoinCommunicatorReply*) override;
+  grpc::Status RunCollective(grpc::ServerContext*, const tgrack::v1::RunCollectiveRequest*,
+                             tgrack::v1::RunCollectiveReply*) override;
+  grpc::Status DestroyCommunicator(grpc::ServerContext*,
+                                   const tgrack::v1::DestroyCommunicatorRequest*,
+                                   tgrack::v1::DestroyCommunicatorReply*) override;
+
+ private:
+  Daemon& daemon_;
+};
+
+}  // namespace tg

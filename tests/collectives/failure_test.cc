@@ -1,0 +1,147 @@
+// Failure in bounded time: a peer that drops its links mid-run, a peer that stalls, a rank
+// that never joins. Every surviving rank must fail within the timeout with an error naming
+// the rank at fault; the communicator then refuses work at once, and a new one works.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "tests/collectives/world.h"
+
+namespace tg::coll {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint32_t kTimeoutMs = 1500;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Waits (bounded) until `count` ranks have reported.
+class Countdown {
+ public:
+  explicit Countdown(int n) : left_(n) {}
+  void done() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (--left_ == 0) cv_.notify_all();
+  }
+  bool wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(20), [&] { return left_ <= 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int left_;
+};
+
+absl::Status big_all_reduce(Communicator& comm) {
+  std::vector<float> data(4 << 20, 1.0f);
+  auto* p = reinterpret_cast<std::byte*>(data.data());
+  return comm.all_reduce(p, p, data.size(), tgrack::v1::DTYPE_F32, tgrack::v1::REDUCE_OP_SUM, "ring");
+}
+
+absl::Status checked_all_reduce(Communicator& comm) {
+  std::vector<int32_t> data(10001, static_cast<int32_t>(comm.rank()) + 1);
+  auto* p = reinterpret_cast<std::byte*>(data.data());
+  if (auto s = comm.all_reduce(p, p, data.size(), tgrack::v1::DTYPE_I32, tgrack::v1::REDUCE_OP_SUM); !s.ok()) return s;
+  const int32_t want = static_cast<int32_t>(comm.size() * (comm.size() + 1) / 2);
+  for (int32_t v : data) {
+    if (v != want) return absl::InternalError("wrong all-reduce result");
+  }
+  return absl::OkStatus();
+}
+
+class DeadPeerTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DeadPeerTest, EveryRankFailsFastNamingTheDeadRankAndANewCommunicatorWorks) {
+  const bool mixed = GetParam();
+  testing::World world(mixed ? testing::World::halves(4) : testing::World::spread(4), kTimeoutMs);
+  std::vector<double> elapsed(4, 0);
+  std::vector<absl::Status> after(4);
+  auto statuses = world.run(world.spec("doomed"), [&](uint32_t rank, Communicator& comm) -> absl::Status {
+    if (auto s = comm.barrier(); !s.ok()) return s;
+    if (rank == 2) {
+      comm.drop();  // Like a crash: links close with no goodbye.
+      return absl::OkStatus();
+    }
+    auto t0 = Clock::now();
+    absl::Status s = big_all_reduce(comm);
+    elapsed[rank] = ms_since(t0);
+    t0 = Clock::now();
+    after[rank] = comm.barrier();
+    if (ms_since(t0) > 50) after[rank] = absl::InternalError("poisoned communicator did not fail fast");
+    return s;
+  });
+  for (uint32_t r : {0u, 1u, 3u}) {
+    ASSERT_FALSE(statuses[r].ok()) << "rank " << r;
+    const std::string msg(statuses[r].message());
+    EXPECT_NE(msg.find("peer rank 2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("rank " + std::to_string(r) + ": all_reduce #2 (ring)"), std::string::npos) << msg;
+    EXPECT_LT(elapsed[r], kTimeoutMs) << msg;  // Death is detected, not waited out.
+    EXPECT_NE(after[r].message().find("poisoned"), std::string::npos) << after[r];
+  }
+  auto fresh = world.run(world.spec("fresh"), [](uint32_t, Communicator& comm) { return checked_all_reduce(comm); });
+  for (uint32_t r = 0; r < 4; ++r) EXPECT_TRUE(fresh[r].ok()) << fresh[r];
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, DeadPeerTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "TcpAndLocal" : "Tcp"; });
+
+TEST(FailureTest, StalledPeerMakesEveryRankFailWithinTheTimeout) {
+  testing::World world(testing::World::spread(3), kTimeoutMs);
+  Countdown others(2);
+  std::vector<double> elapsed(3, 0);
+  auto statuses = world.run(world.spec("stalled"), [&](uint32_t rank, Communicator& comm) -> absl::Status {
+    if (rank == 1) {  // Alive but never joins the operation.
+      others.wait();
+      return absl::OkStatus();
+    }
+    auto t0 = Clock::now();
+    std::vector<float> data(1000, 1.0f);
+    auto* p = reinterpret_cast<std::byte*>(data.data());
+    absl::Status s = comm.all_reduce(p, p, data.size(), tgrack::v1::DTYPE_F32, tgrack::v1::REDUCE_OP_SUM, "ring");
+    elapsed[rank] = ms_since(t0);
+    others.done();
+    return s;
+  });
+  bool named = false;
+  for (uint32_t r : {0u, 2u}) {
+    ASSERT_FALSE(statuses[r].ok());
+    const std::string msg(statuses[r].message());
+    named |= msg.find("peer rank 1") != std::string::npos;
+    EXPECT_NE(msg.find("all_reduce #1"), std::string::npos) << msg;
+    EXPECT_LT(elapsed[r], kTimeoutMs + 1000) << msg;
+    EXPECT_GE(elapsed[r], kTimeoutMs * 0.9) << msg;
+  }
+  EXPECT_TRUE(named) << statuses[0] << " / " << statuses[2];
+}
+
+class NeverJoinsTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(NeverJoinsTest, CreationFailsInBoundedTimeNamingTheMissingRank) {
+  const bool mixed = GetParam();
+  testing::World world(mixed ? testing::World::halves(4) : testing::World::spread(3), kTimeoutMs);
+  std::vector<double> elapsed(world.size(), 0);
+  const auto t0 = Clock::now();
+  auto statuses = world.run(world.spec("lonely"), [](uint32_t, Communicator&) { return absl::OkStatus(); }, {1});
+  const double total = ms_since(t0);
+  for (uint32_t r = 0; r < world.size(); ++r) {
+    if (r == 1) continue;
+    ASSERT_FALSE(statuses[r].ok()) << "rank " << r;
+    EXPECT_NE(statuses[r].message().find("1"), std::string::npos) << statuses[r];
+    EXPECT_NE(statuses[r].message().find("lonely"), std::string::npos) << statuses[r];
+  }
+  EXPECT_LT(total, kTimeoutMs + 1500);
+  auto fresh = world.run(world.spec("fresh"), [](uint32_t, Communicator& comm) { return checked_all_reduce(comm); });
+  for (uint32_t r = 0; r < world.size(); ++r) EXPECT_TRUE(fresh[r].ok()) << fresh[r];
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, NeverJoinsTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "TcpAndLocal" : "Tcp"; });
+
+}  // namespace
+}  // namespace tg::coll

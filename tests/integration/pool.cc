@@ -1,0 +1,79 @@
+#include "pool.h"
+
+namespace tg::testing {
+
+Pool::~Pool() {
+  for (auto& [name, daemon] : daemons_) daemon->kill(9);
+  if (controller_) controller_->kill(9);
+}
+
+absl::Status Pool::start_controller(const std::string& listen) {
+  if (controller_) controller_->kill(9);
+  const std::string stem = dir_.file("controller-" + std::to_string(spawned_++));
+  auto process = Process::spawn(
+      TGCONTROLLER_PATH,
+      {"--listen", listen, "--port-file", stem + ".port", "--heartbeat-interval",
+       std::to_string(kHeartbeat.count()) + "ms", "--down-after",
+       std::to_string(kDownAfter.count()) + "ms"},
+      stem + ".out", stem + ".err");
+  if (!process.ok()) return process.status();
+  controller_ = std::move(*process);
+  auto address = read_port_file(stem + ".port", *controller_);
+  if (!address.ok()) return address.status();
+  controller_address_ = *address;
+  client_ = std::make_unique<Client>(controller_address_, 10s);
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Process> Pool::spawn_daemon(const std::string& name, const std::string& state_dir) {
+  const std::string stem = dir_.file(name + "-" + std::to_string(spawned_++));
+  auto process = Process::spawn(
+      TGD_PATH,
+      {"--controller", controller_address_, "--listen", "127.0.0.1:0", "--cpu-devices",
+       std::to_string(kDevicesPerDaemon), "--device-memory", "64M", "--state-dir", state_dir,
+       "--name", name, "--port-file", stem + ".port"},
+      stem + ".out", stem + ".err");
+  return process.ok() ? std::move(*process) : nullptr;
+}
+
+absl::Status Pool::start_daemon(const std::string& name) {
+  if (auto it = daemons_.find(name); it != daemons_.end()) it->second->kill(9);
+  const std::string stem = dir_.file(name + "-" + std::to_string(spawned_));
+  std::unique_ptr<Process> process = spawn_daemon(name, state_dir(name));
+  if (!process) return absl::InternalError("cannot spawn tgd");
+  auto address = read_port_file(stem + ".port", *process);
+  daemons_[name] = std::move(process);
+  if (!address.ok()) return address.status();
+  daemon_addresses_[name] = *address;
+  return absl::OkStatus();
+}
+
+absl::Status Pool::start_default() {
+  if (absl::Status status = start_controller(); !status.ok()) return status;
+  for (const char* name : {"node-a", "node-b"}) {
+    if (absl::Status status = start_daemon(name); !status.ok()) return status;
+  }
+  for (const char* name : {"node-a", "node-b"}) {
+    if (!wait_for_node(name, tgrack::v1::NODE_STATE_UP)) {
+      return absl::DeadlineExceededError(std::string(name) + " did not come UP; its log:\n" +
+                                         daemon(name).stderr_text());
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Pool::node_is(const std::string& name, tgrack::v1::NodeState state) {
+  auto nodes = client_->nodes();
+  if (!nodes.ok()) return false;
+  for (const auto& node : *nodes) {
+    if (node.name() == name) return node.state() == state;
+  }
+  return false;
+}
+
+bool Pool::wait_for_node(const std::string& name, tgrack::v1::NodeState state,
+                         std::chrono::milliseconds timeout) {
+  return wait_until([&] { return node_is(name, state); }, timeout);
+}
+
+}  // namespace tg::testing

@@ -1,0 +1,62 @@
+// Pool: a controller and daemons as real processes on loopback, for integration tests.
+// Ports are ephemeral and read from port files; everything is killed and reaped when the
+// Pool is destroyed. Heartbeats are fast (kHeartbeat, down after kDownAfter) so failure
+// detection can be tested in well under a second.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <absl/status/status.h>
+
+#include "client/client.h"
+#include "process.h"
+
+namespace tg::testing {
+
+inline constexpr std::chrono::milliseconds kHeartbeat = 200ms;
+inline constexpr std::chrono::milliseconds kDownAfter = 400ms;
+inline constexpr int kDevicesPerDaemon = 2;
+inline constexpr uint64_t kDeviceMemory = 64 << 20;  // --device-memory 64M
+
+class Pool {
+ public:
+  Pool() = default;
+  ~Pool();  // Kills daemons, then the controller.
+
+  // Starts the controller on `listen` (default: an ephemeral loopback port).
+  absl::Status start_controller(const std::string& listen = "127.0.0.1:0");
+  // Starts daemon `name` with its own state directory (state/<name>).
+  absl::Status start_daemon(const std::string& name);
+  // Starts the controller and daemons node-a and node-b, and waits until both are UP.
+  absl::Status start_default();
+
+  // UP when the controller lists `name` as UP with its devices.
+  bool node_is(const std::string& name, tgrack::v1::NodeState state);
+  bool wait_for_node(const std::string& name, tgrack::v1::NodeState state,
+                     std::chrono::milliseconds timeout = 10s);
+
+  // Starts a daemon process without waiting for it (for tests that expect it to fail).
+  std::unique_ptr<Process> spawn_daemon(const std::string& name, const std::string& state_dir);
+
+  Process& controller() { return *controller_; }
+  Process& daemon(const std::string& name) { return *daemons_.at(name); }
+  void kill_daemon(const std::string& name) { daemons_.at(name)->kill(9); }
+  const std::string& controller_address() const { return controller_address_; }
+  std::string daemon_address(const std::string& name) const { return daemon_addresses_.at(name); }
+  std::string state_dir(const std::string& name) const { return dir_.file("state-" + name); }
+  Client& client() { return *client_; }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> controller_;
+  std::string controller_address_;
+  std::map<std::string, std::unique_ptr<Process>> daemons_;
+  std::map<std::string, std::string> daemon_addresses_;
+  std::unique_ptr<Client> client_;
+  int spawned_ = 0;
+};
+
+}  // namespace tg::testing
