@@ -5,10 +5,6 @@
 namespace tg {
 namespace {
 
-grpc::Status no_collectives() {
-  return to_grpc(absl::UnimplementedError("this controller has no collective coordinator yet"));
-}
-
 }  // namespace
 
 grpc::Status ControllerServiceImpl::Register(grpc::ServerContext*,
@@ -45,21 +41,27 @@ grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext*,
 }
 
 grpc::Status ControllerServiceImpl::CreateCommunicator(
-    grpc::ServerContext*, const tgrack::v1::CreateCommunicatorRequest*,
-    tgrack::v1::CreateCommunicatorReply*) {
-  return no_collectives();
+    grpc::ServerContext*, const tgrack::v1::CreateCommunicatorRequest* request,
+    tgrack::v1::CreateCommunicatorReply* reply) {
+  auto spec = collectives_.create(*request);
+  if (!spec.ok()) return to_grpc(spec.status());
+  *reply->mutable_spec() = std::move(*spec);
+  return grpc::Status::OK;
 }
 
 grpc::Status ControllerServiceImpl::RunCollective(grpc::ServerContext*,
-                                                  const tgrack::v1::RunCollectiveRequest*,
-                                                  tgrack::v1::RunCollectiveReply*) {
-  return no_collectives();
+                                                  const tgrack::v1::RunCollectiveRequest* request,
+                                                  tgrack::v1::RunCollectiveReply* reply) {
+  auto result = collectives_.run(*request);
+  if (!result.ok()) return to_grpc(result.status());
+  *reply = std::move(*result);
+  return grpc::Status::OK;
 }
 
 grpc::Status ControllerServiceImpl::DestroyCommunicator(
-    grpc::ServerContext*, const tgrack::v1::DestroyCommunicatorRequest*,
+    grpc::ServerContext*, const tgrack::v1::DestroyCommunicatorRequest* request,
     tgrack::v1::DestroyCommunicatorReply*) {
-  return no_collectives();
+  return to_grpc(collectives_.destroy(request->comm_id()));
 }
 
 }  // namespace tg

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "collectives/coordinator.h"
 #include "controller/job_runner.h"
 #include "controller/membership.h"
 #include "tgrack/v1/controller.grpc.pb.h"
@@ -16,7 +17,10 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   // Both must outlive the service. `heartbeat_interval` is what daemons are told to use.
   ControllerServiceImpl(Membership& membership, JobRunner& jobs,
                         std::chrono::milliseconds heartbeat_interval)
-      : membership_(membership), jobs_(jobs), heartbeat_interval_(heartbeat_interval) {}
+      : membership_(membership),
+        jobs_(jobs),
+        heartbeat_interval_(heartbeat_interval),
+        collectives_([&membership] { return membership.nodes(); }) {}
 
   grpc::Status Register(grpc::ServerContext*, const tgrack::v1::RegisterRequest* request,
                         tgrack::v1::RegisterReply* reply) override;
@@ -27,7 +31,7 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   grpc::Status Submit(grpc::ServerContext*, const tgrack::v1::SubmitRequest* request,
                       tgrack::v1::SubmitReply* reply) override;
 
-  // Collectives: answered UNIMPLEMENTED until a collective coordinator is attached.
+  // Collectives: handed to the CollectiveCoordinator.
   grpc::Status CreateCommunicator(grpc::ServerContext*,
                                   const tgrack::v1::CreateCommunicatorRequest*,
                                   tgrack::v1::CreateCommunicatorReply*) override;
@@ -41,6 +45,7 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   Membership& membership_;
   JobRunner& jobs_;
   const std::chrono::milliseconds heartbeat_interval_;
+  coll::CollectiveCoordinator collectives_;
 };
 
 }  // namespace tg

@@ -77,16 +77,15 @@ absl::StatusOr<std::string> resolve_program(const std::string& program,
 }
 
 absl::Status exec_error(int err, const std::string& program) {
-  const std::string message =
-      absl::StrCat("cannot run '", program, "': ", std::strerror(err));
+  const std::string message = absl::StrCat("cannot run '", program, "': ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(message);
   if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
   return absl::InternalError(message);
 }
 
 // In the forked child: only async-signal-safe calls until execve.
-[[noreturn]] void exec_child(const char* path, char* const argv[], char* const envp[],
-                             int stdin_fd, int out_fd, int err_fd, int report_fd) {
+[[noreturn]] void exec_child(const char* path, char* const argv[], char* const envp[], int stdin_fd,
+                             int out_fd, int err_fd, int report_fd) {
   ::setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -110,13 +109,11 @@ absl::Status exec_error(int err, const std::string& program) {
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::start(ChildOptions options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("child command is empty");
-  const std::string command = absl::StrJoin(options.argv, " ", [](std::string* out,
-                                                                   const std::string& a) {
-    out->append(shell_quote(a));
-  });
+  const std::string command =
+      absl::StrJoin(options.argv, " ",
+                    [](std::string* out, const std::string& a) { out->append(shell_quote(a)); });
   if (options.timeout <= absl::ZeroDuration() || options.timeout == absl::InfiniteDuration() ||
-      options.kill_grace < absl::ZeroDuration() ||
-      options.kill_grace == absl::InfiniteDuration()) {
+      options.kill_grace < absl::ZeroDuration() || options.kill_grace == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat("command '", command, "' needs a finite positive timeout and grace"));
   }
@@ -191,8 +188,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::start(ChildOptions o
   }
   ::close(report[0]);
   ::close(devnull);
-  return std::unique_ptr<ChildProcess>(new ChildProcess(std::move(options), command, pid, pidfd,
-                                                        out[0], err[0], cancel_fd));
+  return std::unique_ptr<ChildProcess>(
+      new ChildProcess(std::move(options), command, pid, pidfd, out[0], err[0], cancel_fd));
 }
 
 ChildProcess::ChildProcess(ChildOptions options, std::string command, pid_t pid, int pidfd,
@@ -228,8 +225,8 @@ absl::StatusOr<ChildResult> ChildProcess::wait() {
       outcome = kTimedOut;
       break;
     }
-    pollfd fds[4] = {{pidfd_, POLLIN, 0}, {cancel_fd_, POLLIN, 0}, {out_fd_, POLLIN, 0},
-                     {err_fd_, POLLIN, 0}};
+    pollfd fds[4] = {
+        {pidfd_, POLLIN, 0}, {cancel_fd_, POLLIN, 0}, {out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
     const int timeout_ms =
         static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1 << 30));
     if (::poll(fds, 4, timeout_ms) < 0) {
@@ -267,18 +264,16 @@ absl::StatusOr<ChildResult> ChildProcess::wait() {
   }
   std::string tail(absl::StripAsciiWhitespace(
       absl::string_view(result_.stderr_text)
-          .substr(result_.stderr_text.size() - std::min(result_.stderr_text.size(),
-                                                        kStderrTail))));
+          .substr(result_.stderr_text.size() - std::min(result_.stderr_text.size(), kStderrTail))));
   if (!tail.empty()) tail = absl::StrCat("; stderr: ", tail);
   switch (outcome) {
     case kTimedOut:
-      return absl::DeadlineExceededError(
-          absl::StrCat("command '", command_, "' timed out after ",
-                       absl::FormatDuration(options_.timeout),
-                       "; its process group was killed", tail));
+      return absl::DeadlineExceededError(absl::StrCat("command '", command_, "' timed out after ",
+                                                      absl::FormatDuration(options_.timeout),
+                                                      "; its process group was killed", tail));
     case kCancelled:
-      return absl::CancelledError(absl::StrCat(
-          "command '", command_, "' was killed before it finished", tail));
+      return absl::CancelledError(
+          absl::StrCat("command '", command_, "' was killed before it finished", tail));
     case kExited:
       break;
   }
@@ -333,10 +328,10 @@ bool ChildProcess::terminate_group() {
       const absl::Duration left = until - absl::Now();
       if (left <= absl::ZeroDuration()) break;
       // Wakes early for output and for the leader's exit; other members are polled.
-      pollfd fds[3] = {{leader_reaped_ ? -1 : pidfd_, POLLIN, 0}, {out_fd_, POLLIN, 0},
-                       {err_fd_, POLLIN, 0}};
-      const int timeout_ms = static_cast<int>(
-          absl::ToInt64Milliseconds(std::min(left, kReapPoll)) + 1);
+      pollfd fds[3] = {
+          {leader_reaped_ ? -1 : pidfd_, POLLIN, 0}, {out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+      const int timeout_ms =
+          static_cast<int>(absl::ToInt64Milliseconds(std::min(left, kReapPoll)) + 1);
       if (::poll(fds, 3, timeout_ms) > 0) {
         if (fds[1].revents != 0) read_available(out_fd_, result_.stdout_text);
         if (fds[2].revents != 0) read_available(err_fd_, result_.stderr_text);

@@ -37,14 +37,14 @@ struct ChildOptions {
   std::vector<std::string> env;   // "KEY=VALUE" entries added to (or replacing) the inherited
                                   // environment; with inherit_env false, the whole of it.
   bool inherit_env = true;
-  absl::Duration timeout = absl::Seconds(60);   // From start(); must be finite and positive.
+  absl::Duration timeout = absl::Seconds(60);    // From start(); must be finite and positive.
   absl::Duration kill_grace = absl::Seconds(2);  // SIGTERM to SIGKILL.
   size_t max_output_bytes = size_t{1} << 20;     // Per stream; the rest is read and dropped.
 };
 
 struct ChildResult {
-  int exit_code = -1;    // When the leader exited; -1 when it was killed by a signal.
-  int term_signal = 0;   // The signal that killed the leader, 0 when it exited.
+  int exit_code = -1;   // When the leader exited; -1 when it was killed by a signal.
+  int term_signal = 0;  // The signal that killed the leader, 0 when it exited.
   std::string stdout_text;
   std::string stderr_text;
   bool output_truncated = false;  // A stream passed max_output_bytes.

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "collectives/collective_runtime.h"
 #include "daemon/node_service.h"
 #include "daemon/registrar.h"
 #include "devices/cpu/cpu_device.h"
@@ -83,6 +84,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
 Daemon::~Daemon() { stop(); }
 
 absl::Status Daemon::start() {
+  collectives_ = std::make_unique<coll::CollectiveRuntime>(config_.name, devices());
+  const size_t colon = config_.data_listen.rfind(':');
+  if (colon == std::string::npos) return absl::InvalidArgumentError("--data-listen needs HOST:PORT");
+  if (absl::Status status = collectives_->start(config_.data_listen.substr(0, colon),
+                                                std::atoi(config_.data_listen.c_str() + colon + 1));
+      !status.ok()) {
+    return status;
+  }
+  if (config_.data_address.empty()) config_.data_address = collectives_->data_address();
   service_ = std::make_unique<NodeServiceImpl>(*this);
   grpc::ServerBuilder builder;
   configure_server(builder);
@@ -113,6 +123,7 @@ void Daemon::stop() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
   registrar_.reset();
+  collectives_.reset();
 }
 
 std::vector<Device*> Daemon::devices() const {

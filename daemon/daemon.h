@@ -25,6 +25,9 @@
 #include "tgrack/v1/node.pb.h"
 
 namespace tg {
+namespace coll {
+class CollectiveRuntime;
+}
 
 class NodeServiceImpl;
 class Registrar;
@@ -41,6 +44,9 @@ struct DaemonConfig {
   // host:port of this daemon's data plane, registered in NodeInfo.data_address. Empty until
   // a data-plane listener (collectives, transfers) exists; set it before start().
   std::string data_address;
+  // Where the collectives data plane listens (port 0 = any); its bound address becomes
+  // data_address unless that is set.
+  std::string data_listen = "127.0.0.1:0";
 };
 
 class Daemon {
@@ -57,6 +63,9 @@ class Daemon {
   const std::string& address() const { return address_; }
   const std::string& name() const { return config_.name; }
   void set_data_address(std::string address) { config_.data_address = std::move(address); }
+
+  // Collectives on this daemon's devices (valid after start()).
+  coll::CollectiveRuntime& collectives() const { return *collectives_; }
 
   // The devices, by index. Owned by the daemon; valid until it is destroyed.
   std::vector<Device*> devices() const;
@@ -79,6 +88,7 @@ class Daemon {
   std::string address_;
   std::vector<DeviceLock> locks_;                 // Held for as long as devices_ exist.
   std::vector<std::unique_ptr<Device>> devices_;
+  std::unique_ptr<coll::CollectiveRuntime> collectives_;
   std::unique_ptr<NodeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Registrar> registrar_;

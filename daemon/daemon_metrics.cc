@@ -214,8 +214,8 @@ void DaemonMetrics::device_busy(const std::string& device, double fraction) {
   busy_.Add({{"device", device}}).Set(std::clamp(fraction, 0.0, 1.0));
 }
 
-void DaemonMetrics::kernel_ran(const std::string& device, const std::string& op,
-                               double seconds, uint64_t bytes) {
+void DaemonMetrics::kernel_ran(const std::string& device, const std::string& op, double seconds,
+                               uint64_t bytes) {
   const prometheus::Labels labels{{"device", device}, {"op", op}};
   kernel_seconds_.Add(labels, seconds_buckets()).Observe(seconds);
   kernel_bytes_.Add(labels).Increment(static_cast<double>(bytes));
@@ -239,8 +239,8 @@ void DaemonMetrics::link_bytes(const std::string& peer, uint64_t sent_bytes,
   link_received_.Add({{"peer", peer}}).Increment(static_cast<double>(received_bytes));
 }
 
-void DaemonMetrics::transfer_done(const std::string& peer, const std::string& kind,
-                                  uint64_t bytes, double seconds) {
+void DaemonMetrics::transfer_done(const std::string& peer, const std::string& kind, uint64_t bytes,
+                                  double seconds) {
   const prometheus::Labels labels{{"peer", peer}, {"kind", kind}};
   transfer_bytes_.Add(labels).Increment(static_cast<double>(bytes));
   if (seconds > 0) {

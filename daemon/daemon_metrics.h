@@ -51,8 +51,7 @@ class DaemonMetrics {
   // Fraction of the last interval the device was running kernels, in [0, 1].
   void device_busy(const std::string& device, double fraction);
   // One kernel of `op` ran on `device` for `seconds`, touching `bytes` of tensors.
-  void kernel_ran(const std::string& device, const std::string& op, double seconds,
-                  uint64_t bytes);
+  void kernel_ran(const std::string& device, const std::string& op, double seconds, uint64_t bytes);
   // `bytes` copied into or out of `device` (host transfers, local and peer copies).
   void bytes_copied(const std::string& device, uint64_t bytes);
   void device_health(const std::string& device, bool healthy);

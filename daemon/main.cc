@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", config.state_dir, "Directory for device locks")->required();
   app.add_option("--name", config.name, "Node name in the pool (default: the host name)");
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
+  app.add_option("--data-listen", config.data_listen, "Collectives data plane HOST:PORT (port 0 = any)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto bytes = tg::parse_bytes(device_memory);

@@ -1,14 +1,11 @@
 #include "daemon/node_service.h"
 
+#include "collectives/collective_runtime.h"
 #include "daemon/daemon.h"
 #include "rpc.h"
 
 namespace tg {
 namespace {
-
-grpc::Status no_collectives() {
-  return to_grpc(absl::UnimplementedError("this daemon has no collective runtime yet"));
-}
 
 }  // namespace
 
@@ -38,21 +35,24 @@ grpc::Status NodeServiceImpl::RunGraph(grpc::ServerContext*,
 }
 
 grpc::Status NodeServiceImpl::JoinCommunicator(grpc::ServerContext*,
-                                               const tgrack::v1::JoinCommunicatorRequest*,
+                                               const tgrack::v1::JoinCommunicatorRequest* request,
                                                tgrack::v1::JoinCommunicatorReply*) {
-  return no_collectives();
+  return to_grpc(daemon_.collectives().join(*request));
 }
 
 grpc::Status NodeServiceImpl::RunCollective(grpc::ServerContext*,
-                                            const tgrack::v1::RunCollectiveRequest*,
-                                            tgrack::v1::RunCollectiveReply*) {
-  return no_collectives();
+                                            const tgrack::v1::RunCollectiveRequest* request,
+                                            tgrack::v1::RunCollectiveReply* reply) {
+  auto result = daemon_.collectives().run(*request);
+  if (!result.ok()) return to_grpc(result.status());
+  *reply = std::move(*result);
+  return grpc::Status::OK;
 }
 
 grpc::Status NodeServiceImpl::DestroyCommunicator(grpc::ServerContext*,
-                                                  const tgrack::v1::DestroyCommunicatorRequest*,
+                                                  const tgrack::v1::DestroyCommunicatorRequest* request,
                                                   tgrack::v1::DestroyCommunicatorReply*) {
-  return no_collectives();
+  return to_grpc(daemon_.collectives().destroy(request->comm_id()));
 }
 
 }  // namespace tg

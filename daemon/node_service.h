@@ -18,7 +18,7 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
   grpc::Status RunGraph(grpc::ServerContext*, const tgrack::v1::RunGraphRequest* request,
                         tgrack::v1::RunGraphReply* reply) override;
 
-  // Collectives: answered UNIMPLEMENTED until a collective runtime is attached to the daemon.
+  // Collectives: handed to the daemon's CollectiveRuntime.
   grpc::Status JoinCommunicator(grpc::ServerContext*, const tgrack::v1::JoinCommunicatorRequest*,
                                 tgrack::v1::JoinCommunicatorReply*) override;
   grpc::Status RunCollective(grpc::ServerContext*, const tgrack::v1::RunCollectiveRequest*,

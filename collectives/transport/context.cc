@@ -82,11 +82,11 @@ void Context::recv_reduce(Op& op, uint32_t peer, void* dst, const void* a, size_
   if (bytes != 0) pairs_[peer]->post(&op);
 }
 
-absl::Status Context::progress_all() {
+absl::Status Context::progress_all(const Op& waiting) {
   for (auto& p : pairs_) {
     if (!p) continue;
     absl::StatusOr<bool> moved = p->progress();
-    if (!moved.ok()) return fail(moved.status(), p->failed_rank());
+    if (!moved.ok()) return fail(moved.status(), p->failed_rank(), &waiting);
   }
   return absl::OkStatus();
 }
@@ -99,7 +99,7 @@ absl::Status Context::wait(Op& op) {
   }
   const auto spin_until = std::chrono::steady_clock::now() + kSpin;
   while (true) {
-    absl::Status s = progress_all();
+    absl::Status s = progress_all(op);
     if (!s.ok()) return s;
     if (op.is_done()) return absl::OkStatus();
     const auto now = std::chrono::steady_clock::now();
@@ -128,7 +128,7 @@ absl::Status Context::wait(Op& op) {
     for (uint32_t i = 0; i < size_; ++i) {
       if (counts[i] == 0) continue;
       absl::Status e = pairs_[i]->check_events(&pollfds_[at], counts[i]);
-      if (!e.ok()) return fail(e, pairs_[i]->failed_rank());
+      if (!e.ok()) return fail(e, pairs_[i]->failed_rank(), &op);
       at += counts[i];
     }
   }
@@ -142,10 +142,17 @@ absl::Status Context::wait_all(std::vector<Op>& ops) {
   return absl::OkStatus();
 }
 
-absl::Status Context::fail(absl::Status pair_error, uint32_t culprit) {
+absl::Status Context::fail(absl::Status pair_error, uint32_t culprit, const Op* waiting) {
+  std::string what(pair_error.message());
+  if (culprit == rank_ && waiting != nullptr && waiting->peer != rank_) {
+    // A peer gave up waiting for this rank, which itself waits for someone else: blame that one.
+    Pair* p = pairs_[waiting->peer].get();
+    culprit = waiting->peer;
+    what = absl::StrCat("a peer gave up waiting for this rank (", what, "); this rank was waiting for peer rank ",
+                        culprit, " at ", p->peer_address(), " over ", p->transport());
+  }
   absl::Status full(pair_error.code(),
-                    absl::StrCat("rank ", rank_, ": ", label_.empty() ? "setup" : label_, " failed: ",
-                                 pair_error.message()));
+                    absl::StrCat("rank ", rank_, ": ", label_.empty() ? "setup" : label_, " failed: ", what));
   abort(full, culprit);
   return full;
 }

@@ -73,8 +73,8 @@ class Context {
   void drop();
 
  private:
-  absl::Status fail(absl::Status pair_error, uint32_t culprit);
-  absl::Status progress_all();
+  absl::Status fail(absl::Status pair_error, uint32_t culprit, const Op* waiting = nullptr);
+  absl::Status progress_all(const Op& waiting);
 
   const uint32_t rank_;
   const uint32_t size_;

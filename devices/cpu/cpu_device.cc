@@ -27,6 +27,7 @@ CpuDevice::CpuDevice(std::string name, uint64_t memory_bytes, int worker_threads
                   .peak_flops = kFlopsPerThread * std::max(worker_threads, 1),
                   .memory_bandwidth = kBandwidthPerThread * std::max(worker_threads, 1),
                   .hive_id = std::move(hive_id)},
+      pool_(std::max(worker_threads, 1)),
       worker_([this] { serve(); }) {}
 
 CpuDevice::~CpuDevice() {
@@ -147,8 +148,8 @@ Event CpuDevice::launch(const Kernel& kernel, std::span<const Buffer> inputs, Bu
   auto out = range(output, 0, kernel.output.bytes(), "launch output");
   lock.unlock();
   if (!out.ok()) return Event::done(out.status());
-  return enqueue([kernel, in = std::move(in), out = *out] {
-    return cpu::run_kernel(kernel, in, out);
+  return enqueue([this, kernel, in = std::move(in), out = *out] {
+    return cpu::run_kernel(kernel, in, out, &pool_);
   });
 }
 

@@ -1,7 +1,8 @@
 // The cpu backend: a virtual device backed by host memory and threads. Each CpuDevice has
 // its own memory budget (allocations beyond it fail with RESOURCE_EXHAUSTED) and its own
-// in-order queue served by a worker thread; copies and kernels run there and complete
-// through Events. Thread-safe. Buffers are host allocations behind opaque ids, so
+// in-order queue served by a worker thread; copies and kernels run there, one at a time, and
+// complete through Events. Large elementwise and movement kernels are split across the
+// device's worker threads. Thread-safe. Buffers are host allocations behind opaque ids, so
 // host_address() gives transports direct access.
 //
 // Budget accounting is logical: release() returns a buffer's bytes to the budget at once,
@@ -16,13 +17,14 @@
 #include <thread>
 #include <unordered_map>
 
+#include "devices/cpu/thread_pool.h"
 #include "devices/device.h"
 
 namespace tg {
 
 class CpuDevice : public Device {
  public:
-  // `worker_threads` (>= 1) is the parallelism the device may use; its queue stays in order.
+  // `worker_threads` (>= 1): threads a kernel may use; the queue itself stays in order.
   CpuDevice(std::string name, uint64_t memory_bytes, int worker_threads, std::string hive_id = "");
   // Waits for queued work, then frees everything.
   ~CpuDevice() override;
@@ -69,6 +71,7 @@ class CpuDevice : public Device {
   uint64_t next_id_ = 1;
   uint64_t used_ = 0;
   std::unordered_map<uint64_t, Allocation> buffers_;
+  cpu::ThreadPool pool_;  // Used only by the queue thread.
   std::thread worker_;
 };
 

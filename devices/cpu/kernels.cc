@@ -10,7 +10,8 @@ namespace tg::cpu {
 
 namespace v1 = tgrack::v1;
 
-absl::Status run_kernel(const Kernel& kernel, Inputs inputs, std::byte* output) {
+absl::Status run_kernel(const Kernel& kernel, Inputs inputs, std::byte* output,
+                        ThreadPool* pool) {
   const OpKind op = kernel.node->op();
   absl::Status status;
   if (op == v1::OP_CONSTANT) {
@@ -21,20 +22,20 @@ absl::Status run_kernel(const Kernel& kernel, Inputs inputs, std::byte* output) 
       std::memcpy(output, data.data(), data.size());
     }
   } else if (is_unary_op(op)) {
-    status = run_unary(kernel, inputs, output);
+    status = run_unary(kernel, inputs, output, pool);
   } else if (is_binary_op(op)) {
-    status = run_binary(kernel, inputs, output);
+    status = run_binary(kernel, inputs, output, pool);
   } else if (op == v1::OP_WHERE) {
-    run_where(kernel, inputs, output);
+    run_where(kernel, inputs, output, pool);
   } else if (op == v1::OP_CAST) {
     cast_elements(kernel.inputs[0].dtype, inputs[0], kernel.output.dtype, output,
-                  kernel.output.elements());
+                  kernel.output.elements(), pool);
   } else if (is_reduction_op(op)) {
     run_reduction(kernel, inputs, output);
   } else if (op == v1::OP_MATMUL) {
     run_matmul(kernel, inputs, output);
   } else if (op >= v1::OP_RESHAPE && op <= v1::OP_CONCAT) {
-    run_movement(kernel, inputs, output);
+    run_movement(kernel, inputs, output, pool);
   } else {
     status = absl::InvalidArgumentError("no cpu kernel for this op");
   }

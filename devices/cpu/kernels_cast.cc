@@ -6,6 +6,7 @@
 
 #include "devices/cpu/element.h"
 #include "devices/cpu/kernels.h"
+#include "devices/cpu/strided.h"
 
 namespace tg::cpu {
 namespace {
@@ -63,9 +64,15 @@ void cast_loop(const std::byte* in, std::byte* out, int64_t count) {
 
 }  // namespace
 
-void cast_elements(DType from, const std::byte* in, DType to, std::byte* out, int64_t count) {
+void cast_elements(DType from, const std::byte* in, DType to, std::byte* out, int64_t count,
+                   ThreadPool* pool) {
   visit_dtype(from, [&]<DType F>() {
-    visit_dtype(to, [&]<DType T>() { cast_loop<F, T>(in, out, count); });
+    visit_dtype(to, [&]<DType T>() {
+      const size_t in_size = dtype_size(from), out_size = dtype_size(to);
+      parallel_range(pool, count, [&](int64_t begin, int64_t end) {
+        cast_loop<F, T>(in + begin * in_size, out + begin * out_size, end - begin);
+      });
+    });
   });
 }
 

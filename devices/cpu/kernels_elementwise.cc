@@ -1,4 +1,5 @@
 // Elementwise ops: unary, binary (arithmetic and comparisons, with broadcasting) and where.
+#include <atomic>
 #include <cmath>
 #include <type_traits>
 
@@ -66,16 +67,18 @@ template <class C> C nan_min(C a, C b) {
 }
 
 template <DType D, class F>
-void unary_loop(const std::byte* in, std::byte* out, int64_t n, F f) {
+void unary_loop(ThreadPool* pool, const std::byte* in, std::byte* out, int64_t n, F f) {
   using E = Elem<D>;
   const auto* x = reinterpret_cast<const typename E::Storage*>(in);
   auto* y = reinterpret_cast<typename E::Storage*>(out);
-  for (int64_t i = 0; i < n; ++i) y[i] = E::store(f(E::load(x[i])));
+  parallel_range(pool, n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) y[i] = E::store(f(E::load(x[i])));
+  });
 }
 
 // out = f(a, b) with a and b of dtype P broadcast to the output's shape; the output has dtype O.
 template <DType P, DType O, class F>
-void binary_loop(const Kernel& k, const std::byte* a, const std::byte* b, std::byte* out, F f) {
+void binary_loop(ThreadPool* pool, const Kernel& k, const std::byte* a, const std::byte* b, std::byte* out, F f) {
   using EP = Elem<P>;
   using EO = Elem<O>;
   const auto* x = reinterpret_cast<const typename EP::Storage*>(a);
@@ -86,7 +89,13 @@ void binary_loop(const Kernel& k, const std::byte* a, const std::byte* b, std::b
       dense_strides(shape), broadcast_strides(k.inputs[0].shape, shape),
       broadcast_strides(k.inputs[1].shape, shape)};
   const int64_t n = row_length(shape), sa = row_step(strides[1]), sb = row_step(strides[2]);
-  for_each_row<3>(shape, strides, {0, 0, 0}, [&](auto off) {
+  for_each_row_parallel<3>(pool, shape, strides, [&](auto off) {
+    if (sa == 1 && sb == 1) {  // The common dense case, kept simple for the vectorizer.
+      for (int64_t i = 0; i < n; ++i) {
+        y[off[0] + i] = EO::store(f(EP::load(x[off[1] + i]), EP::load(z[off[2] + i])));
+      }
+      return;
+    }
     for (int64_t i = 0; i < n; ++i) {
       y[off[0] + i] = EO::store(f(EP::load(x[off[1] + i * sa]), EP::load(z[off[2] + i * sb])));
     }
@@ -94,31 +103,32 @@ void binary_loop(const Kernel& k, const std::byte* a, const std::byte* b, std::b
 }
 
 template <DType P>
-absl::Status binary(const Kernel& k, const std::byte* a, const std::byte* b, std::byte* out) {
+absl::Status binary(ThreadPool* pool, const Kernel& k, const std::byte* a, const std::byte* b,
+                    std::byte* out) {
   using C = typename Elem<P>::Compute;
   constexpr DType B = v1::DTYPE_BOOL;
   switch (k.node->op()) {
-    case v1::OP_EQ: binary_loop<P, B>(k, a, b, out, [](C x, C y) { return x == y; }); return {};
-    case v1::OP_NE: binary_loop<P, B>(k, a, b, out, [](C x, C y) { return x != y; }); return {};
-    case v1::OP_LT: binary_loop<P, B>(k, a, b, out, [](C x, C y) { return x < y; }); return {};
-    case v1::OP_LE: binary_loop<P, B>(k, a, b, out, [](C x, C y) { return x <= y; }); return {};
-    case v1::OP_GT: binary_loop<P, B>(k, a, b, out, [](C x, C y) { return x > y; }); return {};
-    case v1::OP_GE: binary_loop<P, B>(k, a, b, out, [](C x, C y) { return x >= y; }); return {};
-    case v1::OP_MAX: binary_loop<P, P>(k, a, b, out, nan_max<C>); return {};
-    case v1::OP_MIN: binary_loop<P, P>(k, a, b, out, nan_min<C>); return {};
+    case v1::OP_EQ: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x == y; }); return {};
+    case v1::OP_NE: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x != y; }); return {};
+    case v1::OP_LT: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x < y; }); return {};
+    case v1::OP_LE: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x <= y; }); return {};
+    case v1::OP_GT: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x > y; }); return {};
+    case v1::OP_GE: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x >= y; }); return {};
+    case v1::OP_MAX: binary_loop<P, P>(pool, k, a, b, out, nan_max<C>); return {};
+    case v1::OP_MIN: binary_loop<P, P>(pool, k, a, b, out, nan_min<C>); return {};
     default: break;
   }
   if constexpr (std::is_same_v<C, bool>) {
     return absl::InternalError("arithmetic on bool operands");
   } else {
     switch (k.node->op()) {
-      case v1::OP_ADD: binary_loop<P, P>(k, a, b, out, wrap_add<C>); return {};
-      case v1::OP_SUB: binary_loop<P, P>(k, a, b, out, wrap_sub<C>); return {};
-      case v1::OP_MUL: binary_loop<P, P>(k, a, b, out, wrap_mul<C>); return {};
+      case v1::OP_ADD: binary_loop<P, P>(pool, k, a, b, out, wrap_add<C>); return {};
+      case v1::OP_SUB: binary_loop<P, P>(pool, k, a, b, out, wrap_sub<C>); return {};
+      case v1::OP_MUL: binary_loop<P, P>(pool, k, a, b, out, wrap_mul<C>); return {};
       case v1::OP_DIV:
         if constexpr (std::is_integral_v<C>) {
-          bool by_zero = false;
-          binary_loop<P, P>(k, a, b, out, [&](C x, C y) {
+          std::atomic<bool> by_zero = false;
+          binary_loop<P, P>(pool, k, a, b, out, [&](C x, C y) {
             if (y == 0) {
               by_zero = true;
               return C(0);
@@ -127,13 +137,13 @@ absl::Status binary(const Kernel& k, const std::byte* a, const std::byte* b, std
           });
           if (by_zero) return absl::InvalidArgumentError("integer division by zero");
         } else {
-          binary_loop<P, P>(k, a, b, out, [](C x, C y) { return x / y; });
+          binary_loop<P, P>(pool, k, a, b, out, [](C x, C y) { return x / y; });
         }
         return {};
       case v1::OP_POW:
         if constexpr (std::is_integral_v<C>) {
-          bool negative = false;
-          binary_loop<P, P>(k, a, b, out, [&](C x, C y) {
+          std::atomic<bool> negative = false;
+          binary_loop<P, P>(pool, k, a, b, out, [&](C x, C y) {
             if (y < 0) {
               negative = true;
               return C(0);
@@ -142,7 +152,7 @@ absl::Status binary(const Kernel& k, const std::byte* a, const std::byte* b, std
           });
           if (negative) return absl::InvalidArgumentError("integer to a negative integer power");
         } else {
-          binary_loop<P, P>(k, a, b, out, [](C x, C y) { return std::pow(x, y); });
+          binary_loop<P, P>(pool, k, a, b, out, [](C x, C y) { return std::pow(x, y); });
         }
         return {};
       default: return absl::InternalError("not a binary op");
@@ -151,25 +161,25 @@ absl::Status binary(const Kernel& k, const std::byte* a, const std::byte* b, std
 }
 
 template <DType D>
-absl::Status unary(const Kernel& k, const std::byte* in, std::byte* out) {
+absl::Status unary(ThreadPool* pool, const Kernel& k, const std::byte* in, std::byte* out) {
   using C = typename Elem<D>::Compute;
   const int64_t n = k.output.elements();
   if constexpr (std::is_same_v<C, bool>) {
     return absl::InternalError("unary op on bool");
   } else {
     switch (k.node->op()) {
-      case v1::OP_NEG: unary_loop<D>(in, out, n, wrap_neg<C>); return {};
-      case v1::OP_RELU: unary_loop<D>(in, out, n, [](C x) { return x < C(0) ? C(0) : x; }); return {};
+      case v1::OP_NEG: unary_loop<D>(pool, in, out, n, wrap_neg<C>); return {};
+      case v1::OP_RELU: unary_loop<D>(pool, in, out, n, [](C x) { return x < C(0) ? C(0) : x; }); return {};
       default: break;
     }
     if constexpr (std::is_floating_point_v<C>) {
       switch (k.node->op()) {
-        case v1::OP_EXP: unary_loop<D>(in, out, n, [](C x) { return std::exp(x); }); return {};
-        case v1::OP_LOG: unary_loop<D>(in, out, n, [](C x) { return std::log(x); }); return {};
-        case v1::OP_SQRT: unary_loop<D>(in, out, n, [](C x) { return std::sqrt(x); }); return {};
-        case v1::OP_TANH: unary_loop<D>(in, out, n, [](C x) { return std::tanh(x); }); return {};
+        case v1::OP_EXP: unary_loop<D>(pool, in, out, n, [](C x) { return std::exp(x); }); return {};
+        case v1::OP_LOG: unary_loop<D>(pool, in, out, n, [](C x) { return std::log(x); }); return {};
+        case v1::OP_SQRT: unary_loop<D>(pool, in, out, n, [](C x) { return std::sqrt(x); }); return {};
+        case v1::OP_TANH: unary_loop<D>(pool, in, out, n, [](C x) { return std::tanh(x); }); return {};
         case v1::OP_SIGMOID:
-          unary_loop<D>(in, out, n, [](C x) { return C(1) / (C(1) + std::exp(-x)); });
+          unary_loop<D>(pool, in, out, n, [](C x) { return C(1) / (C(1) + std::exp(-x)); });
           return {};
         default: break;
       }
@@ -180,19 +190,19 @@ absl::Status unary(const Kernel& k, const std::byte* in, std::byte* out) {
 
 }  // namespace
 
-absl::Status run_unary(const Kernel& k, Inputs inputs, std::byte* output) {
-  return visit_dtype(k.output.dtype, [&]<DType D>() { return unary<D>(k, inputs[0], output); });
+absl::Status run_unary(const Kernel& k, Inputs inputs, std::byte* output, ThreadPool* pool) {
+  return visit_dtype(k.output.dtype, [&]<DType D>() { return unary<D>(pool, k, inputs[0], output); });
 }
 
-absl::Status run_binary(const Kernel& k, Inputs inputs, std::byte* output) {
+absl::Status run_binary(const Kernel& k, Inputs inputs, std::byte* output, ThreadPool* pool) {
   const DType p = promote_types(k.inputs[0].dtype, k.inputs[1].dtype);
   std::vector<std::byte> scratch_a, scratch_b;
   const std::byte* a = as_dtype(k.inputs[0], inputs[0], p, scratch_a);
   const std::byte* b = as_dtype(k.inputs[1], inputs[1], p, scratch_b);
-  return visit_dtype(p, [&]<DType P>() { return binary<P>(k, a, b, output); });
+  return visit_dtype(p, [&]<DType P>() { return binary<P>(pool, k, a, b, output); });
 }
 
-void run_where(const Kernel& k, Inputs inputs, std::byte* output) {
+void run_where(const Kernel& k, Inputs inputs, std::byte* output, ThreadPool* pool) {
   std::vector<std::byte> scratch_a, scratch_b;
   const DType d = k.output.dtype;
   const std::byte* a = as_dtype(k.inputs[1], inputs[1], d, scratch_a);
@@ -205,7 +215,7 @@ void run_where(const Kernel& k, Inputs inputs, std::byte* output) {
   const int64_t n = row_length(shape);
   const int64_t sc = row_step(strides[1]), sa = row_step(strides[2]), sb = row_step(strides[3]);
   const auto* cond = reinterpret_cast<const uint8_t*>(inputs[0]);
-  for_each_row<4>(shape, strides, {0, 0, 0, 0}, [&](auto off) {
+  for_each_row_parallel<4>(pool, shape, strides, [&](auto off) {
     for (int64_t i = 0; i < n; ++i) {
       const std::byte* src = cond[off[1] + i * sc] ? a + (off[2] + i * sa) * size
                                                    : b + (off[3] + i * sb) * size;

@@ -40,7 +40,7 @@ void concat(const Kernel& k, Inputs inputs, std::byte* out) {
 
 }  // namespace
 
-void run_movement(const Kernel& k, Inputs inputs, std::byte* output) {
+void run_movement(const Kernel& k, Inputs inputs, std::byte* output, ThreadPool* pool) {
   const TensorType& in = k.inputs[0];
   const Shape& out_shape = k.output.shape;
   const size_t size = dtype_size(in.dtype);
@@ -52,12 +52,12 @@ void run_movement(const Kernel& k, Inputs inputs, std::byte* output) {
     case v1::OP_PERMUTE: {
       std::vector<int64_t> strides;
       for (int64_t axis : k.node->axes()) strides.push_back(in_strides[axis]);
-      strided_copy(out_shape, size, output, dense_strides(out_shape), 0, inputs[0], strides, 0);
+      strided_copy(out_shape, size, output, dense_strides(out_shape), 0, inputs[0], strides, 0, pool);
       return;
     }
     case v1::OP_EXPAND:
       strided_copy(out_shape, size, output, dense_strides(out_shape), 0, inputs[0],
-                   broadcast_strides(in.shape, out_shape), 0);
+                   broadcast_strides(in.shape, out_shape), 0, pool);
       return;
     case v1::OP_SLICE: {
       const std::vector<SliceDim> dims = *slice_dims(*k.node, in.shape);
@@ -67,7 +67,8 @@ void run_movement(const Kernel& k, Inputs inputs, std::byte* output) {
         strides.push_back(dims[d].size > 1 ? in_strides[d] * dims[d].step : 0);
         if (dims[d].size > 0) offset += dims[d].start * in_strides[d];
       }
-      strided_copy(out_shape, size, output, dense_strides(out_shape), 0, inputs[0], strides, offset);
+      strided_copy(out_shape, size, output, dense_strides(out_shape), 0, inputs[0], strides, offset,
+                   pool);
       return;
     }
     case v1::OP_PAD: return pad(k, inputs[0], output);

@@ -6,12 +6,12 @@ namespace {
 template <class T>
 void copy_rows(const Shape& shape, T* dst, const std::vector<int64_t>& dst_strides,
                int64_t dst_offset, const T* src, const std::vector<int64_t>& src_strides,
-               int64_t src_offset) {
+               int64_t src_offset, ThreadPool* pool) {
   const int64_t n = row_length(shape);
   const int64_t ds = row_step(dst_strides), ss = row_step(src_strides);
-  for_each_row<2>(shape, {dst_strides, src_strides}, {dst_offset, src_offset}, [&](auto off) {
-    T* d = dst + off[0];
-    const T* s = src + off[1];
+  for_each_row_parallel<2>(pool, shape, {dst_strides, src_strides}, [&](auto off) {
+    T* d = dst + dst_offset + off[0];
+    const T* s = src + src_offset + off[1];
     if (ds == 1 && ss == 1) {
       std::memcpy(d, s, n * sizeof(T));
     } else {
@@ -45,20 +45,20 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
 void strided_copy(const Shape& shape, size_t element_bytes, std::byte* dst,
                   const std::vector<int64_t>& dst_strides, int64_t dst_offset,
                   const std::byte* src, const std::vector<int64_t>& src_strides,
-                  int64_t src_offset) {
+                  int64_t src_offset, ThreadPool* pool) {
   switch (element_bytes) {
     case 1:
       return copy_rows(shape, reinterpret_cast<uint8_t*>(dst), dst_strides, dst_offset,
-                       reinterpret_cast<const uint8_t*>(src), src_strides, src_offset);
+                       reinterpret_cast<const uint8_t*>(src), src_strides, src_offset, pool);
     case 2:
       return copy_rows(shape, reinterpret_cast<uint16_t*>(dst), dst_strides, dst_offset,
-                       reinterpret_cast<const uint16_t*>(src), src_strides, src_offset);
+                       reinterpret_cast<const uint16_t*>(src), src_strides, src_offset, pool);
     case 4:
       return copy_rows(shape, reinterpret_cast<uint32_t*>(dst), dst_strides, dst_offset,
-                       reinterpret_cast<const uint32_t*>(src), src_strides, src_offset);
+                       reinterpret_cast<const uint32_t*>(src), src_strides, src_offset, pool);
     default:
       return copy_rows(shape, reinterpret_cast<uint64_t*>(dst), dst_strides, dst_offset,
-                       reinterpret_cast<const uint64_t*>(src), src_strides, src_offset);
+                       reinterpret_cast<const uint64_t*>(src), src_strides, src_offset, pool);
   }
 }
 

@@ -5,8 +5,10 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <vector>
 
+#include "devices/cpu/thread_pool.h"
 #include "devices/tensor.h"
 
 namespace tg::cpu {
@@ -39,6 +41,38 @@ void for_each_row(const Shape& shape, const std::array<std::vector<int64_t>, N>&
   }
 }
 
+// Loops smaller than this many elements are not worth splitting across threads.
+inline constexpr int64_t kParallelElements = int64_t{1} << 15;
+
+// for_each_row with the outermost dim split across `pool` (when given and the loop is large
+// enough). `row` is then called concurrently and must only write what its row owns.
+template <size_t N, class Row>
+void for_each_row_parallel(ThreadPool* pool, const Shape& shape,
+                           const std::array<std::vector<int64_t>, N>& strides, Row&& row) {
+  if (pool == nullptr || pool->threads() == 1 || shape.size() < 2 ||
+      num_elements(shape) < kParallelElements) {
+    for_each_row<N>(shape, strides, {}, row);
+    return;
+  }
+  pool->parallel_for(shape[0], [&](int64_t begin, int64_t end) {
+    Shape part = shape;
+    part[0] = end - begin;
+    std::array<int64_t, N> offsets;
+    for (size_t k = 0; k < N; ++k) offsets[k] = begin * strides[k][0];
+    for_each_row<N>(part, strides, offsets, row);
+  });
+}
+
+// fn(begin, end) over [0, n), split across `pool` when given and n is large enough.
+inline void parallel_range(ThreadPool* pool, int64_t n,
+                           const std::function<void(int64_t, int64_t)>& fn) {
+  if (pool == nullptr || n < kParallelElements) {
+    if (n > 0) fn(0, n);
+    return;
+  }
+  pool->parallel_for(n, fn);
+}
+
 inline int64_t row_length(const Shape& shape) { return shape.empty() ? 1 : shape.back(); }
 inline int64_t row_step(const std::vector<int64_t>& strides) {
   return strides.empty() ? 0 : strides.back();
@@ -49,6 +83,6 @@ inline int64_t row_step(const std::vector<int64_t>& strides) {
 void strided_copy(const Shape& shape, size_t element_bytes, std::byte* dst,
                   const std::vector<int64_t>& dst_strides, int64_t dst_offset,
                   const std::byte* src, const std::vector<int64_t>& src_strides,
-                  int64_t src_offset);
+                  int64_t src_offset, ThreadPool* pool = nullptr);
 
 }  // namespace tg::cpu

@@ -87,9 +87,9 @@ absl::StatusOr<std::unique_ptr<HipDevice>> HipDevice::open(int ordinal,
 
 HipDevice::~HipDevice() {
   if (select().ok()) {
-    if (stream_) hipStreamSynchronize(stream_);
+    if (stream_) (void)hipStreamSynchronize(stream_);
     free_everything();
-    if (stream_) hipStreamDestroy(stream_);
+    if (stream_) (void)hipStreamDestroy(stream_);
   }
 }
 
@@ -137,8 +137,8 @@ void HipDevice::release(Buffer buffer) {
   }
   // The stream is drained first so that queued work still touching the buffer completes.
   if (select().ok()) {
-    hipStreamSynchronize(stream_);
-    if (allocation.ptr) hipFree(allocation.ptr);
+    (void)hipStreamSynchronize(stream_);
+    if (allocation.ptr) (void)hipFree(allocation.ptr);
   }
 }
 
@@ -232,7 +232,7 @@ absl::StatusOr<hipFunction_t> HipDevice::function_for(const std::string& source)
   if (auto s = hip_status(hipModuleGetFunction(&compiled.function, compiled.module, "tg_kernel"),
                           "hipModuleGetFunction");
       !s.ok()) {
-    hipModuleUnload(compiled.module);
+    (void)hipModuleUnload(compiled.module);
     return s;
   }
   kernels_[source] = compiled;
@@ -302,20 +302,21 @@ HipMetrics HipDevice::metrics() const {
 
 void HipDevice::free_everything() {
   for (auto& [id, a] : allocations_) {
-    if (a.ptr) hipFree(a.ptr);
+    if (a.ptr) (void)hipFree(a.ptr);
   }
   allocations_.clear();
   used_ = 0;
-  for (auto& [source, k] : kernels_) hipModuleUnload(k.module);
+  for (auto& [source, k] : kernels_) (void)hipModuleUnload(k.module);
   kernels_.clear();
 }
 
 absl::Status HipDevice::reset() {
   std::lock_guard lock(mu_);
   if (auto s = select(); !s.ok()) return s;
-  hipStreamSynchronize(stream_);
+  const absl::Status drained = hip_status(hipStreamSynchronize(stream_), "reset: drain");
+  if (!drained.ok()) note_failure(std::string(drained.message()));
   free_everything();
-  hipStreamDestroy(stream_);
+  (void)hipStreamDestroy(stream_);
   stream_ = nullptr;
   peers_.clear();
   std::string failure;
@@ -399,7 +400,7 @@ Event hip_peer_copy(HipDevice& dst, Buffer dst_buffer, uint64_t dst_offset, HipD
   if (auto s = hip_status(hipHostMalloc(&staging, bytes, 0), "hipHostMalloc"); !s.ok()) {
     return Event::done(s);
   }
-  auto free_staging = [staging] { hipHostFree(staging); };
+  auto free_staging = [staging] { (void)hipHostFree(staging); };
   if (auto s = src.select(); !s.ok()) {
     free_staging();
     return Event::done(s);

@@ -79,7 +79,7 @@ absl::Status check_dtypes(const Kernel& k) {
   all.push_back(k.output.dtype);
   for (DType d : all) {
     if (ctype(d).empty()) {
-      return absl::UnimplementedError(unsupported(k, absl::StrCat("on ", dtype_name(d))));
+      return absl::UnimplementedError(unsupported(k, absl::StrCat("on ", std::string(dtype_name(d)))));
     }
   }
   return absl::OkStatus();
@@ -165,7 +165,7 @@ absl::StatusOr<HipKernelSource> unary(const Kernel& k) {
   const bool float_only = k.node->op() != v1::OP_NEG && k.node->op() != v1::OP_RELU;
   if (d == v1::DTYPE_BOOL || (float_only && !floating(d))) {
     return absl::InvalidArgumentError(
-        absl::StrCat(op_name(k.node->op()), " on ", dtype_name(d), " is not a valid op"));
+        absl::StrCat(op_name(k.node->op()), " on ", std::string(dtype_name(d)), " is not a valid op"));
   }
   return elementwise(k, absl::StrCat("  const ", t, " x = in0[i];\n  out[i] = ", expr, ";\n"));
 }
@@ -192,7 +192,7 @@ absl::StatusOr<HipKernelSource> binary(const Kernel& k) {
     default: return absl::InternalError("not a binary op");
   }
   if ((op == v1::OP_DIV || op == v1::OP_POW) && !floating(p)) {
-    return absl::UnimplementedError(unsupported(k, absl::StrCat("on ", dtype_name(p))));
+    return absl::UnimplementedError(unsupported(k, absl::StrCat("on ", std::string(dtype_name(p)))));
   }
   if (p == v1::DTYPE_BOOL && op != v1::OP_MAX && op != v1::OP_MIN && !is_comparison_op(op)) {
     return absl::InvalidArgumentError(

@@ -62,12 +62,15 @@ TEST_P(DeadPeerTest, EveryRankFailsFastNamingTheDeadRankAndANewCommunicatorWorks
   testing::World world(mixed ? testing::World::halves(4) : testing::World::spread(4), kTimeoutMs);
   std::vector<double> elapsed(4, 0);
   std::vector<absl::Status> after(4);
+  Countdown entered(3);
   auto statuses = world.run(world.spec("doomed"), [&](uint32_t rank, Communicator& comm) -> absl::Status {
     if (auto s = comm.barrier(); !s.ok()) return s;
     if (rank == 2) {
-      comm.drop();  // Like a crash: links close with no goodbye.
+      entered.wait();  // The others are inside the all-reduce.
+      comm.drop();     // Like a crash: links close with no goodbye.
       return absl::OkStatus();
     }
+    entered.done();
     auto t0 = Clock::now();
     absl::Status s = big_all_reduce(comm);
     elapsed[rank] = ms_since(t0);

@@ -80,9 +80,8 @@ TEST(ChildProcess, ReadsMoreThanAPipeBufferAndTruncatesAtTheLimit) {
 }
 
 TEST(ChildProcess, TimeoutKillsTheWholeGroupAndReapsIt) {
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
-      ChildProcess::start(sh("sleep 100 & sleep 100 & echo started >&2; sleep 100",
-                             absl::Milliseconds(300)));
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::start(
+      sh("sleep 100 & sleep 100 & echo started >&2; sleep 100", absl::Milliseconds(300)));
   ASSERT_TRUE(child.ok()) << child.status();
   const pid_t pgid = (*child)->pid();
   const absl::Time begun = absl::Now();

@@ -22,9 +22,9 @@ TEST(DaemonMetrics, DeviceGaugesCarryHostAndDevice) {
   metrics.device_busy("cpu:0", 1.5);
   const std::string text = metrics.render_text();
   EXPECT_EQ(sample(text, "tgrack_device_info", {{"device", "cpu:0"}, {"kind", "cpu"}}), 1);
-  EXPECT_EQ(sample(text, "tgrack_device_memory_used_bytes",
-                   {{"host", "node-a"}, {"device", "cpu:0"}}),
-            100);
+  EXPECT_EQ(
+      sample(text, "tgrack_device_memory_used_bytes", {{"host", "node-a"}, {"device", "cpu:0"}}),
+      100);
   EXPECT_EQ(sample(text, "tgrack_device_memory_total_bytes", {{"device", "cpu:1"}}), 2000);
   EXPECT_EQ(sample(text, "tgrack_device_healthy", {{"device", "cpu:0"}}), 0);
   EXPECT_EQ(sample(text, "tgrack_device_healthy", {{"device", "cpu:1"}}), 1);
@@ -63,12 +63,11 @@ TEST(DaemonMetrics, CollectiveBandwidthFollowsNcclTests) {
   EXPECT_DOUBLE_EQ(*sample(text, "tgrack_collective_bus_bytes_total", ar), 1500);
   EXPECT_EQ(sample(text, "tgrack_collective_bytes_total", ar), 1000);
   EXPECT_EQ(sample(text, "tgrack_collective_duration_seconds_count", ar), 1);
-  EXPECT_DOUBLE_EQ(*sample(text, "tgrack_collective_busbw_bytes_per_second_sum",
-                           {{"kind", "all_gather"}}),
-                   0.75e6);
-  EXPECT_DOUBLE_EQ(*sample(text, "tgrack_collective_busbw_bytes_per_second_sum",
-                           {{"kind", "broadcast"}}),
-                   1e6);
+  EXPECT_DOUBLE_EQ(
+      *sample(text, "tgrack_collective_busbw_bytes_per_second_sum", {{"kind", "all_gather"}}),
+      0.75e6);
+  EXPECT_DOUBLE_EQ(
+      *sample(text, "tgrack_collective_busbw_bytes_per_second_sum", {{"kind", "broadcast"}}), 1e6);
   // 1.5e6 B/s lands in the bucket bounded by 4e6, not in the one bounded by 1e6.
   EXPECT_EQ(sample(text, "tgrack_collective_busbw_bytes_per_second_bucket",
                    {{"kind", "all_reduce"}, {"le", "1000000"}}),
@@ -93,12 +92,11 @@ TEST(DaemonMetrics, LinksCountBytesErrorsAndFallbacks) {
             2000);
   EXPECT_EQ(sample(text, "tgrack_transfer_bandwidth_bytes_per_second_sum", {{"kind", "tcp"}}),
             4000);
-  EXPECT_EQ(sample(text, "tgrack_link_fallbacks_total",
-                   {{"requested", "xgmi"}, {"kind", "host_staged"}}),
-            1);
-  EXPECT_EQ(sample(text, "tgrack_link_errors_total",
-                   {{"peer", "node-b"}, {"reason", "UNAVAILABLE"}}),
-            2);
+  EXPECT_EQ(
+      sample(text, "tgrack_link_fallbacks_total", {{"requested", "xgmi"}, {"kind", "host_staged"}}),
+      1);
+  EXPECT_EQ(
+      sample(text, "tgrack_link_errors_total", {{"peer", "node-b"}, {"reason", "UNAVAILABLE"}}), 2);
 }
 
 TEST(DaemonMetrics, FragmentsAreCountedByStatusCodeAndOkExistsFromTheStart) {
@@ -119,9 +117,9 @@ TEST(DaemonMetrics, ServesTheSameTextOverHttp) {
   ASSERT_GT(metrics.port(), 0);
   const absl::StatusOr<std::string> body = testing::http_get(metrics.port(), "/metrics");
   ASSERT_TRUE(body.ok()) << body.status();
-  EXPECT_EQ(sample(*body, "tgrack_device_memory_used_bytes",
-                   {{"host", "node-a"}, {"device", "cpu:0"}}),
-            123)
+  EXPECT_EQ(
+      sample(*body, "tgrack_device_memory_used_bytes", {{"host", "node-a"}, {"device", "cpu:0"}}),
+      123)
       << *body;
 
   EXPECT_EQ(metrics.serve("127.0.0.1:0").code(), absl::StatusCode::kFailedPrecondition);

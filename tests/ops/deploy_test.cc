@@ -75,8 +75,8 @@ std::string unit_copy(const std::string& unit, const std::string& binary, const 
 TEST(Deploy, SystemdAnalyzeVerifiesBothUnitsWithoutAWord) {
   const TempDir temp;
   const std::string& dir = temp.path();
-  for (const auto& [unit, binary] : {std::pair{"tgd.service", "tgd"},
-                                     std::pair{"tgcontroller.service", "tgcontroller"}}) {
+  for (const auto& [unit, binary] :
+       {std::pair{"tgd.service", "tgd"}, std::pair{"tgcontroller.service", "tgcontroller"}}) {
     absl::StatusOr<ChildResult> result =
         run_tool({"systemd-analyze", "verify", unit_copy(unit, binary, dir)});
     if (absl::IsNotFound(result.status())) GTEST_SKIP() << "systemd-analyze is not installed";
@@ -101,9 +101,9 @@ TEST(Deploy, SystemdAnalyzeWouldReportABrokenUnit) {
 
 TEST(Deploy, UnitsAreHardenedAndKillTheirWholeControlGroup) {
   const std::vector<std::string> common = {
-      "NoNewPrivileges=yes", "ProtectSystem=strict",    "PrivateTmp=yes",
-      "KillMode=control-group", "Restart=on-failure",   "DevicePolicy=closed",
-      "ProtectHome=yes",      "CapabilityBoundingSet=", "EnvironmentFile=/etc/tgrack/"};
+      "NoNewPrivileges=yes",    "ProtectSystem=strict",   "PrivateTmp=yes",
+      "KillMode=control-group", "Restart=on-failure",     "DevicePolicy=closed",
+      "ProtectHome=yes",        "CapabilityBoundingSet=", "EnvironmentFile=/etc/tgrack/"};
   for (const std::string unit : {"tgd.service", "tgcontroller.service"}) {
     const std::string text = read_file(kSource + "/deploy/systemd/" + unit);
     for (const std::string& line : common) {
@@ -143,8 +143,8 @@ TEST(Deploy, PromtoolAcceptsTheConfigAndTheRulesPassTheirTests) {
       GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
     }
     ASSERT_TRUE(result.ok()) << result.status();
-    EXPECT_TRUE(result->succeeded())
-        << argv[1] << " " << argv[2] << ":\n" << result->stdout_text << result->stderr_text;
+    EXPECT_TRUE(result->succeeded()) << argv[1] << " " << argv[2] << ":\n"
+                                     << result->stdout_text << result->stderr_text;
   }
 }
 

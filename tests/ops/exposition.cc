@@ -56,8 +56,8 @@ std::optional<double> sample(const std::string& text, const std::string& name,
 std::set<std::string> tgrack_names_in(const std::string& text) {
   std::set<std::string> names;
   const std::regex name(R"(\btgrack_[a-z0-9_]+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), name);
-       it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it) {
     names.insert(it->str());
   }
   return names;

@@ -39,22 +39,17 @@ class PrometheusScrape : public ::testing::Test {
     const std::string& dir = dir_;
     const std::string config = dir + "/prometheus.yml";
     std::ofstream(config) << absl::StrCat(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n",
-        "rule_files: ['", kSource, "/deploy/prometheus/alerts.yml']\n",
-        "scrape_configs:\n",
-        "  - job_name: tgd\n",
-        "    static_configs: [{targets: ['127.0.0.1:", node_a_.port(), "', '127.0.0.1:",
-        node_b_.port(), "']}]\n",
-        "  - job_name: tgcontroller\n",
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n", "rule_files: ['", kSource,
+        "/deploy/prometheus/alerts.yml']\n", "scrape_configs:\n", "  - job_name: tgd\n",
+        "    static_configs: [{targets: ['127.0.0.1:", node_a_.port(),
+        "', '127.0.0.1:", node_b_.port(), "']}]\n", "  - job_name: tgcontroller\n",
         "    static_configs: [{targets: ['127.0.0.1:", controller_.port(), "']}]\n");
 
     port_ = testing::free_port();
     ASSERT_GT(port_, 0);
     ChildOptions options;
-    options.argv = {"prometheus",
-                    "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                    "--storage.tsdb.path=" + dir + "/data",
-                    "--config.file=" + config,
+    options.argv = {"prometheus", "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                    "--storage.tsdb.path=" + dir + "/data", "--config.file=" + config,
                     "--log.level=warn"};
     options.timeout = absl::Minutes(5);
     absl::StatusOr<std::unique_ptr<ChildProcess>> started = ChildProcess::start(options);
@@ -129,8 +124,8 @@ TEST_F(PrometheusScrape, DeviceCollectiveAndControllerSamplesArriveWithTheirLabe
     by_host[s["metric"]["host"].get<std::string>() + "/" +
             s["metric"]["device"].get<std::string>()] = value_of(s);
   }
-  EXPECT_EQ(by_host, (std::map<std::string, double>{{"node-a/cpu:0", 1024},
-                                                     {"node-b/cpu:1", 2048}}));
+  EXPECT_EQ(by_host,
+            (std::map<std::string, double>{{"node-a/cpu:0", 1024}, {"node-b/cpu:1", 2048}}));
 
   // busbw for all_reduce on 2 ranks equals algbw: 1 MiB in 0.5 s.
   const json busbw = query_until(

@@ -93,7 +93,11 @@ absl::Status Listener::start(const std::string& host, int port, int socket_buffe
   sockaddr_in bound{};
   socklen_t len = sizeof(bound);
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
-  std::string shown = host.empty() || host == "0.0.0.0" ? "127.0.0.1" : host;
+  std::string shown = host;
+  if (host.empty() || host == "0.0.0.0") {  // Peers dial the host name.
+    char name[256] = {};
+    shown = ::gethostname(name, sizeof(name) - 1) == 0 ? name : "127.0.0.1";
+  }
   address_ = absl::StrCat(shown, ":", ntohs(bound.sin_port));
   if (::pipe2(wake_, O_CLOEXEC) != 0) return absl::InternalError("data plane: pipe failed");
   thread_ = std::thread([this] { accept_loop(); });

@@ -52,6 +52,16 @@ void TcpPair::finish_part(Part& part) {
   if (--part.op->parts_left == 0) part.op->complete();
 }
 
+absl::Status TcpPair::data_error(const std::string& what) {
+  // A peer that gives up sends a notice naming the rank at fault before resetting its
+  // streams; prefer that notice to the bare reset.
+  if (failed_.ok() && !closed_) {
+    absl::Status notice = read_control();
+    if (!notice.ok()) return notice;
+  }
+  return error(what);
+}
+
 absl::Status TcpPair::error(const std::string& what) {
   if (failed_.ok()) {
     failed_ = absl::UnavailableError(
@@ -69,7 +79,7 @@ absl::StatusOr<bool> TcpPair::progress_send(Stream& s) {
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
-      return error(absl::StrCat("send failed: ", std::strerror(errno)));
+      return data_error(absl::StrCat("send failed: ", std::strerror(errno)));
     }
     moved = true;
     p.moved += static_cast<size_t>(n);
@@ -93,11 +103,11 @@ absl::StatusOr<bool> TcpPair::progress_recv(Stream& s) {
       n = ::recv(s.fd, s.scratch.data() + s.fill,
                  std::min(s.scratch.size() - s.fill, p.length - p.moved), MSG_DONTWAIT);
     }
-    if (n == 0) return error("connection closed by the peer mid-transfer (peer died?)");
+    if (n == 0) return data_error("connection closed by the peer mid-transfer (peer died?)");
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
-      return error(absl::StrCat("receive failed: ", std::strerror(errno)));
+      return data_error(absl::StrCat("receive failed: ", std::strerror(errno)));
     }
     moved = true;
     p.moved += static_cast<size_t>(n);
@@ -183,6 +193,7 @@ absl::Status TcpPair::read_control() {
       if (culprit == peer_ || culprit >= addresses_->size()) {
         return error("peer aborted the communicator");
       }
+      // culprit may be this rank: the Context then blames whom this rank was waiting for.
       failed_rank_ = culprit;
       failed_ = absl::UnavailableError(absl::StrCat("peer rank ", culprit, " at ", (*addresses_)[culprit],
                                                     " failed (reported by rank ", peer_, " at ",

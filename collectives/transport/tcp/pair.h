@@ -52,6 +52,7 @@ class TcpPair : public Pair {
   };
 
   absl::Status error(const std::string& what);
+  absl::Status data_error(const std::string& what);
   absl::StatusOr<bool> progress_send(Stream& s);
   absl::StatusOr<bool> progress_recv(Stream& s);
   absl::Status read_control();

@@ -1,0 +1,187 @@
+#include "collectives/coordinator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+#include <absl/strings/str_split.h>
+
+#include "collectives/communicator.h"
+#include "rpc.h"
+
+namespace tg::coll {
+namespace {
+
+using std::chrono::milliseconds;
+
+milliseconds timeout_of(uint32_t ms) { return ms ? milliseconds(ms) : kDefaultTimeout; }
+
+std::string device_name(const tgrack::v1::DeviceRef& ref) { return absl::StrCat(ref.node(), ":", ref.index()); }
+
+}  // namespace
+
+CollectiveCoordinator::CollectiveCoordinator(NodeLister nodes, StubFactory stubs)
+    : nodes_(std::move(nodes)), stubs_(std::move(stubs)) {
+  if (!stubs_) {
+    stubs_ = [](const std::string& address) { return tgrack::v1::NodeService::NewStub(make_channel(address)); };
+  }
+}
+
+std::vector<absl::Status> CollectiveCoordinator::fan_out(
+    const std::vector<std::string>& addresses,
+    const std::function<absl::Status(tgrack::v1::NodeService::StubInterface&, size_t)>& fn) {
+  std::vector<absl::Status> out(addresses.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = stubs_(addresses[i]);
+      out[i] = fn(*stub, i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
+    const tgrack::v1::CreateCommunicatorRequest& request) {
+  std::map<std::string, tgrack::v1::NodeInfo> up;
+  for (auto& node : nodes_()) {
+    if (node.state() == tgrack::v1::NODE_STATE_UP) up[node.name()] = node;
+  }
+  std::vector<tgrack::v1::DeviceRef> devices(request.devices().begin(), request.devices().end());
+  if (devices.empty()) {
+    for (auto& [name, node] : up) {
+      for (auto& d : node.devices()) {
+        if (d.health() != tgrack::v1::HEALTH_UNHEALTHY) devices.push_back(d.ref());
+      }
+    }
+    if (devices.empty()) return absl::FailedPreconditionError("no healthy device on any UP node");
+  }
+  std::set<std::string> seen;
+  tgrack::v1::CommunicatorSpec spec;
+  const milliseconds timeout = timeout_of(request.timeout_ms());
+  spec.set_timeout_ms(static_cast<uint32_t>(timeout.count()));
+  spec.set_transport(request.transport());
+  Comm comm;
+  for (const auto& ref : devices) {
+    auto node = up.find(ref.node());
+    if (node == up.end()) {
+      return absl::FailedPreconditionError(absl::StrCat("device ", device_name(ref), ": node '", ref.node(),
+                                                        "' is not an UP node"));
+    }
+    const auto& infos = node->second.devices();
+    auto dev = std::find_if(infos.begin(), infos.end(), [&](const auto& d) { return d.ref().index() == ref.index(); });
+    if (dev == infos.end()) {
+      return absl::NotFoundError(absl::StrCat("device ", device_name(ref), " does not exist (node has ",
+                                              infos.size(), " devices)"));
+    }
+    if (dev->health() == tgrack::v1::HEALTH_UNHEALTHY) {
+      return absl::FailedPreconditionError(absl::StrCat("device ", device_name(ref), " is unhealthy: ", dev->health_reason()));
+    }
+    if (!seen.insert(device_name(ref)).second) {
+      return absl::InvalidArgumentError(absl::StrCat("device ", device_name(ref), " listed twice"));
+    }
+    if (node->second.data_address().empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("node ", ref.node(), " has no data plane address"));
+    }
+    auto* rank = spec.add_ranks();
+    rank->set_rank(spec.ranks_size() - 1);
+    *rank->mutable_device() = ref;
+    rank->set_data_address(node->second.data_address());
+    if (std::find(comm.node_names.begin(), comm.node_names.end(), ref.node()) == comm.node_names.end()) {
+      comm.node_names.push_back(ref.node());
+      comm.node_addresses.push_back(node->second.address());
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    spec.set_comm_id(absl::StrCat("comm-", next_id_++, "-", std::random_device{}() % 100000));
+    comm.spec = spec;
+    comms_[spec.comm_id()] = comm;
+  }
+  tgrack::v1::JoinCommunicatorRequest join;
+  *join.mutable_spec() = spec;
+  auto statuses = fan_out(comm.node_addresses, [&](tgrack::v1::NodeService::StubInterface& stub, size_t) {
+    auto ctx = context_with_deadline(timeout + milliseconds(2000));
+    tgrack::v1::JoinCommunicatorReply reply;
+    return from_grpc(stub.JoinCommunicator(ctx.get(), join, &reply));
+  });
+  std::vector<std::string> errors;
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (!statuses[i].ok()) errors.push_back(absl::StrCat("node ", comm.node_names[i], ": ", statuses[i].message()));
+  }
+  if (!errors.empty()) {
+    destroy(spec.comm_id()).IgnoreError();  // Tell the daemons that joined to leave.
+    return absl::Status(statuses[0].ok() ? absl::StatusCode::kUnavailable : statuses[0].code(),
+                        absl::StrCat("creating communicator ", spec.comm_id(), " failed: ", absl::StrJoin(errors, "; ")));
+  }
+  return spec;
+}
+
+absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveCoordinator::run(
+    const tgrack::v1::RunCollectiveRequest& request) {
+  Comm comm;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = comms_.find(request.comm_id());
+    if (it == comms_.end()) return absl::NotFoundError(absl::StrCat("no communicator ", request.comm_id()));
+    comm = it->second;
+  }
+  const milliseconds timeout = timeout_of(comm.spec.timeout_ms());
+  const auto limit = timeout * (request.warmup_iters() + std::max(1u, request.iters()) + 3);
+  std::vector<tgrack::v1::RunCollectiveReply> replies(comm.node_addresses.size());
+  auto statuses = fan_out(comm.node_addresses, [&](tgrack::v1::NodeService::StubInterface& stub, size_t i) {
+    auto ctx = context_with_deadline(limit);
+    return from_grpc(stub.RunCollective(ctx.get(), request, &replies[i]));
+  });
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (!statuses[i].ok()) {
+      return absl::Status(statuses[i].code(), absl::StrCat("node ", comm.node_names[i], ": ", statuses[i].message()));
+    }
+  }
+  tgrack::v1::RunCollectiveReply merged;
+  std::set<std::string> transports;
+  for (auto& reply : replies) {
+    for (auto& r : reply.results()) *merged.add_results() = r;
+    for (auto t : absl::StrSplit(reply.transport(), '+')) transports.insert(std::string(t));
+  }
+  transports.erase("none");
+  std::sort(merged.mutable_results()->begin(), merged.mutable_results()->end(),
+            [](const auto& a, const auto& b) { return a.rank() < b.rank(); });
+  merged.set_algorithm(replies[0].algorithm());
+  merged.set_reason(replies[0].reason());
+  merged.set_transport(transports.empty() ? "none" : absl::StrJoin(transports, "+"));
+  return merged;
+}
+
+absl::Status CollectiveCoordinator::destroy(const std::string& comm_id) {
+  Comm comm;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = comms_.find(comm_id);
+    if (it == comms_.end()) return absl::NotFoundError(absl::StrCat("no communicator ", comm_id));
+    comm = it->second;
+    comms_.erase(it);
+  }
+  tgrack::v1::DestroyCommunicatorRequest req;
+  req.set_comm_id(comm_id);
+  const milliseconds timeout = timeout_of(comm.spec.timeout_ms());
+  auto statuses = fan_out(comm.node_addresses, [&](tgrack::v1::NodeService::StubInterface& stub, size_t) {
+    auto ctx = context_with_deadline(timeout + milliseconds(2000));
+    tgrack::v1::DestroyCommunicatorReply reply;
+    absl::Status s = from_grpc(stub.DestroyCommunicator(ctx.get(), req, &reply));
+    return s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s;
+  });
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (!statuses[i].ok()) {
+      return absl::Status(statuses[i].code(), absl::StrCat("node ", comm.node_names[i], ": ", statuses[i].message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tg::coll

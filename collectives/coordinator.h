@@ -1,0 +1,60 @@
+// The controller side of collectives: turns a CreateCommunicator into ranks (rank i =
+// device i, or every healthy device of every UP node), tells every involved daemon to join
+// (in parallel, bounded by the timeout; a daemon that fails or never answers fails the
+// creation and the others are told to leave), fans RunCollective out to those daemons and
+// merges their replies, and tears communicators down. Bulk data never passes through here.
+//
+// Thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+
+#include "tgrack/v1/collectives.pb.h"
+#include "tgrack/v1/node.grpc.pb.h"
+
+namespace tg::coll {
+
+class CollectiveCoordinator {
+ public:
+  using NodeLister = std::function<std::vector<tgrack::v1::NodeInfo>()>;
+  using StubFactory =
+      std::function<std::unique_ptr<tgrack::v1::NodeService::StubInterface>(const std::string& address)>;
+
+  // `nodes` gives the current membership; `stubs` reaches a daemon's NodeService (default:
+  // a channel from make_channel).
+  explicit CollectiveCoordinator(NodeLister nodes, StubFactory stubs = {});
+
+  absl::StatusOr<tgrack::v1::CommunicatorSpec> create(const tgrack::v1::CreateCommunicatorRequest& request);
+  // Runs on every daemon of the communicator; results sorted by rank. Fails with the first
+  // daemon error, prefixed with its node name.
+  absl::StatusOr<tgrack::v1::RunCollectiveReply> run(const tgrack::v1::RunCollectiveRequest& request);
+  absl::Status destroy(const std::string& comm_id);
+
+ private:
+  struct Comm {
+    tgrack::v1::CommunicatorSpec spec;
+    std::vector<std::string> node_addresses;  // NodeService addresses of involved daemons.
+    std::vector<std::string> node_names;
+  };
+
+  // Calls `fn(stub, i)` for every address in parallel; statuses in order.
+  std::vector<absl::Status> fan_out(
+      const std::vector<std::string>& addresses,
+      const std::function<absl::Status(tgrack::v1::NodeService::StubInterface&, size_t)>& fn);
+
+  NodeLister nodes_;
+  StubFactory stubs_;
+  std::mutex mu_;
+  uint64_t next_id_ = 1;                 // Guarded by mu_.
+  std::map<std::string, Comm> comms_;    // Guarded by mu_.
+};
+
+}  // namespace tg::coll
