@@ -14,6 +14,7 @@
 // its builder and must not outlive it. Not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <type_traits>

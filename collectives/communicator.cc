@@ -10,6 +10,9 @@
 #include "collectives/algorithms/mesh.h"
 #include "collectives/algorithms/ring.h"
 #include "collectives/transport/local/pair.h"
+#ifdef TG_HAVE_IBVERBS
+#include "collectives/transport/ibverbs/device.h"
+#endif
 #include "devices/dtype.h"
 
 namespace tg::coll {
@@ -18,6 +21,15 @@ using tgrack::v1::CollectiveKind;
 
 // Mesh all-reduce switches from one-shot to two-shot above this size.
 constexpr uint64_t kMeshOneShotMax = 64 << 10;
+
+absl::StatusOr<std::string> rdma_available() {
+#ifdef TG_HAVE_IBVERBS
+  static const absl::StatusOr<std::string> device = ibverbs::rdma_device();
+  return device;
+#else
+  return absl::UnimplementedError("built without libibverbs");
+#endif
+}
 
 const char* collective_name(CollectiveKind kind) {
   switch (kind) {
@@ -41,8 +53,16 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
   const auto timeout = spec.timeout_ms() ? std::chrono::milliseconds(spec.timeout_ms()) : kDefaultTimeout;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const bool force_tcp = spec.transport() == "tcp";
-  if (!spec.transport().empty() && !force_tcp) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown transport '", spec.transport(), "'; expected tcp or empty"));
+  CommOptions opts = options;
+  if (spec.transport() == "ibverbs") {
+    absl::StatusOr<std::string> device = rdma_available();
+    if (!device.ok()) return absl::FailedPreconditionError(absl::StrCat("transport ibverbs requested: ", device.status().message()));
+    opts.tcp.rdma = true;
+  } else if (spec.transport().empty()) {
+    opts.tcp.rdma = rdma_available().ok();
+  } else if (!force_tcp) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown transport '", spec.transport(), "'; expected tcp, ibverbs or empty (automatic)"));
   }
 
   auto addresses = std::make_shared<std::vector<std::string>>();
@@ -81,7 +101,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
   if (!remote_peers.empty()) {
     if (listener == nullptr) return absl::InvalidArgumentError("remote ranks but no data-plane listener");
     absl::Status s = tcp::connect_pairs(*comm->ctx_, *listener, spec.comm_id(), addresses, remote_peers,
-                                        options.tcp, deadline);
+                                        opts.tcp, deadline);
     if (!s.ok()) {
       comm->ctx_->abort(s, rank);
       return s;

@@ -86,6 +86,10 @@ class Communicator {
   std::vector<std::byte> scratch_;
 };
 
+// The RDMA device remote pairs may use, or why there is none (no device, or built without
+// libibverbs). Probed once per process.
+absl::StatusOr<std::string> rdma_available();
+
 // Name used in errors and tables: "all_reduce", "reduce_scatter", "all_gather", "broadcast", "barrier".
 const char* collective_name(tgrack::v1::CollectiveKind kind);
 

@@ -32,7 +32,7 @@ class JobRunner {
 
  private:
   tgrack::v1::NodeService::Stub& stub(const std::string& address);
-  int jobs_running(const std::string& node, uint32_t index) const;
+  int jobs_running(const std::string& node, uint32_t index) const;  // Caller holds mutex_.
 
   const Membership& membership_;
   const std::chrono::milliseconds run_timeout_;

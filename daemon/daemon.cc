@@ -12,6 +12,7 @@
 #include "daemon/registrar.h"
 #include "devices/cpu/cpu_device.h"
 #include "devices/graph/graph_api.h"
+#include "devices/units.h"
 #include "rpc.h"
 
 #ifndef TGRACK_VERSION
@@ -104,8 +105,8 @@ absl::Status Daemon::start() {
     return absl::UnavailableError("cannot listen on " + config_.listen_address);
   }
   address_ = advertised_address(config_.listen_address, port);
-  spdlog::info("node '{}' serving on {} with {} cpu device(s) of {} bytes each", config_.name,
-               address_, devices_.size(), config_.device_memory);
+  spdlog::info("node '{}' serving on {} with {} cpu device(s) of {} each", config_.name,
+               address_, devices_.size(), format_bytes(config_.device_memory));
   if (!config_.port_file.empty()) {
     if (absl::Status status = write_port_file(config_.port_file, address_); !status.ok()) {
       return status;

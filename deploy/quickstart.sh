@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Command 1: installs what is missing, builds, starts a pool on loopback — tgcontroller and
 # two tgd with two cpu devices each — shows it, runs an example graph and checks its result,
-# then stops everything it started (also on failure or Ctrl-C).
+# then stops everything it started (also on failure or Ctrl-C). Builds into ./build, or into
+# $BUILD_DIR when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deploy/install-deps.sh
-deploy/build.sh
+deploy/build.sh tgcontroller tgd tgctl tg-example-graph
 
-bin=build
+bin=${BUILD_DIR:-build}
 work=$(mktemp -d -t tgrack-quickstart-XXXXXX)
 children=()
 
@@ -95,7 +96,14 @@ if [[ $status -ne 0 ]] || ! grep -q "result OK" <<<"$output"; then
   exit 1
 fi
 
-# --- all-reduce across the pool: the collectives command goes here -------------------------
+# --- all-reduce across the pool: 4 ranks over both daemons, every result verified ----------
+echo
+bench=$("$bin/client/tgctl" bench allreduce --min 1K --max 4M --factor 64 --iters 5 --warmup 1 --check)
+echo "$bench"
+if ! awk '!/^#/ && NF { rows++; if ($NF != "0") bad = 1 } END { exit (bad || rows == 0) }' <<<"$bench"; then
+  echo "quickstart: the all-reduce reported wrong elements" >&2
+  exit 1
+fi
 
 echo
 echo "quickstart: OK"

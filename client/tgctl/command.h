@@ -22,5 +22,6 @@ using Action = std::function<absl::Status()>;
 void add_nodes_command(CLI::App& app, const GlobalOptions& options, Action& action);
 void add_devices_command(CLI::App& app, const GlobalOptions& options, Action& action);
 void add_pool_command(CLI::App& app, const GlobalOptions& options, Action& action);
+void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& action);
 
 }  // namespace tg::tgctl

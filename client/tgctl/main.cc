@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add_nodes_command(app, options, action);
   add_devices_command(app, options, action);
   add_pool_command(app, options, action);
+  add_bench_command(app, options, action);
 
   try {
     app.parse(argc, argv);
@@ -26,13 +27,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "tgctl: %s (see tgctl --help)\n", e.what());
+    const std::vector<std::string> extra = app.remaining();
+    if (!extra.empty() && extra.front().rfind('-', 0) != 0) {
+      std::fprintf(stderr, "tgctl: unknown command '%s' (see tgctl --help)\n", extra.front().c_str());
+    } else {
+      std::fprintf(stderr, "tgctl: %s (see tgctl --help)\n", e.what());
+    }
     return 2;
   }
   absl::Status status = action ? action() : absl::InvalidArgumentError("no command given");
   if (!status.ok()) {
-    std::fprintf(stderr, "tgctl: %s: %s\n", absl::StatusCodeToString(status.code()).c_str(),
-                 std::string(status.message()).c_str());
+    std::fprintf(stderr, "tgctl: %s (%s, controller %s)\n", std::string(status.message()).c_str(),
+                 absl::StatusCodeToString(status.code()).c_str(), options.controller.c_str());
     return 1;
   }
   return 0;

@@ -70,7 +70,8 @@ void CpuDevice::release(Buffer buffer) {
   {
     std::lock_guard lock(mu_);
     auto it = buffers_.find(buffer.id);
-    if (it == buffers_.end()) return;
+    if (it == buffers_.end() || it->second.released) return;
+    it->second.released = true;
     used_ -= it->second.bytes;
   }
   // Queued work that still reads the buffer runs before this.
@@ -84,7 +85,7 @@ void CpuDevice::release(Buffer buffer) {
 absl::StatusOr<std::byte*> CpuDevice::range(Buffer buffer, uint64_t offset, uint64_t bytes,
                                             absl::string_view what) const {
   auto it = buffers_.find(buffer.id);
-  if (it == buffers_.end()) {
+  if (it == buffers_.end() || it->second.released) {
     return absl::InvalidArgumentError(absl::StrCat("device ", properties_.name, ": ", what,
                                                    ": no buffer with id ", buffer.id));
   }
@@ -156,7 +157,7 @@ Event CpuDevice::launch(const Kernel& kernel, std::span<const Buffer> inputs, Bu
 std::byte* CpuDevice::host_address(Buffer buffer) {
   std::lock_guard lock(mu_);
   auto it = buffers_.find(buffer.id);
-  return it == buffers_.end() ? nullptr : it->second.memory.get();
+  return it == buffers_.end() || it->second.released ? nullptr : it->second.memory.get();
 }
 
 absl::Status CpuDevice::reset() {

@@ -47,6 +47,7 @@ class CpuDevice : public Device {
   std::byte* host_address(Buffer buffer) override;
 
   DeviceHealth health() const override { return {}; }
+  // Callers must not queue work while a reset is in progress.
   absl::Status reset() override;
 
  private:
@@ -54,6 +55,7 @@ class CpuDevice : public Device {
   struct Allocation {
     std::unique_ptr<std::byte[]> memory;
     uint64_t bytes = 0;
+    bool released = false;  // Freed once the queue reaches the release; unusable already.
   };
 
   // The memory of a live buffer when [offset, offset + bytes) lies inside it; an error

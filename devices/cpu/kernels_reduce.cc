@@ -51,8 +51,12 @@ void reduce(const Kernel& k, const std::byte* in, std::byte* out) {
       const double count = static_cast<double>(k.inputs[0].elements()) /
                            static_cast<double>(std::max<int64_t>(k.output.elements(), 1));
       const bool mean = op == v1::OP_MEAN;
-      reduce_loop<D, D>(k, in, out, 0.0, [](double a, C x) { return a + static_cast<double>(x); },
-                        [&](double a) { return static_cast<C>(mean ? a / count : a); });
+      // The f64 results are stored as the cast op does, so f16/bf16 round only once.
+      std::vector<std::byte> wide(static_cast<size_t>(k.output.elements()) * sizeof(double));
+      reduce_loop<D, v1::DTYPE_F64>(
+          k, in, wide.data(), 0.0, [](double a, C x) { return a + static_cast<double>(x); },
+          [&](double a) { return mean ? a / count : a; });
+      cast_elements(v1::DTYPE_F64, wide.data(), D, out, k.output.elements());
     } else {
       constexpr DType Out = std::is_same_v<C, bool> ? v1::DTYPE_I64 : D;
       using OutC = typename Elem<Out>::Compute;

@@ -17,7 +17,7 @@ class Run {
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
   ~Run() {
-    wait();
+    wait().IgnoreError();  // Only reached early on a path that already has its error.
     for (Buffer& b : buffers_) {
       if (b.id != 0) device_.release(b);
     }

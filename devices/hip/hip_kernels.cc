@@ -44,6 +44,8 @@ template <class I, class F> __device__ inline I tg_f2i(F x, F lo, F hi, I ilo, I
 }
 )";
 
+std::string name_of(DType d) { return std::string(dtype_name(d)); }
+
 std::string unsupported(const Kernel& k, std::string_view why) {
   return absl::StrCat("hip backend: ", op_name(k.node->op()), " ", std::string(why),
                       ": not supported yet");
@@ -79,7 +81,7 @@ absl::Status check_dtypes(const Kernel& k) {
   all.push_back(k.output.dtype);
   for (DType d : all) {
     if (ctype(d).empty()) {
-      return absl::UnimplementedError(unsupported(k, absl::StrCat("on ", std::string(dtype_name(d)))));
+      return absl::UnimplementedError(unsupported(k, absl::StrCat("on ", name_of(d))));
     }
   }
   return absl::OkStatus();
@@ -98,7 +100,7 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
   const std::vector<int64_t> own = strides_of(in);
   const size_t lead = out.size() - in.size();
   for (size_t d = 0; d < in.size(); ++d) {
-    if (in[d] == out[d] && in[d] != 1) s[lead + d] = own[d];
+    if (in[d] == out[lead + d] && in[d] != 1) s[lead + d] = own[d];
   }
   return s;
 }
@@ -119,7 +121,9 @@ std::string offsets(const std::string& index, const Shape& dims,
   for (int d = static_cast<int>(dims.size()) - 1; d >= 0; --d) {
     absl::StrAppend(&code, "  { long long c = r % ", dims[d], "LL; r /= ", dims[d], "LL;");
     for (size_t j = 0; j < strides.size(); ++j) {
-      if (!direct[j] && strides[j][d] != 0) absl::StrAppend(&code, " o", j, " += c * ", strides[j][d], "LL;");
+      if (!direct[j] && strides[j][d] != 0) {
+        absl::StrAppend(&code, " o", j, " += c * ", strides[j][d], "LL;");
+      }
     }
     absl::StrAppend(&code, " }\n");
   }
@@ -165,7 +169,7 @@ absl::StatusOr<HipKernelSource> unary(const Kernel& k) {
   const bool float_only = k.node->op() != v1::OP_NEG && k.node->op() != v1::OP_RELU;
   if (d == v1::DTYPE_BOOL || (float_only && !floating(d))) {
     return absl::InvalidArgumentError(
-        absl::StrCat(op_name(k.node->op()), " on ", std::string(dtype_name(d)), " is not a valid op"));
+        absl::StrCat(op_name(k.node->op()), " on ", name_of(d), " is not a valid op"));
   }
   return elementwise(k, absl::StrCat("  const ", t, " x = in0[i];\n  out[i] = ", expr, ";\n"));
 }
@@ -192,7 +196,7 @@ absl::StatusOr<HipKernelSource> binary(const Kernel& k) {
     default: return absl::InternalError("not a binary op");
   }
   if ((op == v1::OP_DIV || op == v1::OP_POW) && !floating(p)) {
-    return absl::UnimplementedError(unsupported(k, absl::StrCat("on ", std::string(dtype_name(p)))));
+    return absl::UnimplementedError(unsupported(k, absl::StrCat("on ", name_of(p))));
   }
   if (p == v1::DTYPE_BOOL && op != v1::OP_MAX && op != v1::OP_MIN && !is_comparison_op(op)) {
     return absl::InvalidArgumentError(
@@ -216,7 +220,8 @@ std::string convert(const std::string& x, DType from, DType to) {
     // Bounds exactly representable in the float type: -2^31 / 2^31 and -2^63 / 2^63.
     const std::string lo = to == v1::DTYPE_I32 ? "-2147483648.0" : "-9223372036854775808.0";
     const std::string hi = to == v1::DTYPE_I32 ? "2147483648.0" : "9223372036854775808.0";
-    const std::string ilo = to == v1::DTYPE_I32 ? "(-2147483647 - 1)" : "(-9223372036854775807LL - 1)";
+    const std::string ilo =
+        to == v1::DTYPE_I32 ? "(-2147483647 - 1)" : "(-9223372036854775807LL - 1)";
     const std::string ihi = to == v1::DTYPE_I32 ? "2147483647" : "9223372036854775807LL";
     return absl::StrCat("tg_f2i<", t, ", ", f, ">(", x, ", (", f, ")", lo, ", (", f, ")", hi,
                         ", ", ilo, ", ", ihi, ")");

@@ -117,7 +117,8 @@ AlphaBeta LinkPolicy::estimate(size_t a, size_t b) const {
       if (link->latency > 0) e.latency = link->latency;
     }
     result.latency = std::max(result.latency, e.latency);
-    result.bandwidth = result.bandwidth == 0 ? e.bandwidth : std::min(result.bandwidth, e.bandwidth);
+    result.bandwidth =
+        result.bandwidth == 0 ? e.bandwidth : std::min(result.bandwidth, e.bandwidth);
   }
   return result;
 }

@@ -87,7 +87,9 @@ absl::StatusOr<std::vector<TopologyDevice>> parse_devices(const json& devices) {
       return bad(absl::StrCat(where, ".name"), absl::StrCat("duplicate name '", d.name, "'"));
     }
     if (devices[i].contains("hive")) {
-      if (!devices[i]["hive"].is_string()) return bad(absl::StrCat(where, ".hive"), "expected a string");
+      if (!devices[i]["hive"].is_string()) {
+        return bad(absl::StrCat(where, ".hive"), "expected a string");
+      }
       d.hive_id = devices[i]["hive"].get<std::string>();
     }
     out.push_back(std::move(d));

@@ -69,6 +69,20 @@ TEST(CpuDevice, OutOfRangeAndUnknownBuffersFailWithoutQueueing) {
   EXPECT_TRUE(device.upload(*a, 0, bytes, 16).wait().ok());
 }
 
+TEST(CpuDevice, ReleasedBuffersAreGoneAndDoubleReleaseIsHarmless) {
+  CpuDevice device("cpu0", MiB, 1);
+  auto a = device.allocate(1000);
+  auto b = device.allocate(24);
+  ASSERT_TRUE(a.ok() && b.ok());
+  device.release(*a);
+  device.release(*a);
+  EXPECT_EQ(device.memory_used(), 24u);
+  EXPECT_EQ(device.host_address(*a), nullptr);
+  char bytes[8] = {};
+  EXPECT_EQ(device.upload(*a, 0, bytes, 8).wait().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(device.upload(*b, 0, bytes, 8).wait().ok());
+}
+
 TEST(CpuDevice, ZeroByteBuffersWork) {
   CpuDevice device("cpu0", 0, 1);
   auto a = device.allocate(0);

@@ -1,4 +1,7 @@
 // run_graph end to end: results, order of outputs, memory freed on success and failure.
+#include <atomic>
+#include <thread>
+
 #include "graph_helpers.h"
 
 namespace tg::testing {
@@ -169,6 +172,38 @@ TEST(RunGraph, WorkerThreadsGiveIdenticalResults) {
   const std::vector<HostTensor> zero = {feeds[0], feeds[1], tensor(I32, {67, 1031}, iv)};
   EXPECT_EQ(run_on(3, g.graph(), zero, names).status().message(),
             "node 'q' (OP_DIV): integer division by zero");
+}
+
+}  // namespace
+}  // namespace tg::testing
+
+namespace tg::testing {
+namespace {
+
+TEST(RunGraph, ConcurrentRunsOnSharedAndSeparateDevices) {
+  GraphBuilder g;
+  g.input("x", F32, {64, 64});
+  g.node("m", v1::OP_MATMUL, {"x", "x"});
+  g.node("s", v1::OP_SUM, {"m"});
+  g.output("s");
+  CpuDevice shared("cpu0", 64 * MiB, 1), other("cpu1", 64 * MiB, 2);
+  std::atomic<int> wrong = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      CpuDevice& device = t % 2 ? other : shared;
+      for (int i = 0; i < 10; ++i) {
+        // x = c * ones: every entry of x @ x is 64 c^2, and the sum 64^3 c^2.
+        const double c = t + i + 1;
+        auto out = run_graph(device, g.graph(), {tensor(F32, {64, 64}, std::vector<double>(4096, c))}, {"x"});
+        if (!out.ok() || values((*out)[0])[0] != 262144 * c * c) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(shared.memory_used(), 0u);
+  EXPECT_EQ(other.memory_used(), 0u);
 }
 
 }  // namespace

@@ -94,6 +94,14 @@ TEST(Reduce, F16SumAccumulatesWide) {
   EXPECT_EQ(values(out)[0], 4096);
 }
 
+TEST(Reduce, HalfSumsRoundOnce) {
+  // 1 + 2^-11 + 2^-24 is just above an f16 tie; rounding through f32 would land on the tie.
+  HostTensor h = reduce(v1::OP_SUM, tensor(F16, {3}, {1, 0x1p-11, 0x1p-24}), {}, false);
+  EXPECT_EQ(h.values<uint16_t>()[0], 0x3c01);
+  HostTensor b = reduce(v1::OP_SUM, tensor(BF16, {3}, {1, 0x1p-8, 0x1p-24}), {}, false);
+  EXPECT_EQ(b.values<uint16_t>()[0], 0x3f81);
+}
+
 TEST(Reduce, IntegerSumWraps) {
   HostTensor out = reduce(v1::OP_SUM, tensor(I32, {2}, {2147483647, 2}), {}, false);
   EXPECT_EQ(values(out)[0], -2147483647);

@@ -41,7 +41,8 @@ std::vector<Case> supported_cases() {
   std::vector<Case> cases;
   for (v1::OpKind op : {v1::OP_NEG, v1::OP_EXP, v1::OP_LOG, v1::OP_SQRT, v1::OP_RELU,
                         v1::OP_SIGMOID, v1::OP_TANH}) {
-    cases.push_back(make(v1::OpKind_Name(op) + "_f32", node(op), {tt(f32, {5, 7})}, tt(f32, {5, 7})));
+    cases.push_back(
+        make(v1::OpKind_Name(op) + "_f32", node(op), {tt(f32, {5, 7})}, tt(f32, {5, 7})));
   }
   cases.push_back(make("neg_i64", node(v1::OP_NEG), {tt(i64, {9})}, tt(i64, {9})));
   cases.push_back(make("tanh_f64", node(v1::OP_TANH), {tt(f64, {9})}, tt(f64, {9})));
@@ -50,7 +51,8 @@ std::vector<Case> supported_cases() {
     cases.push_back(make(v1::OpKind_Name(op) + "_bcast", node(op), {tt(f32, {2, 3}), tt(f32, {3})},
                          tt(f32, {2, 3})));
   }
-  cases.push_back(make("add_i32_i64", node(v1::OP_ADD), {tt(i32, {4, 1}), tt(i64, {1, 5})}, tt(i64, {4, 5})));
+  cases.push_back(make("add_i32_i64", node(v1::OP_ADD), {tt(i32, {4, 1}), tt(i64, {1, 5})},
+                       tt(i64, {4, 5})));
   cases.push_back(make("max_bool", node(v1::OP_MAX), {tt(b, {3}), tt(b, {3})}, tt(b, {3})));
   for (v1::OpKind op : {v1::OP_EQ, v1::OP_NE, v1::OP_LT, v1::OP_LE, v1::OP_GT, v1::OP_GE}) {
     cases.push_back(make(v1::OpKind_Name(op), node(op), {tt(f32, {4}), tt(i32, {})}, tt(b, {4})));
@@ -107,7 +109,8 @@ TEST(HipKernels, LaunchShapeCoversEveryOutputElement) {
   EXPECT_EQ(src->grid[0] * src->block[0], 1024u);
   EXPECT_THAT(src->source, HasSubstr("if (i >= 1000LL) return;"));
 
-  Case mm = make("mm", node(v1::OP_MATMUL), {tt(v1::DTYPE_F32, {5, 33, 17}), tt(v1::DTYPE_F32, {17, 40})},
+  Case mm = make("mm", node(v1::OP_MATMUL),
+                 {tt(v1::DTYPE_F32, {5, 33, 17}), tt(v1::DTYPE_F32, {17, 40})},
                  tt(v1::DTYPE_F32, {5, 33, 40}));
   auto m = generate_hip_kernel(kernel_of(mm));
   ASSERT_TRUE(m.ok());
@@ -139,17 +142,21 @@ TEST(HipKernels, EmptyOutputNeedsNoLaunch) {
 TEST(HipKernels, UnsupportedOpsAndTypesAreUnimplementedNamingTheOp) {
   const DType f32 = v1::DTYPE_F32;
   const std::vector<std::pair<Case, std::string>> cases = {
-      {make("where", node(v1::OP_WHERE), {tt(v1::DTYPE_BOOL, {2}), tt(f32, {2}), tt(f32, {2})}, tt(f32, {2})),
+      {make("where", node(v1::OP_WHERE), {tt(v1::DTYPE_BOOL, {2}), tt(f32, {2}), tt(f32, {2})},
+            tt(f32, {2})),
        "hip backend: OP_WHERE kernel: not supported yet"},
       {make("slice", node(v1::OP_SLICE), {tt(f32, {4})}, tt(f32, {2})), "OP_SLICE"},
-      {make("concat", node(v1::OP_CONCAT), {tt(f32, {2}), tt(f32, {2})}, tt(f32, {4})), "OP_CONCAT"},
+      {make("concat", node(v1::OP_CONCAT), {tt(f32, {2}), tt(f32, {2})}, tt(f32, {4})),
+       "OP_CONCAT"},
       {make("neg_f16", node(v1::OP_NEG), {tt(v1::DTYPE_F16, {2})}, tt(v1::DTYPE_F16, {2})),
        "hip backend: OP_NEG on f16: not supported yet"},
       {make("add_bf16", node(v1::OP_ADD), {tt(v1::DTYPE_BF16, {2}), tt(f32, {2})}, tt(f32, {2})),
        "OP_ADD on bf16"},
-      {make("div_i32", node(v1::OP_DIV), {tt(v1::DTYPE_I32, {2}), tt(v1::DTYPE_I32, {2})}, tt(v1::DTYPE_I32, {2})),
+      {make("div_i32", node(v1::OP_DIV), {tt(v1::DTYPE_I32, {2}), tt(v1::DTYPE_I32, {2})},
+            tt(v1::DTYPE_I32, {2})),
        "hip backend: OP_DIV on i32: not supported yet"},
-      {make("pow_i64", node(v1::OP_POW), {tt(v1::DTYPE_I64, {2}), tt(v1::DTYPE_I32, {2})}, tt(v1::DTYPE_I64, {2})),
+      {make("pow_i64", node(v1::OP_POW), {tt(v1::DTYPE_I64, {2}), tt(v1::DTYPE_I32, {2})},
+            tt(v1::DTYPE_I64, {2})),
        "OP_POW on i64"},
   };
   for (const auto& [c, message] : cases) {
@@ -160,7 +167,8 @@ TEST(HipKernels, UnsupportedOpsAndTypesAreUnimplementedNamingTheOp) {
 }
 
 TEST(HipCompiler, BadSourceFailsWithTheCompilerLog) {
-  auto code = compile_hip_source("extern \"C\" __global__ void tg_kernel() { undeclared(); }", kArch);
+  auto code =
+      compile_hip_source("extern \"C\" __global__ void tg_kernel() { undeclared(); }", kArch);
   ASSERT_EQ(code.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(std::string(code.status().message()), HasSubstr("undeclared"));
 }

@@ -32,7 +32,7 @@ class Pool {
   // Starts the controller and daemons node-a and node-b, and waits until both are UP.
   absl::Status start_default();
 
-  // UP when the controller lists `name` as UP with its devices.
+  // True when the controller lists node `name` in `state`.
   bool node_is(const std::string& name, tgrack::v1::NodeState state);
   bool wait_for_node(const std::string& name, tgrack::v1::NodeState state,
                      std::chrono::milliseconds timeout = 10s);

@@ -93,6 +93,18 @@ TEST_F(PoolTest, TgctlListsTwoNodesAndFourDevices) {
   }
 }
 
+TEST_F(PoolTest, EveryTgctlCommandHasHelp) {
+  for (const char* command : {"nodes", "devices", "pool"}) {
+    Completed help = run(pool_.dir(), TGCTL_PATH, {command, "--help"});
+    EXPECT_EQ(help.exit_status, 0) << command << ": " << help.err;
+    EXPECT_NE(help.out.find(std::string("tgctl ") + command), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("--json"), std::string::npos) << help.out;
+  }
+  Completed unknown = run(pool_.dir(), TGCTL_PATH, {"frobnicate"});
+  EXPECT_NE(unknown.exit_status, 0);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;
+}
+
 TEST_F(PoolTest, TgctlFailsWithOneLineWhenControllerIsUnreachable) {
   Completed result = run(pool_.dir(), TGCTL_PATH, {"--controller", "127.0.0.1:1", "nodes"});
   EXPECT_EQ(result.exit_status, 1);

@@ -75,10 +75,17 @@ absl::StatusOr<std::unique_ptr<Process>> Process::spawn(
 
 Process::~Process() { kill(SIGKILL); }
 
+// Reaps the leader once it has exited, first killing whatever is left in its group: until
+// the leader is reaped its pid, and so the group id, cannot be reused by another process.
 std::optional<int> Process::try_reap() {
   if (exit_status_) return exit_status_;
+  siginfo_t info{};
+  if (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != pid_) {
+    return std::nullopt;
+  }
+  ::kill(-pid_, SIGKILL);
   int status = 0;
-  if (waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  waitpid(pid_, &status, 0);
   exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return exit_status_;
 }
@@ -92,12 +99,10 @@ std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
 int Process::kill(int signal, std::chrono::milliseconds grace) {
   if (exit_status_) return *exit_status_;
   ::kill(-pid_, signal);
-  if (auto status = wait_exit(signal == SIGKILL ? 10s : grace)) {
-    ::kill(-pid_, SIGKILL);  // Anything the leader left in its group.
-    return *status;
-  }
+  if (auto status = wait_exit(signal == SIGKILL ? 10s : grace)) return *status;
   ::kill(-pid_, SIGKILL);
-  int status = 0;
+  if (auto status = wait_exit(10s)) return *status;
+  int status = 0;  // Unkillable only in theory; block rather than leave a zombie.
   waitpid(pid_, &status, 0);
   exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return *exit_status_;

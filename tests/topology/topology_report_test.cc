@@ -1,5 +1,7 @@
 #include "devices/topology/topology_report.h"
 
+#include "devices/topology/topology_config.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -69,6 +71,22 @@ TEST(TopologyReport, JsonForPcieBoxSaysRing) {
   EXPECT_EQ(j["pairs"][5]["class"], "pcie");
   EXPECT_EQ(j["collective_shape"], "ring");
   EXPECT_EQ(j["full_xgmi_mesh"], false);
+}
+
+TEST(TopologyReport, CpuDevicesFromConfigPrintTheirNamesAndHives) {
+  auto m = parse_topology_config(R"({
+    "devices": [{"name": "cpu0", "hive": "a"}, {"name": "cpu1", "hive": "a"}, {"name": "cpu2"}],
+    "links": [{"between": [0, 1], "class": "xgmi"}, {"between": [1, 2], "class": "pcie"}]
+  })");
+  ASSERT_TRUE(m.ok()) << m.status();
+  LinkPolicy policy(*m);
+  std::vector<std::string> lines = absl::StrSplit(format_topology_matrix(policy), '\n');
+  EXPECT_EQ(cells(lines[1]), (std::vector<std::string>{"cpu0", "X", "XGMI", "HOST", "a", "-", "-"}));
+  EXPECT_EQ(cells(lines[3]), (std::vector<std::string>{"cpu2", "HOST", "PCIE", "X", "-", "-", "-"}));
+  auto j = nlohmann::json::parse(format_topology_json(policy));
+  EXPECT_EQ(j["pairs"][1]["class"], "host");
+  EXPECT_DOUBLE_EQ(j["pairs"][1]["bandwidth_bytes_per_s"].get<double>(), kDefaultHost.bandwidth);
+  EXPECT_EQ(j["collective_shape"], "ring");
 }
 
 }  // namespace

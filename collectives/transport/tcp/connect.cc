@@ -13,6 +13,9 @@
 #include <absl/strings/str_cat.h>
 
 #include "collectives/transport/tcp/pair.h"
+#ifdef TG_HAVE_IBVERBS
+#include "collectives/transport/ibverbs/pair.h"
+#endif
 
 namespace tg::coll::tcp {
 namespace {
@@ -149,8 +152,32 @@ absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& 
           "peer rank ", p.peer, " at ", (*addresses)[p.peer], " never acknowledged (did it join?)")));
     }
   }
+  // Offer RDMA or not: one byte each way on every control connection.
   for (auto* list : {&dialed, &accepted}) {
     for (Pending& p : *list) {
+      const char mine = options.rdma ? 'R' : 'T';
+      char theirs = 0;
+      pollfd pfd{p.ctrl, POLLIN, 0};
+      if (::send(p.ctrl, &mine, 1, MSG_NOSIGNAL) != 1 || ::poll(&pfd, 1, remaining_ms(deadline)) != 1 ||
+          ::recv(p.ctrl, &theirs, 1, 0) != 1) {
+        return fail(absl::DeadlineExceededError(absl::StrCat("peer rank ", p.peer, " at ", (*addresses)[p.peer],
+                                                             " went silent during set-up")));
+      }
+#ifdef TG_HAVE_IBVERBS
+      if (mine == 'R' && theirs == 'R') {
+        auto pair = ibverbs::IbvPair::create(p.peer, p.ctrl, addresses, deadline);
+        p.ctrl = -1;
+        if (!pair.ok()) return fail(pair.status());
+        for (int fd : p.data) ::close(fd);
+        p.data.clear();
+        ctx.set_pair(p.peer, std::move(*pair));
+      }
+#endif
+    }
+  }
+  for (auto* list : {&dialed, &accepted}) {
+    for (Pending& p : *list) {
+      if (p.ctrl < 0) continue;  // Runs over ibverbs.
       set_nonblocking(p.ctrl);
       for (int fd : p.data) set_nonblocking(fd);
       ctx.set_pair(p.peer, std::make_unique<TcpPair>(p.peer, p.ctrl, std::move(p.data), addresses));

@@ -2,7 +2,8 @@
 // (control connection first, then the data streams) and the higher rank takes the
 // connections from its Listener and acknowledges on the control connection. Every step is
 // bounded by `deadline`; a peer that never connects or never acknowledges fails the set-up
-// with an error naming it and its address.
+// with an error naming it and its address. Both ends then tell each other whether they offer
+// RDMA; the pair uses ibverbs exactly when both do, so the two ends always agree.
 #pragma once
 
 #include <chrono>
@@ -21,6 +22,9 @@ namespace tg::coll::tcp {
 struct TcpOptions {
   int streams = 2;                      // Data streams per peer.
   int socket_buffer_bytes = 4 << 20;    // SO_SNDBUF / SO_RCVBUF; 0 leaves the kernel's.
+  // This host offers RDMA: a pair whose both ends offer it runs over ibverbs (set up over
+  // the control connection) instead of the data streams.
+  bool rdma = false;
 };
 
 absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& comm_id,

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Side-by-side all-reduce benchmark: the peers from ../shared/anchors (PyTorch's Gloo backend,
+# OpenMPI over TCP and over shared memory, the iperf3 loopback limit) and tgrack's own
+# `tgctl bench allreduce` on a loopback pool — 2 and 4 ranks across daemons (tcp) and within
+# one daemon (local copies) — in one run, then one table with ours/theirs per size.
+#   bench/run.sh OUTDIR [MAX_BYTES]        (about 10 minutes; installs the peers if missing)
+# Environment: ANCHORS (peer harness dir), BUILD_DIR (default build-bench), SKIP_PEERS=1 to
+# reuse OUTDIR/anchors from an earlier run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:?usage: bench/run.sh OUTDIR [MAX_BYTES]}
+max=${2:-$((256 << 20))}
+anchors=${ANCHORS:-$root/../shared/anchors}
+build=${BUILD_DIR:-$root/build-bench}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+
+need=()
+for pkg in python3-torch openmpi-bin libopenmpi-dev iperf3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [[ ${#need[@]} -gt 0 ]]; then
+  echo "bench: installing ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >"$out/apt.log" 2>&1
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$out/cmake.log"
+make -C "$build" -j2 tgcontroller tgd tgctl >"$out/make.log"
+
+if [[ ${SKIP_PEERS:-0} != 1 ]]; then
+  echo "bench: peers (Gloo, OpenMPI tcp/shm, iperf3, memcpy)"
+  bash "$anchors/run.sh" "$out/anchors" "$max" | tee "$out/anchors.txt"
+fi
+
+ours() {  # NAME DAEMONS DEVICES_PER_DAEMON
+  local name=$1 daemons=$2 devices=$3 small=$((1 << 20))
+  echo "bench: tgrack $name"
+  "$root/bench/pool.sh" "$build" "$daemons" "$devices" -- bash -c "
+    '$build/client/tgctl' bench allreduce --min 1K --max $small --factor 4 --iters 100 --warmup 20 \
+      --in-place --check --json > '$out/$name.small.json' &&
+    '$build/client/tgctl' bench allreduce --min $((small * 4)) --max $max --factor 4 --iters 5 --warmup 2 \
+      --in-place --check --json > '$out/$name.large.json'"
+}
+ours tcp_w2 2 1
+ours tcp_w4 4 1
+ours local_w2 1 2
+ours local_w4 1 4
+
+python3 "$root/bench/table.py" "$out" | tee "$out/table.md"

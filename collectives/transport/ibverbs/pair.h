@@ -1,0 +1,83 @@
+// An RDMA link to one peer: one reliable-connected queue pair on the first RDMA device,
+// set up over the peer's tcp control connection (which also carries goodbyes and reports
+// the peer's death). For every receive the receiver registers the destination (or a scratch
+// region, for receive-and-reduce) and sends the sender its address and key; the sender
+// registers its source and RDMA-writes into it with an immediate, whose arrival completes
+// the receive. Ops complete in posting order, as with every Pair.
+#pragma once
+
+#include <infiniband/verbs.h>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include "collectives/transport/pair.h"
+
+namespace tg::coll::ibverbs {
+
+class IbvPair : public Pair {
+ public:
+  // Takes ownership of `ctrl_fd` (a connected, blocking tcp socket to the peer, used only
+  // to exchange queue-pair addresses) and builds the queue pair by `deadline`.
+  static absl::StatusOr<std::unique_ptr<IbvPair>> create(uint32_t peer, int ctrl_fd,
+                                                         std::shared_ptr<const std::vector<std::string>> addresses,
+                                                         std::chrono::steady_clock::time_point deadline);
+  ~IbvPair() override;
+
+  void post(Op* op) override;
+  absl::StatusOr<bool> progress() override;
+  size_t poll_fds(std::vector<pollfd>& fds) override;
+  absl::Status check_events(const pollfd* fds, size_t count) override;
+  void abort(uint32_t culprit) override;
+  void close(bool orderly) override;
+  uint32_t failed_rank() const override { return peer_; }
+  const char* transport() const override { return "ibverbs"; }
+  uint32_t peer() const override { return peer_; }
+  const std::string& peer_address() const override { return (*addresses_)[peer_]; }
+
+ private:
+  struct Credit {  // Receiver -> sender: where the next send lands.
+    uint64_t addr;
+    uint32_t rkey;
+    uint32_t bytes;
+  };
+  struct Pending {
+    Op* op;
+    ibv_mr* mr = nullptr;
+    std::vector<std::byte> scratch;  // kRecvReduce landing zone.
+  };
+
+  IbvPair(uint32_t peer, int ctrl_fd, std::shared_ptr<const std::vector<std::string>> addresses);
+  absl::Status setup(std::chrono::steady_clock::time_point deadline);
+  absl::Status error(const std::string& what);
+  absl::Status post_credit_recv();
+  absl::Status try_send();
+
+  const uint32_t peer_;
+  int ctrl_fd_;
+  std::shared_ptr<const std::vector<std::string>> addresses_;
+  ibv_context* ctx_ = nullptr;
+  ibv_pd* pd_ = nullptr;
+  ibv_comp_channel* channel_ = nullptr;
+  ibv_cq* cq_ = nullptr;
+  ibv_qp* qp_ = nullptr;
+  // Credits arrive in small registered slots, one posted receive per slot.
+  std::vector<Credit> credit_slots_;
+  ibv_mr* credit_mr_ = nullptr;
+  std::vector<Credit> credit_out_;  // Outgoing credits, one slot per outstanding receive.
+  ibv_mr* credit_out_mr_ = nullptr;
+  size_t credit_out_next_ = 0;
+  std::deque<Credit> credits_;      // Received, not yet used.
+  std::deque<Pending> sends_;       // Posted, not yet written.
+  std::deque<Pending> writing_;     // Written, completion pending.
+  std::deque<Pending> recvs_;       // Credited, data pending.
+  bool closed_ = false;
+  absl::Status failed_;
+};
+
+}  // namespace tg::coll::ibverbs

@@ -1,0 +1,173 @@
+// kill -9 a real tgd in the middle of an all-reduce: the surviving daemons' RunCollective
+// fails within the timeout with an error naming the dead rank; a new communicator over the
+// survivors then works. Daemons are real processes, driven over their NodeService the way
+// the controller's coordinator drives them.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "rpc.h"
+#include "tgrack/v1/node.grpc.pb.h"
+
+namespace tg::coll {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One tgd in its own process group, killed (whole group) and reaped on destruction.
+class TgdProcess {
+ public:
+  TgdProcess(const std::filesystem::path& dir, const std::string& name) {
+    std::filesystem::create_directories(dir / name);
+    port_file_ = (dir / (name + ".port")).string();
+    pid_ = fork();
+    if (pid_ == 0) {
+      setsid();
+      const std::string state = (dir / name).string();
+      execl(TGD_PATH, TGD_PATH, "--controller", "127.0.0.1:1", "--listen", "127.0.0.1:0", "--data-listen",
+            "127.0.0.1:0", "--cpu-devices", "1", "--device-memory", "256M", "--state-dir", state.c_str(),
+            "--name", name.c_str(), "--port-file", port_file_.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~TgdProcess() { kill9(); }
+
+  // The NodeService address, once the daemon has written it (bounded wait).
+  std::string address() {
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (Clock::now() < deadline) {
+      std::ifstream in(port_file_);
+      std::string line;
+      if (std::getline(in, line) && !line.empty()) return line;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return "";
+  }
+  void kill9() {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string port_file_;
+};
+
+struct Node {
+  std::unique_ptr<tgrack::v1::NodeService::Stub> stub;
+  tgrack::v1::NodeInfo info;
+};
+
+tgrack::v1::CommunicatorSpec make_spec(const std::string& id, const std::vector<Node*>& nodes) {
+  tgrack::v1::CommunicatorSpec spec;
+  spec.set_comm_id(id);
+  spec.set_timeout_ms(3000);
+  for (Node* n : nodes) {
+    auto* r = spec.add_ranks();
+    r->set_rank(spec.ranks_size() - 1);
+    r->mutable_device()->set_node(n->info.name());
+    r->mutable_device()->set_index(0);
+    r->set_data_address(n->info.data_address());
+  }
+  return spec;
+}
+
+std::vector<absl::Status> join_all(const std::vector<Node*>& nodes, const tgrack::v1::CommunicatorSpec& spec) {
+  std::vector<absl::Status> out(nodes.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    threads.emplace_back([&, i] {
+      tgrack::v1::JoinCommunicatorRequest req;
+      *req.mutable_spec() = spec;
+      tgrack::v1::JoinCommunicatorReply reply;
+      auto ctx = context_with_deadline(std::chrono::seconds(10));
+      out[i] = from_grpc(nodes[i]->stub->JoinCommunicator(ctx.get(), req, &reply));
+    });
+  }
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+tgrack::v1::RunCollectiveRequest all_reduce(const std::string& id, uint32_t iters) {
+  tgrack::v1::RunCollectiveRequest req;
+  req.set_comm_id(id);
+  req.set_kind(tgrack::v1::COLLECTIVE_ALL_REDUCE);
+  req.set_dtype(tgrack::v1::DTYPE_F32);
+  req.set_op(tgrack::v1::REDUCE_OP_SUM);
+  req.set_count(1 << 20);
+  req.set_iters(iters);
+  req.set_check(true);
+  req.set_algorithm("ring");
+  return req;
+}
+
+TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
+  const auto dir = std::filesystem::temp_directory_path() / ("tgcoll-kill-" + std::to_string(getpid()));
+  std::vector<std::unique_ptr<TgdProcess>> procs;
+  std::vector<Node> nodes(3);
+  for (int i = 0; i < 3; ++i) {
+    procs.push_back(std::make_unique<TgdProcess>(dir, "kill-node" + std::to_string(i)));
+    const std::string address = procs.back()->address();
+    ASSERT_FALSE(address.empty()) << "tgd " << i << " did not start";
+    nodes[i].stub = tgrack::v1::NodeService::NewStub(make_channel(address));
+    auto ctx = context_with_deadline(std::chrono::seconds(5));
+    ASSERT_TRUE(nodes[i].stub->GetNodeInfo(ctx.get(), {}, &nodes[i].info).ok());
+    ASSERT_FALSE(nodes[i].info.data_address().empty());
+  }
+  const auto spec = make_spec("killed", {&nodes[0], &nodes[1], &nodes[2]});
+  for (auto& s : join_all({&nodes[0], &nodes[1], &nodes[2]}, spec)) ASSERT_TRUE(s.ok()) << s;
+
+  // Ranks 0 and 1 start a long all-reduce loop; rank 2's daemon is killed instead.
+  std::vector<absl::Status> runs(2);
+  std::vector<double> elapsed(2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      tgrack::v1::RunCollectiveReply reply;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      const auto t0 = Clock::now();
+      runs[i] = from_grpc(nodes[i].stub->RunCollective(&ctx, all_reduce("killed", 100000), &reply));
+      elapsed[i] = std::chrono::duration<double>(Clock::now() - t0).count();
+    });
+  }
+  procs[2]->kill9();
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_FALSE(runs[i].ok()) << "rank " << i;
+    const std::string msg(runs[i].message());
+    EXPECT_NE(msg.find("peer rank 2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("rank " + std::to_string(i) + ": "), std::string::npos) << msg;
+    EXPECT_LT(elapsed[i], 3.0 + 1.0) << msg;
+  }
+  // The survivors are healthy: a new communicator over them verifies.
+  const auto fresh = make_spec("survivors", {&nodes[0], &nodes[1]});
+  for (auto& s : join_all({&nodes[0], &nodes[1]}, fresh)) ASSERT_TRUE(s.ok()) << s;
+  std::vector<tgrack::v1::RunCollectiveReply> replies(2);
+  threads.clear();
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      auto ctx = context_with_deadline(std::chrono::seconds(20));
+      runs[i] = from_grpc(nodes[i].stub->RunCollective(ctx.get(), all_reduce("survivors", 3), &replies[i]));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(runs[i].ok()) << runs[i];
+    for (auto& r : replies[i].results()) EXPECT_EQ(r.wrong(), 0u);
+  }
+  procs.clear();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tg::coll
