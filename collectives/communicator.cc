@@ -1,6 +1,8 @@
 #include "collectives/communicator.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include <absl/strings/str_cat.h>
 
@@ -9,6 +11,7 @@
 #include "collectives/algorithms/hierarchical.h"
 #include "collectives/algorithms/mesh.h"
 #include "collectives/algorithms/ring.h"
+#include "collectives/link_costs.h"
 #include "collectives/transport/local/pair.h"
 #ifdef TG_HAVE_IBVERBS
 #include "collectives/transport/ibverbs/device.h"
@@ -79,6 +82,14 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     }
     addresses->push_back(spec.ranks(r).data_address());
     comm->topo_.node_of.push_back(node_ids.try_emplace(spec.ranks(r).data_address(), r).first->second);
+  }
+  if (options.links != nullptr && comm->topo_.nodes() == 1) {
+    std::vector<size_t> devices;
+    for (const auto& r : spec.ranks()) devices.push_back(r.device().index());
+    if (std::all_of(devices.begin(), devices.end(), [&](size_t d) { return d < options.links->size(); }) &&
+        std::set<size_t>(devices.begin(), devices.end()).size() == n) {
+      comm->topo_ = link_topology(*options.links, devices, comm->topo_);
+    }
   }
   comm->ctx_ = std::make_unique<Context>(rank, n, timeout);
   std::vector<uint32_t> local_peers, remote_peers;

@@ -18,6 +18,7 @@
 #include <absl/status/statusor.h>
 
 #include "collectives/cost_model.h"
+#include "devices/topology/link_policy.h"
 #include "collectives/transport/context.h"
 #include "collectives/transport/local/hub.h"
 #include "collectives/transport/tcp/connect.h"
@@ -33,6 +34,9 @@ struct CommOptions {
   // Per-link parameters of the cost model.
   LinkCost local{2e-6, 1 / 6e9};
   LinkCost remote{15e-6, 1 / 2.5e9};
+  // Links between this daemon's devices (by device index); when every rank is on this
+  // daemon the cost model reads them (link_costs.h). Null = local/remote above.
+  std::shared_ptr<const LinkPolicy> links;
 };
 
 class Communicator {

@@ -11,6 +11,7 @@
 #include <absl/strings/str_split.h>
 
 #include "collectives/communicator.h"
+#include "collectives/link_requirement.h"
 #include "rpc.h"
 
 namespace tg::coll {
@@ -97,6 +98,7 @@ absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
       comm.node_addresses.push_back(node->second.address());
     }
   }
+  if (absl::Status s = check_required_link(devices, up, request.require_link()); !s.ok()) return s;
   {
     std::lock_guard<std::mutex> lock(mu_);
     spec.set_comm_id(absl::StrCat("comm-", next_id_++, "-", std::random_device{}() % 100000));

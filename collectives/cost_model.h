@@ -26,9 +26,15 @@ struct Topology {
   std::vector<uint32_t> node_of;  // node_of[rank]: ranks with equal values share a daemon.
   LinkCost local{2e-6, 1 / 6e9};
   LinkCost remote{15e-6, 1 / 2.5e9};
-  // Slow-down of a link shared by several concurrent flows (mesh on one NIC); 1 for
-  // dedicated point-to-point links.
+  // Slow-down of a link shared by several concurrent flows (mesh on one NIC); 1 when one
+  // link carries them all at full speed, 1/(n-1) when every peer has its own (XGMI mesh).
   double mesh_contention = 1.3;
+  // The shape the devices' links suit, from their link matrix (collectives/link_costs.h);
+  // "" = unknown, every candidate is estimated. "ring": shared or chained links (PCIe,
+  // host-staged) on which only neighbour-to-neighbour schedules run at link speed, so
+  // all-reduce, reduce-scatter and all-gather take ring. "hierarchical": XGMI groups (node_of)
+  // joined by slower links; all-reduce takes hierarchical or ring, whichever is cheaper.
+  std::string link_shape;
 
   uint32_t nodes() const;
   uint32_t max_ranks_per_node() const;

@@ -1,5 +1,7 @@
 #include "controller/controller_server.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -8,11 +10,55 @@
 #include "rpc.h"
 
 namespace tg {
+namespace {
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "localhost";
+  return buffer;
+}
+
+}  // namespace
 
 ControllerServer::ControllerServer(const ControllerConfig& config)
-    : membership_(config.down_after),
+    : metrics_(host_name()),
+      membership_(config.down_after),
       jobs_(membership_, config.job_timeout),
-      service_(membership_, jobs_, config.heartbeat_interval) {}
+      service_(membership_, jobs_, config.heartbeat_interval, &metrics_) {
+  jobs_.set_metrics(&metrics_);
+}
+
+// The port file format every tgrack process writes: one HOST:PORT line, written atomically.
+static absl::Status write_address(const std::string& path, const std::string& address) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << address << "\n";
+    if (!out.flush()) return absl::InternalError("cannot write port file " + temporary);
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) return absl::InternalError("cannot write port file " + path);
+  return absl::OkStatus();
+}
+
+void ControllerServer::sample_loop() {
+  std::unique_lock lock(sample_mutex_);
+  do {
+    std::map<std::string, int64_t> nodes, devices;
+    for (const tgrack::v1::NodeInfo& node : membership_.nodes()) {
+      const bool up = node.state() != tgrack::v1::NODE_STATE_DOWN;
+      ++nodes[!up ? "down" : node.cordoned() ? "cordoned" : "up"];
+      metrics_.node_up(node.name(), up);
+      for (const tgrack::v1::DeviceInfo& device : node.devices()) {
+        ++devices[device.health() == tgrack::v1::HEALTH_UNHEALTHY ? "unhealthy" : "healthy"];
+      }
+    }
+    metrics_.nodes_by_state(nodes);
+    metrics_.devices_by_state(devices);
+    metrics_.queue_length(0);
+  } while (!sample_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; }));
+}
 
 absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
     const ControllerConfig& config) {
@@ -35,22 +81,36 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   spdlog::info("tgcontroller serving on {} (heartbeat {} ms, down after {} ms)", server->address_,
                config.heartbeat_interval.count(), config.down_after.count());
   if (!config.port_file.empty()) {
-    const std::string temporary = config.port_file + ".tmp";
-    {
-      std::ofstream out(temporary, std::ios::trunc);
-      out << server->address_ << "\n";
-      if (!out.flush()) return absl::InternalError("cannot write port file " + temporary);
+    if (absl::Status status = write_address(config.port_file, server->address_); !status.ok()) {
+      return status;
     }
-    std::error_code error;
-    std::filesystem::rename(temporary, config.port_file, error);
-    if (error) return absl::InternalError("cannot write port file " + config.port_file);
   }
+  if (!config.metrics_address.empty()) {
+    if (absl::Status status = server->metrics_.serve(config.metrics_address); !status.ok()) {
+      return absl::Status(status.code(), "--metrics: " + std::string(status.message()));
+    }
+    const std::string metrics = config.metrics_address.substr(0, config.metrics_address.rfind(':')) +
+                                ":" + std::to_string(server->metrics_.port());
+    spdlog::info("metrics on http://{}/metrics", metrics);
+    if (!config.metrics_port_file.empty()) {
+      if (absl::Status status = write_address(config.metrics_port_file, metrics); !status.ok()) {
+        return status;
+      }
+    }
+  }
+  server->sampler_ = std::thread([raw = server.get()] { raw->sample_loop(); });
   return server;
 }
 
 ControllerServer::~ControllerServer() { stop(); }
 
 void ControllerServer::stop() {
+  {
+    std::lock_guard lock(sample_mutex_);
+    stopping_ = true;
+  }
+  sample_wake_.notify_all();
+  if (sampler_.joinable()) sampler_.join();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
 }

@@ -6,12 +6,16 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <string>
 
 #include <absl/status/statusor.h>
 #include <grpcpp/grpcpp.h>
 
+#include "controller/controller_metrics.h"
 #include "controller/controller_service.h"
 #include "controller/job_runner.h"
 #include "controller/membership.h"
@@ -24,6 +28,8 @@ struct ControllerConfig {
   std::chrono::milliseconds down_after{3000};             // Silence before a node is DOWN.
   std::chrono::milliseconds heartbeat_interval{1000};     // Told to daemons.
   std::chrono::milliseconds job_timeout{60000};           // Deadline of one RunGraph.
+  std::string metrics_address;      // Prometheus /metrics HOST:PORT (port 0 = any); "" = none.
+  std::string metrics_port_file;    // Where the bound metrics HOST:PORT goes; "" = none.
 };
 
 class ControllerServer {
@@ -39,12 +45,19 @@ class ControllerServer {
 
  private:
   explicit ControllerServer(const ControllerConfig& config);
+  // Refreshes the nodes/devices-by-state gauges every second until stop().
+  void sample_loop();
 
+  ControllerMetrics metrics_;
   Membership membership_;
   JobRunner jobs_;
   ControllerServiceImpl service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  std::mutex sample_mutex_;
+  std::condition_variable sample_wake_;
+  bool stopping_ = false;
+  std::thread sampler_;
 };
 
 }  // namespace tg

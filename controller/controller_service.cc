@@ -64,4 +64,39 @@ grpc::Status ControllerServiceImpl::DestroyCommunicator(
   return to_grpc(collectives_.destroy(request->comm_id()));
 }
 
+grpc::Status ControllerServiceImpl::CordonNode(grpc::ServerContext*,
+                                               const tgrack::v1::CordonNodeRequest* request,
+                                               tgrack::v1::CordonNodeReply*) {
+  return to_grpc(membership_.cordon(request->node(), request->reason()));
+}
+
+grpc::Status ControllerServiceImpl::UncordonNode(grpc::ServerContext*,
+                                                 const tgrack::v1::UncordonNodeRequest* request,
+                                                 tgrack::v1::UncordonNodeReply*) {
+  return to_grpc(membership_.uncordon(request->node()));
+}
+
+grpc::Status ControllerServiceImpl::DrainNode(grpc::ServerContext*,
+                                              const tgrack::v1::DrainNodeRequest* request,
+                                              tgrack::v1::DrainNodeReply* reply) {
+  const std::string reason = request->reason().empty() ? "draining" : request->reason();
+  if (absl::Status status = membership_.cordon(request->node(), reason); !status.ok()) {
+    return to_grpc(status);
+  }
+  auto [finished, cancelled] =
+      jobs_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()));
+  reply->set_finished(static_cast<uint32_t>(finished));
+  reply->set_cancelled(static_cast<uint32_t>(cancelled));
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::ResetDevice(grpc::ServerContext*,
+                                                const tgrack::v1::ResetDeviceRequest* request,
+                                                tgrack::v1::ResetDeviceReply* reply) {
+  auto result = resets_.reset(*request);
+  if (!result.ok()) return to_grpc(result.status());
+  *reply = std::move(*result);
+  return grpc::Status::OK;
+}
+
 }  // namespace tg

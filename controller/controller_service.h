@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "collectives/coordinator.h"
+#include "controller/hive_reset.h"
 #include "controller/job_runner.h"
 #include "controller/membership.h"
 #include "tgrack/v1/controller.grpc.pb.h"
@@ -16,9 +17,11 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
  public:
   // Both must outlive the service. `heartbeat_interval` is what daemons are told to use.
   ControllerServiceImpl(Membership& membership, JobRunner& jobs,
-                        std::chrono::milliseconds heartbeat_interval)
+                        std::chrono::milliseconds heartbeat_interval,
+                        ControllerMetrics* metrics = nullptr)
       : membership_(membership),
         jobs_(jobs),
+        resets_(membership, metrics),
         heartbeat_interval_(heartbeat_interval),
         collectives_([&membership] { return membership.nodes(); }) {}
 
@@ -41,9 +44,20 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                                    const tgrack::v1::DestroyCommunicatorRequest*,
                                    tgrack::v1::DestroyCommunicatorReply*) override;
 
+  // Operations.
+  grpc::Status CordonNode(grpc::ServerContext*, const tgrack::v1::CordonNodeRequest*,
+                          tgrack::v1::CordonNodeReply*) override;
+  grpc::Status UncordonNode(grpc::ServerContext*, const tgrack::v1::UncordonNodeRequest*,
+                            tgrack::v1::UncordonNodeReply*) override;
+  grpc::Status DrainNode(grpc::ServerContext*, const tgrack::v1::DrainNodeRequest*,
+                         tgrack::v1::DrainNodeReply*) override;
+  grpc::Status ResetDevice(grpc::ServerContext*, const tgrack::v1::ResetDeviceRequest*,
+                           tgrack::v1::ResetDeviceReply*) override;
+
  private:
   Membership& membership_;
   JobRunner& jobs_;
+  HiveReset resets_;
   const std::chrono::milliseconds heartbeat_interval_;
   coll::CollectiveCoordinator collectives_;
 };

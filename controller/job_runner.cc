@@ -23,8 +23,41 @@ int JobRunner::jobs_running(const std::string& node, uint32_t index) const {
   return it == running_.end() ? 0 : it->second;
 }
 
+std::pair<int, int> JobRunner::drain(const std::string& node,
+                                     std::chrono::milliseconds deadline) {
+  std::unique_lock lock(mutex_);
+  const auto on_node = [&] {
+    int count = 0;
+    for (const auto& [id, job] : active_) count += job.node == node ? 1 : 0;
+    return count;
+  };
+  const int before = on_node();
+  if (finished_.wait_for(lock, deadline, [&] { return on_node() == 0; })) return {before, 0};
+  int cancelled = 0;
+  for (auto& [id, job] : active_) {
+    if (job.node != node) continue;
+    job.cancelled_because = "cancelled: node '" + node + "' is being drained and the drain "
+                            "deadline of " + std::to_string(deadline.count()) + " ms passed";
+    job.context->TryCancel();
+    ++cancelled;
+  }
+  return {before - cancelled, cancelled};
+}
+
 absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::submit(
     const tgrack::v1::SubmitRequest& request) {
+  const auto submitted = std::chrono::steady_clock::now();
+  const auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
+  };
+  if (metrics_ != nullptr) metrics_->job_submitted();
+  auto reply = run(request, submitted);
+  if (metrics_ != nullptr) metrics_->job_done(seconds(), reply.status().code());
+  return reply;
+}
+
+absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
+    const tgrack::v1::SubmitRequest& request, std::chrono::steady_clock::time_point submitted) {
   auto validated = validate_graph(request.graph());
   if (!validated.ok()) return validated.status();
   std::vector<HostTensor> feeds;
@@ -61,10 +94,26 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::submit(
   run.set_job_id(job_id);
   tgrack::v1::RunGraphReply ran;
   auto context = context_with_deadline(run_timeout_);
+  {
+    std::lock_guard lock(mutex_);
+    active_[job_id] = Active{choice.node, context.get(), ""};
+  }
+  if (metrics_ != nullptr) {
+    metrics_->job_scheduled(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count());
+  }
   absl::Status status = from_grpc(stub(choice.address).RunGraph(context.get(), run, &ran));
+  std::string cancelled_because;
   {
     std::lock_guard lock(mutex_);
     --running_[device];
+    cancelled_because = active_[job_id].cancelled_because;
+    active_.erase(job_id);
+  }
+  finished_.notify_all();
+  if (!cancelled_because.empty()) {
+    spdlog::warn("{} on {}: {}", job_id, device, cancelled_because);
+    return absl::CancelledError(job_id + " on " + device + " " + cancelled_because);
   }
   if (!status.ok()) {
     std::string context_text = job_id + " on " + device;

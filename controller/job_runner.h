@@ -9,6 +9,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <utility>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -17,6 +19,7 @@
 
 #include <absl/status/statusor.h>
 
+#include "controller/controller_metrics.h"
 #include "controller/membership.h"
 #include "tgrack/v1/controller.pb.h"
 #include "tgrack/v1/node.grpc.pb.h"
@@ -30,9 +33,19 @@ class JobRunner {
 
   absl::StatusOr<tgrack::v1::SubmitReply> submit(const tgrack::v1::SubmitRequest& request);
 
+  // Records jobs in `metrics` (which must outlive the runner); none by default.
+  void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
+
+  // Waits up to `deadline` for the jobs running on `node` to finish, then cancels the rest:
+  // each fails with CANCELLED naming the node and the drain. The caller cordons the node
+  // first so no new job lands there. Returns {finished, cancelled}.
+  std::pair<int, int> drain(const std::string& node, std::chrono::milliseconds deadline);
+
  private:
   tgrack::v1::NodeService::Stub& stub(const std::string& address);
   int jobs_running(const std::string& node, uint32_t index) const;  // Caller holds mutex_.
+  absl::StatusOr<tgrack::v1::SubmitReply> run(const tgrack::v1::SubmitRequest& request,
+                                              std::chrono::steady_clock::time_point submitted);
 
   const Membership& membership_;
   const std::chrono::milliseconds run_timeout_;
@@ -40,6 +53,14 @@ class JobRunner {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<tgrack::v1::NodeService::Stub>> stubs_;  // By address.
   std::map<std::string, int> running_;  // By device_name().
+  struct Active {
+    std::string node;
+    grpc::ClientContext* context = nullptr;
+    std::string cancelled_because;  // Set when a drain cancels the job.
+  };
+  std::map<std::string, Active> active_;  // By job id; guarded by mutex_.
+  std::condition_variable finished_;
+  ControllerMetrics* metrics_ = nullptr;
 };
 
 }  // namespace tg

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--job-timeout", job_timeout, "Deadline for one graph on a daemon")
       ->capture_default_str();
+  app.add_option("--metrics", config.metrics_address,
+                 "Serve Prometheus /metrics on HOST:PORT (port 0 = any)");
+  app.add_option("--metrics-port-file", config.metrics_port_file,
+                 "Write the bound metrics HOST:PORT to this file");
   CLI11_PARSE(app, argc, argv);
 
   for (auto [text, target, flag] :

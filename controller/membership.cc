@@ -71,6 +71,16 @@ tgrack::v1::NodeInfo Membership::view(const Entry& entry, Clock::time_point now)
     entry.last_state = state;
   }
   info.set_state(state);
+  if (auto it = cordons_.find(info.name()); it != cordons_.end()) {
+    info.set_cordoned(true);
+    info.set_cordon_reason(it->second.reason);
+  }
+  for (int i = 0; i < info.devices_size(); ++i) {
+    auto it = overrides_.find({info.name(), static_cast<uint32_t>(i)});
+    if (it == overrides_.end()) continue;
+    info.mutable_devices(i)->set_health(tgrack::v1::HEALTH_UNHEALTHY);
+    info.mutable_devices(i)->set_health_reason(it->second);
+  }
   info.set_seconds_since_heartbeat(std::chrono::duration<double>(silent).count());
   return info;
 }
@@ -92,6 +102,31 @@ absl::StatusOr<tgrack::v1::NodeInfo> Membership::node(const std::string& name) c
   for (const auto& [other, entry] : nodes_) known += (known.empty() ? "" : ", ") + other;
   return absl::NotFoundError("unknown node '" + name + "' (known: " +
                              (known.empty() ? "none" : known) + ")");
+}
+
+absl::Status Membership::cordon(const std::string& name, const std::string& reason) {
+  if (absl::StatusOr<tgrack::v1::NodeInfo> known = node(name); !known.ok()) return known.status();
+  std::lock_guard lock(mutex_);
+  cordons_[name] = Cordon{reason.empty() ? "cordoned" : reason};
+  spdlog::info("node '{}' cordoned: {}", name, cordons_[name].reason);
+  return absl::OkStatus();
+}
+
+absl::Status Membership::uncordon(const std::string& name) {
+  if (absl::StatusOr<tgrack::v1::NodeInfo> known = node(name); !known.ok()) return known.status();
+  std::lock_guard lock(mutex_);
+  if (cordons_.erase(name) > 0) spdlog::info("node '{}' uncordoned", name);
+  return absl::OkStatus();
+}
+
+void Membership::set_device_override(const std::string& node, uint32_t index,
+                                     const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  if (reason.empty()) {
+    overrides_.erase({node, index});
+  } else {
+    overrides_[{node, index}] = reason;
+  }
 }
 
 }  // namespace tg

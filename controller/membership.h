@@ -47,6 +47,15 @@ class Membership {
   // One node as nodes() shows it; NOT_FOUND naming it and listing the known ones.
   absl::StatusOr<tgrack::v1::NodeInfo> node(const std::string& name) const;
 
+  // Cordon: the node stays in the pool but gets no new work (NodeInfo.cordoned); kept
+  // across re-registration. NOT_FOUND for an unknown node.
+  absl::Status cordon(const std::string& name, const std::string& reason);
+  absl::Status uncordon(const std::string& name);
+
+  // Marks device `index` of `node` Unhealthy with `reason` whatever its daemon reports
+  // (a reset in progress or failed); an empty reason clears the mark.
+  void set_device_override(const std::string& node, uint32_t index, const std::string& reason);
+
  private:
   struct Entry {
     tgrack::v1::NodeInfo info;
@@ -54,12 +63,17 @@ class Membership {
     Clock::time_point last_heartbeat;
     mutable tgrack::v1::NodeState last_state = tgrack::v1::NODE_STATE_UP;  // For logging changes.
   };
+  struct Cordon {
+    std::string reason;
+  };
   tgrack::v1::NodeInfo view(const Entry& entry, Clock::time_point now) const;
 
   const std::chrono::milliseconds down_after_;
   const Now now_;
   mutable std::mutex mutex_;
   std::map<std::string, Entry> nodes_;
+  std::map<std::string, Cordon> cordons_;                               // By node name.
+  std::map<std::pair<std::string, uint32_t>, std::string> overrides_;  // Unhealthy reasons.
   uint64_t next_incarnation_;
 };
 

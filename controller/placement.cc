@@ -24,6 +24,9 @@ absl::StatusOr<const NodeInfo*> find_up_node(const std::vector<NodeInfo>& nodes,
         return absl::UnavailableError("node '" + name + "' is DOWN (no heartbeat for " + silent +
                                       " s)");
       }
+      if (node.cordoned()) {
+        return absl::UnavailableError("node '" + name + "' is cordoned: " + node.cordon_reason());
+      }
       return &node;
     }
     known += (known.empty() ? "" : ", ") + node.name();
@@ -94,13 +97,13 @@ absl::StatusOr<PlacementChoice> place(const std::vector<NodeInfo>& nodes,
 
   std::vector<const NodeInfo*> up;
   for (const NodeInfo& node : nodes) {
-    if (node.state() != tgrack::v1::NODE_STATE_DOWN) up.push_back(&node);
+    if (node.state() != tgrack::v1::NODE_STATE_DOWN && !node.cordoned()) up.push_back(&node);
   }
   auto choice = least_loaded(up, jobs_running);
   if (!choice) {
     return absl::UnavailableError("no healthy device on an UP node (" +
                                   std::to_string(nodes.size()) + " node(s) known, " +
-                                  std::to_string(up.size()) + " UP)");
+                                  std::to_string(up.size()) + " UP and not cordoned)");
   }
   return *choice;
 }

@@ -1,5 +1,6 @@
 // Placement: which device runs a graph.
 //
+// Cordoned nodes count as unavailable (UNAVAILABLE naming the node and the cordon reason).
 // An explicit device must exist, be on an UP node and be healthy; a requested node must be
 // known and UP, and then its least-loaded healthy device is picked; with no request, the
 // least-loaded healthy device of any UP node. "Least loaded" means fewest jobs running from

@@ -8,10 +8,16 @@
 #include <spdlog/spdlog.h>
 
 #include "collectives/collective_runtime.h"
+#include "daemon/backend.h"
+#include "daemon/child_process.h"
+#include "daemon/daemon_metrics.h"
 #include "daemon/node_service.h"
 #include "daemon/registrar.h"
+#include "daemon/timed_device.h"
 #include "devices/cpu/cpu_device.h"
+#include "devices/dtype.h"
 #include "devices/graph/graph_api.h"
+#include "devices/topology/topology_proto.h"
 #include "devices/units.h"
 #include "rpc.h"
 
@@ -49,6 +55,14 @@ std::string advertised_address(const std::string& listen, int port) {
   return host + ":" + std::to_string(port);
 }
 
+// COLLECTIVE_ALL_REDUCE -> all_reduce, as metrics label collectives.
+std::string collective_label(tgrack::v1::CollectiveKind kind) {
+  std::string name = tgrack::v1::CollectiveKind_Name(kind);
+  if (name.rfind("COLLECTIVE_", 0) == 0) name = name.substr(11);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonConfig config) : config_(std::move(config)) {}
@@ -58,34 +72,73 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
   if (config.state_dir.empty()) return absl::InvalidArgumentError("--state-dir is required");
   if (config.name.empty()) config.name = host_name();
 
-  const std::filesystem::path lock_dir = std::filesystem::path(config.state_dir) / "locks";
-  std::error_code error;
-  std::filesystem::create_directories(lock_dir, error);
-  if (error) {
-    return absl::FailedPreconditionError("cannot create " + lock_dir.string() + ": " +
-                                         error.message());
-  }
-
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(config)));
   const DaemonConfig& c = daemon->config_;
-  // Every lock first: a second daemon must fail before it touches any device.
-  for (int i = 0; i < c.cpu_devices; ++i) {
-    const std::string device = "cpu" + std::to_string(i);
-    auto lock = DeviceLock::acquire((lock_dir / (device + ".lock")).string(), device);
-    if (!lock.ok()) return lock.status();
-    daemon->locks_.push_back(std::move(*lock));
+  BackendConfig backend_config;
+  backend_config.backend = c.backend;
+  backend_config.lock_dir =
+      c.lock_dir.empty() ? (std::filesystem::path(c.state_dir) / "locks").string() : c.lock_dir;
+  backend_config.cpu_devices = c.cpu_devices;
+  backend_config.device_memory = c.device_memory;
+  backend_config.worker_threads = c.worker_threads;
+  backend_config.hive_id = c.hive_id;
+  backend_config.kfd_root = c.kfd_root;
+  backend_config.topology_file = c.topology_file;
+  auto backend = open_backend(backend_config);
+  if (!backend.ok()) return backend.status();
+  if (c.backend == "auto") {
+    spdlog::info("backend auto: using {} devices ({})", backend->name, backend->why);
   }
-  for (int i = 0; i < c.cpu_devices; ++i) {
-    daemon->devices_.push_back(std::make_unique<CpuDevice>(
-        "cpu" + std::to_string(i), c.device_memory, c.worker_threads, std::string()));
+  daemon->locks_ = std::move(backend->locks);
+  daemon->devices_ = std::move(backend->devices);
+  daemon->links_ = std::make_shared<const LinkPolicy>(std::move(backend->links));
+  daemon->links_source_ = backend->links_source;
+  for (const std::string& line : describe_links(*daemon->links_)) {
+    spdlog::info("link {} (from {})", line, daemon->links_source_);
   }
+  const size_t count = daemon->devices_.size();
+  daemon->running_.assign(count, 0);
+  daemon->resetting_.assign(count, false);
+  daemon->unhealthy_.assign(count, "");
+  daemon->metrics_ = std::make_unique<DaemonMetrics>(c.name);
+  for (size_t i = 0; i < count; ++i) {
+    daemon->metrics_->device_added(std::to_string(i), backend->name);
+  }
+  // Pairs that fell back from XGMI, once per pair, labelled "a-b".
+  for (size_t a = 0; a < count; ++a) {
+    for (size_t b = a + 1; b < count; ++b) {
+      const LinkClass used = daemon->links_->choose(a, b);
+      if (used == LinkClass::kXgmi) continue;
+      daemon->metrics_->link_fallback(std::to_string(a) + "-" + std::to_string(b), "xgmi",
+                                      link_class_name(used));
+    }
+  }
+  daemon->sample_metrics();
   return daemon;
 }
 
 Daemon::~Daemon() { stop(); }
 
 absl::Status Daemon::start() {
-  collectives_ = std::make_unique<coll::CollectiveRuntime>(config_.name, devices());
+  if (!config_.metrics_address.empty()) {
+    if (absl::Status status = metrics_->serve(config_.metrics_address); !status.ok()) {
+      return absl::Status(status.code(), "--metrics: " + std::string(status.message()));
+    }
+    const std::string metrics_address =
+        advertised_address(config_.metrics_address, metrics_->port());
+    spdlog::info("metrics on http://{}/metrics", metrics_address);
+    if (!config_.metrics_port_file.empty()) {
+      if (absl::Status status = write_port_file(config_.metrics_port_file, metrics_address);
+          !status.ok()) {
+        return status;
+      }
+    }
+  }
+  if (!config_.health_probe.empty()) probe_thread_ = std::thread([this] { probe_loop(); });
+  coll::CommOptions comm_options;
+  // Default cpu links say nothing measured: the cost model keeps its own local figures.
+  if (links_source_ != "default") comm_options.links = links_;
+  collectives_ = std::make_unique<coll::CollectiveRuntime>(config_.name, devices(), comm_options);
   const size_t colon = config_.data_listen.rfind(':');
   if (colon == std::string::npos) return absl::InvalidArgumentError("--data-listen needs HOST:PORT");
   if (absl::Status status = collectives_->start(config_.data_listen.substr(0, colon),
@@ -113,13 +166,23 @@ absl::Status Daemon::start() {
     }
   }
   registrar_ = std::make_unique<Registrar>(config_.controller_address,
-                                           [this] { return node_info(); });
+                                           [this] {
+                                             sample_metrics();
+                                             return node_info();
+                                           });
   registrar_->start();
   return absl::OkStatus();
 }
 
 void Daemon::stop() {
   std::lock_guard lock(stop_mutex_);
+  {
+    std::lock_guard state(state_mutex_);
+    stopping_ = true;
+    if (probe_child_ != nullptr) probe_child_->kill();
+  }
+  probe_wake_.notify_all();
+  if (probe_thread_.joinable()) probe_thread_.join();
   if (registrar_) registrar_->stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
@@ -140,10 +203,11 @@ tgrack::v1::NodeInfo Daemon::node_info() const {
   node.set_data_address(config_.data_address);
   node.set_pid(static_cast<uint32_t>(getpid()));
   node.set_version(TGRACK_VERSION);
+  *node.mutable_topology() = topology_to_proto(*links_, links_source_);
   for (size_t i = 0; i < devices_.size(); ++i) {
     const Device& device = *devices_[i];
     const DeviceProperties& properties = device.properties();
-    const DeviceHealth health = device.health();
+    const DeviceHealth health = health_of(i);
     tgrack::v1::DeviceInfo* info = node.add_devices();
     info->mutable_ref()->set_node(config_.name);
     info->mutable_ref()->set_index(static_cast<uint32_t>(i));
@@ -168,13 +232,206 @@ absl::StatusOr<std::vector<HostTensor>> Daemon::run_graph(
                                std::to_string(device_index) + " (it has " +
                                std::to_string(devices_.size()) + ")");
   }
-  auto outputs = tg::run_graph(*devices_[device_index], graph, feeds, feed_names);
+  {
+    std::lock_guard lock(state_mutex_);
+    if (resetting_[device_index]) {
+      return absl::UnavailableError("device " + config_.name + "/" + std::to_string(device_index) +
+                                    " is being reset; job " + job_id + " refused");
+    }
+    ++running_[device_index];
+  }
+  const std::string device_label = std::to_string(device_index);
+  TimedDevice timed(
+      *devices_[device_index],
+      [&](const std::string& op, double seconds, uint64_t bytes) {
+        metrics_->kernel_ran(device_label, op, seconds, bytes);
+        kernel_stats_.kernel_ran(device_index, op, seconds, bytes);
+      },
+      [&](uint64_t bytes, double seconds) {
+        metrics_->bytes_copied(device_label, bytes);
+        kernel_stats_.bytes_copied(device_index, bytes);
+        kernel_stats_.add_busy_seconds(device_index, seconds);
+      });
+  const auto start = std::chrono::steady_clock::now();
+  auto outputs = tg::run_graph(timed, graph, feeds, feed_names);
+  metrics_->fragment_done(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+      outputs.status().code());
+  {
+    std::lock_guard lock(state_mutex_);
+    --running_[device_index];
+  }
+  idle_.notify_all();
   if (!outputs.ok()) {
     spdlog::warn("job {} on device {}: {}", job_id, device_index, outputs.status().ToString());
   } else {
     spdlog::debug("job {} ran on device {}", job_id, device_index);
   }
   return outputs;
+}
+
+}  // namespace tg
+
+namespace tg {
+
+int Daemon::metrics_port() const { return metrics_->port(); }
+
+DeviceHealth Daemon::health_of(size_t index) const {
+  DeviceHealth health = devices_[index]->health();
+  if (!health.healthy) return health;
+  std::lock_guard lock(state_mutex_);
+  if (!unhealthy_[index].empty()) return {false, unhealthy_[index]};
+  if (!probe_failure_.empty()) return {false, probe_failure_};
+  return health;
+}
+
+void Daemon::sample_metrics() {
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - last_sample_).count();
+  last_sample_ = now;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    const std::string label = std::to_string(i);
+    metrics_->device_memory(label, devices_[i]->memory_used(),
+                            devices_[i]->properties().memory_bytes);
+    metrics_->device_health(label, health_of(i).healthy);
+    const double busy = kernel_stats_.take_busy_seconds(static_cast<uint32_t>(i));
+    metrics_->device_busy(label, elapsed > 0 ? std::min(1.0, busy / elapsed) : 0.0);
+  }
+}
+
+absl::Status Daemon::join_collective(const tgrack::v1::JoinCommunicatorRequest& request) {
+  absl::Status status = collectives_->join(request);
+  if (status.ok()) {
+    std::lock_guard lock(state_mutex_);
+    world_sizes_[request.spec().comm_id()] = request.spec().ranks_size();
+  }
+  return status;
+}
+
+absl::StatusOr<tgrack::v1::RunCollectiveReply> Daemon::run_collective(
+    const tgrack::v1::RunCollectiveRequest& request) {
+  auto reply = collectives_->run(request);
+  if (!reply.ok() || reply->results().empty()) return reply;
+  double seconds = 0;
+  for (const auto& result : reply->results()) seconds = std::max(seconds, result.seconds_per_iter());
+  const uint64_t bytes = request.count() * dtype_size(request.dtype());
+  int ranks = reply->results_size();
+  {
+    std::lock_guard lock(state_mutex_);
+    if (auto it = world_sizes_.find(request.comm_id()); it != world_sizes_.end()) ranks = it->second;
+  }
+  metrics_->collective_done(collective_label(request.kind()), reply->algorithm(), ranks, bytes,
+                            seconds);
+  return reply;
+}
+
+absl::Status Daemon::reset_devices(const std::vector<uint32_t>& indices,
+                                   std::chrono::milliseconds drain_timeout,
+                                   const std::string& reason) {
+  for (uint32_t index : indices) {
+    if (index >= devices_.size()) {
+      return absl::NotFoundError("node '" + config_.name + "' has no device " +
+                                 std::to_string(index) + " to reset");
+    }
+  }
+  const auto names = [&] {
+    std::string text;
+    for (uint32_t index : indices) {
+      text += (text.empty() ? "" : ", ") + config_.name + "/" + std::to_string(index);
+    }
+    return text;
+  }();
+  std::unique_lock lock(state_mutex_);
+  for (uint32_t index : indices) {
+    if (resetting_[index]) {
+      return absl::FailedPreconditionError("device " + config_.name + "/" +
+                                           std::to_string(index) + " is already being reset");
+    }
+  }
+  for (uint32_t index : indices) resetting_[index] = true;
+  const bool drained = idle_.wait_for(lock, drain_timeout, [&] {
+    for (uint32_t index : indices) {
+      if (running_[index] > 0) return false;
+    }
+    return true;
+  });
+  if (!drained) {
+    for (uint32_t index : indices) resetting_[index] = false;
+    return absl::DeadlineExceededError("reset of " + names + ": work still running after " +
+                                       std::to_string(drain_timeout.count()) +
+                                       " ms of draining; nothing was reset");
+  }
+  lock.unlock();
+  spdlog::info("resetting {} ({})", names, reason);
+
+  std::vector<absl::Status> results(indices.size());
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < indices.size(); ++k) {
+    threads.emplace_back([&, k] { results[k] = devices_[indices[k]]->reset(); });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  absl::Status first;
+  lock.lock();
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const uint32_t index = indices[k];
+    const std::string device = config_.name + "/" + std::to_string(index);
+    resetting_[index] = false;
+    if (results[k].ok()) {
+      unhealthy_[index].clear();
+    } else {
+      unhealthy_[index] = "reset failed: " + std::string(results[k].message());
+      if (first.ok()) {
+        first = absl::Status(results[k].code(), "reset of " + device + ": " +
+                                                    std::string(results[k].message()));
+      }
+    }
+  }
+  lock.unlock();
+  for (uint32_t index : indices) {
+    metrics_->device_reset(std::to_string(index));
+    metrics_->device_health(std::to_string(index), health_of(index).healthy);
+  }
+  if (first.ok()) spdlog::info("reset of {} done; back in service", names);
+  return first;
+}
+
+void Daemon::probe_loop() {
+  for (;;) {
+    ChildOptions options;
+    options.argv = {"/bin/sh", "-c", config_.health_probe};
+    options.timeout = absl::FromChrono(config_.health_probe_timeout);
+    std::string failure;
+    auto child = ChildProcess::start(options);
+    if (!child.ok()) {
+      failure = "health probe cannot start: " + std::string(child.status().message());
+    } else {
+      {
+        std::lock_guard lock(state_mutex_);
+        if (stopping_) return;
+        probe_child_ = child->get();
+      }
+      auto result = (*child)->wait();
+      {
+        std::lock_guard lock(state_mutex_);
+        probe_child_ = nullptr;
+      }
+      if (!result.ok()) {
+        failure = "health probe failed: " + std::string(result.status().message());
+      } else if (!result->succeeded()) {
+        failure = "health probe '" + config_.health_probe + "' exited with " +
+                  std::to_string(result->exit_code) + ": " + result->stderr_text.substr(0, 200);
+      }
+    }
+    std::unique_lock lock(state_mutex_);
+    if (failure != probe_failure_) {
+      if (!failure.empty()) spdlog::warn("{}", failure);
+      probe_failure_ = failure;
+    }
+    if (probe_wake_.wait_for(lock, config_.health_probe_interval, [&] { return stopping_; })) {
+      return;
+    }
+  }
 }
 
 }  // namespace tg

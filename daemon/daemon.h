@@ -9,19 +9,26 @@
 // devices and their locks. All methods are thread-safe once start() has returned.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 #include <grpcpp/grpcpp.h>
 
+#include "daemon/kernel_stats.h"
+
 #include "devices/device.h"
 #include "devices/device_lock.h"
 #include "devices/tensor.h"
+#include "devices/topology/link_policy.h"
 #include "tgrack/v1/node.pb.h"
 
 namespace tg {
@@ -29,6 +36,8 @@ namespace coll {
 class CollectiveRuntime;
 }
 
+class ChildProcess;
+class DaemonMetrics;
 class NodeServiceImpl;
 class Registrar;
 
@@ -47,6 +56,21 @@ struct DaemonConfig {
   // Where the collectives data plane listens (port 0 = any); its bound address becomes
   // data_address unless that is set.
   std::string data_listen = "127.0.0.1:0";
+  // Prometheus /metrics HOST:PORT (port 0 = any); "" = metrics kept but not served.
+  std::string metrics_address;
+  std::string metrics_port_file;               // Where the bound metrics HOST:PORT goes.
+  std::string hive_id;                         // Hive of every cpu device; "" = none.
+  // A command (run through /bin/sh -c, in its own process group) that checks the devices:
+  // exit 0 = healthy; otherwise, or when it outlives the timeout, every device is Unhealthy
+  // with the reason. Run at start and then every interval. "" = no probe.
+  std::string health_probe;
+  std::chrono::milliseconds health_probe_timeout{10000};
+  std::chrono::milliseconds health_probe_interval{60000};
+  // Devices and their links (daemon/backend.h): "hip", "cpu" or "auto".
+  std::string backend = "auto";
+  std::string lock_dir;                        // "" = STATE_DIR/locks.
+  std::string kfd_root = "/sys/class/kfd/kfd/topology";  // hip: the KFD topology.
+  std::string topology_file;                   // cpu: link matrix JSON; "" = host-staged.
 };
 
 class Daemon {
@@ -81,6 +105,24 @@ class Daemon {
                                                     const std::vector<std::string>& feed_names,
                                                     const std::string& job_id);
 
+  // Collectives through the runtime, recorded in the metrics.
+  absl::Status join_collective(const tgrack::v1::JoinCommunicatorRequest& request);
+  absl::StatusOr<tgrack::v1::RunCollectiveReply> run_collective(
+      const tgrack::v1::RunCollectiveRequest& request);
+
+  // Warm reset of local devices together: refuses new graphs on them (UNAVAILABLE naming
+  // the device and the reset), waits up to `drain_timeout` for running graphs (else
+  // DEADLINE_EXCEEDED, nothing reset), resets them all at once (their buffers are dropped)
+  // and returns them to service. A device whose reset fails stays Unhealthy with the
+  // reason, and the first failure is returned. NOT_FOUND for an index the node lacks.
+  absl::Status reset_devices(const std::vector<uint32_t>& indices,
+                             std::chrono::milliseconds drain_timeout, const std::string& reason);
+
+  // The kernel scoreboard (tgctl top).
+  const KernelStats& kernel_stats() const { return kernel_stats_; }
+  // The metrics port, 0 when not serving.
+  int metrics_port() const;
+
  private:
   explicit Daemon(DaemonConfig config);
 
@@ -88,11 +130,35 @@ class Daemon {
   std::string address_;
   std::vector<DeviceLock> locks_;                 // Held for as long as devices_ exist.
   std::vector<std::unique_ptr<Device>> devices_;
+  std::shared_ptr<const LinkPolicy> links_;       // Between devices_, reported in NodeInfo.
+  std::string links_source_;
   std::unique_ptr<coll::CollectiveRuntime> collectives_;
   std::unique_ptr<NodeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Registrar> registrar_;
   std::mutex stop_mutex_;
+
+  // Refreshes the per-device gauges (memory, health, busy); called with every heartbeat.
+  void sample_metrics();
+  DeviceHealth health_of(size_t index) const;
+  void probe_loop();
+
+  std::unique_ptr<DaemonMetrics> metrics_;
+  KernelStats kernel_stats_;
+  std::chrono::steady_clock::time_point last_sample_ = std::chrono::steady_clock::now();
+
+  // Per device, guarded by state_mutex_: graphs running, reset in progress, why unhealthy.
+  mutable std::mutex state_mutex_;
+  std::condition_variable idle_;
+  std::vector<int> running_;
+  std::vector<bool> resetting_;
+  std::vector<std::string> unhealthy_;
+  std::map<std::string, int> world_sizes_;  // Ranks of each joined communicator.
+  std::string probe_failure_;         // The last health probe's failure; "" = passed.
+  bool stopping_ = false;
+  ChildProcess* probe_child_ = nullptr;  // The probe running now, for stop() to kill.
+  std::condition_variable probe_wake_;
+  std::thread probe_thread_;
 };
 
 }  // namespace tg

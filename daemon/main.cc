@@ -2,7 +2,10 @@
 #include <csignal>
 #include <cstdio>
 
+#include <tuple>
+
 #include <CLI/CLI.hpp>
+#include <absl/time/time.h>
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.h"
@@ -29,7 +32,40 @@ int main(int argc, char** argv) {
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
   app.add_option("--data-listen", config.data_listen, "Collectives data plane HOST:PORT (port 0 = any)")
       ->capture_default_str();
+  app.add_option("--metrics", config.metrics_address,
+                 "Serve Prometheus /metrics on HOST:PORT (port 0 = any)");
+  app.add_option("--metrics-port-file", config.metrics_port_file,
+                 "Write the bound metrics HOST:PORT to this file");
+  app.add_option("--hive", config.hive_id, "Hive id of every cpu device (reset together)");
+  std::string probe_timeout = "10s", probe_interval = "60s";
+  app.add_option("--health-probe", config.health_probe,
+                 "Shell command checking the devices; failure marks them Unhealthy");
+  app.add_option("--health-probe-timeout", probe_timeout, "Kill the probe after this long")
+      ->capture_default_str();
+  app.add_option("--health-probe-interval", probe_interval, "Run the probe this often")
+      ->capture_default_str();
+  app.add_option("--backend", config.backend,
+                 "Devices: hip (AMD GPUs), cpu (virtual), auto (hip when a GPU is present)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"hip", "cpu", "auto"}));
+  app.add_option("--lock-dir", config.lock_dir, "Directory for device locks (default STATE_DIR/locks)");
+  app.add_option("--kfd-root", config.kfd_root, "KFD topology sysfs root (hip)")
+      ->capture_default_str();
+  app.add_option("--topology", config.topology_file,
+                 "cpu devices' link matrix and hives (JSON); default: host-staged between all");
   CLI11_PARSE(app, argc, argv);
+
+  for (auto [text, target, flag] :
+       {std::tuple{&probe_timeout, &config.health_probe_timeout, "--health-probe-timeout"},
+        std::tuple{&probe_interval, &config.health_probe_interval, "--health-probe-interval"}}) {
+    absl::Duration duration;
+    if (!absl::ParseDuration(*text, &duration) || duration <= absl::ZeroDuration()) {
+      std::fprintf(stderr, "tgd: %s: '%s' is not a positive duration (e.g. 500ms, 10s)\n", flag,
+                   text->c_str());
+      return 2;
+    }
+    *target = absl::ToChronoMilliseconds(duration);
+  }
 
   auto bytes = tg::parse_bytes(device_memory);
   if (!bytes.ok()) {

@@ -37,13 +37,13 @@ grpc::Status NodeServiceImpl::RunGraph(grpc::ServerContext*,
 grpc::Status NodeServiceImpl::JoinCommunicator(grpc::ServerContext*,
                                                const tgrack::v1::JoinCommunicatorRequest* request,
                                                tgrack::v1::JoinCommunicatorReply*) {
-  return to_grpc(daemon_.collectives().join(*request));
+  return to_grpc(daemon_.join_collective(*request));
 }
 
 grpc::Status NodeServiceImpl::RunCollective(grpc::ServerContext*,
                                             const tgrack::v1::RunCollectiveRequest* request,
                                             tgrack::v1::RunCollectiveReply* reply) {
-  auto result = daemon_.collectives().run(*request);
+  auto result = daemon_.run_collective(*request);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
@@ -53,6 +53,23 @@ grpc::Status NodeServiceImpl::DestroyCommunicator(grpc::ServerContext*,
                                                   const tgrack::v1::DestroyCommunicatorRequest* request,
                                                   tgrack::v1::DestroyCommunicatorReply*) {
   return to_grpc(daemon_.collectives().destroy(request->comm_id()));
+}
+
+grpc::Status NodeServiceImpl::GetKernelStats(grpc::ServerContext*,
+                                             const tgrack::v1::GetKernelStatsRequest*,
+                                             tgrack::v1::GetKernelStatsReply* reply) {
+  *reply = daemon_.kernel_stats().snapshot();
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::ResetDevices(grpc::ServerContext*,
+                                           const tgrack::v1::ResetDevicesRequest* request,
+                                           tgrack::v1::ResetDevicesReply*) {
+  const std::vector<uint32_t> indices(request->device_indices().begin(),
+                                      request->device_indices().end());
+  const uint32_t drain_ms = request->drain_timeout_ms() == 0 ? 10000 : request->drain_timeout_ms();
+  return to_grpc(
+      daemon_.reset_devices(indices, std::chrono::milliseconds(drain_ms), request->reason()));
 }
 
 }  // namespace tg

@@ -27,6 +27,11 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
                                    const tgrack::v1::DestroyCommunicatorRequest*,
                                    tgrack::v1::DestroyCommunicatorReply*) override;
 
+  grpc::Status GetKernelStats(grpc::ServerContext*, const tgrack::v1::GetKernelStatsRequest*,
+                              tgrack::v1::GetKernelStatsReply* reply) override;
+  grpc::Status ResetDevices(grpc::ServerContext*, const tgrack::v1::ResetDevicesRequest* request,
+                            tgrack::v1::ResetDevicesReply*) override;
+
  private:
   Daemon& daemon_;
 };

@@ -8,6 +8,8 @@ packages=(
   libgtest-dev libgmock-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libopenblas-dev prometheus-cpp-dev libibverbs-dev
+  hipcc libamdhip64-dev librocm-smi-dev
+  prometheus
 )
 
 missing=()

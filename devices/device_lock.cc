@@ -39,8 +39,8 @@ absl::StatusOr<DeviceLock> DeviceLock::acquire(const std::string& lock_path,
   }
   const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("device ", device_name,
-                                                   ": cannot open lock ", lock_path));
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("device ", device_name, ": cannot open lock ", lock_path));
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
@@ -52,15 +52,16 @@ absl::StatusOr<DeviceLock> DeviceLock::acquire(const std::string& lock_path,
                                                         holder, ", lock ", lock_path, ")"));
     }
     close(fd);
-    return absl::ErrnoToStatus(err, absl::StrCat("device ", device_name, ": cannot lock ",
-                                                 lock_path));
+    return absl::ErrnoToStatus(err,
+                               absl::StrCat("device ", device_name, ": cannot lock ", lock_path));
   }
   const std::string pid = absl::StrCat(getpid(), "\n");
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     const int err = errno;
     close(fd);
-    return absl::ErrnoToStatus(err, absl::StrCat("device ", device_name, ": cannot write ",
-                                                 lock_path));
+    return absl::ErrnoToStatus(err,
+                               absl::StrCat("device ", device_name, ": cannot write ", lock_path));
   }
   return DeviceLock(fd, lock_path, device_name);
 }

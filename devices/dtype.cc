@@ -37,13 +37,14 @@ std::string_view dtype_name(DType dtype) {
 }
 
 absl::StatusOr<DType> parse_dtype(std::string_view name) {
-  for (DType d : {tgrack::v1::DTYPE_F32, tgrack::v1::DTYPE_F16, tgrack::v1::DTYPE_BF16,
-                  tgrack::v1::DTYPE_F64, tgrack::v1::DTYPE_I32, tgrack::v1::DTYPE_I64,
-                  tgrack::v1::DTYPE_BOOL}) {
+  for (DType d :
+       {tgrack::v1::DTYPE_F32, tgrack::v1::DTYPE_F16, tgrack::v1::DTYPE_BF16, tgrack::v1::DTYPE_F64,
+        tgrack::v1::DTYPE_I32, tgrack::v1::DTYPE_I64, tgrack::v1::DTYPE_BOOL}) {
     if (dtype_name(d) == name) return d;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown dtype '", std::string(name), "' (expected one of f32, f16, bf16, f64, i32, i64, bool)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown dtype '", std::string(name),
+                   "' (expected one of f32, f16, bf16, f64, i32, i64, bool)"));
 }
 
 bool is_floating(DType dtype) {

@@ -26,26 +26,26 @@ absl::StatusOr<HostTensor> HostTensor::from_proto(const tgrack::v1::Tensor& prot
                                                   std::string_view what) {
   const size_t element = dtype_size(proto.dtype());
   if (element == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tensor '", std::string(what), "': dtype is unspecified or unknown (", proto.dtype(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor '", std::string(what), "': dtype is unspecified or unknown (", proto.dtype(), ")"));
   }
   Shape shape(proto.shape().begin(), proto.shape().end());
   uint64_t bytes = element;
   for (int64_t d : shape) {
     if (d < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", std::string(what), "': negative dimension in shape ", shape_string(shape)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", std::string(what), "': negative dimension in shape ", shape_string(shape)));
     }
     if (d != 0 && bytes > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", std::string(what), "': shape ", shape_string(shape), " is too large"));
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", std::string(what), "': shape ",
+                                                     shape_string(shape), " is too large"));
     }
     bytes *= static_cast<uint64_t>(d);
   }
   if (proto.data().size() != bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "tensor '", std::string(what), "': ", std::string(dtype_name(proto.dtype())), shape_string(shape), " needs ", bytes,
-        " bytes of data, got ", proto.data().size()));
+        "tensor '", std::string(what), "': ", std::string(dtype_name(proto.dtype())),
+        shape_string(shape), " needs ", bytes, " bytes of data, got ", proto.data().size()));
   }
   HostTensor tensor(TensorType{proto.dtype(), std::move(shape)});
   if (bytes > 0) std::memcpy(tensor.data(), proto.data().data(), bytes);

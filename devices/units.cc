@@ -11,8 +11,9 @@ namespace tg {
 
 absl::StatusOr<uint64_t> parse_bytes(std::string_view text) {
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid size '", std::string(text), "': ", std::string(why), " (expected e.g. 4096, 512K, 512M, 2G, 1T, 512MiB)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid size '", std::string(text), "': ", std::string(why),
+                     " (expected e.g. 4096, 512K, 512M, 2G, 1T, 512MiB)"));
   };
   size_t digits = 0;
   uint64_t number = 0;
@@ -25,12 +26,21 @@ absl::StatusOr<uint64_t> parse_bytes(std::string_view text) {
   if (digits == 0) return bad("no number");
   const std::string suffix = absl::AsciiStrToUpper(std::string(text.substr(digits)));
   int shift = -1;
-  for (auto [name, bits] : {std::pair{"", 0}, {"B", 0}, {"K", 10}, {"KIB", 10}, {"M", 20},
-                            {"MIB", 20}, {"G", 30}, {"GIB", 30}, {"T", 40}, {"TIB", 40}}) {
+  for (auto [name, bits] : {std::pair{"", 0},
+                            {"B", 0},
+                            {"K", 10},
+                            {"KIB", 10},
+                            {"M", 20},
+                            {"MIB", 20},
+                            {"G", 30},
+                            {"GIB", 30},
+                            {"T", 40},
+                            {"TIB", 40}}) {
     if (suffix == name) shift = bits;
   }
   if (shift < 0) return bad("unknown unit");
-  if (shift > 0 && number > (std::numeric_limits<uint64_t>::max() >> shift)) return bad("too large");
+  if (shift > 0 && number > (std::numeric_limits<uint64_t>::max() >> shift))
+    return bad("too large");
   return number << shift;
 }
 

@@ -28,6 +28,7 @@ struct BenchOptions {
   std::string min = "1K", max = "256M";
   uint32_t factor = 4;
   std::string algo, dtype = "f32", op = "sum", transport;
+  std::string require_link;  // "", "xgmi" or "pcie".
   uint32_t iters = 20, warmup = 5, root = 0, timeout_ms = 10000;
   bool check = false, json = false, in_place = false, verbose = false;
 };
@@ -99,6 +100,7 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
   for (auto& d : *devices) *create.add_devices() = d;
   create.set_timeout_ms(o.timeout_ms);
   create.set_transport(o.transport);
+  create.set_require_link(o.require_link);
   tgrack::v1::CreateCommunicatorReply created;
   auto ctx = context_with_deadline(std::chrono::milliseconds(o.timeout_ms + 5000));
   if (absl::Status s = from_grpc(stub->CreateCommunicator(ctx.get(), create, &created)); !s.ok()) return s;
@@ -192,6 +194,9 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
     c->add_option("--warmup", o->warmup, "Warm-up iterations per size")->capture_default_str();
     c->add_option("--timeout-ms", o->timeout_ms, "Per-operation deadline")->capture_default_str();
     c->add_option("--transport", o->transport, "Force a transport: tcp (default: local inside a daemon, tcp across)");
+    c->add_option("--require-link", o->require_link,
+                  "Fail unless every device pair has this link class or better (xgmi, pcie)")
+        ->check(CLI::IsMember({"xgmi", "pcie"}));
     c->add_flag("--check", o->check, "Fill known values and verify every result");
     c->add_flag("--in-place", o->in_place, "Output buffer = input buffer");
     c->add_flag("--json", o->json, "Print JSON");

@@ -23,5 +23,9 @@ void add_nodes_command(CLI::App& app, const GlobalOptions& options, Action& acti
 void add_devices_command(CLI::App& app, const GlobalOptions& options, Action& action);
 void add_pool_command(CLI::App& app, const GlobalOptions& options, Action& action);
 void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& action);
+void add_topology_command(CLI::App& app, const GlobalOptions& options, Action& action);
+// cordon, uncordon, drain, reset.
+void add_ops_commands(CLI::App& app, const GlobalOptions& options, Action& action);
+void add_top_command(CLI::App& app, const GlobalOptions& options, Action& action);
 
 }  // namespace tg::tgctl

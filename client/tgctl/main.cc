@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   add_devices_command(app, options, action);
   add_pool_command(app, options, action);
   add_bench_command(app, options, action);
+  add_topology_command(app, options, action);
+  add_ops_commands(app, options, action);
+  add_top_command(app, options, action);
 
   try {
     app.parse(argc, argv);

@@ -25,7 +25,9 @@ absl::Status run_nodes(const GlobalOptions& options, bool json) {
     for (const auto& device : node.devices()) memory += device.memory_bytes();
     char since[32];
     std::snprintf(since, sizeof(since), "%.1fs ago", node.seconds_since_heartbeat());
-    table.add_row({node.name(), state_name(node.state()), node.address(),
+    std::string state = state_name(node.state());
+    if (node.cordoned()) state += ",CORDONED (" + node.cordon_reason() + ")";
+    table.add_row({node.name(), state, node.address(),
                    std::to_string(node.devices_size()), format_bytes(memory),
                    std::to_string(node.pid()), since});
   }

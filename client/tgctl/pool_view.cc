@@ -68,6 +68,8 @@ nlohmann::json node_json(const tgrack::v1::NodeInfo& node) {
       {"pid", node.pid()},
       {"version", node.version()},
       {"seconds_since_heartbeat", node.seconds_since_heartbeat()},
+      {"cordoned", node.cordoned()},
+      {"cordon_reason", node.cordon_reason()},
       {"devices", devices},
   };
 }

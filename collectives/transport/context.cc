@@ -12,8 +12,10 @@
 namespace tg::coll {
 namespace {
 
-// Busy-polling this long before sleeping in poll() keeps small-message latency low.
+// Busy-polling this long before sleeping in poll() keeps small-message latency low; only
+// waits for transfers up to kSpinMaxBytes spin.
 constexpr auto kSpin = std::chrono::microseconds(30);
+constexpr size_t kSpinMaxBytes = 256 << 10;
 
 }  // namespace
 
@@ -97,7 +99,10 @@ absl::Status Context::wait(Op& op) {
     absl::Status p = poisoned();
     if (!p.ok()) return p;
   }
-  const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+  // Spin only where latency matters; a large transfer sleeps in poll() and leaves the core
+  // to the peer (on a loaded host the peer is often the one we wait for).
+  const auto spin = op.bytes <= kSpinMaxBytes ? kSpin : std::chrono::microseconds(0);
+  const auto spin_until = std::chrono::steady_clock::now() + spin;
   while (true) {
     absl::Status s = progress_all(op);
     if (!s.ok()) return s;

@@ -48,17 +48,16 @@ absl::StatusOr<Buffer> CpuDevice::allocate(uint64_t bytes) {
   std::lock_guard lock(mu_);
   const uint64_t free = properties_.memory_bytes - used_;
   if (bytes > free) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "device ", properties_.name, ": cannot allocate ", format_bytes(bytes), ": ",
-        format_bytes(free), " of ", format_bytes(properties_.memory_bytes), " free"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("device ", properties_.name, ": cannot allocate ", format_bytes(bytes), ": ",
+                     format_bytes(free), " of ", format_bytes(properties_.memory_bytes), " free"));
   }
   Allocation allocation;
   allocation.bytes = bytes;
   allocation.memory.reset(new (std::nothrow) std::byte[std::max<uint64_t>(bytes, 1)]);
   if (!allocation.memory) {
-    return absl::ResourceExhaustedError(absl::StrCat("device ", properties_.name,
-                                                     ": host allocation of ",
-                                                     format_bytes(bytes), " failed"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "device ", properties_.name, ": host allocation of ", format_bytes(bytes), " failed"));
   }
   const uint64_t id = next_id_++;
   buffers_.emplace(id, std::move(allocation));
@@ -86,8 +85,8 @@ absl::StatusOr<std::byte*> CpuDevice::range(Buffer buffer, uint64_t offset, uint
                                             absl::string_view what) const {
   auto it = buffers_.find(buffer.id);
   if (it == buffers_.end() || it->second.released) {
-    return absl::InvalidArgumentError(absl::StrCat("device ", properties_.name, ": ", what,
-                                                   ": no buffer with id ", buffer.id));
+    return absl::InvalidArgumentError(
+        absl::StrCat("device ", properties_.name, ": ", what, ": no buffer with id ", buffer.id));
   }
   if (offset > it->second.bytes || bytes > it->second.bytes - offset) {
     return absl::OutOfRangeError(absl::StrCat("device ", properties_.name, ": ", what, ": bytes [",
@@ -135,9 +134,9 @@ Event CpuDevice::copy(Buffer dst, uint64_t dst_offset, Buffer src, uint64_t src_
 
 Event CpuDevice::launch(const Kernel& kernel, std::span<const Buffer> inputs, Buffer output) {
   if (inputs.size() != kernel.inputs.size()) {
-    return Event::done(absl::InvalidArgumentError(absl::StrCat(
-        "device ", properties_.name, ": kernel has ", kernel.inputs.size(), " input types but ",
-        inputs.size(), " buffers")));
+    return Event::done(absl::InvalidArgumentError(
+        absl::StrCat("device ", properties_.name, ": kernel has ", kernel.inputs.size(),
+                     " input types but ", inputs.size(), " buffers")));
   }
   std::vector<const std::byte*> in;
   std::unique_lock lock(mu_);
@@ -190,7 +189,8 @@ void CpuDevice::serve() {
     try {
       status = task();
     } catch (const std::exception& e) {  // e.g. bad_alloc in a kernel's scratch space.
-      status = absl::ResourceExhaustedError(absl::StrCat("device ", properties_.name, ": ", e.what()));
+      status =
+          absl::ResourceExhaustedError(absl::StrCat("device ", properties_.name, ": ", e.what()));
     }
     completer.complete(std::move(status));
   }

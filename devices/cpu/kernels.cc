@@ -10,8 +10,7 @@ namespace tg::cpu {
 
 namespace v1 = tgrack::v1;
 
-absl::Status run_kernel(const Kernel& kernel, Inputs inputs, std::byte* output,
-                        ThreadPool* pool) {
+absl::Status run_kernel(const Kernel& kernel, Inputs inputs, std::byte* output, ThreadPool* pool) {
   const OpKind op = kernel.node->op();
   absl::Status status;
   if (op == v1::OP_CONSTANT) {
@@ -40,8 +39,8 @@ absl::Status run_kernel(const Kernel& kernel, Inputs inputs, std::byte* output,
     status = absl::InvalidArgumentError("no cpu kernel for this op");
   }
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat("node '", kernel.node->name(), "' (",
-                                                  op_name(op), "): ", status.message()));
+  return absl::Status(status.code(), absl::StrCat("node '", kernel.node->name(), "' (", op_name(op),
+                                                  "): ", status.message()));
 }
 
 const std::byte* as_dtype(const TensorType& type, const std::byte* data, DType dtype,

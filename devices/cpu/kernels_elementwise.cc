@@ -13,11 +13,15 @@ namespace {
 
 namespace v1 = tgrack::v1;
 
-template <class C> C wrap_neg(C a) {
-  if constexpr (std::is_integral_v<C>) return static_cast<C>(0 - static_cast<std::make_unsigned_t<C>>(a));
-  else return -a;
+template <class C>
+C wrap_neg(C a) {
+  if constexpr (std::is_integral_v<C>)
+    return static_cast<C>(0 - static_cast<std::make_unsigned_t<C>>(a));
+  else
+    return -a;
 }
-template <class C> C wrap_add(C a, C b) {
+template <class C>
+C wrap_add(C a, C b) {
   if constexpr (std::is_integral_v<C>) {
     using U = std::make_unsigned_t<C>;
     return static_cast<C>(static_cast<U>(a) + static_cast<U>(b));
@@ -25,8 +29,12 @@ template <class C> C wrap_add(C a, C b) {
     return a + b;
   }
 }
-template <class C> C wrap_sub(C a, C b) { return wrap_add(a, wrap_neg(b)); }
-template <class C> C wrap_mul(C a, C b) {
+template <class C>
+C wrap_sub(C a, C b) {
+  return wrap_add(a, wrap_neg(b));
+}
+template <class C>
+C wrap_mul(C a, C b) {
   if constexpr (std::is_integral_v<C>) {
     using U = std::make_unsigned_t<C>;
     return static_cast<C>(static_cast<U>(a) * static_cast<U>(b));
@@ -35,14 +43,16 @@ template <class C> C wrap_mul(C a, C b) {
   }
 }
 // Floor division; the caller has checked b != 0.
-template <class C> C floor_div(C a, C b) {
+template <class C>
+C floor_div(C a, C b) {
   if (b == -1) return wrap_neg(a);
   C q = a / b;
   if (a % b != 0 && ((a < 0) != (b < 0))) --q;
   return q;
 }
 // The caller has checked exponent >= 0.
-template <class C> C int_pow(C base, C exponent) {
+template <class C>
+C int_pow(C base, C exponent) {
   using U = std::make_unsigned_t<C>;
   U result = 1, b = static_cast<U>(base);
   for (U e = static_cast<U>(exponent); e != 0; e >>= 1) {
@@ -51,14 +61,16 @@ template <class C> C int_pow(C base, C exponent) {
   }
   return static_cast<C>(result);
 }
-template <class C> C nan_max(C a, C b) {
+template <class C>
+C nan_max(C a, C b) {
   if constexpr (std::is_floating_point_v<C>) {
     if (std::isnan(a)) return a;
     if (std::isnan(b)) return b;
   }
   return b > a ? b : a;
 }
-template <class C> C nan_min(C a, C b) {
+template <class C>
+C nan_min(C a, C b) {
   if constexpr (std::is_floating_point_v<C>) {
     if (std::isnan(a)) return a;
     if (std::isnan(b)) return b;
@@ -78,16 +90,17 @@ void unary_loop(ThreadPool* pool, const std::byte* in, std::byte* out, int64_t n
 
 // out = f(a, b) with a and b of dtype P broadcast to the output's shape; the output has dtype O.
 template <DType P, DType O, class F>
-void binary_loop(ThreadPool* pool, const Kernel& k, const std::byte* a, const std::byte* b, std::byte* out, F f) {
+void binary_loop(ThreadPool* pool, const Kernel& k, const std::byte* a, const std::byte* b,
+                 std::byte* out, F f) {
   using EP = Elem<P>;
   using EO = Elem<O>;
   const auto* x = reinterpret_cast<const typename EP::Storage*>(a);
   const auto* z = reinterpret_cast<const typename EP::Storage*>(b);
   auto* y = reinterpret_cast<typename EO::Storage*>(out);
   const Shape& shape = k.output.shape;
-  const std::array<std::vector<int64_t>, 3> strides = {
-      dense_strides(shape), broadcast_strides(k.inputs[0].shape, shape),
-      broadcast_strides(k.inputs[1].shape, shape)};
+  const std::array<std::vector<int64_t>, 3> strides = {dense_strides(shape),
+                                                       broadcast_strides(k.inputs[0].shape, shape),
+                                                       broadcast_strides(k.inputs[1].shape, shape)};
   const int64_t n = row_length(shape), sa = row_step(strides[1]), sb = row_step(strides[2]);
   for_each_row_parallel<3>(pool, shape, strides, [&](auto off) {
     if (sa == 1 && sb == 1) {  // The common dense case, kept simple for the vectorizer.
@@ -108,12 +121,24 @@ absl::Status binary(ThreadPool* pool, const Kernel& k, const std::byte* a, const
   using C = typename Elem<P>::Compute;
   constexpr DType B = v1::DTYPE_BOOL;
   switch (k.node->op()) {
-    case v1::OP_EQ: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x == y; }); return {};
-    case v1::OP_NE: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x != y; }); return {};
-    case v1::OP_LT: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x < y; }); return {};
-    case v1::OP_LE: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x <= y; }); return {};
-    case v1::OP_GT: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x > y; }); return {};
-    case v1::OP_GE: binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x >= y; }); return {};
+    case v1::OP_EQ:
+      binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x == y; });
+      return {};
+    case v1::OP_NE:
+      binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x != y; });
+      return {};
+    case v1::OP_LT:
+      binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x < y; });
+      return {};
+    case v1::OP_LE:
+      binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x <= y; });
+      return {};
+    case v1::OP_GT:
+      binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x > y; });
+      return {};
+    case v1::OP_GE:
+      binary_loop<P, B>(pool, k, a, b, out, [](C x, C y) { return x >= y; });
+      return {};
     case v1::OP_MAX: binary_loop<P, P>(pool, k, a, b, out, nan_max<C>); return {};
     case v1::OP_MIN: binary_loop<P, P>(pool, k, a, b, out, nan_min<C>); return {};
     default: break;
@@ -169,15 +194,25 @@ absl::Status unary(ThreadPool* pool, const Kernel& k, const std::byte* in, std::
   } else {
     switch (k.node->op()) {
       case v1::OP_NEG: unary_loop<D>(pool, in, out, n, wrap_neg<C>); return {};
-      case v1::OP_RELU: unary_loop<D>(pool, in, out, n, [](C x) { return x < C(0) ? C(0) : x; }); return {};
+      case v1::OP_RELU:
+        unary_loop<D>(pool, in, out, n, [](C x) { return x < C(0) ? C(0) : x; });
+        return {};
       default: break;
     }
     if constexpr (std::is_floating_point_v<C>) {
       switch (k.node->op()) {
-        case v1::OP_EXP: unary_loop<D>(pool, in, out, n, [](C x) { return std::exp(x); }); return {};
-        case v1::OP_LOG: unary_loop<D>(pool, in, out, n, [](C x) { return std::log(x); }); return {};
-        case v1::OP_SQRT: unary_loop<D>(pool, in, out, n, [](C x) { return std::sqrt(x); }); return {};
-        case v1::OP_TANH: unary_loop<D>(pool, in, out, n, [](C x) { return std::tanh(x); }); return {};
+        case v1::OP_EXP:
+          unary_loop<D>(pool, in, out, n, [](C x) { return std::exp(x); });
+          return {};
+        case v1::OP_LOG:
+          unary_loop<D>(pool, in, out, n, [](C x) { return std::log(x); });
+          return {};
+        case v1::OP_SQRT:
+          unary_loop<D>(pool, in, out, n, [](C x) { return std::sqrt(x); });
+          return {};
+        case v1::OP_TANH:
+          unary_loop<D>(pool, in, out, n, [](C x) { return std::tanh(x); });
+          return {};
         case v1::OP_SIGMOID:
           unary_loop<D>(pool, in, out, n, [](C x) { return C(1) / (C(1) + std::exp(-x)); });
           return {};
@@ -191,7 +226,8 @@ absl::Status unary(ThreadPool* pool, const Kernel& k, const std::byte* in, std::
 }  // namespace
 
 absl::Status run_unary(const Kernel& k, Inputs inputs, std::byte* output, ThreadPool* pool) {
-  return visit_dtype(k.output.dtype, [&]<DType D>() { return unary<D>(pool, k, inputs[0], output); });
+  return visit_dtype(k.output.dtype,
+                     [&]<DType D>() { return unary<D>(pool, k, inputs[0], output); });
 }
 
 absl::Status run_binary(const Kernel& k, Inputs inputs, std::byte* output, ThreadPool* pool) {
@@ -217,8 +253,8 @@ void run_where(const Kernel& k, Inputs inputs, std::byte* output, ThreadPool* po
   const auto* cond = reinterpret_cast<const uint8_t*>(inputs[0]);
   for_each_row_parallel<4>(pool, shape, strides, [&](auto off) {
     for (int64_t i = 0; i < n; ++i) {
-      const std::byte* src = cond[off[1] + i * sc] ? a + (off[2] + i * sa) * size
-                                                   : b + (off[3] + i * sb) * size;
+      const std::byte* src =
+          cond[off[1] + i * sc] ? a + (off[2] + i * sa) * size : b + (off[3] + i * sb) * size;
       std::memcpy(output + (off[0] + i) * size, src, size);
     }
   });

@@ -52,7 +52,8 @@ void run_movement(const Kernel& k, Inputs inputs, std::byte* output, ThreadPool*
     case v1::OP_PERMUTE: {
       std::vector<int64_t> strides;
       for (int64_t axis : k.node->axes()) strides.push_back(in_strides[axis]);
-      strided_copy(out_shape, size, output, dense_strides(out_shape), 0, inputs[0], strides, 0, pool);
+      strided_copy(out_shape, size, output, dense_strides(out_shape), 0, inputs[0], strides, 0,
+                   pool);
       return;
     }
     case v1::OP_EXPAND:

@@ -17,8 +17,8 @@ namespace v1 = tgrack::v1;
 // acc[j] = combine(acc[j], x) for every input x that reduces into output element j, then
 // out[j] = finish(acc[j]).
 template <DType In, DType Out, class Acc, class Combine, class Finish>
-void reduce_loop(const Kernel& k, const std::byte* in, std::byte* out, Acc init,
-                 Combine combine, Finish finish) {
+void reduce_loop(const Kernel& k, const std::byte* in, std::byte* out, Acc init, Combine combine,
+                 Finish finish) {
   const Shape& shape = k.inputs[0].shape;
   const std::vector<int> axes = *reduction_axes(*k.node, static_cast<int>(shape.size()));
   Shape kept = shape;
@@ -60,9 +60,10 @@ void reduce(const Kernel& k, const std::byte* in, std::byte* out) {
     } else {
       constexpr DType Out = std::is_same_v<C, bool> ? v1::DTYPE_I64 : D;
       using OutC = typename Elem<Out>::Compute;
-      reduce_loop<D, Out>(k, in, out, uint64_t{0},
-                          [](uint64_t a, C x) { return a + static_cast<uint64_t>(static_cast<int64_t>(x)); },
-                          [](uint64_t a) { return static_cast<OutC>(static_cast<int64_t>(a)); });
+      reduce_loop<D, Out>(
+          k, in, out, uint64_t{0},
+          [](uint64_t a, C x) { return a + static_cast<uint64_t>(static_cast<int64_t>(x)); },
+          [](uint64_t a) { return static_cast<OutC>(static_cast<int64_t>(a)); });
     }
     return;
   }

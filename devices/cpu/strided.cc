@@ -43,9 +43,8 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
 }
 
 void strided_copy(const Shape& shape, size_t element_bytes, std::byte* dst,
-                  const std::vector<int64_t>& dst_strides, int64_t dst_offset,
-                  const std::byte* src, const std::vector<int64_t>& src_strides,
-                  int64_t src_offset, ThreadPool* pool) {
+                  const std::vector<int64_t>& dst_strides, int64_t dst_offset, const std::byte* src,
+                  const std::vector<int64_t>& src_strides, int64_t src_offset, ThreadPool* pool) {
   switch (element_bytes) {
     case 1:
       return copy_rows(shape, reinterpret_cast<uint8_t*>(dst), dst_strides, dst_offset,

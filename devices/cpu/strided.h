@@ -81,8 +81,8 @@ inline int64_t row_step(const std::vector<int64_t>& strides) {
 // Copies elements of `element_bytes` each: dst[dst_offset + i.dst_strides] =
 // src[src_offset + i.src_strides] for every index i of `shape`.
 void strided_copy(const Shape& shape, size_t element_bytes, std::byte* dst,
-                  const std::vector<int64_t>& dst_strides, int64_t dst_offset,
-                  const std::byte* src, const std::vector<int64_t>& src_strides,
-                  int64_t src_offset, ThreadPool* pool = nullptr);
+                  const std::vector<int64_t>& dst_strides, int64_t dst_offset, const std::byte* src,
+                  const std::vector<int64_t>& src_strides, int64_t src_offset,
+                  ThreadPool* pool = nullptr);
 
 }  // namespace tg::cpu

@@ -13,9 +13,7 @@ namespace {
 using tgrack::v1::Node;
 namespace v1 = tgrack::v1;
 
-absl::Status invalid(auto&&... parts) {
-  return absl::InvalidArgumentError(absl::StrCat(parts...));
-}
+absl::Status invalid(auto&&... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); }
 
 // Position in the promotion order; f16 and bf16 share a rank.
 int promotion_rank(DType d) {
@@ -38,7 +36,8 @@ std::string short_op(OpKind op) {
   return name;
 }
 
-absl::StatusOr<TensorType> infer_binary(const Node& node, const TensorType& a, const TensorType& b) {
+absl::StatusOr<TensorType> infer_binary(const Node& node, const TensorType& a,
+                                        const TensorType& b) {
   const OpKind op = node.op();
   if (a.dtype == v1::DTYPE_BOOL && b.dtype == v1::DTYPE_BOOL && !is_comparison_op(op) &&
       op != v1::OP_MAX && op != v1::OP_MIN) {
@@ -58,7 +57,8 @@ absl::StatusOr<TensorType> infer_matmul(const TensorType& a, const TensorType& b
     return invalid("matmul needs operands of rank >= 2 (reshape first): ", both);
   }
   const DType dtype = promote_types(a.dtype, b.dtype);
-  if (dtype == v1::DTYPE_BOOL) return invalid("matmul of bool is not defined: ", both, "; cast first");
+  if (dtype == v1::DTYPE_BOOL)
+    return invalid("matmul of bool is not defined: ", both, "; cast first");
   const int64_t m = a.shape[a.shape.size() - 2], k = a.shape.back();
   const int64_t k2 = b.shape[b.shape.size() - 2], n = b.shape.back();
   if (k != k2) return invalid("inner dimensions differ: ", both);
@@ -87,8 +87,10 @@ absl::StatusOr<TensorType> infer_reduction(const Node& node, const TensorType& i
       return invalid(short_op(node.op()), " over empty axis ", d, " of ", in.str(),
                      " has no identity");
     }
-    if (!reduced) shape.push_back(in.shape[d]);
-    else if (node.keepdims()) shape.push_back(1);
+    if (!reduced)
+      shape.push_back(in.shape[d]);
+    else if (node.keepdims())
+      shape.push_back(1);
   }
   DType dtype = in.dtype;
   if (node.op() == v1::OP_SUM && dtype == v1::DTYPE_BOOL) dtype = v1::DTYPE_I64;
@@ -101,7 +103,8 @@ absl::StatusOr<TensorType> infer_reshape(const Node& node, const TensorType& in)
   int64_t known = 1;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == -1) {
-      if (inferred >= 0) return invalid("reshape target ", shape_string(shape), " has more than one -1");
+      if (inferred >= 0)
+        return invalid("reshape target ", shape_string(shape), " has more than one -1");
       inferred = static_cast<int>(d);
     } else if (shape[d] < 0) {
       return invalid("reshape target ", shape_string(shape), " has a negative dim");
@@ -175,8 +178,7 @@ bool representable(double value, DType dtype) {
     case v1::DTYPE_I32:
       return std::trunc(value) == value && value >= std::numeric_limits<int32_t>::min() &&
              value <= std::numeric_limits<int32_t>::max();
-    case v1::DTYPE_I64:
-      return std::trunc(value) == value && value >= -0x1p63 && value < 0x1p63;
+    case v1::DTYPE_I64: return std::trunc(value) == value && value >= -0x1p63 && value < 0x1p63;
     default: return true;  // Floats round to nearest; NaN and inf are representable.
   }
 }
@@ -192,7 +194,8 @@ absl::StatusOr<TensorType> infer_pad(const Node& node, const TensorType& in) {
   for (size_t d = 0; d < rank; ++d) {
     const int64_t before = node.pad_before(d), after = node.pad_after(d);
     if (before < 0 || after < 0) return invalid("negative padding on dim ", d);
-    if (before > std::numeric_limits<int64_t>::max() / 4 || after > std::numeric_limits<int64_t>::max() / 4) {
+    if (before > std::numeric_limits<int64_t>::max() / 4 ||
+        after > std::numeric_limits<int64_t>::max() / 4) {
       return invalid("padding on dim ", d, " is too large");
     }
     shape[d] += before + after;
@@ -215,8 +218,8 @@ absl::StatusOr<TensorType> infer_concat(const Node& node, std::span<const Tensor
     bool agree = static_cast<int>(t.shape.size()) == rank;
     for (int d = 0; agree && d < rank; ++d) agree = d == *axis || t.shape[d] == shape[d];
     if (!agree) {
-      return invalid("concat inputs must agree except along axis ", *axis, ": ",
-                     inputs[0].str(), " and ", t.str());
+      return invalid("concat inputs must agree except along axis ", *axis, ": ", inputs[0].str(),
+                     " and ", t.str());
     }
     shape[*axis] += t.shape[*axis];
     dtype = promote_types(dtype, t.dtype);
@@ -250,8 +253,8 @@ int op_arity(OpKind op) {
   if (is_unary_op(op) || is_reduction_op(op) || op == v1::OP_CAST) return 1;
   if (is_binary_op(op) || op == v1::OP_MATMUL) return 2;
   if (op == v1::OP_WHERE) return 3;
-  if (op == v1::OP_RESHAPE || op == v1::OP_PERMUTE || op == v1::OP_EXPAND ||
-      op == v1::OP_SLICE || op == v1::OP_PAD) {
+  if (op == v1::OP_RESHAPE || op == v1::OP_PERMUTE || op == v1::OP_EXPAND || op == v1::OP_SLICE ||
+      op == v1::OP_PAD) {
     return 1;
   }
   if (op == v1::OP_CONCAT) return -1;
@@ -294,8 +297,8 @@ absl::StatusOr<TensorType> infer_type(const Node& node, std::span<const TensorTy
   const int arity = op_arity(op);
   if (arity == -2) return invalid("unknown op ", static_cast<int>(op));
   if ((arity >= 0 && static_cast<int>(inputs.size()) != arity) || (arity == -1 && inputs.empty())) {
-    return invalid("takes ", arity >= 0 ? absl::StrCat(arity) : "one or more",
-                   " inputs, got ", inputs.size());
+    return invalid("takes ", arity >= 0 ? absl::StrCat(arity) : "one or more", " inputs, got ",
+                   inputs.size());
   }
   if (arity == 0) return infer_leaf(node);
   const TensorType& in = inputs[0];
@@ -320,7 +323,8 @@ absl::StatusOr<TensorType> infer_type(const Node& node, std::span<const TensorTy
       return TensorType{promote_types(inputs[1].dtype, inputs[2].dtype), *std::move(shape)};
     }
     case v1::OP_CAST:
-      if (dtype_size(node.dtype()) == 0) return invalid("cast target dtype is unspecified or unknown");
+      if (dtype_size(node.dtype()) == 0)
+        return invalid("cast target dtype is unspecified or unknown");
       return TensorType{node.dtype(), in.shape};
     case v1::OP_MATMUL: return infer_matmul(in, inputs[1]);
     case v1::OP_RESHAPE: return infer_reshape(node, in);
@@ -354,10 +358,12 @@ absl::StatusOr<std::vector<int>> reduction_axes(const Node& node, int rank) {
 
 absl::StatusOr<std::vector<SliceDim>> slice_dims(const Node& node, const Shape& in) {
   const size_t rank = in.size();
-  if (static_cast<size_t>(node.starts_size()) != rank || static_cast<size_t>(node.ends_size()) != rank ||
+  if (static_cast<size_t>(node.starts_size()) != rank ||
+      static_cast<size_t>(node.ends_size()) != rank ||
       (node.steps_size() != 0 && static_cast<size_t>(node.steps_size()) != rank)) {
-    return invalid("slice of rank ", rank, " needs ", rank, " starts and ends (and steps, if any), got ",
-                   node.starts_size(), ", ", node.ends_size(), " and ", node.steps_size());
+    return invalid("slice of rank ", rank, " needs ", rank,
+                   " starts and ends (and steps, if any), got ", node.starts_size(), ", ",
+                   node.ends_size(), " and ", node.steps_size());
   }
   std::vector<SliceDim> dims(rank);
   for (size_t d = 0; d < rank; ++d) {
@@ -373,7 +379,8 @@ absl::StatusOr<std::vector<SliceDim>> slice_dims(const Node& node, const Shape& 
 absl::StatusOr<int> concat_axis(const Node& node, int rank) {
   if (rank == 0) return invalid("cannot concat scalars (reshape to rank 1 first)");
   const int64_t axis = node.axis();
-  if (axis < -rank || axis >= rank) return invalid("axis ", axis, " is out of range for rank ", rank);
+  if (axis < -rank || axis >= rank)
+    return invalid("axis ", axis, " is out of range for rank ", rank);
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 

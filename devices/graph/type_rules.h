@@ -54,7 +54,7 @@ std::string op_name(OpKind op);
 int op_arity(OpKind op);
 
 bool is_unary_op(OpKind op);
-bool is_binary_op(OpKind op);      // Includes comparisons.
+bool is_binary_op(OpKind op);  // Includes comparisons.
 bool is_comparison_op(OpKind op);
 bool is_reduction_op(OpKind op);
 

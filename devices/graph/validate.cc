@@ -16,9 +16,7 @@ using tgrack::v1::Graph;
 using tgrack::v1::Node;
 namespace v1 = tgrack::v1;
 
-absl::Status invalid(auto&&... parts) {
-  return absl::InvalidArgumentError(absl::StrCat(parts...));
-}
+absl::Status invalid(auto&&... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); }
 
 std::string label(const Node& node) {
   return absl::StrCat("node '", node.name(), "' (", op_name(node.op()), ")");
@@ -26,7 +24,14 @@ std::string label(const Node& node) {
 
 // Which attributes an op may set; anything else set is a mistake the caller should hear about.
 enum Attr : unsigned {
-  kDtype = 1, kShape = 2, kAxes = 4, kKeepdims = 8, kSlice = 16, kPad = 32, kAxis = 64, kValue = 128
+  kDtype = 1,
+  kShape = 2,
+  kAxes = 4,
+  kKeepdims = 8,
+  kSlice = 16,
+  kPad = 32,
+  kAxis = 64,
+  kValue = 128
 };
 
 unsigned allowed_attrs(OpKind op) {
@@ -52,8 +57,12 @@ absl::Status check_attrs(const Node& node) {
       {kShape, {"shape", !node.shape().empty()}},
       {kAxes, {"axes", !node.axes().empty()}},
       {kKeepdims, {"keepdims", node.keepdims()}},
-      {kSlice, {"starts/ends/steps", !node.starts().empty() || !node.ends().empty() || !node.steps().empty()}},
-      {kPad, {"pad_before/pad_after/pad_value", !node.pad_before().empty() || !node.pad_after().empty() || node.pad_value() != 0}},
+      {kSlice,
+       {"starts/ends/steps",
+        !node.starts().empty() || !node.ends().empty() || !node.steps().empty()}},
+      {kPad,
+       {"pad_before/pad_after/pad_value",
+        !node.pad_before().empty() || !node.pad_after().empty() || node.pad_value() != 0}},
       {kAxis, {"axis", node.axis() != 0}},
       {kValue, {"value", node.has_value()}},
   };
@@ -90,8 +99,8 @@ absl::StatusOr<std::vector<int>> topological_order(const Graph& graph,
         for (; it != stack.end(); ++it) cycle.push_back(graph.nodes(it->first).name());
         std::reverse(cycle.begin(), cycle.end());  // Follow data flow: producer first.
         cycle.push_back(cycle.front());
-        return invalid("node '", graph.nodes(in).name(), "' is part of a cycle: ",
-                       absl::StrJoin(cycle, " -> "));
+        return invalid("node '", graph.nodes(in).name(),
+                       "' is part of a cycle: ", absl::StrJoin(cycle, " -> "));
       }
       if (state[in] == 0) {
         state[in] = 1;
@@ -134,13 +143,16 @@ absl::StatusOr<ValidatedGraph> validate_graph(const Graph& graph, const GraphLim
     const Node& node = graph.nodes(i);
     if (node.name().empty()) return invalid("node #", i, " (", op_name(node.op()), ") has no name");
     auto [it, fresh] = index.emplace(node.name(), i);
-    if (!fresh) return invalid("node '", node.name(), "' is defined twice (nodes #", it->second, " and #", i, ")");
+    if (!fresh)
+      return invalid("node '", node.name(), "' is defined twice (nodes #", it->second, " and #", i,
+                     ")");
   }
   std::vector<std::vector<int>> inputs(n);
   for (int i = 0; i < n; ++i) {
     const Node& node = graph.nodes(i);
     const int arity = op_arity(node.op());
-    if (arity == -2) return invalid("node '", node.name(), "': unknown op ", static_cast<int>(node.op()));
+    if (arity == -2)
+      return invalid("node '", node.name(), "': unknown op ", static_cast<int>(node.op()));
     const int got = node.inputs_size();
     if ((arity >= 0 && got != arity) || (arity == -1 && got == 0)) {
       return invalid(label(node), ": takes ", arity >= 0 ? absl::StrCat(arity) : "one or more",

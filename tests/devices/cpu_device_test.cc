@@ -30,7 +30,8 @@ TEST(CpuDevice, AllocationBeyondBudgetNamesDeviceRequestAndFree) {
   EXPECT_EQ(device.memory_used(), 500 * MiB);
   auto b = device.allocate(1024 * MiB);
   EXPECT_EQ(b.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(b.status().message(), "device cpu1: cannot allocate 1.0 GiB: 12.0 MiB of 512.0 MiB free");
+  EXPECT_EQ(b.status().message(),
+            "device cpu1: cannot allocate 1.0 GiB: 12.0 MiB of 512.0 MiB free");
   EXPECT_EQ(device.allocate(13 * MiB).status().code(), absl::StatusCode::kResourceExhausted);
   ASSERT_TRUE(device.allocate(12 * MiB).ok());
   device.release(*a);
@@ -113,10 +114,15 @@ TEST(CpuDevice, ManyThreadsShareOneDevice) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
         auto buffer = device.allocate(1024);
-        if (!buffer.ok()) { ++failures; continue; }
+        if (!buffer.ok()) {
+          ++failures;
+          continue;
+        }
         std::vector<uint8_t> in(1024, static_cast<uint8_t>(t * 50 + i)), out(1024, 0);
         device.upload(*buffer, 0, in.data(), 1024);
-        if (!device.download(out.data(), *buffer, 0, 1024).wait_for(milliseconds(10000)).ok() || in != out) ++failures;
+        if (!device.download(out.data(), *buffer, 0, 1024).wait_for(milliseconds(10000)).ok() ||
+            in != out)
+          ++failures;
         device.release(*buffer);
       }
     });

@@ -36,9 +36,9 @@ TEST_F(DeviceLockTest, SecondOwnerIsRefusedWithThePid) {
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = DeviceLock::acquire(lock_path(), "cpu0");
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(second.status().message(),
-            "device cpu0 is owned by another process (pid " + std::to_string(getpid()) +
-                ", lock " + lock_path() + ")");
+  EXPECT_EQ(second.status().message(), "device cpu0 is owned by another process (pid " +
+                                           std::to_string(getpid()) + ", lock " + lock_path() +
+                                           ")");
 }
 
 TEST_F(DeviceLockTest, ReleasedOnDestructionAndMovable) {
@@ -69,7 +69,8 @@ TEST_F(DeviceLockTest, LockHeldByAnotherProcessNamesItsPid) {
   auto refused = DeviceLock::acquire(lock_path(), "cpu0");
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.status().message().find("(pid " + std::to_string(child) + ", lock "),
-            std::string::npos) << refused.status();
+            std::string::npos)
+      << refused.status();
   ASSERT_EQ(write(to_child[1], "x", 1), 1);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);

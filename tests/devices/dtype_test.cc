@@ -34,8 +34,8 @@ TEST(DType, SizesAndNames) {
 
 TEST(Half, RoundsTiesToEven) {
   EXPECT_EQ(float_to_half(1.0f), 0x3c00);
-  EXPECT_EQ(float_to_half(1.0f + 0x1p-11f), 0x3c00);        // Tie, 0x3c00 is even.
-  EXPECT_EQ(float_to_half(1.0f + 3 * 0x1p-11f), 0x3c02);    // Tie, rounds up to even.
+  EXPECT_EQ(float_to_half(1.0f + 0x1p-11f), 0x3c00);             // Tie, 0x3c00 is even.
+  EXPECT_EQ(float_to_half(1.0f + 3 * 0x1p-11f), 0x3c02);         // Tie, rounds up to even.
   EXPECT_EQ(float_to_half(1.0f + 0x1p-11f + 0x1p-20f), 0x3c01);  // Just above the tie.
   EXPECT_EQ(float_to_half(-2.0f), 0xc000);
   EXPECT_EQ(float_to_half(-0.0f), 0x8000);
@@ -51,13 +51,13 @@ TEST(Half, OverflowsToInfinity) {
 }
 
 TEST(Half, Subnormals) {
-  EXPECT_EQ(float_to_half(0x1p-14f), 0x0400);           // Smallest normal.
-  EXPECT_EQ(float_to_half(0x1p-24f), 0x0001);           // Smallest subnormal.
-  EXPECT_EQ(float_to_half(0x1p-25f), 0x0000);           // Tie with 0: even.
-  EXPECT_EQ(float_to_half(0x1.8p-24f), 0x0002);         // Tie between 1 and 2: even.
-  EXPECT_EQ(float_to_half(0x1.1p-25f), 0x0001);         // Above the tie.
-  EXPECT_EQ(float_to_half(0x1.ff8p-15f), 0x03ff);       // Largest subnormal.
-  EXPECT_EQ(float_to_half(0x1.ffcp-15f), 0x0400);       // Tie: rounds up into the normals.
+  EXPECT_EQ(float_to_half(0x1p-14f), 0x0400);      // Smallest normal.
+  EXPECT_EQ(float_to_half(0x1p-24f), 0x0001);      // Smallest subnormal.
+  EXPECT_EQ(float_to_half(0x1p-25f), 0x0000);      // Tie with 0: even.
+  EXPECT_EQ(float_to_half(0x1.8p-24f), 0x0002);    // Tie between 1 and 2: even.
+  EXPECT_EQ(float_to_half(0x1.1p-25f), 0x0001);    // Above the tie.
+  EXPECT_EQ(float_to_half(0x1.ff8p-15f), 0x03ff);  // Largest subnormal.
+  EXPECT_EQ(float_to_half(0x1.ffcp-15f), 0x0400);  // Tie: rounds up into the normals.
   EXPECT_EQ(half_to_float(0x0001), 0x1p-24f);
   EXPECT_EQ(half_to_float(0x8200), -0x1p-15f);
 }
@@ -79,8 +79,8 @@ TEST(Half, EveryHalfRoundTrips) {
 
 TEST(BFloat16, RoundsTiesToEvenAndOverflows) {
   EXPECT_EQ(float_to_bfloat16(1.0f), 0x3f80);
-  EXPECT_EQ(float_to_bfloat16(1.0f + 0x1p-8f), 0x3f80);       // Tie: even.
-  EXPECT_EQ(float_to_bfloat16(1.0f + 3 * 0x1p-8f), 0x3f82);   // Tie: up to even.
+  EXPECT_EQ(float_to_bfloat16(1.0f + 0x1p-8f), 0x3f80);      // Tie: even.
+  EXPECT_EQ(float_to_bfloat16(1.0f + 3 * 0x1p-8f), 0x3f82);  // Tie: up to even.
   EXPECT_EQ(float_to_bfloat16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
   EXPECT_EQ(float_to_bfloat16(std::numeric_limits<float>::max()), 0x7f80);  // Rounds to inf.
   EXPECT_EQ(float_to_bfloat16(-std::numeric_limits<float>::infinity()), 0xff80);
@@ -102,14 +102,17 @@ TEST(Tensor, ProtoRoundTripAndChecks) {
   auto bad = HostTensor::from_proto(short_data, "x");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("tensor 'x': i32[2,3] needs 24 bytes of data, got 23"),
-            std::string::npos) << bad.status();
+            std::string::npos)
+      << bad.status();
 
   tgrack::v1::Tensor negative;
   negative.set_dtype(v1::DTYPE_F32);
   negative.add_shape(-1);
-  EXPECT_NE(HostTensor::from_proto(negative, "n").status().message().find("negative"), std::string::npos);
+  EXPECT_NE(HostTensor::from_proto(negative, "n").status().message().find("negative"),
+            std::string::npos);
   tgrack::v1::Tensor untyped;
-  EXPECT_NE(HostTensor::from_proto(untyped, "u").status().message().find("dtype"), std::string::npos);
+  EXPECT_NE(HostTensor::from_proto(untyped, "u").status().message().find("dtype"),
+            std::string::npos);
   EXPECT_EQ(num_elements({}), 1);
   EXPECT_EQ(num_elements({3, 0}), 0);
 }

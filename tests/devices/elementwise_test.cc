@@ -70,8 +70,9 @@ HostTensor binary_graph(v1::OpKind op, const HostTensor& a, const HostTensor& c)
   return out.empty() ? HostTensor() : out[0];
 }
 
-std::vector<double> broadcast_reference(const Shape& out, const Shape& sa, const std::vector<double>& a,
-                                        const Shape& sb, const std::vector<double>& b, const Binary& f) {
+std::vector<double> broadcast_reference(const Shape& out, const Shape& sa,
+                                        const std::vector<double>& a, const Shape& sb,
+                                        const std::vector<double>& b, const Binary& f) {
   std::vector<double> want(num_elements(out));
   for (int64_t i = 0; i < num_elements(out); ++i) {
     want[i] = f(a[broadcast_offset(i, out, sa)], b[broadcast_offset(i, out, sb)]);
@@ -90,7 +91,7 @@ TEST(Binary, ArithmeticBroadcastsInEveryType) {
       {v1::OP_POW, [](double x, double y) { return std::pow(x, y); }},
   };
   const std::vector<std::tuple<Shape, Shape, Shape>> shapes = {
-      {{2, 3, 4}, {3, 1}, {2, 3, 4}}, {{1}, {5}, {5}},       {{0, 3}, {1, 3}, {0, 3}},
+      {{2, 3, 4}, {3, 1}, {2, 3, 4}}, {{1}, {5}, {5}},          {{0, 3}, {1, 3}, {0, 3}},
       {{}, {2, 2}, {2, 2}},           {{7, 13}, {13}, {7, 13}}, {{4, 1, 3}, {1, 5, 1}, {4, 5, 3}},
   };
   for (DType dtype : {F32, F64, F16, BF16, I32, I64}) {
@@ -102,7 +103,8 @@ TEST(Binary, ArithmeticBroadcastsInEveryType) {
         const bool pow = op == v1::OP_POW;
         std::vector<double> a = sample(dtype, num_elements(sa), pow ? 0.5 : -20, pow ? 4 : 20, 3);
         std::vector<double> c = sample(dtype, num_elements(sb), pow ? 0 : 1, pow ? 3 : 9, 4);
-        if (!integer && op == v1::OP_DIV) for (double& x : c) x = -x;  // Negative divisors too.
+        if (!integer && op == v1::OP_DIV)
+          for (double& x : c) x = -x;  // Negative divisors too.
         Binary f = ref;
         if (integer && op == v1::OP_DIV) f = [](double x, double y) { return std::floor(x / y); };
         HostTensor out = binary_graph(op, tensor(dtype, sa, a), tensor(dtype, sb, c));
@@ -125,7 +127,8 @@ TEST(Binary, IntegerOverflowWraps) {
   HostTensor out = binary_graph(v1::OP_ADD, tensor(I32, {1}, {2147483647}), tensor(I32, {1}, {1}));
   EXPECT_EQ(values(out)[0], -2147483648.0);
   HostTensor pow = binary_graph(v1::OP_POW, tensor(I64, {2}, {3, -2}), tensor(I64, {2}, {40, 5}));
-  EXPECT_EQ(pow.values<int64_t>()[0], static_cast<int64_t>(12157665459056928801ull));  // 3^40 mod 2^64.
+  EXPECT_EQ(pow.values<int64_t>()[0],
+            static_cast<int64_t>(12157665459056928801ull));  // 3^40 mod 2^64.
   EXPECT_EQ(pow.values<int64_t>()[1], -32);
 }
 
@@ -135,7 +138,8 @@ TEST(Binary, IntegerDivisionByZeroFailsNamingTheNode) {
   b.input("b", I32, {2});
   b.node("q", v1::OP_DIV, {"a", "b"});
   b.output("q");
-  absl::Status s = run_status(b, {{"a", tensor(I32, {2}, {1, 2})}, {"b", tensor(I32, {2}, {1, 0})}});
+  absl::Status s =
+      run_status(b, {{"a", tensor(I32, {2}, {1, 2})}, {"b", tensor(I32, {2}, {1, 0})}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "node 'q' (OP_DIV): integer division by zero");
 }
@@ -155,7 +159,8 @@ TEST(Binary, MixedTypesPromote) {
   HostTensor f = binary_graph(v1::OP_ADD, tensor(I32, {2}, {1, 2}), tensor(F32, {2}, {0.5, 0.25}));
   EXPECT_EQ(f.dtype(), F32);
   EXPECT_EQ(values(f), (std::vector<double>{1.5, 2.25}));
-  HostTensor i = binary_graph(v1::OP_MUL, tensor(BOOL, {3}, {1, 0, 1}), tensor(I64, {3}, {5, 6, 7}));
+  HostTensor i =
+      binary_graph(v1::OP_MUL, tensor(BOOL, {3}, {1, 0, 1}), tensor(I64, {3}, {5, 6, 7}));
   EXPECT_EQ(i.dtype(), I64);
   EXPECT_EQ(values(i), (std::vector<double>{5, 0, 7}));
   HostTensor h = binary_graph(v1::OP_ADD, tensor(F16, {1}, {1}), tensor(BF16, {1}, {0.5}));
@@ -168,7 +173,8 @@ TEST(Binary, MixedTypesPromote) {
 
 TEST(Binary, HalfResultsAreRoundedOnceToNearestEven) {
   // 2048 + 1 and 2050 + 1 are ties in f16 (spacing 2 there): 2048 and 2052.
-  HostTensor h = binary_graph(v1::OP_ADD, tensor(F16, {3}, {2048, 2050, 65504}), tensor(F16, {3}, {1, 1, 32}));
+  HostTensor h =
+      binary_graph(v1::OP_ADD, tensor(F16, {3}, {2048, 2050, 65504}), tensor(F16, {3}, {1, 1, 32}));
   EXPECT_EQ(values(h), (std::vector<double>{2048, 2052, INFINITY}));
   // bf16 spacing at 256 is 2: 256 + 1 -> 256, 258 + 1 -> 260.
   HostTensor b = binary_graph(v1::OP_ADD, tensor(BF16, {2}, {256, 258}), tensor(BF16, {2}, {1, 1}));
@@ -180,7 +186,8 @@ TEST(Binary, MaxMinPropagateNan) {
   EXPECT_TRUE(std::isnan(values(m)[0]) && std::isnan(values(m)[1]));
   HostTensor n = binary_graph(v1::OP_MIN, tensor(F64, {2}, {NAN, 1}), tensor(F64, {2}, {1, NAN}));
   EXPECT_TRUE(std::isnan(values(n)[0]) && std::isnan(values(n)[1]));
-  HostTensor o = binary_graph(v1::OP_MAX, tensor(BOOL, {4}, {0, 0, 1, 1}), tensor(BOOL, {4}, {0, 1, 0, 1}));
+  HostTensor o =
+      binary_graph(v1::OP_MAX, tensor(BOOL, {4}, {0, 0, 1, 1}), tensor(BOOL, {4}, {0, 1, 0, 1}));
   EXPECT_EQ(values(o), (std::vector<double>{0, 1, 1, 1}));
 }
 
@@ -206,7 +213,8 @@ TEST(Compare, GivesBoolWithBroadcasting) {
       EXPECT_EQ(values(out), broadcast_reference(sa, sa, a, sb, c, ref));
     }
   }
-  HostTensor mixed = binary_graph(v1::OP_LT, tensor(I32, {2}, {1, 2}), tensor(F32, {2}, {1.5, 1.5}));
+  HostTensor mixed =
+      binary_graph(v1::OP_LT, tensor(I32, {2}, {1, 2}), tensor(F32, {2}, {1.5, 1.5}));
   EXPECT_EQ(values(mixed), (std::vector<double>{1, 0}));
 }
 
@@ -236,7 +244,8 @@ HostTensor cast(const HostTensor& x, DType to) {
 
 TEST(Cast, FloatToIntegerTruncatesSaturatesAndZeroesNan) {
   const std::vector<double> in = {0, 1.9, -1.9, 2.5, -2.5, 1e10, -1e10, NAN, INFINITY};
-  const double max32 = std::numeric_limits<int32_t>::max(), min32 = std::numeric_limits<int32_t>::min();
+  const double max32 = std::numeric_limits<int32_t>::max(),
+               min32 = std::numeric_limits<int32_t>::min();
   EXPECT_EQ(values(cast(tensor(F64, {9}, in), I32)),
             (std::vector<double>{0, 1, -1, 2, -2, max32, min32, 0, max32}));
   HostTensor i64 = cast(tensor(F32, {3}, {1e30, -1e30, -7.5}), I64);
@@ -246,7 +255,8 @@ TEST(Cast, FloatToIntegerTruncatesSaturatesAndZeroesNan) {
 }
 
 TEST(Cast, ToBoolIsNonZero) {
-  EXPECT_EQ(values(cast(tensor(F32, {4}, {0, -0.0, 0.1, NAN}), BOOL)), (std::vector<double>{0, 0, 1, 1}));
+  EXPECT_EQ(values(cast(tensor(F32, {4}, {0, -0.0, 0.1, NAN}), BOOL)),
+            (std::vector<double>{0, 0, 1, 1}));
   EXPECT_EQ(values(cast(tensor(I64, {3}, {0, -5, 1}), BOOL)), (std::vector<double>{0, 1, 1}));
   EXPECT_EQ(values(cast(tensor(BOOL, {2}, {1, 0}), F16)), (std::vector<double>{1, 0}));
 }

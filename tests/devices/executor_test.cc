@@ -56,7 +56,8 @@ TEST(RunGraph, AllocationFailureNamesTheNodeAndFreesEverything) {
   CpuDevice device("cpu7", 9 * MiB, 1);
   auto out = run_graph(device, g.graph(), {HostTensor(TensorType{F32, {1024, 1024}})}, {"x"});
   EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(out.status().message(), "node 'z': device cpu7: cannot allocate 4.0 MiB: 1.0 MiB of 9.0 MiB free");
+  EXPECT_EQ(out.status().message(),
+            "node 'z': device cpu7: cannot allocate 4.0 MiB: 1.0 MiB of 9.0 MiB free");
   EXPECT_EQ(device.memory_used(), 0u);
   EXPECT_TRUE(device.allocate(9 * MiB).ok());  // Really free, not just accounted.
 }
@@ -82,7 +83,8 @@ TEST(RunGraph, RefusesBadGraphsAndFeedsBeforeRunning) {
   CpuDevice device("cpu0", MiB, 1);
   auto wrong_feed = run_graph(device, g.graph(), {tensor(F32, {3}, {1, 2, 3})}, {"x"});
   EXPECT_EQ(wrong_feed.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(wrong_feed.status().message().find("input 'x' is declared f32[2] but fed f32[3]"), std::string::npos);
+  EXPECT_NE(wrong_feed.status().message().find("input 'x' is declared f32[2] but fed f32[3]"),
+            std::string::npos);
   g.graph().add_outputs("missing");
   auto bad_graph = run_graph(device, g.graph(), {tensor(F32, {2}, {1, 2})}, {"x"});
   EXPECT_EQ(bad_graph.status().code(), absl::StatusCode::kInvalidArgument);
@@ -195,7 +197,8 @@ TEST(RunGraph, ConcurrentRunsOnSharedAndSeparateDevices) {
       for (int i = 0; i < 10; ++i) {
         // x = c * ones: every entry of x @ x is 64 c^2, and the sum 64^3 c^2.
         const double c = t + i + 1;
-        auto out = run_graph(device, g.graph(), {tensor(F32, {64, 64}, std::vector<double>(4096, c))}, {"x"});
+        auto out = run_graph(device, g.graph(),
+                             {tensor(F32, {64, 64}, std::vector<double>(4096, c))}, {"x"});
         if (!out.ok() || values((*out)[0])[0] != 262144 * c * c) ++wrong;
       }
     });

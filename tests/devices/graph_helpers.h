@@ -23,7 +23,8 @@ constexpr DType F32 = v1::DTYPE_F32, F16 = v1::DTYPE_F16, BF16 = v1::DTYPE_BF16,
 
 class GraphBuilder {
  public:
-  v1::Node& node(const std::string& name, v1::OpKind op, std::initializer_list<std::string> inputs = {}) {
+  v1::Node& node(const std::string& name, v1::OpKind op,
+                 std::initializer_list<std::string> inputs = {}) {
     v1::Node* n = graph_.add_nodes();
     n->set_name(name);
     n->set_op(op);
@@ -49,38 +50,92 @@ class GraphBuilder {
 // Exact for every value representable in `dtype`.
 inline void store_double(DType dtype, double v, std::byte* p) {
   switch (dtype) {
-    case v1::DTYPE_F32: { float f = static_cast<float>(v); std::memcpy(p, &f, 4); break; }
+    case v1::DTYPE_F32: {
+      float f = static_cast<float>(v);
+      std::memcpy(p, &f, 4);
+      break;
+    }
     case v1::DTYPE_F64: std::memcpy(p, &v, 8); break;
-    case v1::DTYPE_F16: { uint16_t h = float_to_half(static_cast<float>(v)); std::memcpy(p, &h, 2); break; }
-    case v1::DTYPE_BF16: { uint16_t h = float_to_bfloat16(static_cast<float>(v)); std::memcpy(p, &h, 2); break; }
-    case v1::DTYPE_I32: { int32_t i = static_cast<int32_t>(v); std::memcpy(p, &i, 4); break; }
-    case v1::DTYPE_I64: { int64_t i = static_cast<int64_t>(v); std::memcpy(p, &i, 8); break; }
-    default: { uint8_t b = v != 0; std::memcpy(p, &b, 1); break; }
+    case v1::DTYPE_F16: {
+      uint16_t h = float_to_half(static_cast<float>(v));
+      std::memcpy(p, &h, 2);
+      break;
+    }
+    case v1::DTYPE_BF16: {
+      uint16_t h = float_to_bfloat16(static_cast<float>(v));
+      std::memcpy(p, &h, 2);
+      break;
+    }
+    case v1::DTYPE_I32: {
+      int32_t i = static_cast<int32_t>(v);
+      std::memcpy(p, &i, 4);
+      break;
+    }
+    case v1::DTYPE_I64: {
+      int64_t i = static_cast<int64_t>(v);
+      std::memcpy(p, &i, 8);
+      break;
+    }
+    default: {
+      uint8_t b = v != 0;
+      std::memcpy(p, &b, 1);
+      break;
+    }
   }
 }
 
 inline double load_double(DType dtype, const std::byte* p) {
   switch (dtype) {
-    case v1::DTYPE_F32: { float f; std::memcpy(&f, p, 4); return f; }
-    case v1::DTYPE_F64: { double d; std::memcpy(&d, p, 8); return d; }
-    case v1::DTYPE_F16: { uint16_t h; std::memcpy(&h, p, 2); return half_to_float(h); }
-    case v1::DTYPE_BF16: { uint16_t h; std::memcpy(&h, p, 2); return bfloat16_to_float(h); }
-    case v1::DTYPE_I32: { int32_t i; std::memcpy(&i, p, 4); return i; }
-    case v1::DTYPE_I64: { int64_t i; std::memcpy(&i, p, 8); return static_cast<double>(i); }
-    default: { uint8_t b; std::memcpy(&b, p, 1); return b; }
+    case v1::DTYPE_F32: {
+      float f;
+      std::memcpy(&f, p, 4);
+      return f;
+    }
+    case v1::DTYPE_F64: {
+      double d;
+      std::memcpy(&d, p, 8);
+      return d;
+    }
+    case v1::DTYPE_F16: {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      return half_to_float(h);
+    }
+    case v1::DTYPE_BF16: {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      return bfloat16_to_float(h);
+    }
+    case v1::DTYPE_I32: {
+      int32_t i;
+      std::memcpy(&i, p, 4);
+      return i;
+    }
+    case v1::DTYPE_I64: {
+      int64_t i;
+      std::memcpy(&i, p, 8);
+      return static_cast<double>(i);
+    }
+    default: {
+      uint8_t b;
+      std::memcpy(&b, p, 1);
+      return b;
+    }
   }
 }
 
 inline HostTensor tensor(DType dtype, const Shape& shape, const std::vector<double>& values) {
   HostTensor t(TensorType{dtype, shape});
   EXPECT_EQ(static_cast<int64_t>(values.size()), t.elements());
-  for (size_t i = 0; i < values.size(); ++i) store_double(dtype, values[i], t.data() + i * dtype_size(dtype));
+  for (size_t i = 0; i < values.size(); ++i)
+    store_double(dtype, values[i], t.data() + i * dtype_size(dtype));
   return t;
 }
 
 inline std::vector<double> values(const HostTensor& t) {
   std::vector<double> out(t.elements());
-  for (int64_t i = 0; i < t.elements(); ++i) out[i] = load_double(t.dtype(), t.data() + i * dtype_size(t.dtype()));
+  for (int64_t i = 0; i < t.elements(); ++i)
+    out[i] = load_double(t.dtype(), t.data() + i * dtype_size(t.dtype()));
   return out;
 }
 
@@ -104,7 +159,8 @@ inline std::vector<double> sample(DType dtype, int64_t n, double lo, double hi, 
 // `out`, with NumPy broadcasting.
 inline int64_t broadcast_offset(int64_t flat, const Shape& out, const Shape& in) {
   int64_t offset = 0, stride = 1;
-  for (int d = static_cast<int>(out.size()) - 1, e = static_cast<int>(in.size()) - 1; e >= 0; --d, --e) {
+  for (int d = static_cast<int>(out.size()) - 1, e = static_cast<int>(in.size()) - 1; e >= 0;
+       --d, --e) {
     const int64_t index = flat % out[d];
     flat /= out[d];
     if (in[e] != 1) offset += index * stride;
@@ -114,7 +170,8 @@ inline int64_t broadcast_offset(int64_t flat, const Shape& out, const Shape& in)
 }
 
 // Runs a graph on a fresh cpu device and returns its outputs; fails the test on error.
-inline std::vector<HostTensor> run(GraphBuilder& b, const std::vector<std::pair<std::string, HostTensor>>& feeds) {
+inline std::vector<HostTensor> run(GraphBuilder& b,
+                                   const std::vector<std::pair<std::string, HostTensor>>& feeds) {
   CpuDevice device("cpu0", uint64_t{1} << 30, 1);
   std::vector<HostTensor> tensors;
   std::vector<std::string> names;
@@ -128,7 +185,8 @@ inline std::vector<HostTensor> run(GraphBuilder& b, const std::vector<std::pair<
   return result.ok() ? *std::move(result) : std::vector<HostTensor>{};
 }
 
-inline absl::Status run_status(GraphBuilder& b, const std::vector<std::pair<std::string, HostTensor>>& feeds) {
+inline absl::Status run_status(GraphBuilder& b,
+                               const std::vector<std::pair<std::string, HostTensor>>& feeds) {
   CpuDevice device("cpu0", uint64_t{1} << 30, 1);
   std::vector<HostTensor> tensors;
   std::vector<std::string> names;
@@ -142,7 +200,8 @@ inline absl::Status run_status(GraphBuilder& b, const std::vector<std::pair<std:
 }
 
 // |got - want| within rel * max(1, |want|), treating NaN == NaN and equal infinities as equal.
-inline void expect_near_all(const std::vector<double>& got, const std::vector<double>& want, double rel) {
+inline void expect_near_all(const std::vector<double>& got, const std::vector<double>& want,
+                            double rel) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     if (std::isnan(want[i])) {

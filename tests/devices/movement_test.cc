@@ -13,7 +13,8 @@ std::vector<double> iota(int64_t n, double start = 0) {
 }
 
 // Runs x -> op -> y with `setup` filling the op's attributes.
-HostTensor unary_move(v1::OpKind op, const HostTensor& x, const std::function<void(v1::Node&)>& setup) {
+HostTensor unary_move(v1::OpKind op, const HostTensor& x,
+                      const std::function<void(v1::Node&)>& setup) {
   GraphBuilder b;
   b.input("x", x.dtype(), x.shape());
   setup(b.node("y", op, {"x"}));
@@ -56,38 +57,50 @@ TEST(Expand, BroadcastsToTheTargetShape) {
   EXPECT_EQ(out.type(), (TensorType{F32, {2, 3, 4}}));
   const std::vector<double> got = values(out);
   for (int64_t i = 0; i < 24; ++i) EXPECT_EQ(got[i], 1 + (i / 4) % 3);
-  HostTensor zero = unary_move(v1::OP_EXPAND, tensor(F32, {1}, {7}), [](v1::Node& n) { n.add_shape(0); });
+  HostTensor zero =
+      unary_move(v1::OP_EXPAND, tensor(F32, {1}, {7}), [](v1::Node& n) { n.add_shape(0); });
   EXPECT_EQ(zero.type(), (TensorType{F32, {0}}));
 }
 
 TEST(Slice, NegativeStartsStepsAndClamping) {
   // x[4,6] = iota; take rows [-3:100:2] = {1, 3}, cols [1:-1:3] = {1, 4}.
   HostTensor out = unary_move(v1::OP_SLICE, tensor(I64, {4, 6}, iota(24)), [](v1::Node& n) {
-    n.add_starts(-3); n.add_ends(100); n.add_steps(2);
-    n.add_starts(1); n.add_ends(-1); n.add_steps(3);
+    n.add_starts(-3);
+    n.add_ends(100);
+    n.add_steps(2);
+    n.add_starts(1);
+    n.add_ends(-1);
+    n.add_steps(3);
   });
   EXPECT_EQ(out.type(), (TensorType{I64, {2, 2}}));
   EXPECT_EQ(values(out), (std::vector<double>{7, 10, 19, 22}));
   HostTensor empty = unary_move(v1::OP_SLICE, tensor(F32, {4}, iota(4)), [](v1::Node& n) {
-    n.add_starts(3); n.add_ends(1);
+    n.add_starts(3);
+    n.add_ends(1);
   });
   EXPECT_EQ(empty.type(), (TensorType{F32, {0}}));
   HostTensor odd = unary_move(v1::OP_SLICE, tensor(F16, {7}, iota(7)), [](v1::Node& n) {
-    n.add_starts(-100); n.add_ends(7); n.add_steps(7);
+    n.add_starts(-100);
+    n.add_ends(7);
+    n.add_steps(7);
   });
   EXPECT_EQ(values(odd), (std::vector<double>{0}));
 }
 
 TEST(Pad, FillsAroundTheInput) {
   HostTensor out = unary_move(v1::OP_PAD, tensor(I32, {2, 2}, {1, 2, 3, 4}), [](v1::Node& n) {
-    n.add_pad_before(1); n.add_pad_after(0);
-    n.add_pad_before(0); n.add_pad_after(2);
+    n.add_pad_before(1);
+    n.add_pad_after(0);
+    n.add_pad_before(0);
+    n.add_pad_after(2);
     n.set_pad_value(-1);
   });
   EXPECT_EQ(out.type(), (TensorType{I32, {3, 4}}));
   EXPECT_EQ(values(out), (std::vector<double>{-1, -1, -1, -1, 1, 2, -1, -1, 3, 4, -1, -1}));
   HostTensor half = unary_move(v1::OP_PAD, tensor(BF16, {0}, {}), [](v1::Node& n) {
-    n.add_pad_before(2); n.add_pad_after(1); n.set_pad_value(0.5);
+    n.add_pad_before(2);
+    n.add_pad_after(1);
+    n.set_pad_value(0.5);
   });
   EXPECT_EQ(values(half), (std::vector<double>{0.5, 0.5, 0.5}));
 }

@@ -20,12 +20,15 @@ HostTensor reduce(v1::OpKind op, const HostTensor& x, std::vector<int64_t> axes,
 }
 
 // Reference: loops over every input element, mapping it to its output position by hand.
-std::vector<double> reduce_reference(v1::OpKind op, const Shape& shape, const std::vector<double>& in,
-                                     const std::vector<int>& axes, Shape* out_shape) {
+std::vector<double> reduce_reference(v1::OpKind op, const Shape& shape,
+                                     const std::vector<double>& in, const std::vector<int>& axes,
+                                     Shape* out_shape) {
   Shape kept = shape;
   for (int a : axes) kept[a] = 1;
   const int64_t n_out = num_elements(kept);
-  std::vector<double> acc(n_out, op == v1::OP_REDUCE_MAX ? -INFINITY : op == v1::OP_REDUCE_MIN ? INFINITY : 0);
+  std::vector<double> acc(n_out, op == v1::OP_REDUCE_MAX   ? -INFINITY
+                                 : op == v1::OP_REDUCE_MIN ? INFINITY
+                                                           : 0);
   std::vector<int64_t> count(n_out, 0);
   for (int64_t i = 0; i < num_elements(shape); ++i) {
     int64_t rest = i, out = 0, stride = 1;
@@ -37,12 +40,16 @@ std::vector<double> reduce_reference(v1::OpKind op, const Shape& shape, const st
     }
     double& a = acc[out];
     const double x = in[i];
-    if (op == v1::OP_REDUCE_MAX) a = std::max(a, x);
-    else if (op == v1::OP_REDUCE_MIN) a = std::min(a, x);
-    else a += x;
+    if (op == v1::OP_REDUCE_MAX)
+      a = std::max(a, x);
+    else if (op == v1::OP_REDUCE_MIN)
+      a = std::min(a, x);
+    else
+      a += x;
     ++count[out];
   }
-  if (op == v1::OP_MEAN) for (int64_t j = 0; j < n_out; ++j) acc[j] /= count[j];
+  if (op == v1::OP_MEAN)
+    for (int64_t j = 0; j < n_out; ++j) acc[j] /= count[j];
   *out_shape = kept;
   return acc;
 }
@@ -66,8 +73,10 @@ TEST(Reduce, EveryOpOverAxesWithAndWithoutKeepdims) {
           Shape expected_shape;
           for (int d = 0; d < 3; ++d) {
             const bool reduced = std::find(norm.begin(), norm.end(), d) != norm.end();
-            if (!reduced) expected_shape.push_back(shape[d]);
-            else if (keepdims) expected_shape.push_back(1);
+            if (!reduced)
+              expected_shape.push_back(shape[d]);
+            else if (keepdims)
+              expected_shape.push_back(1);
           }
           HostTensor out = reduce(op, tensor(dtype, shape, in), axes, keepdims);
           EXPECT_EQ(out.type(), (TensorType{dtype, expected_shape}));
@@ -143,7 +152,8 @@ std::vector<double> matmul_reference(const Shape& sa, const std::vector<double>&
   const Shape ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
   std::vector<double> out(num_elements(so), 0);
   for (int64_t p = 0; p < num_elements(batch); ++p) {
-    const int64_t oa = broadcast_offset(p, batch, ba) * m * k, ob = broadcast_offset(p, batch, bb) * k * n;
+    const int64_t oa = broadcast_offset(p, batch, ba) * m * k,
+                  ob = broadcast_offset(p, batch, bb) * k * n;
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         double s = 0;
@@ -156,12 +166,9 @@ std::vector<double> matmul_reference(const Shape& sa, const std::vector<double>&
 
 TEST(Matmul, BatchedWithBroadcastingInEveryType) {
   const std::vector<std::tuple<Shape, Shape, Shape>> shapes = {
-      {{2, 3}, {3, 4}, {2, 4}},
-      {{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}},
-      {{1, 1}, {1, 7}, {1, 7}},
-      {{3, 17, 9}, {9, 5}, {3, 17, 5}},
-      {{0, 2, 3}, {3, 2}, {0, 2, 2}},
-      {{2, 0}, {0, 3}, {2, 3}},
+      {{2, 3}, {3, 4}, {2, 4}},          {{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}},
+      {{1, 1}, {1, 7}, {1, 7}},          {{3, 17, 9}, {9, 5}, {3, 17, 5}},
+      {{0, 2, 3}, {3, 2}, {0, 2, 2}},    {{2, 0}, {0, 3}, {2, 3}},
       {{4, 0, 3}, {4, 3, 2}, {4, 0, 2}},
   };
   for (DType dtype : {F32, F64, F16, BF16, I32, I64}) {

@@ -18,7 +18,8 @@ TEST(Units, ParsesBinaryMultiples) {
 }
 
 TEST(Units, RejectsWhatIsNotASize) {
-  for (const char* text : {"", "M", "12X", "1.5G", "-1", "99999999999999999999", "17179869184T", "12 M"}) {
+  for (const char* text :
+       {"", "M", "12X", "1.5G", "-1", "99999999999999999999", "17179869184T", "12 M"}) {
     auto parsed = parse_bytes(text);
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << text;
     EXPECT_NE(parsed.status().message().find(std::string("'") + text + "'"), std::string::npos)

@@ -95,7 +95,8 @@ TEST(Validate, CyclesNameANodeOnTheCycle) {
   const std::string message(v.status().message());
   EXPECT_TRUE(message.find("a -> b -> c -> a") != std::string::npos ||
               message.find("b -> c -> a -> b") != std::string::npos ||
-              message.find("c -> a -> b -> c") != std::string::npos) << message;
+              message.find("c -> a -> b -> c") != std::string::npos)
+      << message;
   GraphBuilder self;
   self.node("s", v1::OP_RELU, {"s"});
   expect_invalid(self, "node 's' is part of a cycle: s -> s");
@@ -185,12 +186,15 @@ TEST(Validate, MatmulRules) {
   b.input("x", F32, {3});
   b.input("w", F32, {3, 5});
   b.node("y", v1::OP_MATMUL, {"x", "w"});
-  expect_invalid(b, "node 'y' (OP_MATMUL): matmul needs operands of rank >= 2 (reshape first): f32[3] x f32[3,5]");
+  expect_invalid(b,
+                 "node 'y' (OP_MATMUL): matmul needs operands of rank >= 2 (reshape first): f32[3] "
+                 "x f32[3,5]");
   GraphBuilder c;
   c.input("x", F32, {2, 2, 3});
   c.input("w", F32, {3, 3, 5});
   c.node("y", v1::OP_MATMUL, {"x", "w"});
-  expect_invalid(c, "node 'y' (OP_MATMUL): batch dimensions do not broadcast: f32[2,2,3] x f32[3,3,5]");
+  expect_invalid(
+      c, "node 'y' (OP_MATMUL): batch dimensions do not broadcast: f32[2,2,3] x f32[3,3,5]");
   GraphBuilder d;
   d.input("x", BOOL, {2, 2});
   d.node("y", v1::OP_MATMUL, {"x", "x"});
@@ -211,7 +215,8 @@ TEST(Validate, ReductionAxes) {
   GraphBuilder c;
   c.input("x", F32, {0, 3});
   c.node("y", v1::OP_REDUCE_MAX, {"x"}).add_axes(0);
-  expect_invalid(c, "node 'y' (OP_REDUCE_MAX): reduce_max over empty axis 0 of f32[0,3] has no identity");
+  expect_invalid(
+      c, "node 'y' (OP_REDUCE_MAX): reduce_max over empty axis 0 of f32[0,3] has no identity");
 }
 
 TEST(Validate, MovementAttributes) {
@@ -222,32 +227,90 @@ TEST(Validate, MovementAttributes) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {v1::OP_RESHAPE, {2, 3}, [](v1::Node& n) { n.add_shape(4); n.add_shape(2); },
+      {v1::OP_RESHAPE,
+       {2, 3},
+       [](v1::Node& n) {
+         n.add_shape(4);
+         n.add_shape(2);
+       },
        "cannot reshape f32[2,3] (6 elements) to [4,2] (8 elements)"},
-      {v1::OP_RESHAPE, {2, 3}, [](v1::Node& n) { n.add_shape(-1); n.add_shape(-1); },
+      {v1::OP_RESHAPE,
+       {2, 3},
+       [](v1::Node& n) {
+         n.add_shape(-1);
+         n.add_shape(-1);
+       },
        "reshape target [-1,-1] has more than one -1"},
-      {v1::OP_RESHAPE, {2, 3}, [](v1::Node& n) { n.add_shape(-1); n.add_shape(4); },
+      {v1::OP_RESHAPE,
+       {2, 3},
+       [](v1::Node& n) {
+         n.add_shape(-1);
+         n.add_shape(4);
+       },
        "cannot reshape f32[2,3] (6 elements) to [-1,4]"},
-      {v1::OP_RESHAPE, {2, 3}, [](v1::Node& n) { n.add_shape(-2); n.add_shape(-3); },
+      {v1::OP_RESHAPE,
+       {2, 3},
+       [](v1::Node& n) {
+         n.add_shape(-2);
+         n.add_shape(-3);
+       },
        "reshape target [-2,-3] has a negative dim"},
-      {v1::OP_PERMUTE, {2, 3}, [](v1::Node& n) { n.add_axes(0); n.add_axes(0); },
+      {v1::OP_PERMUTE,
+       {2, 3},
+       [](v1::Node& n) {
+         n.add_axes(0);
+         n.add_axes(0);
+       },
        "axes [0,0] are not a permutation of [0, 2) for f32[2,3]"},
-      {v1::OP_PERMUTE, {2, 3}, [](v1::Node& n) { n.add_axes(1); },
+      {v1::OP_PERMUTE,
+       {2, 3},
+       [](v1::Node& n) { n.add_axes(1); },
        "axes [1] are not a permutation of [0, 2)"},
-      {v1::OP_EXPAND, {2, 3}, [](v1::Node& n) { n.add_shape(3); n.add_shape(3); },
+      {v1::OP_EXPAND,
+       {2, 3},
+       [](v1::Node& n) {
+         n.add_shape(3);
+         n.add_shape(3);
+       },
        "cannot expand f32[2,3] to [3,3]: dim 0 is neither 1 nor equal"},
-      {v1::OP_EXPAND, {2, 3}, [](v1::Node& n) { n.add_shape(3); },
+      {v1::OP_EXPAND,
+       {2, 3},
+       [](v1::Node& n) { n.add_shape(3); },
        "cannot expand f32[2,3] to [3]: target rank is smaller"},
-      {v1::OP_SLICE, {2, 3}, [](v1::Node& n) { n.add_starts(0); n.add_ends(1); },
+      {v1::OP_SLICE,
+       {2, 3},
+       [](v1::Node& n) {
+         n.add_starts(0);
+         n.add_ends(1);
+       },
        "slice of rank 2 needs 2 starts and ends (and steps, if any), got 1, 1 and 0"},
-      {v1::OP_SLICE, {2}, [](v1::Node& n) { n.add_starts(0); n.add_ends(1); n.add_steps(0); },
+      {v1::OP_SLICE,
+       {2},
+       [](v1::Node& n) {
+         n.add_starts(0);
+         n.add_ends(1);
+         n.add_steps(0);
+       },
        "slice step 0 on dim 0 is not positive"},
-      {v1::OP_PAD, {2, 3}, [](v1::Node& n) { n.add_pad_before(1); n.add_pad_after(1); },
+      {v1::OP_PAD,
+       {2, 3},
+       [](v1::Node& n) {
+         n.add_pad_before(1);
+         n.add_pad_after(1);
+       },
        "pad_before and pad_after need 2 entries for f32[2,3], got 1 and 1"},
-      {v1::OP_PAD, {2}, [](v1::Node& n) { n.add_pad_before(-1); n.add_pad_after(1); },
+      {v1::OP_PAD,
+       {2},
+       [](v1::Node& n) {
+         n.add_pad_before(-1);
+         n.add_pad_after(1);
+       },
        "negative padding on dim 0"},
       {v1::OP_CONCAT, {}, [](v1::Node&) {}, "cannot concat scalars"},
-      {v1::OP_CONCAT, {2, 3}, [](v1::Node& n) { n.set_axis(2); }, "axis 2 is out of range for rank 2"},
+      {v1::OP_CONCAT,
+       {2, 3},
+       [](v1::Node& n) { n.set_axis(2); },
+       "axis 2 is out of range for rank 2"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.message);
@@ -273,7 +336,9 @@ TEST(Validate, ConcatInputsMustAgree) {
   b.input("x", F32, {2, 3});
   b.input("z", F32, {3, 3});
   b.node("y", v1::OP_CONCAT, {"x", "z"}).set_axis(1);
-  expect_invalid(b, "node 'y' (OP_CONCAT): concat inputs must agree except along axis 1: f32[2,3] and f32[3,3]");
+  expect_invalid(
+      b,
+      "node 'y' (OP_CONCAT): concat inputs must agree except along axis 1: f32[2,3] and f32[3,3]");
 }
 
 TEST(Validate, OutputsMustExist) {
@@ -289,16 +354,19 @@ TEST(Validate, Limits) {
   expect_invalid(a, "graph has 5 nodes, more than the limit of 4", GraphLimits{.max_nodes = 4});
   GraphBuilder b;
   b.input("x", F32, {1, 1, 1});
-  expect_invalid(b, "node 'x' (OP_INPUT): rank 3 of f32[1,1,1] exceeds the limit of 2", GraphLimits{.max_rank = 2});
+  expect_invalid(b, "node 'x' (OP_INPUT): rank 3 of f32[1,1,1] exceeds the limit of 2",
+                 GraphLimits{.max_rank = 2});
   GraphBuilder c;
   c.input("x", F32, {1024, 1024});
-  expect_invalid(c, "node 'x' (OP_INPUT): f32[1024,1024] needs 4194304 bytes, more than the limit of 1000000",
-                 GraphLimits{.max_tensor_bytes = 1000000});
+  expect_invalid(
+      c, "node 'x' (OP_INPUT): f32[1024,1024] needs 4194304 bytes, more than the limit of 1000000",
+      GraphLimits{.max_tensor_bytes = 1000000});
   GraphBuilder d;
   d.input("x", F32, {1});
   v1::Node& n = d.node("y", v1::OP_EXPAND, {"x"});
   for (int i = 0; i < 4; ++i) n.add_shape(int64_t{1} << 20);
-  expect_invalid(d, "node 'y' (OP_EXPAND): f32[1048576,1048576,1048576,1048576] needs more than 2^64 bytes");
+  expect_invalid(
+      d, "node 'y' (OP_EXPAND): f32[1048576,1048576,1048576,1048576] needs more than 2^64 bytes");
 }
 
 TEST(CheckFeeds, EveryMismatchIsNamed) {
@@ -315,9 +383,11 @@ TEST(CheckFeeds, EveryMismatchIsNamed) {
   };
   expect(check_feeds(b.graph(), *v, {x}, {"x", "z"}), "got 1 feeds but 2 feed names");
   expect(check_feeds(b.graph(), *v, {x}, {"x"}), "input 'z' is not fed");
-  expect(check_feeds(b.graph(), *v, {x, z, z}, {"x", "z", "w"}), "feed 'w' is not an input of the graph");
+  expect(check_feeds(b.graph(), *v, {x, z, z}, {"x", "z", "w"}),
+         "feed 'w' is not an input of the graph");
   expect(check_feeds(b.graph(), *v, {x, x}, {"x", "x"}), "input 'x' is fed twice");
-  expect(check_feeds(b.graph(), *v, {z, z}, {"x", "z"}), "input 'x' is declared f32[2] but fed i32[]");
+  expect(check_feeds(b.graph(), *v, {z, z}, {"x", "z"}),
+         "input 'x' is declared f32[2] but fed i32[]");
 }
 
 }  // namespace

@@ -10,12 +10,11 @@ Pool::~Pool() {
 absl::Status Pool::start_controller(const std::string& listen) {
   if (controller_) controller_->kill(9);
   const std::string stem = dir_.file("controller-" + std::to_string(spawned_++));
-  auto process = Process::spawn(
-      TGCONTROLLER_PATH,
-      {"--listen", listen, "--port-file", stem + ".port", "--heartbeat-interval",
-       std::to_string(kHeartbeat.count()) + "ms", "--down-after",
-       std::to_string(kDownAfter.count()) + "ms"},
-      stem + ".out", stem + ".err");
+  std::vector<std::string> args = {"--listen", listen, "--port-file", stem + ".port",
+                                   "--heartbeat-interval", std::to_string(kHeartbeat.count()) + "ms",
+                                   "--down-after", std::to_string(kDownAfter.count()) + "ms"};
+  args.insert(args.end(), controller_args.begin(), controller_args.end());
+  auto process = Process::spawn(TGCONTROLLER_PATH, args, stem + ".out", stem + ".err");
   if (!process.ok()) return process.status();
   controller_ = std::move(*process);
   auto address = read_port_file(stem + ".port", *controller_);
@@ -27,12 +26,14 @@ absl::Status Pool::start_controller(const std::string& listen) {
 
 std::unique_ptr<Process> Pool::spawn_daemon(const std::string& name, const std::string& state_dir) {
   const std::string stem = dir_.file(name + "-" + std::to_string(spawned_++));
-  auto process = Process::spawn(
-      TGD_PATH,
-      {"--controller", controller_address_, "--listen", "127.0.0.1:0", "--cpu-devices",
-       std::to_string(kDevicesPerDaemon), "--device-memory", "64M", "--state-dir", state_dir,
-       "--name", name, "--port-file", stem + ".port"},
-      stem + ".out", stem + ".err");
+  std::vector<std::string> args = {
+      "--controller", controller_address_, "--listen", "127.0.0.1:0", "--cpu-devices",
+      std::to_string(kDevicesPerDaemon), "--device-memory", "64M", "--state-dir", state_dir,
+      "--name", name, "--port-file", stem + ".port"};
+  if (auto it = daemon_args.find(name); it != daemon_args.end()) {
+    args.insert(args.end(), it->second.begin(), it->second.end());
+  }
+  auto process = Process::spawn(TGD_PATH, args, stem + ".out", stem + ".err");
   return process.ok() ? std::move(*process) : nullptr;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <absl/status/status.h>
 
@@ -47,6 +48,10 @@ class Pool {
   std::string daemon_address(const std::string& name) const { return daemon_addresses_.at(name); }
   std::string state_dir(const std::string& name) const { return dir_.file("state-" + name); }
   Client& client() { return *client_; }
+
+  // Extra flags for processes started after they are set.
+  std::vector<std::string> controller_args;
+  std::map<std::string, std::vector<std::string>> daemon_args;  // By node name.
   const TempDir& dir() const { return dir_; }
 
  private:

@@ -25,12 +25,11 @@ struct Address {  // What each side sends the other to connect the queue pairs.
   uint8_t gid[16];
 };
 
-bool exchange(int fd, const Address& mine, Address* theirs, std::chrono::steady_clock::time_point deadline) {
+bool receive_address(int fd, Address* theirs, std::chrono::steady_clock::time_point deadline) {
   auto left = [&] {
     return static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                      deadline - std::chrono::steady_clock::now()).count()));
   };
-  if (::send(fd, &mine, sizeof(mine), MSG_NOSIGNAL) != sizeof(mine)) return false;
   size_t got = 0;
   while (got < sizeof(*theirs)) {
     pollfd p{fd, POLLIN, 0};
@@ -48,14 +47,13 @@ IbvPair::IbvPair(uint32_t peer, int ctrl_fd, std::shared_ptr<const std::vector<s
     : peer_(peer), ctrl_fd_(ctrl_fd), addresses_(std::move(addresses)) {}
 
 absl::StatusOr<std::unique_ptr<IbvPair>> IbvPair::create(
-    uint32_t peer, int ctrl_fd, std::shared_ptr<const std::vector<std::string>> addresses,
-    std::chrono::steady_clock::time_point deadline) {
+    uint32_t peer, int ctrl_fd, std::shared_ptr<const std::vector<std::string>> addresses) {
   std::unique_ptr<IbvPair> pair(new IbvPair(peer, ctrl_fd, std::move(addresses)));
-  if (absl::Status s = pair->setup(deadline); !s.ok()) return s;
+  if (absl::Status s = pair->open(); !s.ok()) return s;
   return pair;
 }
 
-absl::Status IbvPair::setup(std::chrono::steady_clock::time_point deadline) {
+absl::Status IbvPair::open() {
   int n = 0;
   ibv_device** list = ibv_get_device_list(&n);
   if (list == nullptr || n == 0) {
@@ -82,14 +80,22 @@ absl::Status IbvPair::setup(std::chrono::steady_clock::time_point deadline) {
 
   ibv_port_attr port{};
   if (ibv_query_port(ctx_, kPort, &port) != 0) return error("ibv_query_port failed");
-  Address mine{}, theirs{};
+  Address mine{};
   mine.qpn = qp_->qp_num;
-  mine.psn = std::random_device{}() & 0xffffff;
+  mine.psn = psn_ = std::random_device{}() & 0xffffff;
   mine.lid = port.lid;
   ibv_gid gid{};
   ibv_query_gid(ctx_, kPort, 0, &gid);
   std::memcpy(mine.gid, gid.raw, 16);
-  if (!exchange(ctrl_fd_, mine, &theirs, deadline)) return error("queue-pair address exchange failed or timed out");
+  if (::send(ctrl_fd_, &mine, sizeof(mine), MSG_NOSIGNAL) != sizeof(mine)) return error("cannot send queue-pair address");
+  return absl::OkStatus();
+}
+
+absl::Status IbvPair::connect(std::chrono::steady_clock::time_point deadline) {
+  Address theirs{};
+  if (!receive_address(ctrl_fd_, &theirs, deadline)) return error("queue-pair address exchange failed or timed out");
+  ibv_port_attr port{};
+  if (ibv_query_port(ctx_, kPort, &port) != 0) return error("ibv_query_port failed");
 
   ibv_qp_attr a{};
   a.qp_state = IBV_QPS_INIT;
@@ -122,7 +128,7 @@ absl::Status IbvPair::setup(std::chrono::steady_clock::time_point deadline) {
   a.timeout = 14;
   a.retry_cnt = 7;
   a.rnr_retry = 7;
-  a.sq_psn = mine.psn;
+  a.sq_psn = psn_;
   a.max_rd_atomic = 1;
   if (ibv_modify_qp(qp_, &a, IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
                                  IBV_QP_MAX_QP_RD_ATOMIC) != 0) {
@@ -170,10 +176,10 @@ absl::Status IbvPair::error(const std::string& what) {
 void IbvPair::post(Op* op) {
   if (!failed_.ok()) return;
   if (op->kind == Op::Kind::kSend) {
-    sends_.push_back({op});
+    sends_.push_back(Pending{op, nullptr, {}});
     return;
   }
-  Pending p{op};
+  Pending p{op, nullptr, {}};
   std::byte* target = op->data;
   if (op->kind == Op::Kind::kRecvReduce) {
     p.scratch.resize(op->bytes);
@@ -181,7 +187,7 @@ void IbvPair::post(Op* op) {
   }
   p.mr = ibv_reg_mr(pd_, target, op->bytes, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
   if (p.mr == nullptr || op->bytes > UINT32_MAX) {
-    error("cannot register receive memory");
+    error("cannot register receive memory").IgnoreError();  // progress() reports it.
     return;
   }
   Credit& c = credit_out_[credit_out_next_++ % kSlots];
@@ -193,7 +199,7 @@ void IbvPair::post(Op* op) {
   wr.num_sge = 1;
   wr.opcode = IBV_WR_SEND;
   wr.send_flags = IBV_SEND_SIGNALED;
-  if (ibv_post_send(qp_, &wr, &bad) != 0) error("posting a credit failed");
+  if (ibv_post_send(qp_, &wr, &bad) != 0) error("posting a credit failed").IgnoreError();
   recvs_.push_back(std::move(p));
 }
 

@@ -22,11 +22,12 @@ namespace tg::coll::ibverbs {
 
 class IbvPair : public Pair {
  public:
-  // Takes ownership of `ctrl_fd` (a connected, blocking tcp socket to the peer, used only
-  // to exchange queue-pair addresses) and builds the queue pair by `deadline`.
+  // Takes ownership of `ctrl_fd` (a connected, blocking tcp socket to the peer), creates the
+  // queue pair and sends its address. connect() then reads the peer's and brings the queue
+  // pair up; create every pair before connecting any, so no rank waits on another's order.
   static absl::StatusOr<std::unique_ptr<IbvPair>> create(uint32_t peer, int ctrl_fd,
-                                                         std::shared_ptr<const std::vector<std::string>> addresses,
-                                                         std::chrono::steady_clock::time_point deadline);
+                                                         std::shared_ptr<const std::vector<std::string>> addresses);
+  absl::Status connect(std::chrono::steady_clock::time_point deadline);
   ~IbvPair() override;
 
   void post(Op* op) override;
@@ -53,7 +54,7 @@ class IbvPair : public Pair {
   };
 
   IbvPair(uint32_t peer, int ctrl_fd, std::shared_ptr<const std::vector<std::string>> addresses);
-  absl::Status setup(std::chrono::steady_clock::time_point deadline);
+  absl::Status open();
   absl::Status error(const std::string& what);
   absl::Status post_credit_recv();
   absl::Status try_send();
@@ -66,6 +67,7 @@ class IbvPair : public Pair {
   ibv_comp_channel* channel_ = nullptr;
   ibv_cq* cq_ = nullptr;
   ibv_qp* qp_ = nullptr;
+  uint32_t psn_ = 0;
   // Credits arrive in small registered slots, one posted receive per slot.
   std::vector<Credit> credit_slots_;
   ibv_mr* credit_mr_ = nullptr;

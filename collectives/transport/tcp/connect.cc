@@ -152,29 +152,47 @@ absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& 
           "peer rank ", p.peer, " at ", (*addresses)[p.peer], " never acknowledged (did it join?)")));
     }
   }
-  // Offer RDMA or not: one byte each way on every control connection.
+  // Offer RDMA or not: one byte each way on every control connection, all sent before any
+  // is read so that no rank waits on a peer that waits on someone else.
+  const char mine = options.rdma ? 'R' : 'T';
+#ifdef TG_HAVE_IBVERBS
+  std::vector<std::pair<uint32_t, std::unique_ptr<ibverbs::IbvPair>>> rdma;
+#endif
   for (auto* list : {&dialed, &accepted}) {
     for (Pending& p : *list) {
-      const char mine = options.rdma ? 'R' : 'T';
+      if (::send(p.ctrl, &mine, 1, MSG_NOSIGNAL) != 1) {
+        return fail(absl::UnavailableError(absl::StrCat("peer rank ", p.peer, " at ", (*addresses)[p.peer],
+                                                         " closed the connection during set-up")));
+      }
+    }
+  }
+  for (auto* list : {&dialed, &accepted}) {
+    for (Pending& p : *list) {
       char theirs = 0;
       pollfd pfd{p.ctrl, POLLIN, 0};
-      if (::send(p.ctrl, &mine, 1, MSG_NOSIGNAL) != 1 || ::poll(&pfd, 1, remaining_ms(deadline)) != 1 ||
-          ::recv(p.ctrl, &theirs, 1, 0) != 1) {
+      if (::poll(&pfd, 1, remaining_ms(deadline)) != 1 || ::recv(p.ctrl, &theirs, 1, 0) != 1) {
         return fail(absl::DeadlineExceededError(absl::StrCat("peer rank ", p.peer, " at ", (*addresses)[p.peer],
                                                              " went silent during set-up")));
       }
+      (void)theirs;
 #ifdef TG_HAVE_IBVERBS
       if (mine == 'R' && theirs == 'R') {
-        auto pair = ibverbs::IbvPair::create(p.peer, p.ctrl, addresses, deadline);
+        auto pair = ibverbs::IbvPair::create(p.peer, p.ctrl, addresses);
         p.ctrl = -1;
         if (!pair.ok()) return fail(pair.status());
         for (int fd : p.data) ::close(fd);
         p.data.clear();
-        ctx.set_pair(p.peer, std::move(*pair));
+        rdma.emplace_back(p.peer, std::move(*pair));
       }
 #endif
     }
   }
+#ifdef TG_HAVE_IBVERBS
+  for (auto& [peer, pair] : rdma) {
+    if (absl::Status s = pair->connect(deadline); !s.ok()) return fail(s);
+    ctx.set_pair(peer, std::move(pair));
+  }
+#endif
   for (auto* list : {&dialed, &accepted}) {
     for (Pending& p : *list) {
       if (p.ctrl < 0) continue;  // Runs over ibverbs.

@@ -1,0 +1,131 @@
+// tgctl cordon / uncordon / drain / reset: taking nodes and devices out of service and back.
+#include <iostream>
+
+#include <absl/strings/numbers.h>
+#include <absl/time/time.h>
+
+#include "client/tgctl/command.h"
+#include "rpc.h"
+#include "tgrack/v1/controller.grpc.pb.h"
+
+namespace tg::tgctl {
+namespace {
+
+using Stub = tgrack::v1::ControllerService::Stub;
+
+std::unique_ptr<Stub> stub(const GlobalOptions& options) {
+  return tgrack::v1::ControllerService::NewStub(make_channel(options.controller));
+}
+
+// "1500ms", "30s", "2m" -> milliseconds.
+absl::StatusOr<uint32_t> parse_ms(const std::string& text, const std::string& flag) {
+  absl::Duration duration;
+  if (!absl::ParseDuration(text, &duration) || duration < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(flag + ": '" + text + "' is not a duration (e.g. 30s)");
+  }
+  return static_cast<uint32_t>(absl::ToInt64Milliseconds(duration));
+}
+
+absl::Status cordon(const GlobalOptions& options, const std::string& node,
+                    const std::string& reason) {
+  tgrack::v1::CordonNodeRequest request;
+  request.set_node(node);
+  request.set_reason(reason);
+  tgrack::v1::CordonNodeReply reply;
+  auto context = context_with_deadline(std::chrono::seconds(10));
+  absl::Status status = from_grpc(stub(options)->CordonNode(context.get(), request, &reply));
+  if (status.ok()) std::cout << "node " << node << " cordoned: " << reason << "\n";
+  return status;
+}
+
+absl::Status uncordon(const GlobalOptions& options, const std::string& node) {
+  tgrack::v1::UncordonNodeRequest request;
+  request.set_node(node);
+  tgrack::v1::UncordonNodeReply reply;
+  auto context = context_with_deadline(std::chrono::seconds(10));
+  absl::Status status = from_grpc(stub(options)->UncordonNode(context.get(), request, &reply));
+  if (status.ok()) std::cout << "node " << node << " uncordoned\n";
+  return status;
+}
+
+absl::Status drain(const GlobalOptions& options, const std::string& node,
+                   const std::string& deadline, const std::string& reason) {
+  auto ms = parse_ms(deadline, "--deadline");
+  if (!ms.ok()) return ms.status();
+  tgrack::v1::DrainNodeRequest request;
+  request.set_node(node);
+  request.set_deadline_ms(*ms);
+  request.set_reason(reason.empty() ? "draining" : reason);
+  tgrack::v1::DrainNodeReply reply;
+  auto context = context_with_deadline(std::chrono::milliseconds(*ms) + std::chrono::seconds(30));
+  absl::Status status = from_grpc(stub(options)->DrainNode(context.get(), request, &reply));
+  if (status.ok()) {
+    std::cout << "node " << node << " drained: " << reply.finished() << " job(s) finished, "
+              << reply.cancelled() << " cancelled at the deadline\n";
+  }
+  return status;
+}
+
+absl::Status reset(const GlobalOptions& options, const std::string& target,
+                   const std::string& drain_timeout) {
+  const size_t slash = target.rfind('/');
+  uint32_t index = 0;
+  if (slash == std::string::npos || !absl::SimpleAtoi(target.substr(slash + 1), &index)) {
+    return absl::InvalidArgumentError("reset: '" + target + "' is not NODE/DEVICE (e.g. node-a/0)");
+  }
+  auto ms = parse_ms(drain_timeout, "--drain-timeout");
+  if (!ms.ok()) return ms.status();
+  tgrack::v1::ResetDeviceRequest request;
+  request.mutable_device()->set_node(target.substr(0, slash));
+  request.mutable_device()->set_index(index);
+  request.set_drain_timeout_ms(*ms);
+  tgrack::v1::ResetDeviceReply reply;
+  auto context = context_with_deadline(std::chrono::milliseconds(*ms) + std::chrono::seconds(60));
+  absl::Status status = from_grpc(stub(options)->ResetDevice(context.get(), request, &reply));
+  if (!status.ok()) return status;
+  std::cout << (reply.hive_id().empty() ? "reset" : "reset hive " + reply.hive_id() + ":");
+  for (const auto& device : reply.devices()) std::cout << " " << device.node() << "/" << device.index();
+  std::cout << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void add_ops_commands(CLI::App& app, const GlobalOptions& options, Action& action) {
+  struct Args {
+    std::string node, reason, deadline = "60s", target, drain_timeout = "10s";
+  };
+  auto args = std::make_shared<Args>();
+
+  CLI::App* c = app.add_subcommand("cordon", "Stop placing new work on a node");
+  c->add_option("NODE", args->node, "Node name")->required();
+  c->add_option("--reason", args->reason, "Why (shown in tgctl nodes)")->required();
+  c->callback([&options, &action, args] {
+    action = [&options, args] { return cordon(options, args->node, args->reason); };
+  });
+
+  CLI::App* u = app.add_subcommand("uncordon", "Place work on a cordoned node again");
+  u->add_option("NODE", args->node, "Node name")->required();
+  u->callback([&options, &action, args] {
+    action = [&options, args] { return uncordon(options, args->node); };
+  });
+
+  CLI::App* d = app.add_subcommand("drain", "Cordon a node and wait for its jobs; cancel the rest at the deadline");
+  d->add_option("NODE", args->node, "Node name")->required();
+  d->add_option("--deadline", args->deadline, "Cancel jobs still running after this")
+      ->capture_default_str();
+  d->add_option("--reason", args->reason, "Why (shown in tgctl nodes)");
+  d->callback([&options, &action, args] {
+    action = [&options, args] { return drain(options, args->node, args->deadline, args->reason); };
+  });
+
+  CLI::App* r = app.add_subcommand("reset", "Warm-reset a device (and the rest of its hive)");
+  r->add_option("DEVICE", args->target, "NODE/INDEX, e.g. node-a/0")->required();
+  r->add_option("--drain-timeout", args->drain_timeout, "How long running work may finish")
+      ->capture_default_str();
+  r->callback([&options, &action, args] {
+    action = [&options, args] { return reset(options, args->target, args->drain_timeout); };
+  });
+}
+
+}  // namespace tg::tgctl

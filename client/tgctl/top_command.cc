@@ -1,0 +1,120 @@
+// tgctl top: the kernel scoreboard of every UP node — per device and op, kernels run, their
+// total and mean time and the bytes they touched, plus bytes copied per device — asked of
+// each daemon directly (addresses from ListNodes). Refreshes every --interval until
+// interrupted; --once prints one view; --json prints one JSON document per view.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "client/client.h"
+#include "client/tgctl/command.h"
+#include "client/tgctl/table.h"
+#include "devices/units.h"
+#include "rpc.h"
+#include "tgrack/v1/node.grpc.pb.h"
+
+namespace tg::tgctl {
+namespace {
+
+struct NodeStats {
+  std::string node;
+  tgrack::v1::GetKernelStatsReply stats;
+  std::string error;  // Why the daemon could not be asked; "" = fine.
+};
+
+absl::StatusOr<std::vector<NodeStats>> collect(const GlobalOptions& options) {
+  auto nodes = Client(options.controller, std::chrono::seconds(10)).nodes();
+  if (!nodes.ok()) return nodes.status();
+  std::vector<NodeStats> result;
+  for (const tgrack::v1::NodeInfo& node : *nodes) {
+    if (node.state() == tgrack::v1::NODE_STATE_DOWN) continue;
+    NodeStats entry{node.name(), {}, ""};
+    auto stub = tgrack::v1::NodeService::NewStub(make_channel(node.address()));
+    auto context = context_with_deadline(std::chrono::seconds(5));
+    absl::Status status = from_grpc(
+        stub->GetKernelStats(context.get(), tgrack::v1::GetKernelStatsRequest(), &entry.stats));
+    if (!status.ok()) entry.error = std::string(status.message());
+    result.push_back(std::move(entry));
+  }
+  return result;
+}
+
+nlohmann::json to_json(const std::vector<NodeStats>& nodes) {
+  nlohmann::json kernels = nlohmann::json::array(), copies = nlohmann::json::array(),
+                 errors = nlohmann::json::array();
+  for (const NodeStats& node : nodes) {
+    if (!node.error.empty()) errors.push_back({{"node", node.node}, {"error", node.error}});
+    for (const auto& k : node.stats.kernels()) {
+      kernels.push_back({{"device", node.node + "/" + std::to_string(k.device_index())},
+                         {"op", k.op()},
+                         {"count", k.count()},
+                         {"total_seconds", k.total_seconds()},
+                         {"bytes", k.bytes()}});
+    }
+    for (const auto& c : node.stats.copies()) {
+      copies.push_back({{"device", node.node + "/" + std::to_string(c.device_index())},
+                        {"bytes_copied", c.bytes()}});
+    }
+  }
+  return {{"kernels", kernels}, {"copies", copies}, {"errors", errors}};
+}
+
+void print_table(const std::vector<NodeStats>& nodes) {
+  Table table({"DEVICE", "OP", "COUNT", "TOTAL", "MEAN", "BYTES"});
+  for (const NodeStats& node : nodes) {
+    for (const auto& k : node.stats.kernels()) {
+      char total[32], mean[32];
+      std::snprintf(total, sizeof(total), "%.3f ms", k.total_seconds() * 1e3);
+      std::snprintf(mean, sizeof(mean), "%.3f ms",
+                    k.count() == 0 ? 0.0 : k.total_seconds() * 1e3 / static_cast<double>(k.count()));
+      table.add_row({node.node + "/" + std::to_string(k.device_index()), k.op(),
+                     std::to_string(k.count()), total, mean, format_bytes(k.bytes())});
+    }
+    for (const auto& c : node.stats.copies()) {
+      table.add_row({node.node + "/" + std::to_string(c.device_index()), "(copies)", "", "", "",
+                     format_bytes(c.bytes())});
+    }
+    if (!node.error.empty()) table.add_row({node.node, "(unreachable: " + node.error + ")"});
+  }
+  table.print(std::cout);
+}
+
+absl::Status run_top(const GlobalOptions& options, bool json, bool once, double interval) {
+  for (;;) {
+    auto nodes = collect(options);
+    if (!nodes.ok()) return nodes.status();
+    if (json) {
+      std::cout << to_json(*nodes).dump(2) << "\n";
+    } else {
+      if (!once) std::cout << "\033[H\033[2J";
+      print_table(*nodes);
+    }
+    std::cout.flush();
+    if (once) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+  }
+}
+
+}  // namespace
+
+void add_top_command(CLI::App& app, const GlobalOptions& options, Action& action) {
+  CLI::App* command = app.add_subcommand("top", "Kernel scoreboard per device, refreshing");
+  struct Args {
+    bool json = false, once = false;
+    double interval = 2;
+  };
+  auto args = std::make_shared<Args>();
+  command->add_flag("--json", args->json, "Print JSON instead of a table");
+  command->add_flag("--once", args->once, "Print one view and exit");
+  command->add_option("--interval", args->interval, "Seconds between views")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command->callback([&options, &action, args] {
+    action = [&options, args] { return run_top(options, args->json, args->once, args->interval); };
+  });
+}
+
+}  // namespace tg::tgctl

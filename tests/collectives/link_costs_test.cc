@@ -1,0 +1,117 @@
+// The cost model fed by a host's link matrix picks the algorithm the links suit: a full XGMI
+// mesh -> mesh, PCIe only -> ring, two XGMI hives joined by PCIe -> hierarchical. And a
+// required link is checked per pair from the matrices nodes report.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "collectives/cost_model.h"
+#include "collectives/link_costs.h"
+#include "collectives/link_requirement.h"
+#include "devices/topology/link_matrix.h"
+#include "devices/topology/topology_config.h"
+#include "devices/topology/topology_proto.h"
+
+namespace tg::coll {
+namespace {
+
+LinkPolicy fixture(const std::string& tree) {
+  auto matrix = read_kfd_link_matrix(std::string(TG_KFD_FIXTURES "/") + tree);
+  EXPECT_TRUE(matrix.ok()) << matrix.status();
+  return LinkPolicy(std::move(*matrix));
+}
+
+std::string all_reduce_choice(const std::string& tree, uint64_t bytes) {
+  const LinkPolicy links = fixture(tree);
+  const Topology topo = link_topology(links, links.all_devices());
+  auto choice = choose_algorithm(topo, tgrack::v1::COLLECTIVE_ALL_REDUCE, bytes, "");
+  EXPECT_TRUE(choice.ok()) << choice.status();
+  return choice.ok() ? choice->algorithm : "";
+}
+
+TEST(LinkCosts, FullXgmiMeshChoosesMeshAtEverySize) {
+  for (uint64_t bytes : {uint64_t{4}, uint64_t{64} << 10, uint64_t{256} << 20}) {
+    EXPECT_EQ(all_reduce_choice("mi300x_hive8", bytes), "mesh") << bytes << " bytes";
+  }
+}
+
+TEST(LinkCosts, PcieOnlyChoosesRingAtEverySize) {
+  for (uint64_t bytes : {uint64_t{4}, uint64_t{64} << 10, uint64_t{256} << 20}) {
+    EXPECT_EQ(all_reduce_choice("pcie4", bytes), "ring") << bytes << " bytes";
+  }
+}
+
+TEST(LinkCosts, TwoHivesChooseHierarchical) {
+  EXPECT_EQ(all_reduce_choice("two_hives_4x2", 64 << 10), "hierarchical");
+  const LinkPolicy links = fixture("two_hives_4x2");
+  const Topology topo = link_topology(links, links.all_devices());
+  EXPECT_EQ(topo.nodes(), 2u);  // One group per hive.
+  EXPECT_EQ(topo.node_of[0], topo.node_of[1]);
+  EXPECT_NE(topo.node_of[0], topo.node_of[7]);
+  EXPECT_GT(topo.remote.time(1 << 20), topo.local.time(1 << 20));  // PCIe slower than XGMI.
+}
+
+TEST(LinkCosts, HiveSubsetIsAMesh) {
+  const LinkPolicy links = fixture("two_hives_4x2");
+  const std::vector<size_t> hive = {0, 1, 2, 3};
+  const Topology topo = link_topology(links, hive);
+  auto choice = choose_algorithm(topo, tgrack::v1::COLLECTIVE_ALL_REDUCE, 1 << 20, "");
+  ASSERT_TRUE(choice.ok());
+  EXPECT_EQ(choice->algorithm, "mesh");
+}
+
+tgrack::v1::NodeInfo node_with(const std::string& name, const LinkPolicy& links) {
+  tgrack::v1::NodeInfo node;
+  node.set_name(name);
+  for (size_t i = 0; i < links.size(); ++i) {
+    auto* device = node.add_devices();
+    device->mutable_ref()->set_node(name);
+    device->mutable_ref()->set_index(static_cast<uint32_t>(i));
+    device->set_kind(tgrack::v1::DEVICE_KIND_HIP);
+  }
+  *node.mutable_topology() = topology_to_proto(links, "test");
+  return node;
+}
+
+tgrack::v1::DeviceRef ref(const std::string& node, uint32_t index) {
+  tgrack::v1::DeviceRef r;
+  r.set_node(node);
+  r.set_index(index);
+  return r;
+}
+
+TEST(RequiredLink, MetInsideAnXgmiHive) {
+  std::map<std::string, tgrack::v1::NodeInfo> nodes{{"a", node_with("a", fixture("two_hives_4x2"))}};
+  EXPECT_TRUE(check_required_link({ref("a", 0), ref("a", 1), ref("a", 3)}, nodes, "xgmi").ok());
+  EXPECT_TRUE(check_required_link({ref("a", 0), ref("a", 5)}, nodes, "pcie").ok());
+  EXPECT_TRUE(check_required_link({ref("a", 0), ref("a", 5)}, nodes, "").ok());
+}
+
+TEST(RequiredLink, XgmiAcrossHivesFailsNamingThePair) {
+  std::map<std::string, tgrack::v1::NodeInfo> nodes{{"a", node_with("a", fixture("two_hives_4x2"))}};
+  absl::Status s = check_required_link({ref("a", 0), ref("a", 1), ref("a", 5)}, nodes, "xgmi");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("a:0 and a:5"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("PCIe peer"), std::string::npos) << s;
+}
+
+TEST(RequiredLink, AcrossNodesOnlyTheNetwork) {
+  const LinkPolicy links = fixture("mi300x_hive8");
+  std::map<std::string, tgrack::v1::NodeInfo> nodes{{"a", node_with("a", links)},
+                                                    {"b", node_with("b", links)}};
+  absl::Status s = check_required_link({ref("a", 0), ref("b", 0)}, nodes, "pcie");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("a:0 and b:0"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("network"), std::string::npos) << s;
+}
+
+TEST(RequiredLink, UnknownClassIsInvalid) {
+  std::map<std::string, tgrack::v1::NodeInfo> nodes{{"a", node_with("a", fixture("pcie4"))}};
+  EXPECT_EQ(check_required_link({ref("a", 0), ref("a", 1)}, nodes, "nvlink").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tg::coll
