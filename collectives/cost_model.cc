@@ -108,19 +108,19 @@ absl::StatusOr<Choice> choose_algorithm(const Topology& topo, CollectiveKind kin
     }
     return Choice{forced, absl::StrCat("forced by the caller (model: ", table, ")")};
   }
-  std::string suited;
+  const std::string suited = topo.link_shape.empty() ? "" : absl::StrCat("; links suit ", topo.link_shape);
   if (kind != tgrack::v1::COLLECTIVE_BROADCAST && kind != tgrack::v1::COLLECTIVE_BARRIER &&
       (topo.link_shape == "ring" || topo.link_shape == "hierarchical")) {
     std::erase_if(est, [&](const Estimate& e) {
       return e.name != "ring" && !(topo.link_shape == "hierarchical" && e.name == "hierarchical");
     });
-    suited = absl::StrCat("; links suit ", topo.link_shape);
   }
   auto best = std::min_element(est.begin(), est.end(),
                                [](const Estimate& a, const Estimate& b) { return a.seconds < b.seconds; });
   return Choice{best->name,
                 absl::StrCat("lowest estimate for ", bytes, " bytes over ", topo.world, " ranks on ",
-                             topo.nodes(), " daemon(s): ", table, suited)};
+                             topo.nodes(), topo.link_shape.empty() ? " daemon(s): " : " link group(s): ",
+                             table, suited)};
 }
 
 }  // namespace tg::coll

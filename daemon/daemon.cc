@@ -93,6 +93,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
   daemon->devices_ = std::move(backend->devices);
   daemon->links_ = std::make_shared<const LinkPolicy>(std::move(backend->links));
   daemon->links_source_ = backend->links_source;
+  daemon->backend_name_ = backend->name;
   for (const std::string& line : describe_links(*daemon->links_)) {
     spdlog::info("link {} (from {})", line, daemon->links_source_);
   }
@@ -158,8 +159,10 @@ absl::Status Daemon::start() {
     return absl::UnavailableError("cannot listen on " + config_.listen_address);
   }
   address_ = advertised_address(config_.listen_address, port);
-  spdlog::info("node '{}' serving on {} with {} cpu device(s) of {} each", config_.name,
-               address_, devices_.size(), format_bytes(config_.device_memory));
+  const uint64_t device_memory = devices_.empty() ? 0 : devices_[0]->properties().memory_bytes;
+  spdlog::info("node '{}' serving on {} with {} {} device(s) of {} each", config_.name, address_,
+               devices_.size(), backend_name_,
+               format_bytes(device_memory));
   if (!config_.port_file.empty()) {
     if (absl::Status status = write_port_file(config_.port_file, address_); !status.ok()) {
       return status;

@@ -132,6 +132,7 @@ class Daemon {
   std::vector<std::unique_ptr<Device>> devices_;
   std::shared_ptr<const LinkPolicy> links_;       // Between devices_, reported in NodeInfo.
   std::string links_source_;
+  std::string backend_name_;                      // "hip" or "cpu".
   std::unique_ptr<coll::CollectiveRuntime> collectives_;
   std::unique_ptr<NodeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

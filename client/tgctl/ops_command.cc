@@ -1,6 +1,7 @@
 // tgctl cordon / uncordon / drain / reset: taking nodes and devices out of service and back.
 #include <iostream>
 
+#include <absl/status/statusor.h>
 #include <absl/strings/numbers.h>
 #include <absl/time/time.h>
 

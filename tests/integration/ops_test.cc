@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -58,10 +59,6 @@ void expect_dense(const absl::StatusOr<SubmitResult>& result) {
   }
 }
 
-int port_of(const std::string& host_port) {
-  return std::atoi(host_port.c_str() + host_port.rfind(':') + 1);
-}
-
 class OpsTest : public ::testing::Test {
  protected:
   Completed tgctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 30s) {
@@ -79,10 +76,7 @@ class OpsTest : public ::testing::Test {
     json all = devices_json();
     if (all.is_discarded() || !all.contains("devices")) return json::object();
     for (const json& d : all["devices"]) {
-      if (d.dump().find("\"" + name.substr(0, name.find('/')) + "\"") == std::string::npos) continue;
-      const std::string index = name.substr(name.find('/') + 1);
-      if (d.contains("ref") && std::to_string(d["ref"].value("index", 0)) == index) return d;
-      if (d.contains("device") && d["device"] == name) return d;
+      if (d.value("device", "") == name) return d;
     }
     return json::object();
   }
@@ -213,8 +207,8 @@ std::vector<pid_t> children_of(pid_t pid) {
   return result;
 }
 
-// Processes whose command line contains `marker`.
-std::vector<pid_t> running_with(const std::string& marker) {
+// Processes whose command line (arguments joined by spaces) starts with `prefix`.
+std::vector<pid_t> running_with(const std::string& prefix) {
   std::vector<pid_t> result;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
@@ -222,7 +216,7 @@ std::vector<pid_t> running_with(const std::string& marker) {
     std::ifstream in(entry.path() / "cmdline");
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(marker) != std::string::npos) result.push_back(std::stoi(name));
+    if (cmdline.rfind(prefix, 0) == 0) result.push_back(std::stoi(name));
   }
   return result;
 }
@@ -246,8 +240,9 @@ TEST_F(OpsTest, HealthProbeTimeoutKillsItsWholeGroupAndMarksDevicesUnhealthy) {
 
   const pid_t tgd = pool_.daemon("node-a").pid();
   EXPECT_TRUE(children_of(tgd).empty());
-  EXPECT_TRUE(running_with("sleep 417.25").empty());
-  EXPECT_TRUE(running_with("sleep 417.5").empty());
+  EXPECT_TRUE(running_with("sleep 417.25 ").empty());
+  EXPECT_TRUE(running_with("sleep 417.5 ").empty());
+  EXPECT_TRUE(running_with("/bin/sh -c sleep 417.25").empty());
 
   // Unhealthy devices are left out of placement, with the reason.
   auto refused = pool_.client().submit(dense_graph(), dense_feeds(), on_node("node-a"));
@@ -256,7 +251,9 @@ TEST_F(OpsTest, HealthProbeTimeoutKillsItsWholeGroupAndMarksDevicesUnhealthy) {
   for (int i = 0; i < 3; ++i) {
     auto anywhere = pool_.client().submit(dense_graph(), dense_feeds());
     expect_dense(anywhere);
-    if (anywhere.ok()) EXPECT_EQ(anywhere->device.node(), "node-b");
+    if (anywhere.ok()) {
+      EXPECT_EQ(anywhere->device.node(), "node-b");
+    }
   }
   Completed table = tgctl({"devices"});
   EXPECT_NE(table.out.find("unhealthy (health probe"), std::string::npos) << table.out;
@@ -290,7 +287,9 @@ TEST_F(OpsTest, CordonedNodeGetsNoNewWorkUntilUncordoned) {
   for (int i = 0; i < 4; ++i) {
     auto anywhere = pool_.client().submit(dense_graph(), dense_feeds());
     expect_dense(anywhere);
-    if (anywhere.ok()) EXPECT_EQ(anywhere->device.node(), "node-b");
+    if (anywhere.ok()) {
+      EXPECT_EQ(anywhere->device.node(), "node-b");
+    }
   }
 
   Completed unknown = tgctl({"cordon", "node-z", "--reason", "x"});
@@ -313,6 +312,39 @@ TEST_F(OpsTest, DrainOfAnIdleNodeFinishesAtOnceAndLeavesItCordoned) {
   Completed bad = tgctl({"drain", "node-b", "--deadline", "soon"});
   EXPECT_EQ(bad.exit_status, 1);
   EXPECT_NE(bad.err.find("--deadline: 'soon' is not a duration"), std::string::npos) << bad.err;
+}
+
+// A graph that keeps a cpu device busy for a while: y = x, then y = y @ x, `layers` times.
+tgrack::v1::Graph slow_graph(int layers) {
+  GraphBuilder g;
+  Value x = g.input("x", DTYPE_F32, {1024, 1024});
+  Value y = x;
+  for (int i = 0; i < layers; ++i) y = matmul(y, x);
+  g.output(y, "y");
+  return *g.build();
+}
+
+TEST_F(OpsTest, DrainCancelsJobsStillRunningAtTheDeadlineNamingTheNodeAndTheDrain) {
+  ASSERT_TRUE(pool_.start_default().ok());
+  std::map<std::string, HostTensor> feeds;
+  feeds.emplace("x", HostTensor(TensorType{DTYPE_F32, {1024, 1024}}));
+  absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
+  std::thread job([&] {
+    result = pool_.client().submit(slow_graph(12), feeds, on_device("node-a", 0));
+  });
+  // Running: its buffers show up in node-a/0's memory with the next heartbeat.
+  const bool running = wait_until(
+      [&] { return device("node-a/0").value("memory_used_bytes", uint64_t{0}) > 0; }, 20s, 20ms);
+  Completed drain = tgctl({"drain", "node-a", "--deadline", "100ms"});
+  job.join();
+  ASSERT_TRUE(running) << "the job never showed up on node-a/0";
+  ASSERT_EQ(drain.exit_status, 0) << drain.err;
+  EXPECT_NE(drain.out.find("0 job(s) finished, 1 cancelled"), std::string::npos) << drain.out;
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
+  EXPECT_NE(result.status().message().find(
+                "node 'node-a' is being drained and the drain deadline of 100 ms passed"),
+            std::string::npos)
+      << result.status();
 }
 
 // ---- Warm and hive reset -----------------------------------------------------------------
@@ -346,11 +378,49 @@ TEST_F(OpsTest, ResettingOneHiveMemberResetsEveryMemberAcrossDaemons) {
   ASSERT_EQ(reset.exit_status, 0) << reset.err;
   EXPECT_EQ(reset.out, "reset hive hive-7: node-a/0 node-a/1 node-b/0 node-b/1\n");
   for (const char* name : {"node-a", "node-b"}) {
-    EXPECT_NE(pool_.daemon(name).stderr_text().find("reset of hive 'hive-7'"), std::string::npos)
-        << pool_.daemon(name).stderr_text();
+    const std::string log = pool_.daemon(name).stdout_text() + pool_.daemon(name).stderr_text();
+    EXPECT_NE(log.find("(reset of hive 'hive-7')"), std::string::npos) << log;
   }
   expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-a", 1)));
   expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-b", 0)));
+}
+
+TEST_F(OpsTest, HiveResetThatFailsOnOneMemberLeavesEveryMemberUnhealthyWithTheReason) {
+  pool_.daemon_args["node-a"] = {"--hive", "hive-7"};
+  pool_.daemon_args["node-b"] = {"--hive", "hive-7"};
+  ASSERT_TRUE(pool_.start_default().ok());
+  // A job keeps node-b/0 busy past the drain timeout, so node-b's part of the reset fails.
+  std::map<std::string, HostTensor> feeds;
+  feeds.emplace("x", HostTensor(TensorType{DTYPE_F32, {1024, 1024}}));
+  absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
+  std::thread job([&] {
+    result = pool_.client().submit(slow_graph(12), feeds, on_device("node-b", 0));
+  });
+  const bool running = wait_until(
+      [&] { return device("node-b/0").value("memory_used_bytes", uint64_t{0}) > 0; }, 20s, 20ms);
+  Completed reset = tgctl({"reset", "node-a/0", "--drain-timeout", "50ms"});
+  job.join();
+  ASSERT_TRUE(running);
+  EXPECT_EQ(reset.exit_status, 1);
+  EXPECT_NE(reset.err.find("reset of hive 'hive-7' failed: node 'node-b'"), std::string::npos)
+      << reset.err;
+  EXPECT_NE(reset.err.find("DEADLINE_EXCEEDED"), std::string::npos) << reset.err;
+  for (const char* name : {"node-a/0", "node-a/1", "node-b/0", "node-b/1"}) {
+    json d = device(name);
+    EXPECT_EQ(d.value("health", ""), "unhealthy") << d.dump();
+    EXPECT_NE(d.value("health_reason", "").find("reset of hive 'hive-7' failed"), std::string::npos)
+        << d.dump();
+  }
+  auto refused = pool_.client().submit(dense_graph(), dense_feeds());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+
+  // Once idle, a new reset brings the whole hive back.
+  Completed again = tgctl({"reset", "node-b/0"});
+  ASSERT_EQ(again.exit_status, 0) << again.err;
+  for (const char* name : {"node-a/0", "node-a/1", "node-b/0", "node-b/1"}) {
+    EXPECT_EQ(device(name).value("health", ""), "healthy") << name;
+  }
+  expect_dense(pool_.client().submit(dense_graph(), dense_feeds()));
 }
 
 // ---- tgctl top ---------------------------------------------------------------------------
@@ -370,7 +440,8 @@ TEST_F(OpsTest, TopShowsEveryKernelPerDeviceWithCountsAndBytes) {
     EXPECT_GT(k["bytes"].get<uint64_t>(), 0u);
     EXPECT_GE(k["total_seconds"].get<double>(), 0.0);
   }
-  EXPECT_EQ(counts, (std::map<std::string, uint64_t>{{"add", 3}, {"matmul", 3}, {"relu", 3}}));
+  EXPECT_EQ(counts, (std::map<std::string, uint64_t>{
+                        {"add", 3}, {"constant", 6}, {"matmul", 3}, {"relu", 3}}));
   ASSERT_EQ(board["copies"].size(), 1u);
   EXPECT_GE(board["copies"][0]["bytes_copied"].get<uint64_t>(), 3u * (24 + 32));
   Completed table = tgctl({"top", "--once"});

@@ -114,7 +114,10 @@ TEST_F(TopologyPool, TopologyJsonShowsConfiguredClasses) {
   Completed table = tgctl({"topology"});
   ASSERT_EQ(table.exit_status, 0) << table.err;
   EXPECT_NE(table.out.find("Node node-a"), std::string::npos) << table.out;
-  EXPECT_EQ(count_lines_with(table.out, "XGMI "), 3) << table.out;  // Two cells and the legend.
+  const size_t b_at = table.out.find("Node node-b");
+  ASSERT_NE(b_at, std::string::npos) << table.out;
+  EXPECT_LT(table.out.find("cpu0   X    XGMI"), b_at) << table.out;  // node-a's row.
+  EXPECT_GT(table.out.find("cpu0   X    HOST"), b_at) << table.out;  // node-b's row.
   EXPECT_NE(table.out.find("Between nodes: NET"), std::string::npos) << table.out;
 }
 
@@ -139,6 +142,22 @@ TEST_F(TopologyPool, RequiredLinkIsMetOrRefusedInsideADaemon) {
   EXPECT_NE(pcie.err.find("FAILED_PRECONDITION"), std::string::npos) << pcie.err;
   EXPECT_NE(pcie.err.find("node-b:0 and node-b:1"), std::string::npos) << pcie.err;
   EXPECT_NE(pcie.err.find("host-staged"), std::string::npos) << pcie.err;
+}
+
+TEST_F(TopologyPool, CostModelReadsTheDaemonsLinks) {
+  std::vector<std::string> args = {"bench", "allreduce", "--min", "1K", "--max", "1K", "--iters",
+                                   "1", "--warmup", "0", "--json", "--devices"};
+  args.push_back("node-a:0,node-a:1");
+  Completed xgmi = tgctl(args);
+  ASSERT_EQ(xgmi.exit_status, 0) << xgmi.err;
+  const nlohmann::json a = nlohmann::json::parse(xgmi.out)["results"][0];
+  EXPECT_EQ(a["algorithm"], "mesh") << a;
+  EXPECT_NE(a["reason"].get<std::string>().find("links suit mesh"), std::string::npos) << a;
+  args.back() = "node-b:0,node-b:1";  // Default links: nothing measured, the model's own figures.
+  Completed host = tgctl(args);
+  ASSERT_EQ(host.exit_status, 0) << host.err;
+  const nlohmann::json b = nlohmann::json::parse(host.out)["results"][0];
+  EXPECT_EQ(b["reason"].get<std::string>().find("links suit"), std::string::npos) << b;
 }
 
 TEST(Backend, TopologyConfigMustMatchTheDeviceCount) {
