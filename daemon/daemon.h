@@ -7,6 +7,10 @@
 // serves NodeService, writes the bound address to the port file and starts registering;
 // stop() (also run by the destructor) stops registering, then serving, then releases the
 // devices and their locks. All methods are thread-safe once start() has returned.
+//
+// Operations: start() also serves the metrics (DaemonMetrics) when an address is configured
+// and starts the health probe; stop() kills and reaps a probe that is still running. A
+// device's health is its backend's, unless a failed reset or a failed probe says otherwise.
 #pragma once
 
 #include <chrono>
