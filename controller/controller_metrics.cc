@@ -1,16 +1,12 @@
 #include "controller/controller_metrics.h"
 
-#include <exception>
 #include <vector>
 
-#include <absl/strings/numbers.h>
 #include <absl/strings/str_cat.h>
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 namespace tg {
 namespace {
@@ -33,52 +29,51 @@ const Histogram::BucketBoundaries& seconds_buckets() {
 }  // namespace
 
 ControllerMetrics::ControllerMetrics(const std::string& host)
-    : registry_(std::make_shared<prometheus::Registry>()),
-      nodes_(BuildGauge()
+    : nodes_(BuildGauge()
                  .Name("tgrack_nodes")
                  .Help("Daemons known to the controller, by state")
                  .Labels({{"host", host}})
-                 .Register(*registry_)),
+                 .Register(endpoint_.registry())),
       devices_(BuildGauge()
                    .Name("tgrack_devices")
                    .Help("Devices in the pool, by state")
                    .Labels({{"host", host}})
-                   .Register(*registry_)),
+                   .Register(endpoint_.registry())),
       node_up_(BuildGauge()
                    .Name("tgrack_node_up")
                    .Help("1 while the daemon heartbeats, 0 once the controller marks it down")
                    .Labels({{"host", host}})
-                   .Register(*registry_)),
+                   .Register(endpoint_.registry())),
       queued_(BuildGauge()
                   .Name("tgrack_scheduler_queued_jobs")
                   .Help("Jobs waiting for placement")
                   .Labels({{"host", host}})
-                  .Register(*registry_)),
+                  .Register(endpoint_.registry())),
       submitted_(BuildCounter()
                      .Name("tgrack_jobs_submitted_total")
                      .Help("Jobs submitted to the controller")
                      .Labels({{"host", host}})
-                     .Register(*registry_)),
+                     .Register(endpoint_.registry())),
       scheduling_seconds_(BuildHistogram()
                               .Name("tgrack_scheduling_latency_seconds")
                               .Help("Time from submission until fragments reach the daemons")
                               .Labels({{"host", host}})
-                              .Register(*registry_)),
+                              .Register(endpoint_.registry())),
       job_seconds_(BuildHistogram()
                        .Name("tgrack_job_duration_seconds")
                        .Help("Job run time, submission to completion")
                        .Labels({{"host", host}})
-                       .Register(*registry_)),
+                       .Register(endpoint_.registry())),
       jobs_(BuildCounter()
                 .Name("tgrack_jobs_total")
                 .Help("Jobs finished, by status code (OK on success)")
                 .Labels({{"host", host}})
-                .Register(*registry_)),
+                .Register(endpoint_.registry())),
       hive_resets_(BuildCounter()
                        .Name("tgrack_hive_resets_total")
                        .Help("Hive resets, by hive and status code (OK when all came back)")
                        .Labels({{"host", host}})
-                       .Register(*registry_)) {
+                       .Register(endpoint_.registry())) {
   // Series without per-event labels exist from the start, so dashboards show 0, not nothing.
   queued_.Add({}).Set(0);
   submitted_.Add({});
@@ -90,33 +85,12 @@ ControllerMetrics::ControllerMetrics(const std::string& host)
 ControllerMetrics::~ControllerMetrics() = default;
 
 absl::Status ControllerMetrics::serve(const std::string& host_port) {
-  if (exposer_) return absl::FailedPreconditionError("metrics are already being served");
-  const size_t colon = host_port.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics address '", host_port, "' is not HOST:PORT"));
-  }
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(host_port);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", host_port, ": ", e.what()));
-  }
-  exposer_->RegisterCollectable(registry_);
-  return absl::OkStatus();
+  return endpoint_.serve(host_port);
 }
 
-int ControllerMetrics::port() const {
-  if (!exposer_) return 0;
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  return ports.empty() ? 0 : ports.front();
-}
+int ControllerMetrics::port() const { return endpoint_.port(); }
 
-std::string ControllerMetrics::render_text() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
-}
+std::string ControllerMetrics::render_text() const { return endpoint_.render_text(); }
 
 void ControllerMetrics::set_by_state(prometheus::Family<prometheus::Gauge>& family,
                                      std::set<std::string>& seen,

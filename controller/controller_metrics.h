@@ -19,8 +19,9 @@
 
 #include <absl/status/status.h>
 
+#include "metrics_endpoint.h"
+
 namespace prometheus {
-class Exposer;
 class Registry;
 template <typename T>
 class Family;
@@ -70,8 +71,7 @@ class ControllerMetrics {
   void set_by_state(prometheus::Family<prometheus::Gauge>& family, std::set<std::string>& seen,
                     const std::map<std::string, int64_t>& counts);
 
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  MetricsEndpoint endpoint_;
 
   prometheus::Family<prometheus::Gauge>& nodes_;
   prometheus::Family<prometheus::Gauge>& devices_;

@@ -5,5 +5,5 @@ find_package(prometheus-cpp CONFIG REQUIRED)
 add_library(tgcontroller_metrics ${CMAKE_CURRENT_LIST_DIR}/controller_metrics.cc)
 target_include_directories(tgcontroller_metrics PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(tgcontroller_metrics
-  PUBLIC absl::status
+  PUBLIC absl::status tgmetrics_endpoint
   PRIVATE absl::strings prometheus-cpp::core prometheus-cpp::pull)

@@ -1,17 +1,13 @@
 #include "daemon/daemon_metrics.h"
 
 #include <algorithm>
-#include <exception>
 #include <vector>
 
-#include <absl/strings/numbers.h>
 #include <absl/strings/str_cat.h>
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 namespace tg {
 namespace {
@@ -52,118 +48,117 @@ double bus_factor(const std::string& kind, int ranks) {
 }  // namespace
 
 DaemonMetrics::DaemonMetrics(const std::string& host)
-    : registry_(std::make_shared<prometheus::Registry>()),
-      device_info_(BuildGauge()
+    : device_info_(BuildGauge()
                        .Name("tgrack_device_info")
                        .Help("1 for every device this daemon owns, labelled with its kind")
                        .Labels({{"host", host}})
-                       .Register(*registry_)),
+                       .Register(endpoint_.registry())),
       memory_used_(BuildGauge()
                        .Name("tgrack_device_memory_used_bytes")
                        .Help("Device memory held by live buffers")
                        .Labels({{"host", host}})
-                       .Register(*registry_)),
+                       .Register(endpoint_.registry())),
       memory_total_(BuildGauge()
                         .Name("tgrack_device_memory_total_bytes")
                         .Help("Device memory budget")
                         .Labels({{"host", host}})
-                        .Register(*registry_)),
+                        .Register(endpoint_.registry())),
       busy_(BuildGauge()
                 .Name("tgrack_device_busy_ratio")
                 .Help("Fraction of the last interval the device ran kernels")
                 .Labels({{"host", host}})
-                .Register(*registry_)),
+                .Register(endpoint_.registry())),
       kernel_seconds_(BuildHistogram()
                           .Name("tgrack_kernel_duration_seconds")
                           .Help("Kernel run time by device and op")
                           .Labels({{"host", host}})
-                          .Register(*registry_)),
+                          .Register(endpoint_.registry())),
       kernel_bytes_(BuildCounter()
                         .Name("tgrack_kernel_bytes_total")
                         .Help("Tensor bytes touched by kernels, by device and op")
                         .Labels({{"host", host}})
-                        .Register(*registry_)),
+                        .Register(endpoint_.registry())),
       copied_bytes_(BuildCounter()
                         .Name("tgrack_device_copied_bytes_total")
                         .Help("Bytes copied into or out of the device")
                         .Labels({{"host", host}})
-                        .Register(*registry_)),
+                        .Register(endpoint_.registry())),
       healthy_(BuildGauge()
                    .Name("tgrack_device_healthy")
                    .Help("1 when the device is Healthy, 0 when Unhealthy")
                    .Labels({{"host", host}})
-                   .Register(*registry_)),
+                   .Register(endpoint_.registry())),
       resets_(BuildCounter()
                   .Name("tgrack_device_resets_total")
                   .Help("Warm resets of the device")
                   .Labels({{"host", host}})
-                  .Register(*registry_)),
+                  .Register(endpoint_.registry())),
       link_sent_(BuildCounter()
                      .Name("tgrack_link_sent_bytes_total")
                      .Help("Bytes sent to the peer")
                      .Labels({{"host", host}})
-                     .Register(*registry_)),
+                     .Register(endpoint_.registry())),
       link_received_(BuildCounter()
                          .Name("tgrack_link_received_bytes_total")
                          .Help("Bytes received from the peer")
                          .Labels({{"host", host}})
-                         .Register(*registry_)),
+                         .Register(endpoint_.registry())),
       transfer_bytes_(BuildCounter()
                           .Name("tgrack_transfer_bytes_total")
                           .Help("Bytes moved by tensor transfers, by peer and link kind")
                           .Labels({{"host", host}})
-                          .Register(*registry_)),
+                          .Register(endpoint_.registry())),
       transfer_bandwidth_(BuildHistogram()
                               .Name("tgrack_transfer_bandwidth_bytes_per_second")
                               .Help("Bandwidth of single transfers, by peer and link kind")
                               .Labels({{"host", host}})
-                              .Register(*registry_)),
+                              .Register(endpoint_.registry())),
       link_fallbacks_(BuildCounter()
                           .Name("tgrack_link_fallbacks_total")
                           .Help("Transfers that used an allowed fallback link")
                           .Labels({{"host", host}})
-                          .Register(*registry_)),
+                          .Register(endpoint_.registry())),
       link_errors_(BuildCounter()
                        .Name("tgrack_link_errors_total")
                        .Help("Failed transfers or connections, by peer and status code")
                        .Labels({{"host", host}})
-                       .Register(*registry_)),
+                       .Register(endpoint_.registry())),
       collective_seconds_(BuildHistogram()
                               .Name("tgrack_collective_duration_seconds")
                               .Help("Collective run time, by kind and algorithm")
                               .Labels({{"host", host}})
-                              .Register(*registry_)),
+                              .Register(endpoint_.registry())),
       collective_bytes_(BuildCounter()
                             .Name("tgrack_collective_bytes_total")
                             .Help("Collective buffer bytes (nccl-tests size)")
                             .Labels({{"host", host}})
-                            .Register(*registry_)),
+                            .Register(endpoint_.registry())),
       collective_bus_bytes_(BuildCounter()
                                 .Name("tgrack_collective_bus_bytes_total")
                                 .Help("Collective bytes times the busbw factor; divided by "
                                       "duration it gives busbw")
                                 .Labels({{"host", host}})
-                                .Register(*registry_)),
+                                .Register(endpoint_.registry())),
       collective_algbw_(BuildHistogram()
                             .Name("tgrack_collective_algbw_bytes_per_second")
                             .Help("Collective algorithm bandwidth (nccl-tests algbw)")
                             .Labels({{"host", host}})
-                            .Register(*registry_)),
+                            .Register(endpoint_.registry())),
       collective_busbw_(BuildHistogram()
                             .Name("tgrack_collective_busbw_bytes_per_second")
                             .Help("Collective bus bandwidth (nccl-tests busbw)")
                             .Labels({{"host", host}})
-                            .Register(*registry_)),
+                            .Register(endpoint_.registry())),
       fragment_seconds_(BuildHistogram()
                             .Name("tgrack_fragment_duration_seconds")
                             .Help("Run time of graph fragments on this daemon")
                             .Labels({{"host", host}})
-                            .Register(*registry_)),
+                            .Register(endpoint_.registry())),
       fragments_(BuildCounter()
                      .Name("tgrack_fragments_total")
                      .Help("Graph fragments finished, by status code (OK on success)")
                      .Labels({{"host", host}})
-                     .Register(*registry_)) {
+                     .Register(endpoint_.registry())) {
   // Series without per-event labels exist from the start, so dashboards show 0, not nothing.
   fragment_seconds_.Add({}, seconds_buckets());
   fragments_.Add({{"reason", absl::StatusCodeToString(absl::StatusCode::kOk)}});
@@ -172,33 +167,12 @@ DaemonMetrics::DaemonMetrics(const std::string& host)
 DaemonMetrics::~DaemonMetrics() = default;
 
 absl::Status DaemonMetrics::serve(const std::string& host_port) {
-  if (exposer_) return absl::FailedPreconditionError("metrics are already being served");
-  const size_t colon = host_port.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(host_port.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics address '", host_port, "' is not HOST:PORT"));
-  }
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(host_port);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", host_port, ": ", e.what()));
-  }
-  exposer_->RegisterCollectable(registry_);
-  return absl::OkStatus();
+  return endpoint_.serve(host_port);
 }
 
-int DaemonMetrics::port() const {
-  if (!exposer_) return 0;
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  return ports.empty() ? 0 : ports.front();
-}
+int DaemonMetrics::port() const { return endpoint_.port(); }
 
-std::string DaemonMetrics::render_text() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
-}
+std::string DaemonMetrics::render_text() const { return endpoint_.render_text(); }
 
 void DaemonMetrics::device_added(const std::string& device, const std::string& kind) {
   device_info_.Add({{"device", device}, {"kind", kind}}).Set(1);

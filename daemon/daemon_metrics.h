@@ -15,8 +15,9 @@
 
 #include <absl/status/status.h>
 
+#include "metrics_endpoint.h"
+
 namespace prometheus {
-class Exposer;
 class Registry;
 template <typename T>
 class Family;
@@ -79,8 +80,7 @@ class DaemonMetrics {
   void fragment_done(double seconds, absl::StatusCode reason);
 
  private:
-  std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  MetricsEndpoint endpoint_;
 
   prometheus::Family<prometheus::Gauge>& device_info_;
   prometheus::Family<prometheus::Gauge>& memory_used_;
