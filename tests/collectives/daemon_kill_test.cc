@@ -3,16 +3,13 @@
 // survivors then works. Daemons are real processes, driven over their NodeService the way
 // the controller's coordinator drives them.
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "process.h"
 #include "rpc.h"
 #include "tgrack/v1/node.grpc.pb.h"
 
@@ -21,46 +18,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One tgd in its own process group, killed (whole group) and reaped on destruction.
-class TgdProcess {
- public:
-  TgdProcess(const std::filesystem::path& dir, const std::string& name) {
-    std::filesystem::create_directories(dir / name);
-    port_file_ = (dir / (name + ".port")).string();
-    pid_ = fork();
-    if (pid_ == 0) {
-      setsid();
-      const std::string state = (dir / name).string();
-      execl(TGD_PATH, TGD_PATH, "--controller", "127.0.0.1:1", "--listen", "127.0.0.1:0", "--data-listen",
-            "127.0.0.1:0", "--cpu-devices", "1", "--device-memory", "256M", "--state-dir", state.c_str(),
-            "--name", name.c_str(), "--port-file", port_file_.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~TgdProcess() { kill9(); }
-
-  // The NodeService address, once the daemon has written it (bounded wait).
-  std::string address() {
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < deadline) {
-      std::ifstream in(port_file_);
-      std::string line;
-      if (std::getline(in, line) && !line.empty()) return line;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return "";
-  }
-  void kill9() {
-    if (pid_ <= 0) return;
-    ::kill(-pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string port_file_;
-};
+// One tgd with 1 cpu device and no reachable controller, run by the process harness (its own
+// process group, killed and reaped on destruction).
+std::unique_ptr<tg::testing::Process> start_tgd(const tg::testing::TempDir& dir,
+                                                const std::string& name) {
+  auto process = tg::testing::Process::spawn(
+      TGD_PATH,
+      {"--controller", "127.0.0.1:1", "--listen", "127.0.0.1:0", "--data-listen", "127.0.0.1:0",
+       "--cpu-devices", "1", "--device-memory", "256M", "--state-dir", dir.file(name), "--name",
+       name, "--port-file", dir.file(name + ".port")},
+      dir.file(name + ".out"), dir.file(name + ".err"));
+  return process.ok() ? std::move(*process) : nullptr;
+}
 
 struct Node {
   std::unique_ptr<tgrack::v1::NodeService::Stub> stub;
@@ -111,14 +80,16 @@ tgrack::v1::RunCollectiveRequest all_reduce(const std::string& id, uint32_t iter
 }
 
 TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
-  const auto dir = std::filesystem::temp_directory_path() / ("tgcoll-kill-" + std::to_string(getpid()));
-  std::vector<std::unique_ptr<TgdProcess>> procs;
+  const tg::testing::TempDir dir;
+  std::vector<std::unique_ptr<tg::testing::Process>> procs;
   std::vector<Node> nodes(3);
   for (int i = 0; i < 3; ++i) {
-    procs.push_back(std::make_unique<TgdProcess>(dir, "kill-node" + std::to_string(i)));
-    const std::string address = procs.back()->address();
-    ASSERT_FALSE(address.empty()) << "tgd " << i << " did not start";
-    nodes[i].stub = tgrack::v1::NodeService::NewStub(make_channel(address));
+    const std::string name = "kill-node" + std::to_string(i);
+    procs.push_back(start_tgd(dir, name));
+    ASSERT_NE(procs.back(), nullptr) << "tgd " << i << " did not start";
+    const auto address = tg::testing::read_port_file(dir.file(name + ".port"), *procs.back());
+    ASSERT_TRUE(address.ok()) << address.status();
+    nodes[i].stub = tgrack::v1::NodeService::NewStub(make_channel(*address));
     auto ctx = context_with_deadline(std::chrono::seconds(5));
     ASSERT_TRUE(nodes[i].stub->GetNodeInfo(ctx.get(), {}, &nodes[i].info).ok());
     ASSERT_FALSE(nodes[i].info.data_address().empty());
@@ -140,7 +111,7 @@ TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
       elapsed[i] = std::chrono::duration<double>(Clock::now() - t0).count();
     });
   }
-  procs[2]->kill9();
+  procs[2]->kill(SIGKILL);
   for (auto& t : threads) t.join();
   for (int i = 0; i < 2; ++i) {
     ASSERT_FALSE(runs[i].ok()) << "rank " << i;
@@ -165,8 +136,6 @@ TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
     ASSERT_TRUE(runs[i].ok()) << runs[i];
     for (auto& r : replies[i].results()) EXPECT_EQ(r.wrong(), 0u);
   }
-  procs.clear();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
