@@ -1,8 +1,15 @@
 // Client: a connection to tgcontroller for programs that use the pool.
 //
 // Every call is one RPC under the client's deadline and returns the controller's status
-// unchanged in code and message (UNAVAILABLE when the controller cannot be reached).
-// A Client is cheap to copy (copies share the channel) and thread-safe.
+// unchanged in code and message (UNAVAILABLE when the controller cannot be reached); fetch()
+// reads remote tensors straight from the daemons holding them (client/remote_tensor.h).
+// A Client is cheap to copy (copies share the channel and the daemon channels) and
+// thread-safe. Each Client constructed (not copied) opens its own connection.
+//
+// Graphs across the pool: run() submits a graph with feeds by value and/or remote tensors of
+// a session (client/session.h) as inputs; outputs named in `keep` stay on the pool as
+// RemoteTensors owned by that session. `capture` keeps the plan; replay() runs it again with
+// new inputs, and the controller refuses inputs that would change the plan.
 #pragma once
 
 #include <chrono>
@@ -13,6 +20,7 @@
 
 #include <absl/status/statusor.h>
 
+#include "client/remote_tensor.h"
 #include "devices/tensor.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
@@ -25,6 +33,28 @@ struct SubmitResult {
   std::string job_id;
 };
 
+struct RunOptions {
+  tgrack::v1::Placement placement;            // Empty = the controller picks.
+  std::string session;                        // Owner of kept tensors; needed for keep/inputs.
+  std::map<std::string, std::string> inputs;  // INPUT node -> RemoteTensor id.
+  std::vector<std::string> keep;              // Outputs kept on the pool instead of returned.
+  bool deterministic = false;                 // Sharded reductions combine in shard order.
+  bool capture = false;                       // Keep the plan; RunResult.plan_id names it.
+
+  // Feeds INPUT node `name` from `tensor`; takes its session when none is set.
+  RunOptions& input(const std::string& name, const RemoteTensor& tensor);
+};
+
+struct RunResult {
+  // In the order of the graph's outputs; a kept output is an empty HostTensor (no dtype).
+  std::vector<HostTensor> outputs;
+  std::vector<RemoteTensor> kept;            // One per RunOptions.keep name, in that order.
+  std::string plan_id;                       // Captured or replayed plan; "" otherwise.
+  std::string job_id;
+  // Every device that ran a part of it (the reply's one device when it lists none).
+  std::vector<tgrack::v1::DeviceRef> devices;
+};
+
 class Client {
  public:
   // Does not contact the controller; the first call does.
@@ -32,6 +62,7 @@ class Client {
                   std::chrono::milliseconds deadline = std::chrono::seconds(60));
 
   const std::string& address() const { return address_; }
+  std::chrono::milliseconds deadline() const { return deadline_; }
 
   // Every node with its devices, sorted by name.
   absl::StatusOr<std::vector<tgrack::v1::NodeInfo>> nodes() const;
@@ -41,10 +72,53 @@ class Client {
                                       const std::map<std::string, HostTensor>& feeds,
                                       const tgrack::v1::Placement& placement = {}) const;
 
+  // Runs `graph`: INPUT nodes are fed from `feeds` (by value) or options.inputs (remote).
+  absl::StatusOr<RunResult> run(const tgrack::v1::Graph& graph,
+                                const std::map<std::string, HostTensor>& feeds,
+                                const RunOptions& options = {}) const;
+  // Runs the captured plan `plan_id` with new inputs (options.capture is ignored).
+  absl::StatusOr<RunResult> replay(const std::string& plan_id,
+                                   const std::map<std::string, HostTensor>& feeds,
+                                   const RunOptions& options = {}) const;
+
+  // Reads a remote tensor whole, from the daemons holding its pieces.
+  absl::StatusOr<HostTensor> fetch(const RemoteTensor& tensor) const;
+  // Frees remote tensors by id on every device holding a piece; NOT_FOUND for an unknown id.
+  // Returns how many the pool freed.
+  absl::StatusOr<uint64_t> free(const std::vector<std::string>& tensor_ids) const;
+  // Forgets a captured plan on the controller and the daemons.
+  absl::Status drop_plan(const std::string& plan_id) const;
+
+  // Running jobs first, then the most recent finished ones (only running ones if asked).
+  absl::StatusOr<std::vector<tgrack::v1::JobInfo>> jobs(bool running_only = false) const;
+  // Cancels a running job; NOT_FOUND when it is not running. Empty reason = "by the user".
+  absl::Status cancel(const std::string& job_id, const std::string& reason = "") const;
+
+  // Sessions (client/session.h wraps these for owners of remote tensors).
+  absl::StatusOr<tgrack::v1::OpenSessionReply> open_session(std::chrono::milliseconds lease,
+                                                            const std::string& client) const;
+  absl::Status renew_session(const std::string& session,
+                             std::chrono::milliseconds deadline) const;
+  absl::Status close_session(const std::string& session) const;
+  absl::StatusOr<std::vector<tgrack::v1::SessionInfo>> sessions() const;
+
  private:
+  // Fills the request's feeds and options, submits it, and reads the reply; `device` (when
+  // not null) receives the reply's first device.
+  absl::StatusOr<RunResult> run_request(tgrack::v1::SubmitRequest& request,
+                                        const std::map<std::string, HostTensor>& feeds,
+                                        const RunOptions& options,
+                                        tgrack::v1::DeviceRef* device) const;
+  template <class Request, class Reply>
+  absl::Status call(grpc::Status (tgrack::v1::ControllerService::Stub::*method)(
+                        grpc::ClientContext*, const Request&, Reply*),
+                    const Request& request, Reply* reply,
+                    std::chrono::milliseconds deadline) const;
+
   std::string address_;
   std::chrono::milliseconds deadline_;
   std::shared_ptr<tgrack::v1::ControllerService::Stub> stub_;
+  std::shared_ptr<TensorFetcher> fetcher_;
 };
 
 }  // namespace tg

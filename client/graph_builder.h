@@ -68,6 +68,11 @@ class GraphBuilder {
 
   // The graph so far, or the first mistake recorded.
   absl::StatusOr<tgrack::v1::Graph> build() const;
+  // The Value of the node at `index` in build()'s graph (nodes stay in the order added);
+  // an empty Value when out of range.
+  Value node(int index) {
+    return index >= 0 && index < graph_.nodes_size() ? Value(this, index) : Value();
+  }
 
  private:
   friend class Value;

@@ -1,5 +1,6 @@
 #include "collectives/collective_runtime.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -16,9 +17,18 @@ using tgrack::v1::CollectiveKind;
 
 struct CollectiveRuntime::Joined {
   tgrack::v1::CommunicatorSpec spec;
-  std::vector<uint32_t> ranks;  // Local ranks.
-  std::vector<std::unique_ptr<Communicator>> comms;
+  std::vector<uint32_t> ranks;    // Local ranks.
+  std::vector<uint32_t> devices;  // Their device indices.
+  std::vector<std::shared_ptr<Communicator>> comms;  // Shared with communicator().
   std::mutex run_mu;
+  int runs = 0;             // run() calls in progress or queued; guarded by the runtime's mu_.
+  bool destroying = false;  // Guarded by the runtime's mu_.
+
+  bool touches(const std::vector<uint32_t>& indices) const {
+    return std::any_of(devices.begin(), devices.end(), [&](uint32_t d) {
+      return std::find(indices.begin(), indices.end(), d) != indices.end();
+    });
+  }
 };
 
 namespace {
@@ -213,6 +223,7 @@ absl::Status CollectiveRuntime::join(const tgrack::v1::JoinCommunicatorRequest& 
                                                      node_name_, " listens on ", data_address()));
     }
     joined->ranks.push_back(info.rank());
+    joined->devices.push_back(info.device().index());
   }
   if (joined->ranks.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("communicator ", spec.comm_id(), " has no rank on node ", node_name_));
@@ -259,11 +270,25 @@ absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = comms_.find(request.comm_id());
-    if (it == comms_.end() || it->second == nullptr) {
+    if (it == comms_.end() || it->second == nullptr || it->second->destroying) {
       return absl::NotFoundError(absl::StrCat("no communicator ", request.comm_id(), " on node ", node_name_));
     }
+    if (on_fenced_device(*it->second)) {
+      return absl::UnavailableError(absl::StrCat("communicator ", request.comm_id(), " has a rank on a device of node ",
+                                                 node_name_, " that takes no collectives now: ", fence_why_));
+    }
     joined = it->second;
+    ++joined->runs;
   }
+  struct RunEnds {
+    CollectiveRuntime* rt;
+    Joined* joined;
+    ~RunEnds() {
+      std::lock_guard<std::mutex> lock(rt->mu_);
+      --joined->runs;
+      rt->runs_done_.notify_all();
+    }
+  } run_ends{this, joined.get()};
   const bool reduces = request.kind() == tgrack::v1::COLLECTIVE_ALL_REDUCE ||
                        request.kind() == tgrack::v1::COLLECTIVE_REDUCE_SCATTER;
   if (reduces) {
@@ -274,6 +299,10 @@ absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
     return absl::InvalidArgumentError("RunCollective needs a dtype");
   }
   std::lock_guard<std::mutex> run_lock(joined->run_mu);
+  if (joined->comms.empty()) {
+    return absl::NotFoundError(absl::StrCat("communicator ", request.comm_id(), " on node ", node_name_,
+                                            " was destroyed"));
+  }
   Communicator& first = *joined->comms.front();
   tgrack::v1::RunCollectiveReply reply;
   auto choice = first.choose(request.kind(), request.count() * es, request.algorithm());
@@ -302,21 +331,112 @@ absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
   return reply;
 }
 
+absl::StatusOr<std::shared_ptr<Communicator>> CollectiveRuntime::communicator(
+    const std::string& comm_id, uint32_t device_index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = comms_.find(comm_id);
+  if (it == comms_.end() || it->second == nullptr || it->second->destroying) {
+    return absl::NotFoundError(absl::StrCat("no communicator ", comm_id, " on node ", node_name_,
+                                            " (asked for device ", node_name_, "/", device_index,
+                                            ")"));
+  }
+  const Joined& joined = *it->second;
+  for (const auto& comm : joined.comms) {
+    if (joined.spec.ranks(comm->rank()).device().index() == device_index) return comm;
+  }
+  return absl::NotFoundError(absl::StrCat("communicator ", comm_id, " has no rank on device ",
+                                          node_name_, "/", device_index));
+}
+
 absl::Status CollectiveRuntime::destroy(const std::string& comm_id) {
   std::shared_ptr<Joined> joined;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = comms_.find(comm_id);
-    if (it == comms_.end() || it->second == nullptr) {
+    if (it == comms_.end() || it->second == nullptr || it->second->destroying) {
       return absl::NotFoundError(absl::StrCat("no communicator ", comm_id, " on node ", node_name_));
     }
     joined = it->second;
-    comms_.erase(it);
+    joined->destroying = true;  // No new runs; the one in progress ends first.
+  }
+  std::lock_guard<std::mutex> run_lock(joined->run_mu);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    add_links(*joined, retired_links_);
+    comms_.erase(comm_id);
   }
   listener_.forget(comm_id);
-  std::lock_guard<std::mutex> run_lock(joined->run_mu);
   joined->comms.clear();
   return absl::OkStatus();
+}
+
+void CollectiveRuntime::add_links(const Joined& joined, std::map<LinkKey, LinkCounters>& totals) {
+  for (const auto& comm : joined.comms) {
+    const uint32_t device = joined.spec.ranks(comm->rank()).device().index();
+    for (const PeerLink& link : comm->links()) {
+      const auto& peer = joined.spec.ranks(link.peer);
+      LinkCounters& t = totals[LinkKey{device, absl::StrCat(peer.device().node(), "/", peer.device().index()),
+                                       link.address, link.transport}];
+      t.sent_bytes += link.counters.sent_bytes;
+      t.received_bytes += link.counters.received_bytes;
+      t.errors += link.counters.errors;
+    }
+  }
+}
+
+std::vector<CollectiveRuntime::LinkStats> CollectiveRuntime::link_stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<LinkKey, LinkCounters> totals = retired_links_;
+  for (const auto& [id, joined] : comms_) {
+    if (joined != nullptr) add_links(*joined, totals);
+  }
+  std::vector<LinkStats> out;
+  for (const auto& [key, counters] : totals) {
+    const auto& [device, peer_device, address, transport] = key;
+    out.push_back(LinkStats{device, peer_device, address, transport, counters});
+  }
+  return out;
+}
+
+bool CollectiveRuntime::on_fenced_device(const Joined& joined) const {
+  return std::any_of(joined.devices.begin(), joined.devices.end(),
+                     [&](uint32_t d) { return fenced_.count(d) > 0; });
+}
+
+std::unique_ptr<CollectiveRuntime::Fence> CollectiveRuntime::fence(
+    const std::vector<uint32_t>& devices, std::chrono::steady_clock::time_point deadline,
+    const std::string& why) {
+  std::unique_ptr<Fence> fence(new Fence(this, devices));
+  std::unique_lock<std::mutex> lock(mu_);
+  fenced_.insert(devices.begin(), devices.end());
+  fence_why_ = why;
+  const auto busy = [&] {
+    std::vector<std::shared_ptr<Joined>> out;
+    for (const auto& [id, joined] : comms_) {
+      if (joined != nullptr && joined->runs > 0 && joined->touches(devices)) out.push_back(joined);
+    }
+    return out;
+  };
+  runs_done_.wait_until(lock, deadline, [&] { return busy().empty(); });
+  const std::vector<std::shared_ptr<Joined>> late = busy();
+  if (late.empty()) return fence;
+  auto longest = std::chrono::milliseconds(0);
+  for (const auto& joined : late) {
+    fence->cancelled_.push_back(joined->spec.comm_id());
+    for (const auto& comm : joined->comms) comm->cancel(why);
+    const auto timeout = joined->spec.timeout_ms() ? std::chrono::milliseconds(joined->spec.timeout_ms())
+                                                   : kDefaultTimeout;
+    longest = std::max(longest, timeout);
+  }
+  runs_done_.wait_for(lock, longest, [&] {
+    return std::all_of(late.begin(), late.end(), [](const auto& j) { return j->runs == 0; });
+  });
+  return fence;
+}
+
+CollectiveRuntime::Fence::~Fence() {
+  std::lock_guard<std::mutex> lock(runtime_->mu_);
+  for (uint32_t d : devices_) runtime_->fenced_.erase(runtime_->fenced_.find(d));
 }
 
 }  // namespace tg::coll

@@ -4,13 +4,18 @@
 // back-to-back operations, then verification — one thread per local rank.
 //
 // Thread-safe: RPC handlers call it concurrently. Runs on one communicator are serialized;
-// different communicators run independently.
+// different communicators run independently. It counts what every link moves (link_stats)
+// and clears devices of collectives for a reset (fence).
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <absl/status/status.h>
@@ -44,15 +49,70 @@ class CollectiveRuntime {
   // Leaves the communicator; NOT_FOUND when unknown.
   absl::Status destroy(const std::string& comm_id);
 
+  // The rank of local device `device_index` in `comm_id`, for a caller that drives it from
+  // one thread (a graph fragment's ALL_REDUCE / ALL_GATHER). The handle stays valid after
+  // destroy(). Not serialized with run(): a communicator serves one or the other at a time.
+  // NOT_FOUND naming the communicator and the device when that device has no rank in it.
+  absl::StatusOr<std::shared_ptr<Communicator>> communicator(const std::string& comm_id,
+                                                             uint32_t device_index);
+
+  // Running totals of one kind of link: a local device to a peer's device over a transport,
+  // summed over every communicator since start (destroyed ones included), so they only grow.
+  struct LinkStats {
+    uint32_t device = 0;       // Local device index.
+    std::string peer_device;   // "node/index" of the peer rank's device.
+    std::string peer_address;  // The peer's data address.
+    std::string transport;     // "tcp", "local", "ibverbs".
+    LinkCounters counters;
+  };
+  std::vector<LinkStats> link_stats() const;
+
+  // Clears `devices` (indices on this node) of collectives, for a device reset. Until the
+  // returned fence is destroyed, runs on communicators with a rank there fail at once with
+  // UNAVAILABLE naming `why`. Runs in progress get until `deadline`; past it their
+  // communicators are cancelled (the runs fail with ABORTED naming `why`, and their peers
+  // learn of it), and the fence waits up to the communicators' timeout for those runs to
+  // return. Never blocks past that.
+  class Fence;
+  std::unique_ptr<Fence> fence(const std::vector<uint32_t>& devices,
+                               std::chrono::steady_clock::time_point deadline,
+                               const std::string& why);
+
  private:
   struct Joined;
+  using LinkKey = std::tuple<uint32_t, std::string, std::string, std::string>;
+
+  // Adds `joined`'s link counters to `totals`.
+  static void add_links(const Joined& joined, std::map<LinkKey, LinkCounters>& totals);
+  bool on_fenced_device(const Joined& joined) const;  // mu_ held.
 
   const std::string node_name_;
   const std::vector<Device*> devices_;
   const CommOptions options_;
   tcp::Listener listener_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::condition_variable runs_done_;
   std::map<std::string, std::shared_ptr<Joined>> comms_;  // Guarded by mu_.
+  std::map<LinkKey, LinkCounters> retired_links_;         // Guarded by mu_; destroyed comms.
+  std::multiset<uint32_t> fenced_;                        // Guarded by mu_.
+  std::string fence_why_;                                 // Guarded by mu_.
+};
+
+class CollectiveRuntime::Fence {
+ public:
+  ~Fence();
+  Fence(const Fence&) = delete;
+  Fence& operator=(const Fence&) = delete;
+  // Communicators cancelled because their runs outlived the deadline.
+  const std::vector<std::string>& cancelled() const { return cancelled_; }
+
+ private:
+  friend class CollectiveRuntime;
+  Fence(CollectiveRuntime* runtime, std::vector<uint32_t> devices)
+      : runtime_(runtime), devices_(std::move(devices)) {}
+  CollectiveRuntime* runtime_;
+  std::vector<uint32_t> devices_;
+  std::vector<std::string> cancelled_;
 };
 
 }  // namespace tg::coll

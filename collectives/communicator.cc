@@ -11,6 +11,7 @@
 #include "collectives/algorithms/hierarchical.h"
 #include "collectives/algorithms/mesh.h"
 #include "collectives/algorithms/ring.h"
+#include "collectives/calibration.h"
 #include "collectives/link_costs.h"
 #include "collectives/transport/local/pair.h"
 #ifdef TG_HAVE_IBVERBS
@@ -83,14 +84,6 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     addresses->push_back(spec.ranks(r).data_address());
     comm->topo_.node_of.push_back(node_ids.try_emplace(spec.ranks(r).data_address(), r).first->second);
   }
-  if (options.links != nullptr && comm->topo_.nodes() == 1) {
-    std::vector<size_t> devices;
-    for (const auto& r : spec.ranks()) devices.push_back(r.device().index());
-    if (std::all_of(devices.begin(), devices.end(), [&](size_t d) { return d < options.links->size(); }) &&
-        std::set<size_t>(devices.begin(), devices.end()).size() == n) {
-      comm->topo_ = link_topology(*options.links, devices, comm->topo_);
-    }
-  }
   comm->ctx_ = std::make_unique<Context>(rank, n, timeout);
   std::vector<uint32_t> local_peers, remote_peers;
   for (uint32_t r = 0; r < n; ++r) {
@@ -118,6 +111,23 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
       return s;
     }
   }
+  std::vector<size_t> devices;
+  for (const auto& r : spec.ranks()) devices.push_back(r.device().index());
+  const bool matrix = options.links != nullptr && comm->topo_.nodes() == 1 &&
+                      std::all_of(devices.begin(), devices.end(), [&](size_t d) { return d < options.links->size(); }) &&
+                      std::set<size_t>(devices.begin(), devices.end()).size() == n;
+  if (matrix) {
+    // The device link matrix knows the devices' links; nothing to measure.
+    comm->topo_ = link_topology(*options.links, devices, comm->topo_);
+    comm->topo_.costs_from = "links from the device link matrix";
+  } else if (options.calibrate) {
+    absl::StatusOr<Calibration> measured =
+        calibrate(*comm->ctx_, comm->topo_.node_of, comm->topo_.local, comm->topo_.remote);
+    if (!measured.ok()) return measured.status();
+    comm->topo_.local = measured->local;
+    comm->topo_.remote = measured->remote;
+    comm->topo_.costs_from = measured->summary;
+  }
   return comm;
 }
 
@@ -130,9 +140,14 @@ absl::StatusOr<Choice> Communicator::choose(CollectiveKind kind, uint64_t bytes,
 
 absl::Status Communicator::start(CollectiveKind kind, const char* name, uint64_t bytes,
                                  const std::string& forced, std::string* algorithm) {
-  absl::StatusOr<Choice> choice = choose(kind, bytes, forced);
-  if (!choice.ok()) return choice.status();
-  *algorithm = choice->algorithm;
+  if (!forced.empty() || !last_ || last_->kind != kind || last_->bytes != bytes) {
+    absl::StatusOr<Choice> choice = choose(kind, bytes, forced);
+    if (!choice.ok()) return choice.status();
+    *algorithm = choice->algorithm;
+    if (forced.empty()) last_ = Cached{kind, bytes, choice->algorithm};
+  } else {
+    *algorithm = last_->algorithm;
+  }
   return ctx_->begin(name, *algorithm);
 }
 
@@ -209,6 +224,20 @@ absl::Status Communicator::barrier() {
 
 void Communicator::abort(const std::string& why) {
   ctx_->abort(absl::AbortedError(absl::StrCat("rank ", rank(), " aborted: ", why)), rank());
+}
+
+void Communicator::cancel(const std::string& why) {
+  ctx_->cancel(absl::AbortedError(absl::StrCat("rank ", rank(), " aborted: ", why)));
+}
+
+std::vector<PeerLink> Communicator::links() const {
+  std::vector<PeerLink> out;
+  for (uint32_t peer = 0; peer < size(); ++peer) {
+    const Pair* p = ctx_->pair(peer);
+    if (p == nullptr) continue;
+    out.push_back(PeerLink{peer, p->transport(), p->peer_address(), p->counters()});
+  }
+  return out;
 }
 
 }  // namespace tg::coll

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,17 @@ struct CommOptions {
   // Links between this daemon's devices (by device index); when every rank is on this
   // daemon the cost model reads them (link_costs.h). Null = local/remote above.
   std::shared_ptr<const LinkPolicy> links;
+  // Measure local and remote over the transport when the communicator is created
+  // (calibration.h); they then replace the values above, except `local` under `links`.
+  bool calibrate = true;
+};
+
+// One peer link of a rank, with its running totals.
+struct PeerLink {
+  uint32_t peer = 0;
+  std::string transport;
+  std::string address;
+  LinkCounters counters;
 };
 
 class Communicator {
@@ -75,6 +87,11 @@ class Communicator {
 
   // Poisons the communicator and tells every peer, without blocking.
   void abort(const std::string& why);
+  // From any thread: the rank's current or next collective fails with ABORTED naming `why`
+  // (its peers learn that this rank gave up), and the communicator is poisoned.
+  void cancel(const std::string& why);
+  // Every peer link and its counters. Thread-safe.
+  std::vector<PeerLink> links() const;
   // Drops every link as a crashed process would (tests).
   void drop() { ctx_->drop(); }
   absl::Status poisoned() const { return ctx_->poisoned(); }
@@ -88,6 +105,13 @@ class Communicator {
   std::unique_ptr<Context> ctx_;
   Topology topo_;
   std::vector<std::byte> scratch_;
+  // The last choice made without `forced`, reused while kind and size repeat.
+  struct Cached {
+    tgrack::v1::CollectiveKind kind;
+    uint64_t bytes;
+    std::string algorithm;
+  };
+  std::optional<Cached> last_;
 };
 
 // The RDMA device remote pairs may use, or why there is none (no device, or built without

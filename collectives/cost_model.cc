@@ -120,7 +120,7 @@ absl::StatusOr<Choice> choose_algorithm(const Topology& topo, CollectiveKind kin
   return Choice{best->name,
                 absl::StrCat("lowest estimate for ", bytes, " bytes over ", topo.world, " ranks on ",
                              topo.nodes(), topo.link_shape.empty() ? " daemon(s): " : " link group(s): ",
-                             table, suited)};
+                             table, suited, topo.costs_from.empty() ? "" : "; ", topo.costs_from)};
 }
 
 }  // namespace tg::coll

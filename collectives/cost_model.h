@@ -35,6 +35,8 @@ struct Topology {
   // all-reduce, reduce-scatter and all-gather take ring. "hierarchical": XGMI groups (node_of)
   // joined by slower links; all-reduce takes hierarchical or ring, whichever is cheaper.
   std::string link_shape;
+  // Where local and remote come from ("links measured: ..."), appended to every reason.
+  std::string costs_from;
 
   uint32_t nodes() const;
   uint32_t max_ranks_per_node() const;

@@ -57,4 +57,28 @@ Topology link_topology(const LinkPolicy& links, std::span<const size_t> devices,
   return t;
 }
 
+Topology daemon_link_topology(std::span<const LinkPolicy* const> daemon_links,
+                              std::span<const size_t> devices, Topology base) {
+  Topology t = std::move(base);
+  const size_t n = devices.size();
+  if (t.node_of.size() != n) return t;
+  std::vector<LinkCost> inside;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      const uint32_t node = t.node_of[i];
+      if (t.node_of[j] != node) continue;
+      const LinkPolicy* links = node < daemon_links.size() ? daemon_links[node] : nullptr;
+      const bool known = links != nullptr && devices[i] < links->size() &&
+                         devices[j] < links->size() && devices[i] != devices[j];
+      inside.push_back(known ? cost_of(links->estimate(devices[i], devices[j])) : t.local);
+    }
+  }
+  if (!inside.empty()) {
+    LinkCost local = inside[0];
+    for (const LinkCost& c : inside) local = slower(local, c);
+    t.local = local;
+  }
+  return t;
+}
+
 }  // namespace tg::coll

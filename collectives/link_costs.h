@@ -20,4 +20,13 @@ namespace tg::coll {
 Topology link_topology(const LinkPolicy& links, std::span<const size_t> devices,
                        Topology base = {});
 
+// Ranks on several daemons: `base.node_of` groups them by daemon, rank r lives on device
+// devices[r] of its daemon and daemon_links[base.node_of[r]] is that daemon's link matrix
+// (nullptr or too small when unknown). Sets local, the cost of the intra-daemon steps of the
+// hierarchical algorithm, to the slowest intra-daemon pair by each daemon's own matrix (a pair
+// without link data costs base.local); world, node_of, remote and the rest stay as in
+// `base`. Every rank that passes the same matrices gets the same Topology.
+Topology daemon_link_topology(std::span<const LinkPolicy* const> daemon_links,
+                              std::span<const size_t> devices, Topology base);
+
 }  // namespace tg::coll

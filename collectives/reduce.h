@@ -1,7 +1,7 @@
 // Elementwise reduction kernels shared by every algorithm and transport.
 //
 // A Reducer combines two arrays of one dtype with one op: dst[i] = a[i] op b[i], where dst
-// may be exactly a (in place) but must not otherwise overlap a or b. f16 and bf16 are widened
+// may be exactly a or exactly b but must not otherwise overlap them. f16 and bf16 are widened
 // to f32 for each combination and rounded back. AVG reduces as SUM; the rank that owns the
 // final value calls finalize() once to divide by the world size (integers truncate).
 #pragma once

@@ -23,9 +23,16 @@ std::string host_name() {
 ControllerServer::ControllerServer(const ControllerConfig& config)
     : metrics_(host_name()),
       membership_(config.down_after),
-      jobs_(membership_, config.job_timeout),
-      service_(membership_, jobs_, config.heartbeat_interval, &metrics_) {
+      collectives_([this] { return membership_.nodes(); }),
+      jobs_(membership_, stubs_, registry_, config.job_timeout),
+      plans_(membership_, collectives_, stubs_, registry_, config.job_timeout),
+      sessions_([this](const auto& pieces) { plans_.free_pieces(pieces); },
+                [this](const auto& plan_ids) { plans_.drop_all(plan_ids); }),
+      service_({membership_, jobs_, plans_, registry_, sessions_, collectives_},
+               config.heartbeat_interval, &metrics_) {
   jobs_.set_metrics(&metrics_);
+  plans_.set_metrics(&metrics_);
+  plans_.set_sessions(&sessions_);
 }
 
 // The port file format every tgrack process writes: one HOST:PORT line, written atomically.
@@ -56,7 +63,7 @@ void ControllerServer::sample_loop() {
     }
     metrics_.nodes_by_state(nodes);
     metrics_.devices_by_state(devices);
-    metrics_.queue_length(0);
+    metrics_.queue_length(static_cast<int64_t>(registry_.running()));
   } while (!sample_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; }));
 }
 

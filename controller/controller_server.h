@@ -1,4 +1,5 @@
-// ControllerServer: a whole tgcontroller — membership, job runner and the gRPC server —
+// ControllerServer: a whole tgcontroller — membership, job runners, sessions and the gRPC
+// server —
 // wired together apart from main, so tests can run a controller in-process.
 //
 // start() binds the listen address (port 0 = ephemeral), writes the bound address to the
@@ -16,9 +17,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include "controller/controller_metrics.h"
+#include "collectives/coordinator.h"
 #include "controller/controller_service.h"
+#include "controller/job_registry.h"
 #include "controller/job_runner.h"
 #include "controller/membership.h"
+#include "controller/node_stubs.h"
+#include "controller/plan_runner.h"
+#include "controller/sessions.h"
 
 namespace tg {
 
@@ -50,7 +56,12 @@ class ControllerServer {
 
   ControllerMetrics metrics_;
   Membership membership_;
+  NodeStubs stubs_;
+  JobRegistry registry_;
+  coll::CollectiveCoordinator collectives_;
   JobRunner jobs_;
+  PlanRunner plans_;
+  Sessions sessions_;
   ControllerServiceImpl service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

@@ -3,9 +3,6 @@
 #include "rpc.h"
 
 namespace tg {
-namespace {
-
-}  // namespace
 
 grpc::Status ControllerServiceImpl::Register(grpc::ServerContext*,
                                              const tgrack::v1::RegisterRequest* request,
@@ -34,7 +31,7 @@ grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext*,
                                            const tgrack::v1::SubmitRequest* request,
                                            tgrack::v1::SubmitReply* reply) {
-  auto result = jobs_.submit(*request);
+  auto result = PlanRunner::needs_plan(*request) ? plans_.submit(*request) : jobs_.submit(*request);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
@@ -84,7 +81,7 @@ grpc::Status ControllerServiceImpl::DrainNode(grpc::ServerContext*,
     return to_grpc(status);
   }
   auto [finished, cancelled] =
-      jobs_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()));
+      registry_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()));
   reply->set_finished(static_cast<uint32_t>(finished));
   reply->set_cancelled(static_cast<uint32_t>(cancelled));
   return grpc::Status::OK;
@@ -97,6 +94,64 @@ grpc::Status ControllerServiceImpl::ResetDevice(grpc::ServerContext*,
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::OpenSession(grpc::ServerContext*,
+                                                const tgrack::v1::OpenSessionRequest* request,
+                                                tgrack::v1::OpenSessionReply* reply) {
+  *reply = sessions_.open(request->lease_ms(), request->client());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::RenewSession(grpc::ServerContext*,
+                                                 const tgrack::v1::RenewSessionRequest* request,
+                                                 tgrack::v1::RenewSessionReply*) {
+  return to_grpc(sessions_.renew(request->session()));
+}
+
+grpc::Status ControllerServiceImpl::CloseSession(grpc::ServerContext*,
+                                                 const tgrack::v1::CloseSessionRequest* request,
+                                                 tgrack::v1::CloseSessionReply*) {
+  return to_grpc(sessions_.close(request->session()));
+}
+
+grpc::Status ControllerServiceImpl::ListSessions(grpc::ServerContext*,
+                                                 const tgrack::v1::ListSessionsRequest*,
+                                                 tgrack::v1::ListSessionsReply* reply) {
+  for (tgrack::v1::SessionInfo& info : sessions_.list()) *reply->add_sessions() = std::move(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::FreeTensors(grpc::ServerContext*,
+                                                const tgrack::v1::FreeTensorsRequest* request,
+                                                tgrack::v1::FreeTensorsReply* reply) {
+  auto freed = sessions_.free({request->tensor_ids().begin(), request->tensor_ids().end()},
+                              request->session());
+  if (!freed.ok()) return to_grpc(freed.status());
+  reply->set_freed(*freed);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::DropPlan(grpc::ServerContext*,
+                                             const tgrack::v1::DropPlanRequest* request,
+                                             tgrack::v1::DropPlanReply*) {
+  return to_grpc(plans_.drop(request->plan_id()));
+}
+
+grpc::Status ControllerServiceImpl::ListJobs(grpc::ServerContext*,
+                                             const tgrack::v1::ListJobsRequest* request,
+                                             tgrack::v1::ListJobsReply* reply) {
+  for (tgrack::v1::JobInfo& job : registry_.list(request->running_only())) {
+    *reply->add_jobs() = std::move(job);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::CancelJob(grpc::ServerContext*,
+                                              const tgrack::v1::CancelJobRequest* request,
+                                              tgrack::v1::CancelJobReply* reply) {
+  reply->set_found(true);
+  return to_grpc(registry_.cancel(request->job_id(), request->reason()));
 }
 
 }  // namespace tg

@@ -7,23 +7,37 @@
 
 #include "collectives/coordinator.h"
 #include "controller/hive_reset.h"
+#include "controller/job_registry.h"
 #include "controller/job_runner.h"
 #include "controller/membership.h"
+#include "controller/plan_runner.h"
+#include "controller/sessions.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg {
 
 class ControllerServiceImpl final : public tgrack::v1::ControllerService::Service {
  public:
-  // Both must outlive the service. `heartbeat_interval` is what daemons are told to use.
-  ControllerServiceImpl(Membership& membership, JobRunner& jobs,
-                        std::chrono::milliseconds heartbeat_interval,
+  // The parts of a controller the handlers call; all must outlive the service.
+  struct Parts {
+    Membership& membership;
+    JobRunner& jobs;
+    PlanRunner& plans;
+    JobRegistry& registry;
+    Sessions& sessions;
+    coll::CollectiveCoordinator& collectives;
+  };
+  // `heartbeat_interval` is what daemons are told to use.
+  ControllerServiceImpl(Parts parts, std::chrono::milliseconds heartbeat_interval,
                         ControllerMetrics* metrics = nullptr)
-      : membership_(membership),
-        jobs_(jobs),
-        resets_(membership, metrics),
-        heartbeat_interval_(heartbeat_interval),
-        collectives_([&membership] { return membership.nodes(); }) {}
+      : membership_(parts.membership),
+        jobs_(parts.jobs),
+        plans_(parts.plans),
+        registry_(parts.registry),
+        sessions_(parts.sessions),
+        collectives_(parts.collectives),
+        resets_(parts.membership, metrics),
+        heartbeat_interval_(heartbeat_interval) {}
 
   grpc::Status Register(grpc::ServerContext*, const tgrack::v1::RegisterRequest* request,
                         tgrack::v1::RegisterReply* reply) override;
@@ -54,12 +68,33 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   grpc::Status ResetDevice(grpc::ServerContext*, const tgrack::v1::ResetDeviceRequest*,
                            tgrack::v1::ResetDeviceReply*) override;
 
+  // Sessions, remote tensors, plans and jobs.
+  grpc::Status OpenSession(grpc::ServerContext*, const tgrack::v1::OpenSessionRequest*,
+                           tgrack::v1::OpenSessionReply*) override;
+  grpc::Status RenewSession(grpc::ServerContext*, const tgrack::v1::RenewSessionRequest*,
+                            tgrack::v1::RenewSessionReply*) override;
+  grpc::Status CloseSession(grpc::ServerContext*, const tgrack::v1::CloseSessionRequest*,
+                            tgrack::v1::CloseSessionReply*) override;
+  grpc::Status ListSessions(grpc::ServerContext*, const tgrack::v1::ListSessionsRequest*,
+                            tgrack::v1::ListSessionsReply*) override;
+  grpc::Status FreeTensors(grpc::ServerContext*, const tgrack::v1::FreeTensorsRequest*,
+                           tgrack::v1::FreeTensorsReply*) override;
+  grpc::Status DropPlan(grpc::ServerContext*, const tgrack::v1::DropPlanRequest*,
+                        tgrack::v1::DropPlanReply*) override;
+  grpc::Status ListJobs(grpc::ServerContext*, const tgrack::v1::ListJobsRequest*,
+                        tgrack::v1::ListJobsReply*) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const tgrack::v1::CancelJobRequest*,
+                         tgrack::v1::CancelJobReply*) override;
+
  private:
   Membership& membership_;
   JobRunner& jobs_;
+  PlanRunner& plans_;
+  JobRegistry& registry_;
+  Sessions& sessions_;
+  coll::CollectiveCoordinator& collectives_;
   HiveReset resets_;
   const std::chrono::milliseconds heartbeat_interval_;
-  coll::CollectiveCoordinator collectives_;
 };
 
 }  // namespace tg

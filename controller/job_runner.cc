@@ -8,40 +8,13 @@
 
 namespace tg {
 
-JobRunner::JobRunner(const Membership& membership, std::chrono::milliseconds run_timeout)
-    : membership_(membership), run_timeout_(run_timeout) {}
-
-tgrack::v1::NodeService::Stub& JobRunner::stub(const std::string& address) {
-  std::lock_guard lock(mutex_);
-  auto& stub = stubs_[address];
-  if (!stub) stub = tgrack::v1::NodeService::NewStub(make_channel(address));
-  return *stub;
-}
+JobRunner::JobRunner(const Membership& membership, NodeStubs& stubs, JobRegistry& registry,
+                     std::chrono::milliseconds run_timeout)
+    : membership_(membership), stubs_(stubs), registry_(registry), run_timeout_(run_timeout) {}
 
 int JobRunner::jobs_running(const std::string& node, uint32_t index) const {
   auto it = running_.find(device_name(node, index));
   return it == running_.end() ? 0 : it->second;
-}
-
-std::pair<int, int> JobRunner::drain(const std::string& node,
-                                     std::chrono::milliseconds deadline) {
-  std::unique_lock lock(mutex_);
-  const auto on_node = [&] {
-    int count = 0;
-    for (const auto& [id, job] : active_) count += job.node == node ? 1 : 0;
-    return count;
-  };
-  const int before = on_node();
-  if (finished_.wait_for(lock, deadline, [&] { return on_node() == 0; })) return {before, 0};
-  int cancelled = 0;
-  for (auto& [id, job] : active_) {
-    if (job.node != node) continue;
-    job.cancelled_because = "cancelled: node '" + node + "' is being drained and the drain "
-                            "deadline of " + std::to_string(deadline.count()) + " ms passed";
-    job.context->TryCancel();
-    ++cancelled;
-  }
-  return {before - cancelled, cancelled};
 }
 
 absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::submit(
@@ -72,7 +45,7 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
     return status;
   }
 
-  const std::string job_id = "job-" + std::to_string(next_job_++);
+  const std::string job_id = registry_.next_id();
   PlacementChoice choice;
   {
     std::lock_guard lock(mutex_);
@@ -94,23 +67,28 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
   run.set_job_id(job_id);
   tgrack::v1::RunGraphReply ran;
   auto context = context_with_deadline(run_timeout_);
-  {
-    std::lock_guard lock(mutex_);
-    active_[job_id] = Active{choice.node, context.get(), ""};
-  }
+  tgrack::v1::DeviceRef ref;
+  ref.set_node(choice.node);
+  ref.set_index(choice.index);
+  registry_.start(job_id, {ref}, "", "",
+                  [this, address = choice.address, job_id](const std::string& reason) {
+                    tgrack::v1::CancelJobRequest cancel;
+                    cancel.set_job_id(job_id);
+                    cancel.set_reason(reason);
+                    tgrack::v1::CancelJobReply reply;
+                    auto deadline = context_with_deadline(std::chrono::seconds(2));
+                    stubs_.at(address).CancelJob(deadline.get(), cancel, &reply);
+                  });
   if (metrics_ != nullptr) {
     metrics_->job_scheduled(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count());
   }
-  absl::Status status = from_grpc(stub(choice.address).RunGraph(context.get(), run, &ran));
-  std::string cancelled_because;
+  absl::Status status = from_grpc(stubs_.at(choice.address).RunGraph(context.get(), run, &ran));
+  const std::string cancelled_because = registry_.finish(job_id, status);
   {
     std::lock_guard lock(mutex_);
     --running_[device];
-    cancelled_because = active_[job_id].cancelled_because;
-    active_.erase(job_id);
   }
-  finished_.notify_all();
   if (!cancelled_because.empty()) {
     spdlog::warn("{} on {}: {}", job_id, device, cancelled_because);
     return absl::CancelledError(job_id + " on " + device + " " + cancelled_because);

@@ -11,12 +11,16 @@
 #include "daemon/backend.h"
 #include "daemon/child_process.h"
 #include "daemon/daemon_metrics.h"
+#include "daemon/fragment_runner.h"
+#include "daemon/job_cancels.h"
+#include "daemon/tensor_store.h"
+#include "daemon/transfer_mailbox.h"
 #include "daemon/node_service.h"
 #include "daemon/registrar.h"
 #include "daemon/timed_device.h"
 #include "devices/cpu/cpu_device.h"
 #include "devices/dtype.h"
-#include "devices/graph/graph_api.h"
+#include "devices/graph/executor.h"
 #include "devices/topology/topology_proto.h"
 #include "devices/units.h"
 #include "rpc.h"
@@ -102,6 +106,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
   daemon->resetting_.assign(count, false);
   daemon->unhealthy_.assign(count, "");
   daemon->metrics_ = std::make_unique<DaemonMetrics>(c.name);
+  daemon->tensors_ = std::make_unique<TensorStore>(c.name, daemon->devices());
+  daemon->mailbox_ = std::make_unique<TransferMailbox>();
+  daemon->cancels_ = std::make_unique<JobCancels>();
   for (size_t i = 0; i < count; ++i) {
     daemon->metrics_->device_added(std::to_string(i), backend->name);
   }
@@ -148,6 +155,20 @@ absl::Status Daemon::start() {
     return status;
   }
   if (config_.data_address.empty()) config_.data_address = collectives_->data_address();
+  FragmentRunnerDeps deps;
+  deps.node_name = config_.name;
+  deps.enter_device = [this](uint32_t index, const std::string& job_id) {
+    return enter_device(index, job_id);
+  };
+  deps.device_count = devices_.size();
+  deps.store = tensors_.get();
+  deps.mailbox = mailbox_.get();
+  deps.cancels = cancels_.get();
+  deps.collectives = collectives_.get();
+  deps.fragment_done = [this](double seconds, absl::StatusCode code) {
+    metrics_->fragment_done(seconds, code);
+  };
+  fragments_ = std::make_unique<FragmentRunner>(std::move(deps));
   service_ = std::make_unique<NodeServiceImpl>(*this);
   grpc::ServerBuilder builder;
   configure_server(builder);
@@ -190,6 +211,7 @@ void Daemon::stop() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
   registrar_.reset();
+  fragments_.reset();
   collectives_.reset();
 }
 
@@ -227,50 +249,71 @@ tgrack::v1::NodeInfo Daemon::node_info() const {
   return node;
 }
 
-absl::StatusOr<std::vector<HostTensor>> Daemon::run_graph(
-    uint32_t device_index, const tgrack::v1::Graph& graph, const std::vector<HostTensor>& feeds,
-    const std::vector<std::string>& feed_names, const std::string& job_id) {
-  if (device_index >= devices_.size()) {
+absl::StatusOr<std::shared_ptr<Device>> Daemon::enter_device(uint32_t index,
+                                                             const std::string& job_id) {
+  if (index >= devices_.size()) {
     return absl::NotFoundError("node '" + config_.name + "' has no device " +
-                               std::to_string(device_index) + " (it has " +
+                               std::to_string(index) + " (it has " +
                                std::to_string(devices_.size()) + ")");
   }
   {
     std::lock_guard lock(state_mutex_);
-    if (resetting_[device_index]) {
-      return absl::UnavailableError("device " + config_.name + "/" + std::to_string(device_index) +
+    if (resetting_[index]) {
+      return absl::UnavailableError("device " + config_.name + "/" + std::to_string(index) +
                                     " is being reset; job " + job_id + " refused");
     }
-    ++running_[device_index];
+    ++running_[index];
   }
-  const std::string device_label = std::to_string(device_index);
-  TimedDevice timed(
-      *devices_[device_index],
-      [&](const std::string& op, double seconds, uint64_t bytes) {
-        metrics_->kernel_ran(device_label, op, seconds, bytes);
-        kernel_stats_.kernel_ran(device_index, op, seconds, bytes);
+  const std::string label = std::to_string(index);
+  auto* timed = new TimedDevice(
+      *devices_[index],
+      [this, label, index](const std::string& op, double seconds, uint64_t bytes) {
+        metrics_->kernel_ran(label, op, seconds, bytes);
+        kernel_stats_.kernel_ran(index, op, seconds, bytes);
       },
-      [&](uint64_t bytes, double seconds) {
-        metrics_->bytes_copied(device_label, bytes);
-        kernel_stats_.bytes_copied(device_index, bytes);
-        kernel_stats_.add_busy_seconds(device_index, seconds);
+      [this, label, index](uint64_t bytes, double seconds) {
+        metrics_->bytes_copied(label, bytes);
+        kernel_stats_.bytes_copied(index, bytes);
+        kernel_stats_.add_busy_seconds(index, seconds);
       });
+  return std::shared_ptr<Device>(timed, [this, index](Device* device) {
+    delete device;
+    {
+      std::lock_guard lock(state_mutex_);
+      --running_[index];
+    }
+    idle_.notify_all();
+  });
+}
+
+absl::StatusOr<std::vector<HostTensor>> Daemon::run_graph(
+    uint32_t device_index, const tgrack::v1::Graph& graph, const std::vector<HostTensor>& feeds,
+    const std::vector<std::string>& feed_names, const std::string& job_id) {
+  auto entered = enter_device(device_index, job_id);
+  if (!entered.ok()) return entered.status();
+  std::shared_ptr<Device> device = *std::move(entered);
+  std::unique_ptr<JobCancels::Scope> scope;
+  ExecuteOptions options;
+  if (!job_id.empty()) {
+    scope = cancels_->enter(job_id);
+    options.check = [token = scope->token()] { return token->status(); };
+  }
   const auto start = std::chrono::steady_clock::now();
-  auto outputs = tg::run_graph(timed, graph, feeds, feed_names);
+  auto result = execute_graph(*device, graph, feeds, feed_names, options);
   metrics_->fragment_done(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-      outputs.status().code());
-  {
-    std::lock_guard lock(state_mutex_);
-    --running_[device_index];
+      result.status().code());
+  device = nullptr;  // Leaves the device, so a reset waiting for it may go on.
+  if (!result.ok()) {
+    absl::Status status = result.status();
+    if (absl::IsCancelled(status)) {
+      status = absl::CancelledError("job " + job_id + ": " + std::string(status.message()));
+    }
+    spdlog::warn("job {} on device {}: {}", job_id, device_index, status.ToString());
+    return status;
   }
-  idle_.notify_all();
-  if (!outputs.ok()) {
-    spdlog::warn("job {} on device {}: {}", job_id, device_index, outputs.status().ToString());
-  } else {
-    spdlog::debug("job {} ran on device {}", job_id, device_index);
-  }
-  return outputs;
+  spdlog::debug("job {} ran on device {}", job_id, device_index);
+  return std::move(result->outputs);
 }
 
 }  // namespace tg
@@ -299,6 +342,12 @@ void Daemon::sample_metrics() {
     metrics_->device_health(label, health_of(i).healthy);
     const double busy = kernel_stats_.take_busy_seconds(static_cast<uint32_t>(i));
     metrics_->device_busy(label, elapsed > 0 ? std::min(1.0, busy / elapsed) : 0.0);
+  }
+  if (collectives_ == nullptr) return;
+  for (const auto& link : collectives_->link_stats()) {
+    metrics_->link_totals(std::to_string(link.device), link.peer_device, link.transport,
+                          link.counters.sent_bytes, link.counters.received_bytes,
+                          link.counters.errors);
   }
 }
 
@@ -352,6 +401,7 @@ absl::Status Daemon::reset_devices(const std::vector<uint32_t>& indices,
     }
   }
   for (uint32_t index : indices) resetting_[index] = true;
+  const auto drain_deadline = std::chrono::steady_clock::now() + drain_timeout;
   const bool drained = idle_.wait_for(lock, drain_timeout, [&] {
     for (uint32_t index : indices) {
       if (running_[index] > 0) return false;
@@ -365,7 +415,18 @@ absl::Status Daemon::reset_devices(const std::vector<uint32_t>& indices,
                                        " ms of draining; nothing was reset");
   }
   lock.unlock();
+  // Collectives on these devices get the rest of the drain timeout, then their communicators
+  // fail; none starts there until the reset is over.
+  std::unique_ptr<coll::CollectiveRuntime::Fence> fence;
+  if (collectives_ != nullptr) {
+    fence = collectives_->fence(indices, drain_deadline, "reset of " + names + " (" + reason + ")");
+    for (const std::string& comm : fence->cancelled()) {
+      spdlog::warn("reset of {}: failed communicator {}, still running after {} ms", names, comm,
+                   drain_timeout.count());
+    }
+  }
   spdlog::info("resetting {} ({})", names, reason);
+  for (uint32_t index : indices) tensors_->drop_device(index);  // Their memory goes.
 
   std::vector<absl::Status> results(indices.size());
   std::vector<std::thread> threads;

@@ -42,6 +42,10 @@ class CollectiveRuntime;
 
 class ChildProcess;
 class DaemonMetrics;
+class FragmentRunner;
+class JobCancels;
+class TensorStore;
+class TransferMailbox;
 class NodeServiceImpl;
 class Registrar;
 
@@ -102,12 +106,20 @@ class Daemon {
   tgrack::v1::NodeInfo node_info() const;
 
   // Runs `graph` on local device `device_index`. NOT_FOUND for an index the node lacks;
-  // INVALID_ARGUMENT from validation or feeds; the device's error otherwise.
+  // INVALID_ARGUMENT from validation or feeds (internal ops are refused); CANCELLED with the
+  // reason when CancelJob names `job_id` (checked between nodes); the device's error otherwise.
   absl::StatusOr<std::vector<HostTensor>> run_graph(uint32_t device_index,
                                                     const tgrack::v1::Graph& graph,
                                                     const std::vector<HostTensor>& feeds,
                                                     const std::vector<std::string>& feed_names,
                                                     const std::string& job_id);
+
+  // Graphs across the pool: plan fragments, remote tensors, transfers and cancellation
+  // (valid after start(); tensors() and cancels() after create()). CancelJob cancels
+  // RunFragments runs and RunGraph runs of the job alike.
+  FragmentRunner& fragments() const { return *fragments_; }
+  TensorStore& tensors() const { return *tensors_; }
+  JobCancels& cancels() const { return *cancels_; }
 
   // Collectives through the runtime, recorded in the metrics.
   absl::Status join_collective(const tgrack::v1::JoinCommunicatorRequest& request);
@@ -138,6 +150,10 @@ class Daemon {
   std::string links_source_;
   std::string backend_name_;                      // "hip" or "cpu".
   std::unique_ptr<coll::CollectiveRuntime> collectives_;
+  std::unique_ptr<TensorStore> tensors_;      // Before devices_ go: it releases into them.
+  std::unique_ptr<TransferMailbox> mailbox_;
+  std::unique_ptr<JobCancels> cancels_;
+  std::unique_ptr<FragmentRunner> fragments_;
   std::unique_ptr<NodeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Registrar> registrar_;
@@ -146,6 +162,10 @@ class Daemon {
   // Refreshes the per-device gauges (memory, health, busy); called with every heartbeat.
   void sample_metrics();
   DeviceHealth health_of(size_t index) const;
+  // Enters local device `index` for `job_id` (counted as running until the pointer is
+  // dropped, so a reset drains it), seen through the kernel metrics. NOT_FOUND for an index
+  // the node lacks; UNAVAILABLE while it is being reset.
+  absl::StatusOr<std::shared_ptr<Device>> enter_device(uint32_t index, const std::string& job_id);
   void probe_loop();
 
   std::unique_ptr<DaemonMetrics> metrics_;

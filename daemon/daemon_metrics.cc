@@ -1,6 +1,7 @@
 #include "daemon/daemon_metrics.h"
 
 #include <algorithm>
+#include <mutex>
 #include <vector>
 
 #include <absl/strings/str_cat.h>
@@ -120,7 +121,8 @@ DaemonMetrics::DaemonMetrics(const std::string& host)
                           .Register(endpoint_.registry())),
       link_errors_(BuildCounter()
                        .Name("tgrack_link_errors_total")
-                       .Help("Failed transfers or connections, by peer and status code")
+                       .Help("Failed transfers or connections, by peer and status code; failed "
+                             "collective links, by device, peer and transport")
                        .Labels({{"host", host}})
                        .Register(endpoint_.registry())),
       collective_seconds_(BuildHistogram()
@@ -207,10 +209,19 @@ void DaemonMetrics::device_reset(const std::string& device) {
   resets_.Add({{"device", device}}).Increment();
 }
 
-void DaemonMetrics::link_bytes(const std::string& peer, uint64_t sent_bytes,
-                               uint64_t received_bytes) {
-  link_sent_.Add({{"peer", peer}}).Increment(static_cast<double>(sent_bytes));
-  link_received_.Add({{"peer", peer}}).Increment(static_cast<double>(received_bytes));
+void DaemonMetrics::link_totals(const std::string& device, const std::string& peer,
+                                const std::string& transport, uint64_t sent_bytes,
+                                uint64_t received_bytes, uint64_t errors) {
+  const prometheus::Labels labels{{"device", device}, {"peer", peer}, {"transport", transport}};
+  std::lock_guard<std::mutex> lock(link_totals_mu_);  // Read and raise as one step.
+  const auto raise = [&](prometheus::Family<prometheus::Counter>& family, uint64_t total) {
+    prometheus::Counter& counter = family.Add(labels);
+    const double delta = static_cast<double>(total) - counter.Value();
+    if (delta > 0) counter.Increment(delta);
+  };
+  raise(link_sent_, sent_bytes);
+  raise(link_received_, received_bytes);
+  raise(link_errors_, errors);
 }
 
 void DaemonMetrics::transfer_done(const std::string& peer, const std::string& kind, uint64_t bytes,

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <absl/status/status.h>
@@ -58,8 +59,12 @@ class DaemonMetrics {
   void device_health(const std::string& device, bool healthy);
   void device_reset(const std::string& device);
 
-  // Links to peers (other daemons, by node name). Counts add to the running totals.
-  void link_bytes(const std::string& peer, uint64_t sent_bytes, uint64_t received_bytes);
+  // Running totals of one collective link: local `device` to the peer's device `peer`
+  // ("node/index") over `transport` ("tcp", "local", "ibverbs"). The counters
+  // tgrack_link_{sent,received}_bytes_total and tgrack_link_errors_total move up to them;
+  // a total below what was exported already is ignored.
+  void link_totals(const std::string& device, const std::string& peer, const std::string& transport,
+                   uint64_t sent_bytes, uint64_t received_bytes, uint64_t errors);
   // One transfer over a link of `kind` ("tcp", "rdma", "xgmi", "pcie_peer", "host_staged").
   void transfer_done(const std::string& peer, const std::string& kind, uint64_t bytes,
                      double seconds);
@@ -81,6 +86,7 @@ class DaemonMetrics {
 
  private:
   MetricsEndpoint endpoint_;
+  std::mutex link_totals_mu_;
 
   prometheus::Family<prometheus::Gauge>& device_info_;
   prometheus::Family<prometheus::Gauge>& memory_used_;

@@ -2,12 +2,12 @@
 
 #include "collectives/collective_runtime.h"
 #include "daemon/daemon.h"
+#include "daemon/fragment_runner.h"
+#include "daemon/job_cancels.h"
+#include "daemon/tensor_store.h"
 #include "rpc.h"
 
 namespace tg {
-namespace {
-
-}  // namespace
 
 grpc::Status NodeServiceImpl::GetNodeInfo(grpc::ServerContext*,
                                           const tgrack::v1::GetNodeInfoRequest*,
@@ -70,6 +70,72 @@ grpc::Status NodeServiceImpl::ResetDevices(grpc::ServerContext*,
   const uint32_t drain_ms = request->drain_timeout_ms() == 0 ? 10000 : request->drain_timeout_ms();
   return to_grpc(
       daemon_.reset_devices(indices, std::chrono::milliseconds(drain_ms), request->reason()));
+}
+
+grpc::Status NodeServiceImpl::InstallPlan(grpc::ServerContext*,
+                                          const tgrack::v1::InstallPlanRequest* request,
+                                          tgrack::v1::InstallPlanReply*) {
+  return to_grpc(daemon_.fragments().install(*request));
+}
+
+grpc::Status NodeServiceImpl::DropPlan(grpc::ServerContext*,
+                                       const tgrack::v1::DropPlanRequest* request,
+                                       tgrack::v1::DropPlanReply*) {
+  return to_grpc(daemon_.fragments().drop(request->plan_id()));
+}
+
+grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext*,
+                                           const tgrack::v1::RunFragmentsRequest* request,
+                                           tgrack::v1::RunFragmentsReply* reply) {
+  auto result = daemon_.fragments().run(*request);
+  if (!result.ok()) return to_grpc(result.status());
+  *reply = std::move(*result);
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::PushTensor(grpc::ServerContext*,
+                                         const tgrack::v1::PushTensorRequest* request,
+                                         tgrack::v1::PushTensorReply*) {
+  return to_grpc(daemon_.fragments().deliver(*request));
+}
+
+grpc::Status NodeServiceImpl::FetchTensor(grpc::ServerContext*,
+                                          const tgrack::v1::FetchTensorRequest* request,
+                                          tgrack::v1::FetchTensorReply* reply) {
+  auto tensor = daemon_.tensors().fetch(request->tensor_id());
+  if (!tensor.ok()) return to_grpc(tensor.status());
+  *reply->mutable_tensor() = tensor->to_proto();
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::FreeTensors(grpc::ServerContext*,
+                                          const tgrack::v1::FreeTensorsRequest* request,
+                                          tgrack::v1::FreeTensorsReply* reply) {
+  const std::vector<std::string> ids(request->tensor_ids().begin(), request->tensor_ids().end());
+  reply->set_freed(daemon_.tensors().free(ids, request->session()));
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::ListTensors(grpc::ServerContext*,
+                                          const tgrack::v1::ListTensorsRequest*,
+                                          tgrack::v1::ListTensorsReply* reply) {
+  for (const auto& tensor : daemon_.tensors().list()) {
+    tgrack::v1::StoredTensor* out = reply->add_tensors();
+    out->set_tensor_id(tensor->id);
+    out->set_device_index(tensor->device_index);
+    out->set_session(tensor->session);
+    out->set_dtype(tensor->type.dtype);
+    for (int64_t d : tensor->type.shape) out->add_shape(d);
+    out->set_bytes(tensor->type.bytes());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::CancelJob(grpc::ServerContext*,
+                                        const tgrack::v1::CancelJobRequest* request,
+                                        tgrack::v1::CancelJobReply* reply) {
+  reply->set_found(daemon_.cancels().cancel(request->job_id(), request->reason()));
+  return grpc::Status::OK;
 }
 
 }  // namespace tg

@@ -32,6 +32,24 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
   grpc::Status ResetDevices(grpc::ServerContext*, const tgrack::v1::ResetDevicesRequest* request,
                             tgrack::v1::ResetDevicesReply*) override;
 
+  // Graphs across the pool: handed to the daemon's FragmentRunner, TensorStore, JobCancels.
+  grpc::Status InstallPlan(grpc::ServerContext*, const tgrack::v1::InstallPlanRequest* request,
+                           tgrack::v1::InstallPlanReply*) override;
+  grpc::Status DropPlan(grpc::ServerContext*, const tgrack::v1::DropPlanRequest* request,
+                        tgrack::v1::DropPlanReply*) override;
+  grpc::Status RunFragments(grpc::ServerContext*, const tgrack::v1::RunFragmentsRequest* request,
+                            tgrack::v1::RunFragmentsReply* reply) override;
+  grpc::Status PushTensor(grpc::ServerContext*, const tgrack::v1::PushTensorRequest* request,
+                          tgrack::v1::PushTensorReply*) override;
+  grpc::Status FetchTensor(grpc::ServerContext*, const tgrack::v1::FetchTensorRequest* request,
+                           tgrack::v1::FetchTensorReply* reply) override;
+  grpc::Status FreeTensors(grpc::ServerContext*, const tgrack::v1::FreeTensorsRequest* request,
+                           tgrack::v1::FreeTensorsReply* reply) override;
+  grpc::Status ListTensors(grpc::ServerContext*, const tgrack::v1::ListTensorsRequest*,
+                           tgrack::v1::ListTensorsReply* reply) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const tgrack::v1::CancelJobRequest* request,
+                         tgrack::v1::CancelJobReply* reply) override;
+
  private:
   Daemon& daemon_;
 };

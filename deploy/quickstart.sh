@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Command 1: installs what is missing, builds, starts a pool on loopback — tgcontroller and
 # two tgd with two cpu devices each — shows it, runs an example graph and checks its result,
-# then stops everything it started (also on failure or Ctrl-C). Builds into ./build, or into
+# trains a small MLP data-parallel over all four devices (the loss must go down), runs a
+# checked all-reduce, then stops everything it started (also on failure or Ctrl-C). Builds into ./build, or into
 # $BUILD_DIR when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deploy/install-deps.sh
-deploy/build.sh tgcontroller tgd tgctl tg-example-graph
+deploy/build.sh tgcontroller tgd tgctl tg-example-graph tg-example-mlp
 
 bin=${BUILD_DIR:-build}
 work=$(mktemp -d -t tgrack-quickstart-XXXXXX)
@@ -93,6 +94,13 @@ output=$("$bin/examples/tg-example-graph" 2>&1) || status=$?
 echo "$output"
 if [[ $status -ne 0 ]] || ! grep -q "result OK" <<<"$output"; then
   echo "quickstart: the example graph failed or printed a wrong result" >&2
+  exit 1
+fi
+
+# --- data-parallel training over every device: one captured step, replayed -------------
+echo
+if ! "$bin/examples/tg-example-mlp" --steps 10; then
+  echo "quickstart: data-parallel training failed" >&2
   exit 1
 fi
 

@@ -21,8 +21,10 @@ inline constexpr int kMaxMessageBytes = 1 << 30;
 grpc::Status to_grpc(const absl::Status& status);
 absl::Status from_grpc(const grpc::Status& status);
 
-// An insecure channel to host:port that accepts messages up to kMaxMessageBytes.
-std::shared_ptr<grpc::Channel> make_channel(const std::string& address);
+// An insecure channel to host:port that accepts messages up to kMaxMessageBytes. Channels to
+// one address share a connection unless `own_connection` (e.g. clients measured apart).
+std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
+                                            bool own_connection = false);
 
 // Applies kMaxMessageBytes to a server being built.
 void configure_server(grpc::ServerBuilder& builder);

@@ -27,5 +27,8 @@ void add_topology_command(CLI::App& app, const GlobalOptions& options, Action& a
 // cordon, uncordon, drain, reset.
 void add_ops_commands(CLI::App& app, const GlobalOptions& options, Action& action);
 void add_top_command(CLI::App& app, const GlobalOptions& options, Action& action);
+// jobs, cancel.
+void add_jobs_commands(CLI::App& app, const GlobalOptions& options, Action& action);
+void add_sessions_command(CLI::App& app, const GlobalOptions& options, Action& action);
 
 }  // namespace tg::tgctl

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   add_topology_command(app, options, action);
   add_ops_commands(app, options, action);
   add_top_command(app, options, action);
+  add_jobs_commands(app, options, action);
+  add_sessions_command(app, options, action);
 
   try {
     app.parse(argc, argv);

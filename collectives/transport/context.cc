@@ -1,8 +1,5 @@
 #include "collectives/transport/context.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <set>
 
@@ -21,13 +18,12 @@ constexpr size_t kSpinMaxBytes = 256 << 10;
 
 Context::Context(uint32_t rank, uint32_t size, std::chrono::milliseconds timeout)
     : rank_(rank), size_(size), timeout_(timeout), pairs_(size) {
-  doorbell_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  doorbell_ = std::make_shared<Doorbell>();
   deadline_ = std::chrono::steady_clock::now() + timeout_;
 }
 
 Context::~Context() {
   close();
-  if (doorbell_ >= 0) ::close(doorbell_);
 }
 
 void Context::set_pair(uint32_t peer, std::unique_ptr<Pair> pair) { pairs_[peer] = std::move(pair); }
@@ -40,16 +36,17 @@ std::string Context::transports() const {
   return names.empty() ? "none" : absl::StrJoin(names, "+");
 }
 
-void Context::ring(int doorbell) {
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(doorbell, &one, sizeof(one));
-}
-
-absl::Status Context::begin(const std::string& collective, const std::string& algorithm) {
+absl::Status Context::begin(const std::string& collective, const std::string& algorithm,
+                            bool counted) {
+  if (cancelled_.load(std::memory_order_acquire)) return take_cancel();
   absl::Status p = poisoned();
   if (!p.ok()) return p;
-  ++sequence_;
-  label_ = absl::StrCat(collective, " #", sequence_, " (", algorithm, ")");
+  if (counted) {
+    ++sequence_;
+    label_ = absl::StrCat(collective, " #", sequence_, " (", algorithm, ")");
+  } else {
+    label_ = absl::StrCat(collective, " (", algorithm, ")");
+  }
   deadline_ = std::chrono::steady_clock::now() + timeout_;
   return absl::OkStatus();
 }
@@ -107,6 +104,7 @@ absl::Status Context::wait(Op& op) {
     absl::Status s = progress_all(op);
     if (!s.ok()) return s;
     if (op.is_done()) return absl::OkStatus();
+    if (cancelled_.load(std::memory_order_acquire)) return take_cancel();
     const auto now = std::chrono::steady_clock::now();
     if (now < spin_until) continue;
     if (now >= deadline_) {
@@ -117,7 +115,7 @@ absl::Status Context::wait(Op& op) {
                   op.peer);
     }
     pollfds_.clear();
-    pollfds_.push_back({doorbell_, POLLIN, 0});
+    pollfds_.push_back({doorbell_->fd(), POLLIN, 0});
     std::vector<size_t> counts(size_, 0);
     for (uint32_t i = 0; i < size_; ++i) {
       if (pairs_[i]) counts[i] = pairs_[i]->poll_fds(pollfds_);
@@ -125,10 +123,7 @@ absl::Status Context::wait(Op& op) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now).count() + 1;
     int n = ::poll(pollfds_.data(), pollfds_.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
     if (n <= 0) continue;
-    if (pollfds_[0].revents) {
-      uint64_t v;
-      [[maybe_unused]] ssize_t r = ::read(doorbell_, &v, sizeof(v));
-    }
+    if (pollfds_[0].revents) doorbell_->drain();
     size_t at = 1;
     for (uint32_t i = 0; i < size_; ++i) {
       if (counts[i] == 0) continue;
@@ -171,6 +166,26 @@ void Context::abort(absl::Status cause, uint32_t culprit) {
   for (auto& p : pairs_) {
     if (p) p->abort(culprit);
   }
+}
+
+void Context::cancel(absl::Status cause) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!poisoned_.ok() || closed_ || cancelled_.load(std::memory_order_relaxed)) return;
+    cancel_ = std::move(cause);
+    cancelled_.store(true, std::memory_order_release);
+  }
+  doorbell_->ring();
+}
+
+absl::Status Context::take_cancel() {
+  absl::Status cause;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cause = cancel_;
+  }
+  if (!poisoned().ok()) return poisoned();
+  return fail(cause, rank_);
 }
 
 absl::Status Context::poisoned() const {

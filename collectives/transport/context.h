@@ -8,9 +8,11 @@
 // transport. A poisoned Context tells its peers which rank failed, never blocks doing so, and
 // refuses later operations at once with the original error.
 //
-// Not thread-safe: one rank thread uses it; poisoned() may be read from any thread.
+// Not thread-safe: one rank thread uses it; poisoned() may be read and cancel() called from
+// any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -21,6 +23,7 @@
 
 #include <absl/status/status.h>
 
+#include "collectives/transport/doorbell.h"
 #include "collectives/transport/op.h"
 #include "collectives/transport/pair.h"
 
@@ -43,13 +46,14 @@ class Context {
   // Transport names in use, e.g. "tcp+local".
   std::string transports() const;
 
-  // An eventfd other threads write to wake this rank (local transport).
-  int doorbell() const { return doorbell_; }
-  static void ring(int doorbell);
+  // How other threads wake this rank (local transport, cancel()).
+  const std::shared_ptr<Doorbell>& doorbell() const { return doorbell_; }
 
   // Starts the next operation: sets its deadline (now + timeout) and the label that errors
-  // carry. Returns the poisoning error when the Context is poisoned.
-  absl::Status begin(const std::string& collective, const std::string& algorithm);
+  // carry. Returns the poisoning error when the Context is poisoned. `counted` = false keeps
+  // the sequence number (internal work such as calibration, not a collective callers see).
+  absl::Status begin(const std::string& collective, const std::string& algorithm,
+                     bool counted = true);
   uint64_t sequence() const { return sequence_; }
 
   // Posting never blocks. Zero-byte Ops complete at once and are not sent: both sides of a
@@ -66,6 +70,9 @@ class Context {
 
   // Poisons the Context with `cause` blaming `culprit`, tells peers, never blocks.
   void abort(absl::Status cause, uint32_t culprit);
+  // From any thread: makes the rank's current or next wait fail with `cause` (blaming this
+  // rank, telling its peers) and wakes it. The rank thread does the poisoning itself.
+  void cancel(absl::Status cause);
   absl::Status poisoned() const;
   // Orderly goodbye to every peer after the last operation.
   void close();
@@ -75,12 +82,13 @@ class Context {
  private:
   absl::Status fail(absl::Status pair_error, uint32_t culprit, const Op* waiting = nullptr);
   absl::Status progress_all(const Op& waiting);
+  absl::Status take_cancel();
 
   const uint32_t rank_;
   const uint32_t size_;
   const std::chrono::milliseconds timeout_;
   std::vector<std::unique_ptr<Pair>> pairs_;
-  int doorbell_ = -1;
+  std::shared_ptr<Doorbell> doorbell_;
   std::vector<pollfd> pollfds_;
 
   uint64_t sequence_ = 0;
@@ -89,6 +97,8 @@ class Context {
 
   mutable std::mutex mu_;
   absl::Status poisoned_;  // Guarded by mu_.
+  absl::Status cancel_;    // Guarded by mu_; set by cancel().
+  std::atomic<bool> cancelled_{false};
   bool closed_ = false;
 };
 

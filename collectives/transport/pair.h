@@ -5,10 +5,14 @@
 // Ops posted on one Pair in one direction complete in posting order and match the peer's
 // Ops of the other direction one to one, in order, with equal sizes. A Pair is used by one
 // thread (its rank's); the local transport's peers touch shared state under its own locks.
+// Every Pair counts the bytes it moves and the errors it hits; counters() may be read from
+// any thread.
 #pragma once
 
 #include <poll.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,13 @@
 #include "collectives/transport/op.h"
 
 namespace tg::coll {
+
+// Totals since the Pair was made: payload bytes to and from the peer, and failures.
+struct LinkCounters {
+  uint64_t sent_bytes = 0;
+  uint64_t received_bytes = 0;
+  uint64_t errors = 0;
+};
 
 class Pair {
  public:
@@ -50,6 +61,22 @@ class Pair {
   virtual const char* transport() const = 0;  // "tcp", "local", "ibverbs".
   virtual uint32_t peer() const = 0;
   virtual const std::string& peer_address() const = 0;  // host:port of the peer's data plane.
+
+  LinkCounters counters() const {
+    return {sent_.load(std::memory_order_relaxed), received_.load(std::memory_order_relaxed),
+            errors_.load(std::memory_order_relaxed)};
+  }
+
+ protected:
+  // Called by implementations as bytes move (relaxed atomics: a few ns per call).
+  void count_sent(uint64_t bytes) { sent_.fetch_add(bytes, std::memory_order_relaxed); }
+  void count_received(uint64_t bytes) { received_.fetch_add(bytes, std::memory_order_relaxed); }
+  void count_error() { errors_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> received_{0};
+  std::atomic<uint64_t> errors_{0};
 };
 
 }  // namespace tg::coll

@@ -249,7 +249,8 @@ std::string op_name(OpKind op) {
 }
 
 int op_arity(OpKind op) {
-  if (op == v1::OP_INPUT || op == v1::OP_CONSTANT) return 0;
+  if (op == v1::OP_INPUT || op == v1::OP_CONSTANT || op == v1::OP_RECV) return 0;
+  if (is_internal_op(op)) return 1;
   if (is_unary_op(op) || is_reduction_op(op) || op == v1::OP_CAST) return 1;
   if (is_binary_op(op) || op == v1::OP_MATMUL) return 2;
   if (op == v1::OP_WHERE) return 3;
@@ -259,6 +260,11 @@ int op_arity(OpKind op) {
   }
   if (op == v1::OP_CONCAT) return -1;
   return -2;
+}
+
+bool is_internal_op(OpKind op) {
+  return op == v1::OP_RECV || op == v1::OP_SEND || op == v1::OP_ALL_REDUCE ||
+         op == v1::OP_ALL_GATHER;
 }
 
 bool is_unary_op(OpKind op) { return op >= v1::OP_NEG && op <= v1::OP_TANH; }
@@ -333,6 +339,16 @@ absl::StatusOr<TensorType> infer_type(const Node& node, std::span<const TensorTy
     case v1::OP_SLICE: return infer_slice(node, in);
     case v1::OP_PAD: return infer_pad(node, in);
     case v1::OP_CONCAT: return infer_concat(node, inputs);
+    case v1::OP_SEND:
+    case v1::OP_ALL_REDUCE: return in;
+    case v1::OP_ALL_GATHER: {
+      if (in.shape.empty()) return invalid("all_gather needs an input of rank >= 1, got ", in.str());
+      const uint32_t world = node.collective().world_size();
+      if (world == 0) return invalid("all_gather needs collective.world_size >= 1");
+      TensorType out = in;
+      out.shape[0] *= world;
+      return out;
+    }
     default: return invalid("unknown op ", static_cast<int>(op));
   }
 }

@@ -53,6 +53,8 @@ std::string op_name(OpKind op);
 // Inputs the op takes: an exact count, -1 for "one or more" (concat), -2 for an unknown op.
 int op_arity(OpKind op);
 
+// RECV, SEND, ALL_REDUCE, ALL_GATHER: written only by the controller's planner.
+bool is_internal_op(OpKind op);
 bool is_unary_op(OpKind op);
 bool is_binary_op(OpKind op);  // Includes comparisons.
 bool is_comparison_op(OpKind op);
@@ -65,7 +67,9 @@ absl::StatusOr<Shape> broadcast_shapes(std::span<const Shape> shapes);
 
 // Output type of `node` given its inputs' types, checking every dtype, shape and attribute
 // rule above. INVALID_ARGUMENT stating the rule broken (the caller names the node).
-// Leaves: INPUT uses the declared dtype/shape; CONSTANT the value's.
+// Leaves: INPUT and RECV use the declared dtype/shape; CONSTANT the value's. SEND and
+// ALL_REDUCE keep their input's type; ALL_GATHER multiplies dim 0 (rank >= 1) by
+// collective.world_size.
 absl::StatusOr<TensorType> infer_type(const tgrack::v1::Node& node,
                                       std::span<const TensorType> inputs);
 

@@ -31,13 +31,20 @@ enum Attr : unsigned {
   kSlice = 16,
   kPad = 32,
   kAxis = 64,
-  kValue = 128
+  kValue = 128,
+  kSharding = 256,
+  kTransfer = 512,
+  kCollective = 1024
 };
 
 unsigned allowed_attrs(OpKind op) {
   if (is_reduction_op(op)) return kAxes | kKeepdims;
   switch (op) {
-    case v1::OP_INPUT: return kDtype | kShape;
+    case v1::OP_INPUT: return kDtype | kShape | kSharding;
+    case v1::OP_RECV: return kDtype | kShape | kTransfer;
+    case v1::OP_SEND: return kTransfer;
+    case v1::OP_ALL_REDUCE:
+    case v1::OP_ALL_GATHER: return kCollective;
     case v1::OP_CONSTANT: return kValue;
     case v1::OP_CAST: return kDtype;
     case v1::OP_RESHAPE:
@@ -47,6 +54,29 @@ unsigned allowed_attrs(OpKind op) {
     case v1::OP_PAD: return kPad;
     case v1::OP_CONCAT: return kAxis;
     default: return 0;
+  }
+}
+
+// What the internal ops need to run: a transfer key, a communicator, a reduction.
+absl::Status check_internal_attrs(const Node& node) {
+  switch (node.op()) {
+    case v1::OP_RECV:
+    case v1::OP_SEND:
+      if (node.transfer().key().empty()) return invalid(label(node), ": transfer.key is empty");
+      if (node.transfer().peer().node().empty())
+        return invalid(label(node), ": transfer.peer names no node");
+      if (node.op() == v1::OP_SEND && node.transfer().peer_address().empty())
+        return invalid(label(node), ": transfer.peer_address is empty");
+      return absl::OkStatus();
+    case v1::OP_ALL_REDUCE:
+      if (node.collective().op() == v1::REDUCE_OP_UNSPECIFIED)
+        return invalid(label(node), ": collective.op is unspecified");
+      [[fallthrough]];
+    case v1::OP_ALL_GATHER:
+      if (node.collective().comm_id().empty())
+        return invalid(label(node), ": collective.comm_id is empty");
+      return absl::OkStatus();
+    default: return absl::OkStatus();
   }
 }
 
@@ -65,13 +95,16 @@ absl::Status check_attrs(const Node& node) {
         !node.pad_before().empty() || !node.pad_after().empty() || node.pad_value() != 0}},
       {kAxis, {"axis", node.axis() != 0}},
       {kValue, {"value", node.has_value()}},
+      {kSharding, {"sharding", node.has_sharding()}},
+      {kTransfer, {"transfer", node.has_transfer()}},
+      {kCollective, {"collective", node.has_collective()}},
   };
   for (const auto& [bit, field] : present) {
     if (field.second && !(allowed & bit)) {
       return invalid(label(node), ": attribute ", field.first, " is not used by this op");
     }
   }
-  return absl::OkStatus();
+  return check_internal_attrs(node);
 }
 
 // Orders nodes so every node follows its inputs; names a node on a cycle otherwise.
@@ -107,6 +140,22 @@ absl::StatusOr<std::vector<int>> topological_order(const Graph& graph,
         stack.push_back({in, 0});
       }
     }
+  }
+  return order;
+}
+
+// The nodes as listed, when each follows its inputs; names the first that does not.
+absl::StatusOr<std::vector<int>> listed_order(const Graph& graph,
+                                              const std::vector<std::vector<int>>& inputs) {
+  std::vector<int> order;
+  for (int i = 0; i < graph.nodes_size(); ++i) {
+    for (int in : inputs[i]) {
+      if (in >= i) {
+        return invalid("node '", graph.nodes(i).name(), "' (#", i, ") is listed before its input '",
+                       graph.nodes(in).name(), "' (#", in, "); the listed order must be topological");
+      }
+    }
+    order.push_back(i);
   }
   return order;
 }
@@ -153,6 +202,10 @@ absl::StatusOr<ValidatedGraph> validate_graph(const Graph& graph, const GraphLim
     const int arity = op_arity(node.op());
     if (arity == -2)
       return invalid("node '", node.name(), "': unknown op ", static_cast<int>(node.op()));
+    if (is_internal_op(node.op()) && !limits.internal_ops) {
+      return invalid("node '", node.name(), "': op ", op_name(node.op()).substr(3),
+                     " is internal to plans");
+    }
     const int got = node.inputs_size();
     if ((arity >= 0 && got != arity) || (arity == -1 && got == 0)) {
       return invalid(label(node), ": takes ", arity >= 0 ? absl::StrCat(arity) : "one or more",
@@ -165,7 +218,7 @@ absl::StatusOr<ValidatedGraph> validate_graph(const Graph& graph, const GraphLim
     }
     if (absl::Status s = check_attrs(node); !s.ok()) return s;
   }
-  auto order = topological_order(graph, inputs);
+  auto order = limits.listed_order ? listed_order(graph, inputs) : topological_order(graph, inputs);
   if (!order.ok()) return order.status();
 
   ValidatedGraph validated;
@@ -189,7 +242,8 @@ absl::StatusOr<ValidatedGraph> validate_graph(const Graph& graph, const GraphLim
 
 absl::Status check_feeds(const Graph& graph, const ValidatedGraph& validated,
                          const std::vector<HostTensor>& feeds,
-                         const std::vector<std::string>& feed_names) {
+                         const std::vector<std::string>& feed_names,
+                         const std::vector<std::string>& bound) {
   if (feeds.size() != feed_names.size()) {
     return invalid("got ", feeds.size(), " feeds but ", feed_names.size(), " feed names");
   }
@@ -197,10 +251,18 @@ absl::Status check_feeds(const Graph& graph, const ValidatedGraph& validated,
   for (const Node& node : graph.nodes()) {
     if (node.op() == v1::OP_INPUT) inputs.insert(node.name());
   }
+  for (const std::string& name : bound) {
+    if (!inputs.contains(name)) return invalid("'", name, "' is bound but is not an input of the graph");
+    if (!fed.insert(name).second) return invalid("input '", name, "' is bound twice");
+  }
   for (size_t i = 0; i < feeds.size(); ++i) {
     const std::string& name = feed_names[i];
     if (!inputs.contains(name)) return invalid("feed '", name, "' is not an input of the graph");
-    if (!fed.insert(name).second) return invalid("input '", name, "' is fed twice");
+    if (!fed.insert(name).second) {
+      const bool was_bound = std::find(bound.begin(), bound.end(), name) != bound.end();
+      return invalid("input '", name, "' is ",
+                     was_bound ? "both fed and bound to a stored tensor" : "fed twice");
+    }
     const TensorType& declared = validated.types.at(name);
     if (feeds[i].type() != declared) {
       return invalid("input '", name, "' is declared ", declared.str(), " but fed ",

@@ -1,6 +1,8 @@
 #include "devices/hip/hip_device.h"
 
 #include <filesystem>
+#include <functional>
+#include <memory>
 
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
@@ -18,6 +20,7 @@ struct Completion {
   EventCompleter completer;
   std::string what;
   HipDevice* device;
+  std::function<absl::Status()> check;  // Run once the work succeeded; may be empty.
 };
 
 std::string hive_of(const KfdTopology* topology, const hipDeviceProp_t& prop) {
@@ -160,13 +163,17 @@ absl::StatusOr<char*> HipDevice::locate(Buffer buffer, uint64_t offset, uint64_t
 void HipDevice::on_stream_done(hipStream_t, hipError_t status, void* data) {
   std::unique_ptr<Completion> c(static_cast<Completion*>(data));
   absl::Status s = hip_status(status, c->what);
-  if (!s.ok()) c->device->note_failure(std::string(s.message()));
+  if (!s.ok()) {
+    c->device->note_failure(std::string(s.message()));
+  } else if (c->check) {
+    s = c->check();
+  }
   c->completer.complete(std::move(s));
 }
 
-Event HipDevice::when_done(const std::string& what) {
+Event HipDevice::when_done(const std::string& what, std::function<absl::Status()> check) {
   auto [event, completer] = Event::pending();
-  auto* c = new Completion{std::move(completer), what, this};
+  auto* c = new Completion{std::move(completer), what, this, std::move(check)};
   const hipError_t error = hipStreamAddCallback(stream_, &on_stream_done, c, 0);
   if (error != hipSuccess) {
     std::unique_ptr<Completion> owned(c);
@@ -239,10 +246,47 @@ absl::StatusOr<hipFunction_t> HipDevice::function_for(const std::string& source)
   return compiled.function;
 }
 
+Event HipDevice::upload_constant(const Kernel& kernel, Buffer output) {
+  const std::string& data = kernel.node->value().data();
+  if (data.size() != kernel.output.bytes()) {
+    return Event::done(absl::InvalidArgumentError(
+        absl::StrCat("node '", kernel.node->name(), "' (OP_CONSTANT): value has ", data.size(),
+                     " bytes, its type ", kernel.output.str(), " needs ", kernel.output.bytes())));
+  }
+  auto out = locate(output, 0, data.size());
+  if (!out.ok()) return Event::done(out.status());
+  if (data.empty()) return Event();
+  if (auto s = select(); !s.ok()) return Event::done(s);
+  // The bytes are copied so that they outlive the node until the upload has run.
+  auto bytes = std::make_shared<std::string>(data);
+  if (auto s = hip_status(hipMemcpyHtoDAsync(*out, bytes->data(), bytes->size(), stream_),
+                          "upload constant");
+      !s.ok()) {
+    return Event::done(s);
+  }
+  return when_done("upload constant", [bytes] { return absl::OkStatus(); });
+}
+
+absl::StatusOr<void*> HipDevice::error_flag() {
+  std::lock_guard lock(mu_);
+  if (error_flag_ == nullptr) {
+    if (auto s = select(); !s.ok()) return s;
+    if (auto s = hip_status(hipMalloc(&error_flag_, sizeof(uint32_t)), "hipMalloc(error flag)");
+        !s.ok()) {
+      error_flag_ = nullptr;
+      return s;
+    }
+  }
+  return error_flag_;
+}
+
 Event HipDevice::launch(const Kernel& kernel, std::span<const Buffer> inputs, Buffer output) {
   if (kernel.node == nullptr || inputs.size() != kernel.inputs.size()) {
     return Event::done(absl::InvalidArgumentError(
         absl::StrCat(properties_.name, ": kernel inputs and buffers disagree")));
+  }
+  if (kernel.node->op() == tgrack::v1::OP_CONSTANT && inputs.empty()) {
+    return upload_constant(kernel, output);
   }
   const std::string op = op_name(kernel.node->op());
   auto source = generate_hip_kernel(kernel);
@@ -259,9 +303,21 @@ Event HipDevice::launch(const Kernel& kernel, std::span<const Buffer> inputs, Bu
   if (source->empty()) return Event();
   auto function = function_for(source->source);
   if (!function.ok()) return Event::done(function.status());
+  if (auto s = select(); !s.ok()) return Event::done(s);
+  // Kernels that can fail on their data get a flag, cleared before and read back after.
+  const bool flagged = !source->failure.empty();
+  if (flagged) {
+    auto flag = error_flag();
+    if (!flag.ok()) return Event::done(flag.status());
+    if (auto s = hip_status(hipMemsetAsync(*flag, 0, sizeof(uint32_t), stream_),
+                            "clear error flag");
+        !s.ok()) {
+      return Event::done(s);
+    }
+    pointers.push_back(*flag);
+  }
   std::vector<void*> args;
   for (void*& p : pointers) args.push_back(&p);
-  if (auto s = select(); !s.ok()) return Event::done(s);
   if (auto s = hip_status(
           hipModuleLaunchKernel(*function, source->grid[0], source->grid[1], source->grid[2],
                                 source->block[0], source->block[1], source->block[2], 0, stream_,
@@ -270,7 +326,19 @@ Event HipDevice::launch(const Kernel& kernel, std::span<const Buffer> inputs, Bu
       !s.ok()) {
     return Event::done(s);
   }
-  return when_done(op);
+  if (!flagged) return when_done(op);
+  auto failed = std::make_shared<uint32_t>(0);
+  if (auto s = hip_status(
+          hipMemcpyDtoHAsync(failed.get(), pointers.back(), sizeof(uint32_t), stream_),
+          "read error flag");
+      !s.ok()) {
+    return Event::done(s);
+  }
+  std::string message =
+      absl::StrCat("node '", kernel.node->name(), "' (", op, "): ", source->failure);
+  return when_done(op, [failed, message = std::move(message)] {
+    return *failed ? absl::InvalidArgumentError(message) : absl::OkStatus();
+  });
 }
 
 DeviceHealth HipDevice::health() const {
@@ -308,6 +376,8 @@ void HipDevice::free_everything() {
   used_ = 0;
   for (auto& [source, k] : kernels_) (void)hipModuleUnload(k.module);
   kernels_.clear();
+  if (error_flag_) (void)hipFree(error_flag_);
+  error_flag_ = nullptr;
 }
 
 absl::Status HipDevice::reset() {

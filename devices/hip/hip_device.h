@@ -1,7 +1,10 @@
 // An AMD GPU as a Device, over the HIP runtime: memory from hipMalloc within the GPU's
 // capacity, one stream per device on which every copy and kernel is queued in order, Events
 // completed by stream callbacks, kernels generated per op (hip_kernels.h) and compiled with
-// hiprtc for the GPU's own gfx target, cached by source. host_address is always nullptr.
+// hiprtc for the GPU's own gfx target, cached by source; a constant node's launch uploads its
+// value. A kernel that fails on its data (integer division by zero, integer to a negative
+// power) completes with INVALID_ARGUMENT naming the node, as on the host; the device stays
+// healthy. host_address is always nullptr.
 // Copies between GPUs take the path the link policy chose (hip_peer_copy): XGMI or PCIe peer
 // through hipMemcpyPeerAsync once peer access is enabled, or staged through host memory.
 // reset() drains and frees everything; a device that reported a fault is also reset in
@@ -9,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,7 +66,7 @@ class HipDevice : public Device {
   Event download(void* dst, Buffer src, uint64_t src_offset, uint64_t bytes) override;
   Event copy(Buffer dst, uint64_t dst_offset, Buffer src, uint64_t src_offset,
              uint64_t bytes) override;
-  // UNIMPLEMENTED naming the op for ops and dtypes the generator does not support yet.
+  // UNIMPLEMENTED naming the op and dtype for what the generator does not support.
   Event launch(const Kernel& kernel, std::span<const Buffer> inputs, Buffer output) override;
   std::byte* host_address(Buffer) override { return nullptr; }
   DeviceHealth health() const override;
@@ -92,8 +96,12 @@ class HipDevice : public Device {
   absl::Status select() const;  // hipSetDevice for the calling thread.
   // Device pointer of `buffer` at `offset` when [offset, offset + bytes) lies inside it.
   absl::StatusOr<char*> locate(Buffer buffer, uint64_t offset, uint64_t bytes) const;
-  // An Event completed when the work queued so far on the stream has run.
-  Event when_done(const std::string& what);
+  // An Event completed when the work queued so far on the stream has run, with `check`'s
+  // status (when given) if that work succeeded.
+  Event when_done(const std::string& what, std::function<absl::Status()> check = nullptr);
+  Event upload_constant(const Kernel& kernel, Buffer output);
+  // The device word kernels set on a data error, allocated on first use.
+  absl::StatusOr<void*> error_flag();
   absl::StatusOr<hipFunction_t> function_for(const std::string& source);
   void free_everything();
   void note_failure(const std::string& reason);
@@ -112,6 +120,7 @@ class HipDevice : public Device {
   uint64_t next_id_ = 1;
   uint64_t used_ = 0;
   std::map<std::string, Compiled> kernels_;
+  void* error_flag_ = nullptr;
   std::set<int> peers_;
   // Non-empty once queued work failed: the device is unhealthy. Apart from mu_ because stream
   // callbacks set it while other threads may hold mu_ and wait on the stream.

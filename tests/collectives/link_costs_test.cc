@@ -62,6 +62,50 @@ TEST(LinkCosts, HiveSubsetIsAMesh) {
   EXPECT_EQ(choice->algorithm, "mesh");
 }
 
+// Two daemons with four ranks each: by default the intra-daemon steps cost the configured
+// local link; with each daemon's matrix they cost its XGMI hive, which makes hierarchical the
+// cheapest all-reduce for large messages.
+TEST(DaemonLinkCosts, IntraDaemonPairsUseTheirDaemonsMatrix) {
+  const LinkPolicy links = fixture("two_hives_4x2");
+  Topology base;
+  base.world = 8;
+  base.node_of = {0, 0, 0, 0, 1, 1, 1, 1};
+  const std::vector<size_t> hive = {0, 1, 2, 3, 0, 1, 2, 3};
+  const std::vector<const LinkPolicy*> both = {&links, &links};
+  const Topology topo = daemon_link_topology(both, hive, base);
+  const LinkCost xgmi{links.estimate(0, 1).latency, 1 / links.estimate(0, 1).bandwidth};
+  EXPECT_DOUBLE_EQ(topo.local.alpha_s, xgmi.alpha_s);
+  EXPECT_DOUBLE_EQ(topo.local.beta_s_per_byte, xgmi.beta_s_per_byte);
+  EXPECT_DOUBLE_EQ(topo.remote.alpha_s, base.remote.alpha_s);  // Between daemons: unchanged.
+  EXPECT_EQ(topo.node_of, base.node_of);
+  const uint64_t bytes = uint64_t{64} << 20;
+  auto before = choose_algorithm(base, tgrack::v1::COLLECTIVE_ALL_REDUCE, bytes, "");
+  auto after = choose_algorithm(topo, tgrack::v1::COLLECTIVE_ALL_REDUCE, bytes, "");
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_NE(before->algorithm, "hierarchical") << before->reason;
+  EXPECT_EQ(after->algorithm, "hierarchical") << after->reason;
+}
+
+TEST(DaemonLinkCosts, SlowestPairOfAnyDaemonAndUnknownPairsCostTheDefault) {
+  const LinkPolicy links = fixture("two_hives_4x2");
+  Topology base;
+  base.world = 4;
+  base.node_of = {0, 0, 1, 1};
+  // Daemon 0's ranks sit on different hives (PCIe), daemon 1's on one hive (XGMI).
+  const std::vector<size_t> devices = {0, 5, 0, 1};
+  const std::vector<const LinkPolicy*> both = {&links, &links};
+  const Topology topo = daemon_link_topology(both, devices, base);
+  EXPECT_DOUBLE_EQ(topo.local.alpha_s, links.estimate(0, 5).latency);
+  EXPECT_GT(topo.local.time(1 << 20), LinkCost({links.estimate(0, 1).latency,
+                                                1 / links.estimate(0, 1).bandwidth})
+                                           .time(1 << 20));
+  // Daemon 1 without a matrix: its pair costs base.local, slower than daemon 0's XGMI pair.
+  const std::vector<const LinkPolicy*> one = {&links, nullptr};
+  const Topology partial = daemon_link_topology(one, std::vector<size_t>{0, 1, 0, 1}, base);
+  EXPECT_DOUBLE_EQ(partial.local.alpha_s, base.local.alpha_s);
+  EXPECT_DOUBLE_EQ(partial.local.beta_s_per_byte, base.local.beta_s_per_byte);
+}
+
 tgrack::v1::NodeInfo node_with(const std::string& name, const LinkPolicy& links) {
   tgrack::v1::NodeInfo node;
   node.set_name(name);

@@ -2,6 +2,7 @@
 // joined like the controller would, running every collective with verification.
 #include <chrono>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -119,6 +120,94 @@ TEST(CollectiveRuntimeTest, JoinFailsInBoundedTimeWhenAnotherDaemonNeverJoins) {
   // Both daemons stay healthy: a new communicator (the controller never reuses ids) works.
   *join.mutable_spec() = spec_over("c3", {{&a, "nodeA"}, {&b, "nodeB"}}, 1, 800);
   for (auto& st : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->join(join); })) EXPECT_TRUE(st.ok()) << st;
+}
+
+const CollectiveRuntime::LinkStats* link_to(const std::vector<CollectiveRuntime::LinkStats>& stats,
+                                             const std::string& peer_device) {
+  for (const auto& l : stats) {
+    if (l.device == 0 && l.peer_device == peer_device && l.transport == "tcp") return &l;
+  }
+  return nullptr;
+}
+
+TEST(CollectiveRuntimeTest, LinkCountersCoverWhatTheRingMovesAndOutliveTheCommunicator) {
+  Daemon a("nodeA", 1), b("nodeB", 1);
+  tgrack::v1::JoinCommunicatorRequest join;
+  *join.mutable_spec() = spec_over("c4", {{&a, "nodeA"}, {&b, "nodeB"}}, 1);
+  for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->join(join); })) ASSERT_TRUE(s.ok()) << s;
+  const auto before_a = a.runtime->link_stats(), before_b = b.runtime->link_stats();
+  ASSERT_NE(link_to(before_a, "nodeB/0"), nullptr);
+  ASSERT_NE(link_to(before_b, "nodeA/0"), nullptr);
+
+  constexpr uint64_t kCount = 1 << 18, kBytes = kCount * 4;
+  tgrack::v1::RunCollectiveRequest req;
+  req.set_comm_id("c4");
+  req.set_kind(tgrack::v1::COLLECTIVE_ALL_REDUCE);
+  req.set_dtype(tgrack::v1::DTYPE_F32);
+  req.set_op(tgrack::v1::REDUCE_OP_SUM);
+  req.set_count(kCount);
+  req.set_iters(1);
+  req.set_algorithm("ring");
+  for (auto& reply : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->run(req); })) ASSERT_TRUE(reply.ok()) << reply.status();
+
+  // A 2-rank ring moves 2(n-1)/n * size each way; the run's barrier adds a byte.
+  const uint64_t ring = kBytes * 2 * (2 - 1) / 2;
+  for (auto [d, peer, before] : {std::tuple{&a, "nodeB/0", &before_a}, std::tuple{&b, "nodeA/0", &before_b}}) {
+    const auto after = d->runtime->link_stats();
+    const auto* now = link_to(after, peer);
+    const auto* then = link_to(*before, peer);
+    ASSERT_NE(now, nullptr);
+    const uint64_t sent = now->counters.sent_bytes - then->counters.sent_bytes;
+    const uint64_t received = now->counters.received_bytes - then->counters.received_bytes;
+    EXPECT_GE(sent, ring) << peer;
+    EXPECT_LE(sent, ring + 64) << peer;
+    EXPECT_GE(received, ring) << peer;
+    EXPECT_LE(received, ring + 64) << peer;
+    EXPECT_EQ(now->counters.errors, 0u);
+    EXPECT_EQ(now->peer_address, (d == &a ? b : a).runtime->data_address());
+  }
+  const auto live = a.runtime->link_stats();
+  for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->destroy("c4"); })) ASSERT_TRUE(s.ok()) << s;
+  const auto* retired = link_to(a.runtime->link_stats(), "nodeB/0");
+  ASSERT_NE(retired, nullptr);
+  EXPECT_GE(retired->counters.sent_bytes, link_to(live, "nodeB/0")->counters.sent_bytes);
+}
+
+TEST(CollectiveRuntimeTest, FenceCancelsARunThatOutlivesTheDeadlineAndRefusesNewOnes) {
+  Daemon a("nodeA", 1), b("nodeB", 1);
+  tgrack::v1::JoinCommunicatorRequest join;
+  *join.mutable_spec() = spec_over("c5", {{&a, "nodeA"}, {&b, "nodeB"}}, 1, 5000);
+  for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->join(join); })) ASSERT_TRUE(s.ok()) << s;
+  {
+    // Nothing runs: the fence returns at once and cancels nothing.
+    auto idle = a.runtime->fence({0}, std::chrono::steady_clock::now() + std::chrono::seconds(5), "reset");
+    EXPECT_TRUE(idle->cancelled().empty());
+  }
+  tgrack::v1::RunCollectiveRequest req;
+  req.set_comm_id("c5");
+  req.set_kind(tgrack::v1::COLLECTIVE_ALL_REDUCE);
+  req.set_dtype(tgrack::v1::DTYPE_F32);
+  req.set_op(tgrack::v1::REDUCE_OP_SUM);
+  req.set_count(1024);
+  // Only nodeA runs, so its run waits for nodeB until cancelled.
+  absl::StatusOr<tgrack::v1::RunCollectiveReply> stuck = absl::UnknownError("not run");
+  std::thread runner([&] { stuck = a.runtime->run(req); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto fence = a.runtime->fence({0}, t0 + std::chrono::milliseconds(200), "device reset of nodeA/0");
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  runner.join();
+  EXPECT_GE(ms, 150);
+  EXPECT_LT(ms, 2000);
+  EXPECT_EQ(fence->cancelled(), std::vector<std::string>{"c5"});
+  EXPECT_EQ(stuck.status().code(), absl::StatusCode::kAborted) << stuck.status();
+  EXPECT_NE(stuck.status().message().find("device reset of nodeA/0"), std::string::npos) << stuck.status();
+  auto refused = a.runtime->run(req);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+  fence.reset();
+  // Past the fence the communicator stays failed, naming the first error.
+  auto after = a.runtime->run(req);
+  EXPECT_NE(after.status().message().find("device reset of nodeA/0"), std::string::npos) << after.status();
 }
 
 }  // namespace

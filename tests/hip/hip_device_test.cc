@@ -11,6 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/hip/kernel_cases.h"
+
 namespace tg {
 namespace {
 
@@ -186,13 +188,53 @@ TEST_F(HipDeviceTest, TiledMatmulMatchesHost) {
   }
 }
 
-TEST_F(HipDeviceTest, UnsupportedOpIsUnimplementedNotWrong) {
-  v1::Node slice = op(v1::OP_SLICE);
-  auto out = run(slice, {{v1::DTYPE_F32, {4}}}, {put_values<float>({1, 2, 3, 4})},
-                 {v1::DTYPE_F32, {2}});
+TEST_F(HipDeviceTest, InputNodeIsUnimplementedNamingOpAndDtype) {
+  auto out = run(op(v1::OP_INPUT), {}, {}, {v1::DTYPE_F16, {2}});
   ASSERT_EQ(out.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(out.status().message()), HasSubstr("OP_SLICE"));
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("OP_INPUT on f16"));
 }
+
+TEST_F(HipDeviceTest, ConstantNodeUploadsItsValue) {
+  v1::Node c = op(v1::OP_CONSTANT);
+  c.mutable_value()->set_dtype(v1::DTYPE_I32);
+  c.mutable_value()->add_shape(3);
+  const std::vector<int> want = {4, -5, 6};
+  c.mutable_value()->set_data(std::string(reinterpret_cast<const char*>(want.data()), 12));
+  auto out = run(c, {}, {}, {v1::DTYPE_I32, {3}});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(get<int>(*out, 3), want);
+}
+
+TEST_F(HipDeviceTest, DataErrorFailsTheLaunchButLeavesTheDeviceHealthy) {
+  const TensorType i{v1::DTYPE_I32, {2}};
+  auto q = run(op(v1::OP_DIV), {i, i}, {put_values<int>({1, 2}), put_values<int>({1, 0})}, i);
+  ASSERT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(q.status().message(), "node 'n' (OP_DIV): integer division by zero");
+  EXPECT_TRUE(device_->health().healthy);
+  auto ok = run(op(v1::OP_DIV), {i, i}, {put_values<int>({-7, 7}), put_values<int>({2, 2})}, i);
+  ASSERT_TRUE(ok.ok()) << ok.status();  // The flag was cleared for the next launch.
+  EXPECT_EQ(get<int>(*ok, 2), (std::vector<int>{-4, 3}));
+}
+
+// Every kernel case (tests/hip/kernel_cases.h) on the GPU gives the cpu backend's result.
+class HipDeviceMatchesCpu : public HipDeviceTest,
+                            public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(HipDeviceMatchesCpu, SameResultAsTheCpuBackend) {
+  const hiptest::KernelCase& c = hiptest::kernel_case(GetParam());
+  std::vector<Buffer> inputs;
+  for (const auto& d : c.data) inputs.push_back(put(d));
+  auto out = run(c.node, c.inputs, inputs, c.output);
+  std::vector<std::byte> bytes(c.output.bytes());
+  if (out.ok() && !bytes.empty()) {
+    ASSERT_TRUE(device_->download(bytes.data(), *out, 0, bytes.size()).wait_for(kWait).ok());
+  }
+  hiptest::expect_matches_cpu(c, out.status(), bytes);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, HipDeviceMatchesCpu,
+                         ::testing::ValuesIn(hiptest::kernel_case_labels()),
+                         [](const auto& info) { return info.param; });
 
 TEST_F(HipDeviceTest, ResetDropsEveryAllocation) {
   put_values<int>({1, 2, 3});

@@ -1,11 +1,13 @@
-// Kernel generation needs no GPU, and neither does hiprtc: every supported op is generated
-// and compiled for a real target here, so a source the compiler rejects fails on any host.
+// Kernel generation needs no GPU, and neither does hiprtc: every supported op (and every
+// kernel case of kernel_cases.h) is generated and compiled for a real target here, so a
+// source the compiler rejects fails on any host.
 #include "devices/hip/hip_kernels.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "devices/hip/hip_compiler.h"
+#include "tests/hip/kernel_cases.h"
 
 namespace tg {
 namespace {
@@ -129,7 +131,7 @@ TEST(HipKernels, BroadcastInputReadsWithZeroStride) {
   ASSERT_TRUE(src.ok());
   EXPECT_THAT(src->source, HasSubstr("long long o0 = i;"));  // Same shape: direct.
   EXPECT_THAT(src->source, HasSubstr("{ long long c = r % 2LL; r /= 2LL; o1 += c * 1LL; }"));
-  EXPECT_THAT(src->source, HasSubstr("{ long long c = r % 3LL; r /= 3LL; }"));
+  EXPECT_THAT(src->source, HasSubstr("  r /= 3LL;\n"));  // Nothing moves along dim 1.
 }
 
 TEST(HipKernels, EmptyOutputNeedsNoLaunch) {
@@ -139,32 +141,70 @@ TEST(HipKernels, EmptyOutputNeedsNoLaunch) {
   EXPECT_TRUE(src->empty());
 }
 
-TEST(HipKernels, UnsupportedOpsAndTypesAreUnimplementedNamingTheOp) {
-  const DType f32 = v1::DTYPE_F32;
+TEST(HipKernels, WhatIsNotGeneratedIsUnimplementedNamingOpAndDtype) {
   const std::vector<std::pair<Case, std::string>> cases = {
-      {make("where", node(v1::OP_WHERE), {tt(v1::DTYPE_BOOL, {2}), tt(f32, {2}), tt(f32, {2})},
-            tt(f32, {2})),
-       "hip backend: OP_WHERE kernel: not supported yet"},
-      {make("slice", node(v1::OP_SLICE), {tt(f32, {4})}, tt(f32, {2})), "OP_SLICE"},
-      {make("concat", node(v1::OP_CONCAT), {tt(f32, {2}), tt(f32, {2})}, tt(f32, {4})),
-       "OP_CONCAT"},
-      {make("neg_f16", node(v1::OP_NEG), {tt(v1::DTYPE_F16, {2})}, tt(v1::DTYPE_F16, {2})),
-       "hip backend: OP_NEG on f16: not supported yet"},
-      {make("add_bf16", node(v1::OP_ADD), {tt(v1::DTYPE_BF16, {2}), tt(f32, {2})}, tt(f32, {2})),
-       "OP_ADD on bf16"},
-      {make("div_i32", node(v1::OP_DIV), {tt(v1::DTYPE_I32, {2}), tt(v1::DTYPE_I32, {2})},
-            tt(v1::DTYPE_I32, {2})),
-       "hip backend: OP_DIV on i32: not supported yet"},
-      {make("pow_i64", node(v1::OP_POW), {tt(v1::DTYPE_I64, {2}), tt(v1::DTYPE_I32, {2})},
-            tt(v1::DTYPE_I64, {2})),
-       "OP_POW on i64"},
+      {make("input", node(v1::OP_INPUT), {}, tt(v1::DTYPE_BF16, {2})),
+       "hip backend: OP_INPUT on bf16 kernel"},
+      {make("constant", node(v1::OP_CONSTANT), {}, tt(v1::DTYPE_I64, {2})),
+       "hip backend: OP_CONSTANT on i64 kernel"},
+      {make("unknown_dtype", node(v1::OP_NEG), {tt(v1::DTYPE_UNSPECIFIED, {2})},
+            tt(v1::DTYPE_UNSPECIFIED, {2})),
+       "hip backend: OP_NEG on unspecified"},
   };
   for (const auto& [c, message] : cases) {
     auto src = generate_hip_kernel(kernel_of(c));
     ASSERT_EQ(src.status().code(), absl::StatusCode::kUnimplemented) << c.label;
     EXPECT_THAT(std::string(src.status().message()), HasSubstr(message)) << c.label;
+    EXPECT_THAT(std::string(src.status().message()), HasSubstr("not supported yet")) << c.label;
   }
 }
+
+TEST(HipKernels, IntegerDivAndPowCarryTheErrorFlagOthersDoNot) {
+  const DType i32 = v1::DTYPE_I32, f32 = v1::DTYPE_F32;
+  Case div = make("div", node(v1::OP_DIV), {tt(i32, {4}), tt(i32, {4})}, tt(i32, {4}));
+  auto d = generate_hip_kernel(kernel_of(div));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->failure, "integer division by zero");
+  EXPECT_THAT(d->source, HasSubstr("unsigned int* __restrict__ err)"));
+  Case pow = make("pow", node(v1::OP_POW), {tt(v1::DTYPE_I64, {4}), tt(i32, {4})},
+                  tt(v1::DTYPE_I64, {4}));
+  auto p = generate_hip_kernel(kernel_of(pow));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->failure, "integer to a negative integer power");
+  Case fdiv = make("fdiv", node(v1::OP_DIV), {tt(f32, {4}), tt(i32, {4})}, tt(f32, {4}));
+  auto f = generate_hip_kernel(kernel_of(fdiv));
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->failure.empty());
+  EXPECT_THAT(f->source, ::testing::Not(HasSubstr("__restrict__ err")));
+}
+
+TEST(HipKernels, SixteenBitFloatsAreStoredAsBitsAndComputedInF32) {
+  Case add = make("add", node(v1::OP_ADD), {tt(v1::DTYPE_F16, {4}), tt(v1::DTYPE_I32, {4})},
+                  tt(v1::DTYPE_F16, {4}));
+  auto src = generate_hip_kernel(kernel_of(add));
+  ASSERT_TRUE(src.ok()) << src.status();
+  EXPECT_THAT(src->source, HasSubstr("unsigned short* __restrict__ out"));
+  // The i32 operand becomes f16 first (promotion), through f64 with a single rounding.
+  EXPECT_THAT(src->source, HasSubstr("tg_h2f(tg_f2h(tg_round_odd((double)in1[o1])))"));
+  EXPECT_THAT(src->source, HasSubstr("out[i] = tg_f2h(tg_add<float, float>(a, b));"));
+}
+
+// Every kernel case compiles for a real gfx target.
+class HipKernelCaseCompiles : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HipKernelCaseCompiles, ForGfx90a) {
+  const hiptest::KernelCase& c = hiptest::kernel_case(GetParam());
+  auto src = generate_hip_kernel(c.kernel());
+  ASSERT_TRUE(src.ok()) << src.status();
+  if (src->empty()) return;
+  auto code = compile_hip_source(src->source, kArch);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_GT(code->size(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, HipKernelCaseCompiles,
+                         ::testing::ValuesIn(hiptest::kernel_case_labels()),
+                         [](const auto& info) { return info.param; });
 
 TEST(HipCompiler, BadSourceFailsWithTheCompilerLog) {
   auto code =

@@ -79,15 +79,18 @@ TEST(DaemonMetrics, CollectiveBandwidthFollowsNcclTests) {
 
 TEST(DaemonMetrics, LinksCountBytesErrorsAndFallbacks) {
   DaemonMetrics metrics("node-a");
-  metrics.link_bytes("node-b", 10, 20);
-  metrics.link_bytes("node-b", 1, 2);
+  metrics.link_totals("0", "node-b/1", "tcp", 10, 20, 0);
+  metrics.link_totals("0", "node-b/1", "tcp", 11, 22, 1);
+  metrics.link_totals("0", "node-b/1", "tcp", 5, 5, 0);  // A lower total never lowers a counter.
   metrics.transfer_done("node-b", "tcp", 2000, 0.5);
   metrics.link_fallback("node-b", "xgmi", "host_staged");
   metrics.link_error("node-b", absl::StatusCode::kUnavailable);
   metrics.link_error("node-b", absl::StatusCode::kUnavailable);
   const std::string text = metrics.render_text();
-  EXPECT_EQ(sample(text, "tgrack_link_sent_bytes_total", {{"peer", "node-b"}}), 11);
-  EXPECT_EQ(sample(text, "tgrack_link_received_bytes_total", {{"peer", "node-b"}}), 22);
+  const std::map<std::string, std::string> link{{"device", "0"}, {"peer", "node-b/1"}, {"transport", "tcp"}};
+  EXPECT_EQ(sample(text, "tgrack_link_sent_bytes_total", link), 11);
+  EXPECT_EQ(sample(text, "tgrack_link_received_bytes_total", link), 22);
+  EXPECT_EQ(sample(text, "tgrack_link_errors_total", link), 1);
   EXPECT_EQ(sample(text, "tgrack_transfer_bytes_total", {{"peer", "node-b"}, {"kind", "tcp"}}),
             2000);
   EXPECT_EQ(sample(text, "tgrack_transfer_bandwidth_bytes_per_second_sum", {{"kind", "tcp"}}),

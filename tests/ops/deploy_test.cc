@@ -158,7 +158,7 @@ std::string everything_exported() {
   daemon.bytes_copied("cpu:0", 8);
   daemon.device_health("cpu:0", true);
   daemon.device_reset("cpu:0");
-  daemon.link_bytes("node-b", 1, 1);
+  daemon.link_totals("0", "node-b/0", "tcp", 1, 1, 0);
   daemon.transfer_done("node-b", "tcp", 8, 0.1);
   daemon.link_fallback("node-b", "xgmi", "pcie_peer");
   daemon.link_error("node-b", absl::StatusCode::kUnavailable);

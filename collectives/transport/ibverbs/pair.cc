@@ -168,6 +168,7 @@ IbvPair::~IbvPair() {
 
 absl::Status IbvPair::error(const std::string& what) {
   if (failed_.ok()) {
+    count_error();
     failed_ = absl::UnavailableError(absl::StrCat("peer rank ", peer_, " at ", peer_address(), " over ibverbs: ", what));
   }
   return failed_;
@@ -243,6 +244,7 @@ absl::StatusOr<bool> IbvPair::progress() {
       if (wc[i].opcode == IBV_WC_RDMA_WRITE) {
         Pending& p = writing_.front();
         ibv_dereg_mr(p.mr);
+        count_sent(p.op->bytes);
         p.op->complete();
         writing_.pop_front();
       } else if (wc[i].opcode == IBV_WC_RECV || wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
@@ -255,6 +257,7 @@ absl::StatusOr<bool> IbvPair::progress() {
             (*p.op->reducer)(p.op->data, p.op->a, p.scratch.data(), p.op->bytes / p.op->reducer->elem_size);
           }
           ibv_dereg_mr(p.mr);
+          count_received(p.op->bytes);
           p.op->complete();
           recvs_.pop_front();
         }

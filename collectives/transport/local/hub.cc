@@ -3,7 +3,6 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
-#include "collectives/transport/context.h"
 
 namespace tg::coll::local {
 
@@ -17,10 +16,10 @@ LocalHub::LocalHub(std::vector<uint32_t> ranks) : ranks_(std::move(ranks)) {
 
 Channel& LocalHub::channel(uint32_t from, uint32_t to) { return channels_.at({from, to}); }
 
-absl::Status LocalHub::attach(uint32_t rank, int doorbell,
+absl::Status LocalHub::attach(uint32_t rank, std::shared_ptr<Doorbell> doorbell,
                               std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mu_);
-  doorbells_[rank] = doorbell;
+  doorbells_[rank] = std::move(doorbell);
   attached_cv_.notify_all();
   if (!attached_cv_.wait_until(lock, deadline, [&] { return doorbells_.size() == ranks_.size(); })) {
     std::vector<uint32_t> missing;
@@ -33,13 +32,13 @@ absl::Status LocalHub::attach(uint32_t rank, int doorbell,
   return absl::OkStatus();
 }
 
-int LocalHub::doorbell(uint32_t rank) {
+std::shared_ptr<Doorbell> LocalHub::doorbell(uint32_t rank) {
   std::lock_guard<std::mutex> lock(mu_);
   return doorbells_.at(rank);
 }
 
 void LocalHub::fail(uint32_t culprit, uint32_t reporter) {
-  std::vector<int> bells;
+  std::vector<std::shared_ptr<Doorbell>> bells;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (failed_.load(std::memory_order_relaxed)) return;
@@ -48,7 +47,7 @@ void LocalHub::fail(uint32_t culprit, uint32_t reporter) {
     failed_.store(true, std::memory_order_release);
     for (auto& [rank, bell] : doorbells_) bells.push_back(bell);
   }
-  for (int bell : bells) Context::ring(bell);
+  for (const auto& bell : bells) bell->ring();
 }
 
 }  // namespace tg::coll::local

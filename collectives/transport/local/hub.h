@@ -12,12 +12,14 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include <absl/status/status.h>
 
+#include "collectives/transport/doorbell.h"
 #include "collectives/transport/op.h"
 
 namespace tg::coll::local {
@@ -37,8 +39,9 @@ class LocalHub {
 
   // Registers `rank`'s doorbell and waits until every local rank has; DEADLINE_EXCEEDED
   // naming the missing ranks otherwise.
-  absl::Status attach(uint32_t rank, int doorbell, std::chrono::steady_clock::time_point deadline);
-  int doorbell(uint32_t rank);
+  absl::Status attach(uint32_t rank, std::shared_ptr<Doorbell> doorbell,
+                      std::chrono::steady_clock::time_point deadline);
+  std::shared_ptr<Doorbell> doorbell(uint32_t rank);
 
   // The first failure any local rank reports; wakes every local rank.
   void fail(uint32_t culprit, uint32_t reporter);
@@ -51,7 +54,7 @@ class LocalHub {
   std::map<std::pair<uint32_t, uint32_t>, Channel> channels_;
   std::mutex mu_;
   std::condition_variable attached_cv_;
-  std::map<uint32_t, int> doorbells_;  // Guarded by mu_.
+  std::map<uint32_t, std::shared_ptr<Doorbell>> doorbells_;  // Guarded by mu_.
   std::atomic<bool> failed_{false};
   uint32_t culprit_ = 0;   // Written once before failed_ is set.
   uint32_t reporter_ = 0;

@@ -4,7 +4,6 @@
 
 #include <absl/strings/str_cat.h>
 
-#include "collectives/transport/context.h"
 
 namespace tg::coll::local {
 
@@ -20,11 +19,12 @@ LocalPair::LocalPair(uint32_t self, uint32_t peer, std::shared_ptr<LocalHub> hub
 
 void LocalPair::post(Op* op) {
   if (op->kind == Op::Kind::kSend) {
+    count_sent(op->bytes);  // The peer's thread moves the bytes; they are due once posted.
     {
       std::lock_guard<std::mutex> lock(out_.mu);
       out_.sends.push_back(op);
     }
-    Context::ring(peer_doorbell_);
+    peer_doorbell_->ring();
   } else {
     std::lock_guard<std::mutex> lock(in_.mu);
     in_.recvs.push_back(op);
@@ -46,6 +46,7 @@ absl::StatusOr<bool> LocalPair::progress() {
       in_.recvs.pop_front();
     }
     if (send->bytes != recv->bytes) {
+      count_error();
       hub_->fail(self_, self_);
       return absl::InternalError(absl::StrCat("peer rank ", peer_, " over local: sent ", send->bytes,
                                               " bytes where ", recv->bytes, " were expected"));
@@ -55,9 +56,10 @@ absl::StatusOr<bool> LocalPair::progress() {
     } else {
       (*recv->reducer)(recv->data, recv->a, send->data, recv->bytes / recv->reducer->elem_size);
     }
+    count_received(recv->bytes);
     recv->complete();
     send->complete();
-    Context::ring(peer_doorbell_);
+    peer_doorbell_->ring();
     moved = true;
   }
   return moved;

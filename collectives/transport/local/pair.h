@@ -35,7 +35,7 @@ class LocalPair : public Pair {
   std::string peer_address_;
   Channel& out_;  // self -> peer
   Channel& in_;   // peer -> self
-  int peer_doorbell_;
+  std::shared_ptr<Doorbell> peer_doorbell_;
 };
 
 }  // namespace tg::coll::local

@@ -15,7 +15,9 @@ namespace {
 constexpr size_t kStripeMin = 256 << 10;
 // Striping granularity: a multiple of every element size, so stripes hold whole elements.
 constexpr size_t kStripeAlign = 4096;
-constexpr size_t kScratchBytes = 256 << 10;
+// In-place receive-and-reduce stages this much per stream: small enough that the bytes the
+// kernel copies in are still in L1/L2 when the reduction reads them.
+constexpr size_t kScratchBytes = 64 << 10;
 
 constexpr char kBye = 'B';
 constexpr char kAbort = 'A';
@@ -64,6 +66,7 @@ absl::Status TcpPair::data_error(const std::string& what) {
 
 absl::Status TcpPair::error(const std::string& what) {
   if (failed_.ok()) {
+    count_error();
     failed_ = absl::UnavailableError(
         absl::StrCat("peer rank ", peer_, " at ", peer_address(), " over tcp: ", what));
   }
@@ -82,6 +85,7 @@ absl::StatusOr<bool> TcpPair::progress_send(Stream& s) {
       return data_error(absl::StrCat("send failed: ", std::strerror(errno)));
     }
     moved = true;
+    count_sent(static_cast<uint64_t>(n));
     p.moved += static_cast<size_t>(n);
     if (p.moved < p.length) break;  // Socket buffer full.
     finish_part(p);
@@ -95,8 +99,11 @@ absl::StatusOr<bool> TcpPair::progress_recv(Stream& s) {
   while (!s.recvs.empty()) {
     Part& p = s.recvs.front();
     Op* op = p.op;
+    // Out of place, a receive-and-reduce lands in its destination and is combined there
+    // (dst = a op dst), so only in place (dst = a) needs the scratch.
+    const bool direct = op->kind == Op::Kind::kRecv || op->a != op->data;
     ssize_t n;
-    if (op->kind == Op::Kind::kRecv) {
+    if (direct) {
       n = ::recv(s.fd, op->data + p.offset + p.moved, p.length - p.moved, MSG_DONTWAIT);
     } else {
       if (s.scratch.empty()) s.scratch.resize(kScratchBytes);
@@ -110,8 +117,18 @@ absl::StatusOr<bool> TcpPair::progress_recv(Stream& s) {
       return data_error(absl::StrCat("receive failed: ", std::strerror(errno)));
     }
     moved = true;
+    count_received(static_cast<uint64_t>(n));
     p.moved += static_cast<size_t>(n);
-    if (op->kind == Op::Kind::kRecvReduce) {
+    if (op->kind == Op::Kind::kRecvReduce && direct) {
+      const size_t es = op->reducer->elem_size;
+      const size_t whole = (p.moved - p.reduced) / es * es;
+      if (whole > 0) {
+        const size_t at = p.offset + p.reduced;
+        (*op->reducer)(op->data + at, op->a + at, op->data + at, whole / es);
+        p.reduced += whole;
+      }
+      if (p.reduced < p.length) continue;
+    } else if (op->kind == Op::Kind::kRecvReduce) {
       s.fill += static_cast<size_t>(n);
       const size_t es = op->reducer->elem_size;
       const size_t whole = s.fill / es * es;
@@ -194,6 +211,7 @@ absl::Status TcpPair::read_control() {
         return error("peer aborted the communicator");
       }
       // culprit may be this rank: the Context then blames whom this rank was waiting for.
+      count_error();
       failed_rank_ = culprit;
       failed_ = absl::UnavailableError(absl::StrCat("peer rank ", culprit, " at ", (*addresses_)[culprit],
                                                     " failed (reported by rank ", peer_, " at ",

@@ -1,8 +1,9 @@
 // A TCP link to one peer: one control connection (orderly goodbye, failure notices) and
 // several data streams. Each Op is striped over the streams (large ones) or placed on one
 // (small ones), both sides choosing identically from the order of Ops and their sizes.
-// Bytes move straight between the sockets and the Op's memory; a receive-and-reduce reads
-// through a small per-stream scratch so the reduction overlaps the transfer. Sockets are
+// Bytes move straight between the sockets and the Op's memory; a receive-and-reduce lands in
+// its destination and is combined there, or in place (destination = local operand) reads
+// through a small per-stream scratch; either way the reduction overlaps the transfer. Sockets are
 // non-blocking and only the owning rank's thread touches them.
 #pragma once
 

@@ -1,0 +1,36 @@
+// Measures the cost model's link parameters over a new communicator's own transport, so the
+// algorithm choice rests on what the links do rather than on configured guesses. Rank 0
+// ping-pongs small and 1 MiB messages with its first peer on its own daemon (local) and its
+// first peer on another daemon (remote), fits latency (alpha) and inverse bandwidth (beta) to
+// the fastest round trips, and broadcasts the result: every rank then holds the same numbers
+// and every rank's cost model makes the same choice.
+//
+// Cost: a few round trips per link class, a few milliseconds on loopback; every wait is
+// bounded by the Context's timeout. A transport failure is returned (the communicator is
+// broken); a measurement that makes no sense (a non-positive fit) leaves that class at the
+// configured values, which the summary says.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include "collectives/cost_model.h"
+#include "collectives/transport/context.h"
+
+namespace tg::coll {
+
+struct Calibration {
+  LinkCost local;
+  LinkCost remote;
+  std::string summary;  // "measured: remote 21.0us + 2.10 GB/s; local from config (...)"
+};
+
+// Collective over every rank of `ctx`; node_of[rank] groups ranks by daemon. `local` and
+// `remote` (from config) stand for classes not measured or measured nonsensically.
+absl::StatusOr<Calibration> calibrate(Context& ctx, const std::vector<uint32_t>& node_of,
+                                      const LinkCost& local, const LinkCost& remote);
+
+}  // namespace tg::coll

@@ -1,0 +1,130 @@
+#include "controller/job_registry.h"
+
+#include <algorithm>
+
+namespace tg {
+
+namespace {
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+std::string JobRegistry::next_id() {
+  std::lock_guard lock(mu_);
+  return "job-" + std::to_string(next_++);
+}
+
+void JobRegistry::start(const std::string& job_id, std::vector<tgrack::v1::DeviceRef> devices,
+                        const std::string& plan_id, const std::string& session, CancelFn cancel) {
+  Job job;
+  job.info.set_job_id(job_id);
+  job.info.set_state(tgrack::v1::JOB_STATE_RUNNING);
+  for (tgrack::v1::DeviceRef& d : devices) *job.info.add_devices() = std::move(d);
+  job.info.set_plan_id(plan_id);
+  job.info.set_session(session);
+  job.info.set_started_unix_seconds(unix_seconds());
+  job.started = std::chrono::steady_clock::now();
+  job.cancel = std::move(cancel);
+  std::lock_guard lock(mu_);
+  running_[job_id] = std::move(job);
+}
+
+std::string JobRegistry::finish(const std::string& job_id, const absl::Status& status) {
+  std::string reason;
+  {
+    std::lock_guard lock(mu_);
+    auto it = running_.find(job_id);
+    if (it == running_.end()) return "";
+    Job& job = it->second;
+    reason = job.cancelled_because;
+    job.info.set_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - job.started).count());
+    if (!reason.empty()) {
+      job.info.set_state(tgrack::v1::JOB_STATE_CANCELLED);
+      job.info.set_error(reason);
+    } else if (status.ok()) {
+      job.info.set_state(tgrack::v1::JOB_STATE_SUCCEEDED);
+    } else {
+      job.info.set_state(tgrack::v1::JOB_STATE_FAILED);
+      job.info.set_error(std::string(status.message()));
+    }
+    finished_.push_front(std::move(job.info));
+    if (finished_.size() > history_) finished_.pop_back();
+    running_.erase(it);
+  }
+  finished_cv_.notify_all();
+  return reason;
+}
+
+absl::Status JobRegistry::cancel(const std::string& job_id, const std::string& reason) {
+  CancelFn fn;
+  {
+    std::lock_guard lock(mu_);
+    auto it = running_.find(job_id);
+    if (it == running_.end()) {
+      const bool known = std::any_of(finished_.begin(), finished_.end(), [&](const auto& info) {
+        return info.job_id() == job_id;
+      });
+      return absl::NotFoundError("job '" + job_id + "' is not running" +
+                                 (known ? " (it has finished)" : " (unknown job)"));
+    }
+    if (!it->second.cancelled_because.empty()) return absl::OkStatus();
+    it->second.cancelled_because = reason.empty() ? "cancelled by the user" : reason;
+    fn = it->second.cancel;
+  }
+  if (fn) fn(reason.empty() ? "cancelled by the user" : reason);
+  return absl::OkStatus();
+}
+
+bool JobRegistry::touches(const Job& job, const std::string& node) const {
+  return std::any_of(job.info.devices().begin(), job.info.devices().end(),
+                     [&](const tgrack::v1::DeviceRef& d) { return d.node() == node; });
+}
+
+std::pair<int, int> JobRegistry::drain(const std::string& node,
+                                       std::chrono::milliseconds deadline) {
+  std::vector<std::string> late;
+  int before = 0;
+  {
+    std::unique_lock lock(mu_);
+    auto on_node = [&] {
+      int count = 0;
+      for (const auto& [id, job] : running_) count += touches(job, node) ? 1 : 0;
+      return count;
+    };
+    before = on_node();
+    if (finished_cv_.wait_for(lock, deadline, [&] { return on_node() == 0; })) return {before, 0};
+    for (const auto& [id, job] : running_) {
+      if (touches(job, node)) late.push_back(id);
+    }
+  }
+  const std::string reason = "cancelled: node '" + node + "' is being drained and the drain "
+                             "deadline of " + std::to_string(deadline.count()) + " ms passed";
+  int cancelled = 0;
+  for (const std::string& id : late) cancelled += cancel(id, reason).ok() ? 1 : 0;
+  return {before - cancelled, cancelled};
+}
+
+std::vector<tgrack::v1::JobInfo> JobRegistry::list(bool running_only) const {
+  std::lock_guard lock(mu_);
+  std::vector<const Job*> running;
+  for (const auto& [id, job] : running_) running.push_back(&job);
+  std::sort(running.begin(), running.end(),
+            [](const Job* a, const Job* b) { return a->started < b->started; });
+  std::vector<tgrack::v1::JobInfo> out;
+  const auto now = std::chrono::steady_clock::now();
+  for (const Job* job : running) {
+    out.push_back(job->info);
+    out.back().set_seconds(std::chrono::duration<double>(now - job->started).count());
+  }
+  if (!running_only) out.insert(out.end(), finished_.begin(), finished_.end());
+  return out;
+}
+
+size_t JobRegistry::running() const {
+  std::lock_guard lock(mu_);
+  return running_.size();
+}
+
+}  // namespace tg

@@ -1,0 +1,68 @@
+// JobRegistry: every graph job the controller runs, running and recently finished, for
+// tgctl jobs, tgctl cancel and drains.
+//
+// A runner calls start() before it sends work to daemons (with a function that stops the
+// job's work there) and finish() with its outcome. cancel() records the reason and calls
+// that function once; the runner then reports CANCELLED with the reason. drain() waits for
+// the jobs touching a node and cancels those still running at the deadline. The last
+// `history` finished jobs are kept. Thread-safe; the cancel function is called without the
+// registry's lock held.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include "tgrack/v1/controller.pb.h"
+
+namespace tg {
+
+class JobRegistry {
+ public:
+  using CancelFn = std::function<void(const std::string& reason)>;
+
+  explicit JobRegistry(size_t history = 1000) : history_(history) {}
+
+  // A new unique job id ("job-17").
+  std::string next_id();
+  void start(const std::string& job_id, std::vector<tgrack::v1::DeviceRef> devices,
+             const std::string& plan_id, const std::string& session, CancelFn cancel);
+  // Records the outcome. Returns the cancel reason when the job was cancelled, else "".
+  std::string finish(const std::string& job_id, const absl::Status& status);
+
+  // NOT_FOUND naming the job when it is not running.
+  absl::Status cancel(const std::string& job_id, const std::string& reason);
+  // Waits up to `deadline` for the running jobs on `node`; cancels the rest with a reason
+  // naming the node and the drain. Returns {finished, cancelled}.
+  std::pair<int, int> drain(const std::string& node, std::chrono::milliseconds deadline);
+
+  // Running jobs first (oldest first), then finished ones (newest first).
+  std::vector<tgrack::v1::JobInfo> list(bool running_only) const;
+  size_t running() const;
+
+ private:
+  struct Job {
+    tgrack::v1::JobInfo info;
+    std::chrono::steady_clock::time_point started;
+    CancelFn cancel;
+    std::string cancelled_because;
+  };
+  bool touches(const Job& job, const std::string& node) const;
+
+  const size_t history_;
+  mutable std::mutex mu_;
+  std::condition_variable finished_cv_;
+  uint64_t next_ = 1;
+  std::map<std::string, Job> running_;
+  std::deque<tgrack::v1::JobInfo> finished_;  // Newest first.
+};
+
+}  // namespace tg

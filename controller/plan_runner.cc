@@ -1,0 +1,665 @@
+#include "controller/plan_runner.h"
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_join.h>
+#include <absl/strings/str_split.h>
+#include <spdlog/spdlog.h>
+
+#include "controller/placement.h"
+#include "devices/graph/graph_api.h"
+#include "devices/shard.h"
+#include "rpc.h"
+
+namespace tg {
+
+namespace v1 = tgrack::v1;
+
+struct PlanRunner::Captured {
+  std::string id;
+  std::string session;
+  Plan unbound;              // As planned, with communicator placeholders.
+  std::string placement;     // The unbound plan's devices and fragments, to compare captures.
+  Plan bound;                // As installed on the daemons.
+  std::mutex rebinding;
+};
+
+namespace {
+
+constexpr char kCommPlaceholder[] = "@comm:";
+constexpr uint32_t kCommTimeoutMs = 10000;
+
+std::string name_of(const v1::DeviceRef& d) { return device_name(d.node(), d.index()); }
+
+std::string devices_str(const std::vector<v1::DeviceRef>& devices) {
+  return absl::StrJoin(devices, ",", [](std::string* out, const v1::DeviceRef& d) {
+    out->append(name_of(d));
+  });
+}
+
+bool same_device(const v1::DeviceRef& a, const v1::DeviceRef& b) {
+  return a.node() == b.node() && a.index() == b.index();
+}
+
+// What a plan's placement is, for comparing two captures of one graph.
+std::string placement_text(const Plan& plan) {
+  std::string text;
+  for (size_t i = 0; i < plan.devices.size(); ++i) {
+    absl::StrAppend(&text, name_of(plan.devices[i]), ":", plan.fragments[i].SerializeAsString(), ";");
+  }
+  return text;
+}
+
+// The devices of a plan as a short description, e.g. "a/0,b/0".
+std::string plan_devices(const Plan& plan) { return devices_str(plan.devices); }
+
+// Checks every INPUT is fed once, with its captured dtype, shape and layout, and that no
+// two inputs are fed the same remote tensor.
+absl::Status check_inputs(const Plan& plan, const v1::SubmitRequest& request,
+                          const std::map<std::string, v1::RemoteTensor>& fed) {
+  std::map<std::string, const v1::NamedTensor*> by_value;
+  for (const v1::NamedTensor& feed : request.feeds()) {
+    if (!by_value.emplace(feed.name(), &feed).second) {
+      return absl::InvalidArgumentError("input '" + feed.name() + "' is fed twice");
+    }
+  }
+  std::map<std::string, std::string> fed_by;  // Remote tensor id -> input.
+  size_t matched = 0;
+  for (const PlannedValue& input : plan.inputs) {
+    const auto value = by_value.find(input.name);
+    const auto handle = fed.find(input.name);
+    if (value != by_value.end() && handle != fed.end()) {
+      return absl::InvalidArgumentError("input '" + input.name +
+                                        "' is fed twice (by value and by a remote tensor)");
+    }
+    if (value == by_value.end() && handle == fed.end()) {
+      return absl::InvalidArgumentError("input '" + input.name + "' (" + input.type.str() +
+                                        ") is not fed");
+    }
+    TensorType got;
+    if (value != by_value.end()) {
+      ++matched;
+      got.dtype = value->second->tensor().dtype();
+      got.shape.assign(value->second->tensor().shape().begin(), value->second->tensor().shape().end());
+    } else {
+      const v1::RemoteTensor& tensor = handle->second;
+      got.dtype = tensor.dtype();
+      got.shape.assign(tensor.shape().begin(), tensor.shape().end());
+      auto [it, fresh] = fed_by.emplace(tensor.id(), input.name);
+      if (!fresh) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "inputs '", it->second, "' and '", input.name, "' are both fed remote tensor '",
+            tensor.id(), "'; an input may not alias another"));
+      }
+      auto layout = Layout::from_sharding(tensor.layout(), static_cast<int>(got.shape.size()));
+      if (!layout.ok() || !(*layout == input.layout)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input '", input.name, "' was planned ", input.layout.str(), " but remote tensor '",
+            tensor.id(), "' is ", layout.ok() ? layout->str() : std::string(layout.status().message())));
+      }
+    }
+    if (!(got == input.type)) {
+      return absl::InvalidArgumentError("input '" + input.name + "': expected " +
+                                        input.type.str() + ", got " + got.str());
+    }
+  }
+  if (matched != by_value.size()) {
+    for (const auto& [name, feed] : by_value) {
+      if (std::none_of(plan.inputs.begin(), plan.inputs.end(),
+                       [&](const PlannedValue& v) { return v.name == name; })) {
+        return absl::InvalidArgumentError("feed '" + name + "' names no INPUT of the graph");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+PlanRunner::PlanRunner(const Membership& membership, coll::CollectiveCoordinator& coordinator,
+                       NodeStubs& stubs, JobRegistry& jobs, std::chrono::milliseconds run_timeout)
+    : membership_(membership),
+      coordinator_(coordinator),
+      stubs_(stubs),
+      jobs_(jobs),
+      run_timeout_(run_timeout) {}
+
+bool PlanRunner::needs_plan(const v1::SubmitRequest& request) {
+  if (!request.plan_id().empty() || request.capture() || !request.session().empty() ||
+      request.inputs_size() > 0 || request.keep_size() > 0 || request.deterministic()) {
+    return true;
+  }
+  return std::any_of(request.graph().nodes().begin(), request.graph().nodes().end(),
+                     [](const v1::Node& node) {
+                       return node.has_placement() || node.sharding().devices_size() > 0;
+                     });
+}
+
+std::string PlanRunner::address_of(const std::string& node) const {
+  auto info = membership_.node(node);
+  return info.ok() ? info->address() : "";
+}
+
+absl::StatusOr<Plan> PlanRunner::make_plan(const v1::SubmitRequest& request,
+                                           const std::map<std::string, Layout>& fed_layouts) {
+  auto validated = validate_graph(request.graph());
+  if (!validated.ok()) return validated.status();
+  PlanOptions options;
+  options.deterministic = request.deterministic();
+  options.input_layouts = fed_layouts;
+  options.place = [this](const v1::Placement& placement) -> absl::StatusOr<v1::DeviceRef> {
+    auto choice = place(membership_.nodes(), placement,
+                        [](const std::string&, uint32_t) { return 0; });
+    if (!choice.ok()) return choice.status();
+    v1::DeviceRef device;
+    device.set_node(choice->node);
+    device.set_index(choice->index);
+    return device;
+  };
+  options.address_of = [this](const std::string& node) { return address_of(node); };
+  options.communicator = [](const std::vector<v1::DeviceRef>& devices) -> absl::StatusOr<std::string> {
+    return kCommPlaceholder + devices_str(devices);
+  };
+  return plan_graph(request.graph(), *validated, request.placement(), options);
+}
+
+absl::Status PlanRunner::bind_communicators(Plan& plan) {
+  std::map<std::string, std::string> ids;  // Placeholder -> communicator id.
+  for (const std::string& placeholder : plan.comm_ids) {
+    if (placeholder.rfind(kCommPlaceholder, 0) != 0) continue;  // Already bound.
+    const std::string key = placeholder.substr(sizeof(kCommPlaceholder) - 1);
+    std::lock_guard lock(mu_);
+    auto it = comms_.find(key);
+    if (it == comms_.end()) {
+      // The devices are those of the collectives' fragments, in rank order.
+      Comm comm;
+      for (size_t i = 0; i < plan.devices.size(); ++i) {
+        for (const v1::Node& node : plan.fragments[i].nodes()) {
+          if (node.collective().comm_id() == placeholder &&
+              std::none_of(comm.devices.begin(), comm.devices.end(), [&](const v1::DeviceRef& d) {
+                return same_device(d, plan.devices[i]);
+              })) {
+            comm.devices.push_back(plan.devices[i]);
+          }
+        }
+      }
+      std::vector<std::string> names = absl::StrSplit(key, ',');
+      std::sort(comm.devices.begin(), comm.devices.end(), [&](const auto& a, const auto& b) {
+        return std::find(names.begin(), names.end(), name_of(a)) <
+               std::find(names.begin(), names.end(), name_of(b));
+      });
+      v1::CreateCommunicatorRequest create;
+      for (const v1::DeviceRef& d : comm.devices) *create.add_devices() = d;
+      create.set_timeout_ms(kCommTimeoutMs);
+      auto spec = coordinator_.create(create);
+      if (!spec.ok()) {
+        return absl::Status(spec.status().code(),
+                            absl::StrCat("creating the communicator over ", key, ": ",
+                                         spec.status().message()));
+      }
+      comm.id = spec->comm_id();
+      comm.in_use = std::make_shared<std::mutex>();
+      it = comms_.emplace(key, std::move(comm)).first;
+    }
+    ids[placeholder] = it->second.id;
+  }
+  for (v1::Graph& fragment : plan.fragments) {
+    for (v1::Node& node : *fragment.mutable_nodes()) {
+      if (auto it = ids.find(node.collective().comm_id()); it != ids.end()) {
+        node.mutable_collective()->set_comm_id(it->second);
+      }
+    }
+  }
+  for (std::string& id : plan.comm_ids) {
+    if (auto it = ids.find(id); it != ids.end()) id = it->second;
+  }
+  return absl::OkStatus();
+}
+
+void PlanRunner::forget_communicators(const Plan& plan) {
+  std::vector<std::string> doomed;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = comms_.begin(); it != comms_.end();) {
+      if (std::find(plan.comm_ids.begin(), plan.comm_ids.end(), it->second.id) != plan.comm_ids.end()) {
+        doomed.push_back(it->second.id);
+        it = comms_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const std::string& id : doomed) coordinator_.destroy(id).IgnoreError();
+}
+
+absl::Status PlanRunner::install(const std::string& plan_id, const Plan& plan) {
+  std::map<std::string, v1::InstallPlanRequest> per_node;
+  for (size_t i = 0; i < plan.devices.size(); ++i) {
+    v1::InstallPlanRequest& request = per_node[plan.devices[i].node()];
+    request.set_plan_id(plan_id);
+    v1::Fragment* fragment = request.add_fragments();
+    fragment->set_device_index(plan.devices[i].index());
+    *fragment->mutable_graph() = plan.fragments[i];
+  }
+  for (const auto& [node, request] : per_node) {
+    v1::InstallPlanReply reply;
+    auto context = context_with_deadline(run_timeout_);
+    absl::Status status = from_grpc(stubs_.at(address_of(node)).InstallPlan(context.get(), request, &reply));
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("installing plan ", plan_id, " on node '",
+                                                      node, "': ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<PlanRunner::Captured>> PlanRunner::capture(
+    const v1::SubmitRequest& request, const std::map<std::string, Layout>& fed_layouts, Plan plan) {
+  std::string fingerprint = request.graph().SerializeAsString();
+  absl::StrAppend(&fingerprint, "|", request.placement().SerializeAsString(), "|",
+                  request.deterministic() ? "deterministic" : "fast");
+  for (const auto& [name, layout] : fed_layouts) {  // Layouts of remote inputs.
+    absl::StrAppend(&fingerprint, "|", name, "=", layout.str());
+  }
+  const std::string placement = placement_text(plan);
+  {
+    std::lock_guard lock(mu_);
+    if (auto known = plan_by_fingerprint_.find(fingerprint); known != plan_by_fingerprint_.end()) {
+      std::shared_ptr<Captured> existing = plans_.at(known->second);
+      if (existing->placement == placement) return existing;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "capture refused: this graph was captured as plan ", existing->id, " on ",
+          plan_devices(existing->unbound), ", but planning it now places it differently (on ",
+          plan_devices(plan), "); pin it with a placement, or drop plan ", existing->id, " first"));
+    }
+  }
+  auto captured = std::make_shared<Captured>();
+  captured->session = request.session();
+  captured->unbound = plan;
+  captured->placement = placement;
+  if (absl::Status status = bind_communicators(plan); !status.ok()) return status;
+  captured->bound = std::move(plan);
+  {
+    std::lock_guard lock(mu_);
+    captured->id = "plan-" + std::to_string(next_plan_++);
+  }
+  if (absl::Status status = install(captured->id, captured->bound); !status.ok()) return status;
+  {
+    std::lock_guard lock(mu_);
+    plans_[captured->id] = captured;
+    plan_by_fingerprint_[fingerprint] = captured->id;
+  }
+  if (sessions_ != nullptr && !captured->session.empty()) {
+    sessions_->add_plan(captured->session, captured->id);
+  }
+  spdlog::info("captured {} over {}", captured->id, plan_devices(captured->bound));
+  return captured;
+}
+
+absl::Status PlanRunner::drop(const std::string& plan_id) {
+  std::shared_ptr<Captured> captured;
+  {
+    std::lock_guard lock(mu_);
+    auto it = plans_.find(plan_id);
+    if (it == plans_.end()) return absl::NotFoundError("plan '" + plan_id + "' is unknown");
+    captured = it->second;
+    plans_.erase(it);
+    std::erase_if(plan_by_fingerprint_, [&](const auto& entry) { return entry.second == plan_id; });
+  }
+  std::set<std::string> nodes;
+  for (const v1::DeviceRef& d : captured->bound.devices) nodes.insert(d.node());
+  for (const std::string& node : nodes) {
+    v1::DropPlanRequest request;
+    request.set_plan_id(plan_id);
+    v1::DropPlanReply reply;
+    auto context = context_with_deadline(std::chrono::seconds(5));
+    stubs_.at(address_of(node)).DropPlan(context.get(), request, &reply);
+  }
+  return absl::OkStatus();
+}
+
+void PlanRunner::drop_all(const std::vector<std::string>& plan_ids) {
+  for (const std::string& id : plan_ids) drop(id).IgnoreError();
+}
+
+void PlanRunner::free_pieces(const std::vector<v1::TensorPiece>& pieces) {
+  std::map<std::string, v1::FreeTensorsRequest> per_address;
+  for (const v1::TensorPiece& piece : pieces) {
+    per_address[piece.address()].add_tensor_ids(piece.tensor_id());
+  }
+  for (const auto& [address, request] : per_address) {
+    v1::FreeTensorsReply reply;
+    auto context = context_with_deadline(std::chrono::seconds(5));
+    absl::Status status = from_grpc(stubs_.at(address).FreeTensors(context.get(), request, &reply));
+    if (!status.ok()) spdlog::warn("freeing tensors on {}: {}", address, status.ToString());
+  }
+}
+
+absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& request) {
+  if (metrics_ != nullptr) metrics_->job_submitted();
+  const auto submitted = std::chrono::steady_clock::now();
+  auto reply = [&]() -> absl::StatusOr<v1::SubmitReply> {
+    if ((request.inputs_size() > 0 || request.keep_size() > 0) && request.session().empty()) {
+      return absl::InvalidArgumentError("remote tensors (inputs, keep) need a session");
+    }
+    if (!request.session().empty()) {
+      if (sessions_ == nullptr) return absl::InternalError("sessions are not set up");
+      if (absl::Status status = sessions_->check(request.session()); !status.ok()) return status;
+    }
+    std::map<std::string, v1::RemoteTensor> fed;
+    for (const v1::NamedHandle& handle : request.inputs()) {
+      auto tensor = sessions_->tensor(request.session(), handle.tensor_id());
+      if (!tensor.ok()) {
+        return absl::Status(tensor.status().code(), absl::StrCat("input '", handle.name(), "': ",
+                                                                 tensor.status().message()));
+      }
+      if (!fed.emplace(handle.name(), *tensor).second) {
+        return absl::InvalidArgumentError("input '" + handle.name() + "' is fed twice");
+      }
+    }
+
+    if (!request.plan_id().empty()) {
+      std::shared_ptr<Captured> captured;
+      {
+        std::lock_guard lock(mu_);
+        auto it = plans_.find(request.plan_id());
+        if (it == plans_.end()) {
+          return absl::NotFoundError("plan '" + request.plan_id() + "' is unknown (never "
+                                     "captured, or dropped)");
+        }
+        captured = it->second;
+      }
+      if (absl::Status status = check_inputs(captured->unbound, request, fed); !status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("replay of ", captured->id, " refused: ",
+                                                       status.message()));
+      }
+      std::lock_guard rebinding(captured->rebinding);
+      bool stale = false;
+      {
+        std::lock_guard lock(mu_);
+        for (const std::string& id : captured->bound.comm_ids) {
+          stale |= std::none_of(comms_.begin(), comms_.end(),
+                                [&](const auto& entry) { return entry.second.id == id; });
+        }
+      }
+      if (stale) {
+        Plan rebound = captured->unbound;
+        if (absl::Status status = bind_communicators(rebound); !status.ok()) return status;
+        if (absl::Status status = install(captured->id, rebound); !status.ok()) return status;
+        captured->bound = std::move(rebound);
+      }
+      return execute(request, captured->bound, captured->id, fed);
+    }
+
+    std::map<std::string, Layout> fed_layouts;
+    for (const auto& [name, tensor] : fed) {
+      auto layout = Layout::from_sharding(tensor.layout(), tensor.shape_size());
+      if (!layout.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("input '", name, "': ", layout.status().message()));
+      }
+      fed_layouts[name] = *layout;
+    }
+    auto plan = make_plan(request, fed_layouts);
+    if (!plan.ok()) return plan.status();
+    if (absl::Status status = check_inputs(*plan, request, fed); !status.ok()) return status;
+    if (request.capture()) {
+      auto captured = capture(request, fed_layouts, *plan);
+      if (!captured.ok()) return captured.status();
+      std::lock_guard rebinding((*captured)->rebinding);
+      return execute(request, (*captured)->bound, (*captured)->id, fed);
+    }
+    if (absl::Status status = bind_communicators(*plan); !status.ok()) return status;
+    return execute(request, *plan, "", fed);
+  }();
+  if (metrics_ != nullptr) {
+    metrics_->job_done(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count(),
+        reply.status().code());
+  }
+  return reply;
+}
+
+absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
+    const v1::SubmitRequest& request, const Plan& plan, const std::string& plan_id,
+    const std::map<std::string, v1::RemoteTensor>& fed) {
+  auto fragment_of = [&](const v1::DeviceRef& device) {
+    for (size_t i = 0; i < plan.devices.size(); ++i) {
+      if (same_device(plan.devices[i], device)) return i;
+    }
+    return plan.devices.size();
+  };
+  std::vector<v1::FragmentRun> runs(plan.devices.size());
+  for (size_t i = 0; i < runs.size(); ++i) runs[i].set_device_index(plan.devices[i].index());
+
+  std::map<std::string, const v1::NamedTensor*> by_value;
+  for (const v1::NamedTensor& feed : request.feeds()) by_value[feed.name()] = &feed;
+  for (const PlannedValue& input : plan.inputs) {
+    if (auto handle = fed.find(input.name); handle != fed.end()) {
+      for (const PlannedPiece& piece : input.pieces) {
+        v1::NamedTensorId* bound = runs[fragment_of(piece.device)].add_inputs();
+        bound->set_name(piece.node);
+        bound->set_tensor_id(handle->second.pieces(piece.index).tensor_id());
+      }
+      continue;
+    }
+    const v1::Tensor& whole = by_value.at(input.name)->tensor();
+    std::vector<v1::Tensor> parts;
+    if (input.layout.kind == Layout::Kind::kSharded) {
+      auto tensor = HostTensor::from_proto(whole, "input '" + input.name + "'");
+      if (!tensor.ok()) return tensor.status();
+      auto shards = split_shards(*tensor, input.layout.axis, static_cast<uint32_t>(input.layout.shards));
+      if (!shards.ok()) return shards.status();
+      for (const HostTensor& shard : *shards) parts.push_back(shard.to_proto());
+    }
+    for (const PlannedPiece& piece : input.pieces) {
+      v1::NamedTensor* feed = runs[fragment_of(piece.device)].add_feeds();
+      feed->set_name(piece.node);
+      *feed->mutable_tensor() = parts.empty() ? whole : parts[piece.index];
+    }
+  }
+
+  std::vector<v1::RemoteTensor> kept;
+  std::set<std::string> kept_names;
+  for (const std::string& name : request.keep()) {
+    auto output = std::find_if(plan.outputs.begin(), plan.outputs.end(),
+                               [&](const PlannedValue& v) { return v.name == name; });
+    if (output == plan.outputs.end()) {
+      return absl::InvalidArgumentError("keep '" + name + "' is not an output of the graph");
+    }
+    if (!kept_names.insert(name).second) {
+      return absl::InvalidArgumentError("keep '" + name + "' is listed twice");
+    }
+    v1::RemoteTensor tensor;
+    tensor.set_id(sessions_->new_tensor_id());
+    tensor.set_dtype(output->type.dtype);
+    for (int64_t d : output->type.shape) tensor.add_shape(d);
+    *tensor.mutable_layout() = output->layout.to_sharding();
+    tensor.set_session(request.session());
+    for (const PlannedPiece& piece : output->pieces) {
+      const std::string local_id = absl::StrCat(tensor.id(), "/", piece.index);
+      v1::NamedTensorId* keep = runs[fragment_of(piece.device)].add_keep();
+      keep->set_name(piece.node);
+      keep->set_tensor_id(local_id);
+      v1::TensorPiece* stored = tensor.add_pieces();
+      *stored->mutable_device() = piece.device;
+      stored->set_address(address_of(piece.device.node()));
+      stored->set_tensor_id(local_id);
+      stored->set_shard(static_cast<uint32_t>(piece.index));
+    }
+    kept.push_back(std::move(tensor));
+  }
+
+  const std::string job_id = jobs_.next_id();
+  std::map<std::string, v1::RunFragmentsRequest> per_node;
+  for (size_t i = 0; i < plan.devices.size(); ++i) {
+    v1::RunFragmentsRequest& run = per_node[plan.devices[i].node()];
+    run.set_job_id(job_id);
+    run.set_plan_id(plan_id);
+    if (plan_id.empty()) {
+      v1::Fragment* fragment = run.add_fragments();
+      fragment->set_device_index(plan.devices[i].index());
+      *fragment->mutable_graph() = plan.fragments[i];
+    }
+    *run.add_runs() = std::move(runs[i]);
+    run.set_timeout_ms(static_cast<uint32_t>(run_timeout_.count()));
+    run.set_session(request.session());
+  }
+  std::vector<std::string> nodes;
+  std::map<std::string, std::string> addresses;
+  for (const auto& [node, run] : per_node) {
+    nodes.push_back(node);
+    addresses[node] = address_of(node);
+  }
+  auto cancel_on = [this, job_id, addresses](const std::string& reason, const std::string& except) {
+    for (const auto& [node, address] : addresses) {
+      if (node == except) continue;
+      v1::CancelJobRequest cancel;
+      cancel.set_job_id(job_id);
+      cancel.set_reason(reason);
+      v1::CancelJobReply reply;
+      auto context = context_with_deadline(std::chrono::seconds(2));
+      stubs_.at(address).CancelJob(context.get(), cancel, &reply);
+    }
+  };
+
+  // Hold the job's communicators, in one global order so jobs cannot deadlock.
+  std::vector<std::shared_ptr<std::mutex>> comm_locks;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, comm] : comms_) {
+      if (std::find(plan.comm_ids.begin(), plan.comm_ids.end(), comm.id) != plan.comm_ids.end()) {
+        comm_locks.push_back(comm.in_use);
+      }
+    }
+  }
+  std::vector<std::unique_lock<std::mutex>> held;
+  for (auto& m : comm_locks) held.emplace_back(*m);
+
+  jobs_.start(job_id, plan.devices, plan_id, request.session(),
+              [cancel_on](const std::string& reason) { cancel_on(reason, ""); });
+  spdlog::debug("{}: plan {} over {}", job_id, plan_id.empty() ? "(inline)" : plan_id,
+                plan_devices(plan));
+
+  struct Outcome {
+    absl::Status status;
+    v1::RunFragmentsReply reply;
+    std::chrono::steady_clock::time_point done;
+  };
+  std::vector<Outcome> outcomes(nodes.size());
+  std::mutex failure_mu;
+  bool failed = false;
+  auto run_on = [&](size_t i) {
+    auto context = context_with_deadline(run_timeout_ + std::chrono::seconds(5));
+    Outcome& out = outcomes[i];
+    out.status = from_grpc(stubs_.at(addresses[nodes[i]])
+                               .RunFragments(context.get(), per_node[nodes[i]], &out.reply));
+    out.done = std::chrono::steady_clock::now();
+    if (out.status.ok()) return;
+    {
+      std::lock_guard lock(failure_mu);
+      if (failed) return;
+      failed = true;
+    }
+    cancel_on(absl::StrCat(job_id, " failed on node '", nodes[i], "': ", out.status.message()),
+              nodes[i]);
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < nodes.size(); ++i) threads.emplace_back(run_on, i);
+  run_on(0);
+  for (std::thread& t : threads) t.join();
+  held.clear();
+
+  // The root cause: the earliest failure that is not a cancellation it caused.
+  const Outcome* first = nullptr;
+  size_t first_node = 0;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const Outcome& out = outcomes[i];
+    if (out.status.ok()) continue;
+    const bool better =
+        first == nullptr ||
+        (first->status.code() == absl::StatusCode::kCancelled &&
+         out.status.code() != absl::StatusCode::kCancelled) ||
+        ((first->status.code() == absl::StatusCode::kCancelled) ==
+             (out.status.code() == absl::StatusCode::kCancelled) &&
+         out.done < first->done);
+    if (better) first = &out, first_node = i;
+  }
+  absl::Status status;
+  if (first != nullptr) {
+    const std::string& node = nodes[first_node];
+    std::vector<v1::DeviceRef> on_node;
+    for (const v1::DeviceRef& d : plan.devices) {
+      if (d.node() == node) on_node.push_back(d);
+    }
+    std::string where = absl::StrCat(job_id, ": node '", node, "' (", devices_str(on_node), ")");
+    if (first->status.code() == absl::StatusCode::kUnavailable) {
+      absl::StrAppend(&where, " at ", addresses[node], " is unreachable");
+    } else {
+      absl::StrAppend(&where, " failed");
+    }
+    status = absl::Status(first->status.code(), absl::StrCat(where, ": ", first->status.message()));
+  }
+  const std::string cancelled = jobs_.finish(job_id, status);
+  if (!cancelled.empty()) status = absl::CancelledError(job_id + " cancelled: " + cancelled);
+  if (!status.ok()) {
+    spdlog::warn("{}", status.ToString());
+    if (!plan.comm_ids.empty()) forget_communicators(plan);
+    std::vector<v1::TensorPiece> pieces;
+    for (const v1::RemoteTensor& tensor : kept) {
+      pieces.insert(pieces.end(), tensor.pieces().begin(), tensor.pieces().end());
+    }
+    if (!pieces.empty()) free_pieces(pieces);
+    return status;
+  }
+
+  // Outputs by (device, node name).
+  std::map<std::pair<std::string, std::string>, const v1::Tensor*> returned;
+  for (const Outcome& out : outcomes) {
+    for (const v1::FragmentOutputs& fragment : out.reply.fragments()) {
+      for (const v1::NamedTensor& t : fragment.outputs()) {
+        const std::string node = nodes[&out - outcomes.data()];
+        returned[{device_name(node, fragment.device_index()), t.name()}] = &t.tensor();
+      }
+    }
+  }
+  v1::SubmitReply reply;
+  for (const PlannedValue& output : plan.outputs) {
+    v1::Tensor* slot = reply.add_outputs();
+    if (kept_names.contains(output.name)) continue;
+    std::vector<HostTensor> parts;
+    for (const PlannedPiece& piece : output.pieces) {
+      auto it = returned.find({name_of(piece.device), piece.node});
+      if (it == returned.end()) {
+        return absl::InternalError(absl::StrCat(job_id, ": output '", output.name, "' piece ",
+                                                piece.index, " did not come back from ",
+                                                name_of(piece.device)));
+      }
+      if (output.layout.kind != Layout::Kind::kSharded) {
+        *slot = *it->second;
+        break;
+      }
+      auto part = HostTensor::from_proto(*it->second, "output '" + output.name + "'");
+      if (!part.ok()) return part.status();
+      parts.push_back(std::move(*part));
+    }
+    if (!parts.empty()) {
+      auto whole = join_shards(parts, output.layout.axis);
+      if (!whole.ok()) return whole.status();
+      *slot = whole->to_proto();
+    }
+  }
+  for (v1::RemoteTensor& tensor : kept) {
+    if (absl::Status s = sessions_->add_tensor(tensor); !s.ok()) return s;
+    *reply.add_kept() = std::move(tensor);
+  }
+  reply.set_job_id(job_id);
+  reply.set_plan_id(plan_id);
+  if (!plan.devices.empty()) *reply.mutable_device() = plan.devices.front();
+  for (const v1::DeviceRef& d : plan.devices) *reply.add_devices() = d;
+  return reply;
+}
+
+}  // namespace tg

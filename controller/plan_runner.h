@@ -1,0 +1,103 @@
+// PlanRunner: runs graphs that span the pool — sharded or pinned inputs, remote tensors,
+// captured plans — by planning them (planner.h) and running each daemon's fragments there.
+//
+// submit():
+//   - validates the graph and feeds, resolves remote tensors fed to INPUTs (the session's
+//     own, NOT_FOUND / PERMISSION_DENIED otherwise), plans, and runs: every involved daemon
+//     gets RunFragments at once; the first failure cancels the job on the other daemons,
+//     and the error names the job, the node and the devices that failed.
+//   - capture: keeps the plan and installs its fragments on the daemons once; replays send
+//     only the bindings. Capturing a graph captured before returns the same plan id when
+//     planning gives the same placement again, and is refused (FAILED_PRECONDITION naming
+//     both placements) when it does not: a cached plan never silently differs.
+//   - replay (plan_id): every input is checked against the captured signature — fed once,
+//     dtype, shape, layout (devices, sharding), and no two inputs fed the same remote
+//     tensor — and a mismatch is INVALID_ARGUMENT naming the input and the difference.
+//   - keep: outputs stay on the devices that computed them, as remote tensors of the
+//     session; other outputs come back by value (shards joined along their axis).
+// Collectives run on communicators cached per device list; a job holds its communicators
+// exclusively while it runs. A failed job's communicators are torn down and made afresh
+// for the next run. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include "collectives/coordinator.h"
+#include "controller/controller_metrics.h"
+#include "controller/job_registry.h"
+#include "controller/membership.h"
+#include "controller/node_stubs.h"
+#include "controller/planner.h"
+#include "controller/sessions.h"
+#include "tgrack/v1/controller.pb.h"
+
+namespace tg {
+
+class PlanRunner {
+ public:
+  // Every argument must outlive the runner.
+  PlanRunner(const Membership& membership, coll::CollectiveCoordinator& coordinator,
+             NodeStubs& stubs, JobRegistry& jobs, std::chrono::milliseconds run_timeout);
+
+  // Sessions own kept tensors and captured plans; set before the first submit().
+  void set_sessions(Sessions* sessions) { sessions_ = sessions; }
+  void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
+
+  // Whether `request` uses anything beyond "one graph on one device" (so needs a plan).
+  static bool needs_plan(const tgrack::v1::SubmitRequest& request);
+
+  absl::StatusOr<tgrack::v1::SubmitReply> submit(const tgrack::v1::SubmitRequest& request);
+  // Forgets captured plans here and on their daemons; NOT_FOUND for an unknown id.
+  absl::Status drop(const std::string& plan_id);
+  void drop_all(const std::vector<std::string>& plan_ids);
+  // Frees remote tensor pieces on their daemons (best effort, logged).
+  void free_pieces(const std::vector<tgrack::v1::TensorPiece>& pieces);
+
+ private:
+  struct Captured;
+  struct Comm {
+    std::string id;
+    std::vector<tgrack::v1::DeviceRef> devices;
+    std::shared_ptr<std::mutex> in_use;
+  };
+
+  absl::StatusOr<Plan> make_plan(const tgrack::v1::SubmitRequest& request,
+                                 const std::map<std::string, Layout>& fed_layouts);
+  // Replaces the planner's communicator placeholders with live communicators.
+  absl::Status bind_communicators(Plan& plan);
+  // `fed_layouts`: the layouts of the INPUTs fed from remote tensors, part of what makes two
+  // captures "the same graph".
+  absl::StatusOr<std::shared_ptr<Captured>> capture(const tgrack::v1::SubmitRequest& request,
+                                                    const std::map<std::string, Layout>& fed_layouts,
+                                                    Plan plan);
+  absl::Status install(const std::string& plan_id, const Plan& plan);
+  absl::StatusOr<tgrack::v1::SubmitReply> execute(const tgrack::v1::SubmitRequest& request,
+                                                  const Plan& plan, const std::string& plan_id,
+                                                  const std::map<std::string,
+                                                                 tgrack::v1::RemoteTensor>& fed);
+  void forget_communicators(const Plan& plan);
+  std::string address_of(const std::string& node) const;
+
+  const Membership& membership_;
+  coll::CollectiveCoordinator& coordinator_;
+  NodeStubs& stubs_;
+  JobRegistry& jobs_;
+  const std::chrono::milliseconds run_timeout_;
+  Sessions* sessions_ = nullptr;
+  ControllerMetrics* metrics_ = nullptr;
+
+  std::mutex mu_;
+  std::map<std::string, Comm> comms_;                          // By device list.
+  std::map<std::string, std::shared_ptr<Captured>> plans_;     // By plan id.
+  std::map<std::string, std::string> plan_by_fingerprint_;
+  uint64_t next_plan_ = 1;
+};
+
+}  // namespace tg

@@ -1,0 +1,92 @@
+// FragmentRunner: the daemon side of graphs across the pool. Runs this daemon's fragments
+// of one run (NodeService.RunFragments) concurrently, one thread per fragment (a fragment is
+// one device; a communicator rank is driven by one thread), each through the executor core
+// (devices/graph/executor.h) in the listed order, with:
+//   - feeds by value, INPUT nodes bound to stored tensors (TensorStore) on that device, and
+//     outputs kept in the store under ids owned by the request's session (only once every
+//     fragment of the run succeeded; otherwise they are freed);
+//   - SEND to a device of this daemon through the local TransferMailbox, to another daemon
+//     with NodeService.PushTensor on transfer.peer_address; RECV from the mailbox, bounded by
+//     the run's timeout;
+//   - ALL_REDUCE / ALL_GATHER on this device's rank of the communicator (CollectiveRuntime).
+// When one fragment fails the others of the run are cancelled: mailbox waits wake and a
+// communicator in use is aborted, so remote peers fail fast too. CancelJob does the same
+// with CANCELLED and the reason. Errors read "job J, device node/i: node 'x': cause".
+//
+// Installed plans (InstallPlan) are kept by id until dropped. Thread-safe.
+#pragma once
+
+#include <absl/status/statusor.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "daemon/job_cancels.h"
+#include "daemon/tensor_store.h"
+#include "daemon/transfer_mailbox.h"
+#include "devices/device.h"
+#include "tgrack/v1/node.grpc.pb.h"
+
+namespace tg {
+namespace coll {
+class CollectiveRuntime;
+}
+
+struct FragmentRunnerDeps {
+  std::string node_name;
+  // Enters local device `index` for a run of `job_id`: the device to run on, entered for as
+  // long as the pointer lives (so a reset waits for it). NOT_FOUND for an index the node
+  // lacks, UNAVAILABLE while the device is being reset.
+  std::function<absl::StatusOr<std::shared_ptr<Device>>(uint32_t index, const std::string& job_id)>
+      enter_device;
+  size_t device_count = 0;  // Local devices, by index from 0.
+  TensorStore* store = nullptr;
+  TransferMailbox* mailbox = nullptr;
+  JobCancels* cancels = nullptr;
+  coll::CollectiveRuntime* collectives = nullptr;
+  // Called once per fragment run with its wall time and result (metrics); may be empty.
+  std::function<void(double seconds, absl::StatusCode code)> fragment_done;
+};
+
+class FragmentRunner {
+ public:
+  explicit FragmentRunner(FragmentRunnerDeps deps);
+  FragmentRunner(const FragmentRunner&) = delete;
+  FragmentRunner& operator=(const FragmentRunner&) = delete;
+
+  // Validates every fragment (internal ops allowed, listed order topological, one fragment
+  // per device, devices this node has) and keeps them under plan_id. Installing the same
+  // fragments again is OK; different ones under a known id are ALREADY_EXISTS.
+  absl::Status install(const tgrack::v1::InstallPlanRequest& request);
+  // NOT_FOUND naming the plan when it is not installed.
+  absl::Status drop(const std::string& plan_id);
+
+  // Runs the request's fragments (or its installed plan's) and returns the outputs not
+  // kept. NOT_FOUND for an unknown plan; INVALID_ARGUMENT for bindings that name no
+  // fragment, stored tensors on another device, or bad feeds; the first fragment's
+  // failure otherwise (siblings it cancelled are not reported).
+  absl::StatusOr<tgrack::v1::RunFragmentsReply> run(const tgrack::v1::RunFragmentsRequest& request);
+
+  // PushTensor: leaves a SEND's value for the RECV on this node. INVALID_ARGUMENT when `to`
+  // names another node or a device this node lacks, or the tensor is malformed.
+  absl::Status deliver(const tgrack::v1::PushTensorRequest& request);
+
+ private:
+  class Hooks;
+  using Plan = std::vector<tgrack::v1::Fragment>;
+
+  absl::Status check_fragments(const Plan& fragments) const;
+  tgrack::v1::NodeService::Stub& stub(const std::string& address);
+
+  const FragmentRunnerDeps deps_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const Plan>> plans_;                     // Guarded by mu_.
+  std::map<std::string, std::unique_ptr<tgrack::v1::NodeService::Stub>> stubs_;  // Guarded by mu_.
+};
+
+}  // namespace tg
