@@ -58,7 +58,7 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
     ++running_[device_name(choice.node, choice.index)];
   }
   const std::string device = device_name(choice.node, choice.index);
-  spdlog::info("{}: {} node(s) on {}", job_id, request.graph().nodes_size(), device);
+  spdlog::debug("{}: {} node(s) on {}", job_id, request.graph().nodes_size(), device);
 
   tgrack::v1::RunGraphRequest run;
   run.set_device_index(choice.index);
@@ -106,6 +106,7 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
   *reply.mutable_outputs() = std::move(*ran.mutable_outputs());
   reply.mutable_device()->set_node(choice.node);
   reply.mutable_device()->set_index(choice.index);
+  *reply.add_devices() = reply.device();
   reply.set_job_id(job_id);
   return reply;
 }

@@ -101,6 +101,17 @@ void expect_near(const HostTensor& a, const HostTensor& b, float tolerance, cons
   }
 }
 
+// A long chain of matmuls, sharded along the batch over `devices` (seconds on a cpu device).
+v1::Graph long_graph(const std::vector<v1::DeviceRef>& devices) {
+  GraphBuilder g;
+  Value h = g.input("x", v1::DTYPE_F32, {2, 256, 256});
+  for (int i = 0; i < 200; ++i) h = tanh(matmul(h, h));
+  g.output(sum(h), "total");
+  v1::Graph graph = *g.build();
+  lay_out(graph, "x", devices, false, 0);
+  return graph;
+}
+
 class GraphsTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(pool_.start_default().ok()); }
@@ -321,14 +332,7 @@ TEST_F(ReplayTest, CaptureThatWouldPlanDifferentlyIsRefused) {
 }
 
 TEST_F(GraphsTest, DaemonDyingMidGraphFailsItNamingTheNodeAndLaterGraphsRun) {
-  // A long sharded chain over both daemons.
-  GraphBuilder g;
-  Value x = g.input("x", v1::DTYPE_F32, {2, 256, 256});
-  Value h = x;
-  for (int i = 0; i < 200; ++i) h = tanh(matmul(h, h));
-  g.output(sum(h), "total");
-  v1::Graph graph = *g.build();
-  lay_out(graph, "x", two_, false, 0);
+  const v1::Graph graph = long_graph(two_);
   std::thread killer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     pool_.kill_daemon("node-b");
@@ -350,13 +354,7 @@ TEST_F(GraphsTest, DaemonDyingMidGraphFailsItNamingTheNodeAndLaterGraphsRun) {
 }
 
 TEST_F(GraphsTest, CancelStopsARunningGraphWithTheReason) {
-  GraphBuilder g;
-  Value x = g.input("x", v1::DTYPE_F32, {2, 256, 256});
-  Value h = x;
-  for (int i = 0; i < 200; ++i) h = tanh(matmul(h, h));
-  g.output(sum(h), "total");
-  v1::Graph graph = *g.build();
-  lay_out(graph, "x", two_, false, 0);
+  const v1::Graph graph = long_graph(two_);
   absl::StatusOr<RunResult> result;
   std::thread runner([&] { result = pool_.client().run(graph, {{"x", random_f32({2, 256, 256}, 5)}}); });
   std::string job;
