@@ -168,6 +168,14 @@ absl::Status Daemon::start() {
   deps.fragment_done = [this](double seconds, absl::StatusCode code) {
     metrics_->fragment_done(seconds, code);
   };
+  deps.transfer_done = [this](const std::string& peer, const std::string& kind, uint64_t bytes,
+                              double seconds, absl::StatusCode code) {
+    if (code == absl::StatusCode::kOk) {
+      metrics_->transfer_done(peer, kind, bytes, seconds);
+    } else {
+      metrics_->link_error(peer, code);
+    }
+  };
   fragments_ = std::make_unique<FragmentRunner>(std::move(deps));
   service_ = std::make_unique<NodeServiceImpl>(*this);
   grpc::ServerBuilder builder;

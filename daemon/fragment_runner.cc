@@ -52,14 +52,31 @@ class FragmentRunner::Hooks final : public InternalOps {
   }
 
   absl::Status send(const v1::Node& node, const HostTensor& value) override {
-    const v1::Transfer& transfer = node.transfer();
-    if (transfer.peer().node() == runner_.deps_.node_name) {
-      if (transfer.peer().index() >= runner_.deps_.device_count) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("sends to ", device_label(transfer.peer()), ", a device this node lacks"));
-      }
-      return runner_.deps_.mailbox->put(job_id_, transfer.key(), value);
+    const auto started = std::chrono::steady_clock::now();
+    const bool local = node.transfer().peer().node() == runner_.deps_.node_name;
+    absl::Status status = local ? send_local(node, value) : push(node, value);
+    if (runner_.deps_.transfer_done) {
+      runner_.deps_.transfer_done(
+          device_label(node.transfer().peer()), local ? "host_staged" : "tcp", value.bytes(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+          status.code());
     }
+    return status;
+  }
+
+  // Delivers the value to the RECV on another device of this daemon (the mailbox).
+  absl::Status send_local(const v1::Node& node, const HostTensor& value) {
+    const v1::Transfer& transfer = node.transfer();
+    if (transfer.peer().index() >= runner_.deps_.device_count) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sends to ", device_label(transfer.peer()), ", a device this node lacks"));
+    }
+    return runner_.deps_.mailbox->put(job_id_, transfer.key(), value);
+  }
+
+  // Delivers the value to the RECV on another daemon (NodeService.PushTensor).
+  absl::Status push(const v1::Node& node, const HostTensor& value) {
+    const v1::Transfer& transfer = node.transfer();
     v1::PushTensorRequest request;
     request.set_job_id(job_id_);
     request.set_key(transfer.key());

@@ -51,6 +51,12 @@ struct FragmentRunnerDeps {
   coll::CollectiveRuntime* collectives = nullptr;
   // Called once per fragment run with its wall time and result (metrics); may be empty.
   std::function<void(double seconds, absl::StatusCode code)> fragment_done;
+  // Called once per SEND to device `peer` ("node/index") over a link of `kind` ("tcp" to
+  // another daemon, "host_staged" within this one), with its bytes, wall time and result
+  // (metrics); may be empty.
+  std::function<void(const std::string& peer, const std::string& kind, uint64_t bytes,
+                     double seconds, absl::StatusCode code)>
+      transfer_done;
 };
 
 class FragmentRunner {

@@ -12,6 +12,7 @@
 
 #include "client/graph_builder.h"
 #include "pool.h"
+#include "tests/ops/exposition.h"
 #include "tests/ops/http_get.h"
 
 namespace tg::testing {
@@ -219,6 +220,37 @@ std::vector<pid_t> running_with(const std::string& prefix) {
     if (cmdline.rfind(prefix, 0) == 0) result.push_back(std::stoi(name));
   }
   return result;
+}
+
+// A graph edge between devices on two daemons is a transfer from one daemon to the other,
+// counted (bytes, bandwidth) on the sending daemon under the receiving device.
+TEST_F(OpsTest, TransfersBetweenDaemonsAreCountedOnTheSender) {
+  pool_.daemon_args["node-a"] = {"--metrics", "127.0.0.1:0", "--metrics-port-file",
+                                 pool_.dir().file("node-a.metrics")};
+  ASSERT_TRUE(pool_.start_default().ok());
+  auto metrics = read_port_file(pool_.dir().file("node-a.metrics"), pool_.daemon("node-a"));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  GraphBuilder g;
+  Value x = g.input("x", tgrack::v1::DTYPE_F32, {1024});
+  g.output(relu(x + x), "y");
+  tgrack::v1::Graph graph = *g.build();
+  for (tgrack::v1::Node& node : *graph.mutable_nodes()) {
+    auto* device = node.mutable_placement()->mutable_device();
+    device->set_node(node.name() == "y" ? "node-b" : "node-a");
+    device->set_index(node.name() == "y" ? 1 : 0);
+  }
+  HostTensor x_value(TensorType{tgrack::v1::DTYPE_F32, {1024}});
+  auto result = pool_.client().run(graph, {{"x", x_value}});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->devices.size(), 2u);
+  const int port = std::stoi(metrics->substr(metrics->rfind(':') + 1));
+  auto text = http_get(port, "/metrics");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(sample(*text, "tgrack_transfer_bytes_total", {{"peer", "node-b/1"}, {"kind", "tcp"}}),
+            4096.0);
+  EXPECT_EQ(sample(*text, "tgrack_transfer_bandwidth_bytes_per_second_count",
+                   {{"peer", "node-b/1"}, {"kind", "tcp"}}),
+            1.0);
 }
 
 TEST_F(OpsTest, HealthProbeTimeoutKillsItsWholeGroupAndMarksDevicesUnhealthy) {
