@@ -403,6 +403,12 @@ bool CollectiveRuntime::on_fenced_device(const Joined& joined) const {
                      [&](uint32_t d) { return fenced_.count(d) > 0; });
 }
 
+int CollectiveRuntime::runs_in_progress(const std::string& comm_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = comms_.find(comm_id);
+  return it == comms_.end() || it->second == nullptr ? 0 : it->second->runs;
+}
+
 std::unique_ptr<CollectiveRuntime::Fence> CollectiveRuntime::fence(
     const std::vector<uint32_t>& devices, std::chrono::steady_clock::time_point deadline,
     const std::string& why) {

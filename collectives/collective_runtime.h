@@ -66,6 +66,8 @@ class CollectiveRuntime {
     LinkCounters counters;
   };
   std::vector<LinkStats> link_stats() const;
+  // run() calls in progress or waiting on communicator `comm_id` (0 when unknown).
+  int runs_in_progress(const std::string& comm_id) const;
 
   // Clears `devices` (indices on this node) of collectives, for a device reset. Until the
   // returned fence is destroyed, runs on communicators with a rank there fail at once with

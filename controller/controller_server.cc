@@ -35,20 +35,6 @@ ControllerServer::ControllerServer(const ControllerConfig& config)
   plans_.set_sessions(&sessions_);
 }
 
-// The port file format every tgrack process writes: one HOST:PORT line, written atomically.
-static absl::Status write_address(const std::string& path, const std::string& address) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << address << "\n";
-    if (!out.flush()) return absl::InternalError("cannot write port file " + temporary);
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) return absl::InternalError("cannot write port file " + path);
-  return absl::OkStatus();
-}
-
 void ControllerServer::sample_loop() {
   std::unique_lock lock(sample_mutex_);
   do {
@@ -88,7 +74,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   spdlog::info("tgcontroller serving on {} (heartbeat {} ms, down after {} ms)", server->address_,
                config.heartbeat_interval.count(), config.down_after.count());
   if (!config.port_file.empty()) {
-    if (absl::Status status = write_address(config.port_file, server->address_); !status.ok()) {
+    if (absl::Status status = write_port_file(config.port_file, server->address_); !status.ok()) {
       return status;
     }
   }
@@ -100,7 +86,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
                                 ":" + std::to_string(server->metrics_.port());
     spdlog::info("metrics on http://{}/metrics", metrics);
     if (!config.metrics_port_file.empty()) {
-      if (absl::Status status = write_address(config.metrics_port_file, metrics); !status.ok()) {
+      if (absl::Status status = write_port_file(config.metrics_port_file, metrics); !status.ok()) {
         return status;
       }
     }

@@ -38,20 +38,6 @@ std::string host_name() {
   return buffer;
 }
 
-// Writes via a temporary file and rename, so a reader never sees a partial address.
-absl::Status write_port_file(const std::string& path, const std::string& address) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << address << "\n";
-    if (!out.flush()) return absl::InternalError("cannot write port file " + temporary);
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) return absl::InternalError("cannot write port file " + path + ": " + error.message());
-  return absl::OkStatus();
-}
-
 // The address peers should dial: a wildcard listen host is replaced by the host name.
 std::string advertised_address(const std::string& listen, int port) {
   std::string host = listen.substr(0, listen.rfind(':'));

@@ -1,5 +1,8 @@
 #include "rpc.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include <mutex>
 
 #include <absl/synchronization/mutex.h>
@@ -47,6 +50,19 @@ std::unique_ptr<grpc::ClientContext> context_with_deadline(std::chrono::millisec
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + timeout);
   return context;
+}
+
+absl::Status write_port_file(const std::string& path, const std::string& address) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << address << "\n";
+    if (!out.flush()) return absl::InternalError("cannot write port file " + temporary);
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) return absl::InternalError("cannot write port file " + path + ": " + error.message());
+  return absl::OkStatus();
 }
 
 }  // namespace tg

@@ -32,4 +32,9 @@ void configure_server(grpc::ServerBuilder& builder);
 // A client context whose deadline is `timeout` from now.
 std::unique_ptr<grpc::ClientContext> context_with_deadline(std::chrono::milliseconds timeout);
 
+// Writes `address` ("HOST:PORT" and a newline) to the port file at `path`, through a
+// temporary file and a rename so a reader never sees a partial address. INTERNAL naming the
+// file when it cannot be written.
+absl::Status write_port_file(const std::string& path, const std::string& address);
+
 }  // namespace tg

@@ -192,7 +192,11 @@ TEST(CollectiveRuntimeTest, FenceCancelsARunThatOutlivesTheDeadlineAndRefusesNew
   // Only nodeA runs, so its run waits for nodeB until cancelled.
   absl::StatusOr<tgrack::v1::RunCollectiveReply> stuck = absl::UnknownError("not run");
   std::thread runner([&] { stuck = a.runtime->run(req); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto started_by = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (a.runtime->runs_in_progress("c5") == 0 && std::chrono::steady_clock::now() < started_by) {
+    std::this_thread::yield();
+  }
+  ASSERT_GT(a.runtime->runs_in_progress("c5"), 0) << "the run never started";
   const auto t0 = std::chrono::steady_clock::now();
   auto fence = a.runtime->fence({0}, t0 + std::chrono::milliseconds(200), "device reset of nodeA/0");
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
