@@ -17,7 +17,11 @@ Client::Client(const std::string& controller_address, std::chrono::milliseconds 
       deadline_(deadline),
       stub_(tgrack::v1::ControllerService::NewStub(
           make_channel(controller_address, /*own_connection=*/true))),
-      fetcher_(std::make_shared<TensorFetcher>(deadline)) {}
+      fetcher_(std::make_shared<TensorFetcher>(deadline)) {
+  submits_ = std::make_shared<CallStreams<tgrack::v1::SubmitRequest, tgrack::v1::SubmitStreamReply>>(
+      [stub = stub_](grpc::ClientContext* context) { return stub->SubmitStream(context); },
+      "Submit to " + controller_address);
+}
 
 template <class Request, class Reply>
 absl::Status Client::call(grpc::Status (Stub::*method)(
@@ -86,9 +90,9 @@ absl::StatusOr<RunResult> Client::run_request(tgrack::v1::SubmitRequest& request
   for (const std::string& name : options.keep) request.add_keep(name);
   request.set_deterministic(options.deterministic);
 
-  tgrack::v1::SubmitReply reply;
-  absl::Status status = call(&Stub::Submit, request, &reply, deadline_);
-  if (!status.ok()) return status;
+  auto submitted = submits_->call(request, deadline_);
+  if (!submitted.ok()) return submitted.status();
+  tgrack::v1::SubmitReply& reply = *submitted;
 
   RunResult result;
   result.job_id = reply.job_id();

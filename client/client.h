@@ -1,7 +1,8 @@
 // Client: a connection to tgcontroller for programs that use the pool.
 //
 // Every call is one RPC under the client's deadline and returns the controller's status
-// unchanged in code and message (UNAVAILABLE when the controller cannot be reached); fetch()
+// unchanged in code and message (UNAVAILABLE when the controller cannot be reached); graph
+// submissions travel as calls on long-lived streams, which cost less per call; fetch()
 // reads remote tensors straight from the daemons holding them (client/remote_tensor.h).
 // A Client is cheap to copy (copies share the channel and the daemon channels) and
 // thread-safe. Each Client constructed (not copied) opens its own connection.
@@ -20,6 +21,7 @@
 
 #include <absl/status/statusor.h>
 
+#include "call_streams.h"
 #include "client/remote_tensor.h"
 #include "devices/tensor.h"
 #include "tgrack/v1/controller.grpc.pb.h"
@@ -118,6 +120,8 @@ class Client {
   std::string address_;
   std::chrono::milliseconds deadline_;
   std::shared_ptr<tgrack::v1::ControllerService::Stub> stub_;
+  // Submit calls go over pooled streams (proto/call_streams.h): graphs are the hot path.
+  std::shared_ptr<CallStreams<tgrack::v1::SubmitRequest, tgrack::v1::SubmitStreamReply>> submits_;
   std::shared_ptr<TensorFetcher> fetcher_;
 };
 

@@ -104,6 +104,7 @@ void ControllerServer::stop() {
   }
   sample_wake_.notify_all();
   if (sampler_.joinable()) sampler_.join();
+  service_.end_streams();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
 }

@@ -31,10 +31,23 @@ grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext*,
                                            const tgrack::v1::SubmitRequest* request,
                                            tgrack::v1::SubmitReply* reply) {
-  auto result = PlanRunner::needs_plan(*request) ? plans_.submit(*request) : jobs_.submit(*request);
+  auto result = submit(*request);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::SubmitStream(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<tgrack::v1::SubmitStreamReply, tgrack::v1::SubmitRequest>* stream) {
+  return submit_streams_.serve(context, stream, [this](const tgrack::v1::SubmitRequest& request) {
+    return submit(request);
+  });
+}
+
+absl::StatusOr<tgrack::v1::SubmitReply> ControllerServiceImpl::submit(
+    const tgrack::v1::SubmitRequest& request) {
+  return PlanRunner::needs_plan(request) ? plans_.submit(request) : jobs_.submit(request);
 }
 
 grpc::Status ControllerServiceImpl::CreateCommunicator(

@@ -65,8 +65,6 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
   *run.mutable_graph() = request.graph();
   *run.mutable_feeds() = request.feeds();
   run.set_job_id(job_id);
-  tgrack::v1::RunGraphReply ran;
-  auto context = context_with_deadline(run_timeout_);
   tgrack::v1::DeviceRef ref;
   ref.set_node(choice.node);
   ref.set_index(choice.index);
@@ -83,7 +81,8 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
     metrics_->job_scheduled(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count());
   }
-  absl::Status status = from_grpc(stubs_.at(choice.address).RunGraph(context.get(), run, &ran));
+  auto ran = stubs_.run_graph(choice.address).call(run, run_timeout_);
+  absl::Status status = ran.status();
   const std::string cancelled_because = registry_.finish(job_id, status);
   {
     std::lock_guard lock(mutex_);
@@ -103,7 +102,7 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
   }
 
   tgrack::v1::SubmitReply reply;
-  *reply.mutable_outputs() = std::move(*ran.mutable_outputs());
+  *reply.mutable_outputs() = std::move(*ran->mutable_outputs());
   reply.mutable_device()->set_node(choice.node);
   reply.mutable_device()->set_index(choice.index);
   *reply.add_devices() = reply.device();

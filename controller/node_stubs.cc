@@ -11,4 +11,16 @@ tgrack::v1::NodeService::Stub& NodeStubs::at(const std::string& address) {
   return *stub;
 }
 
+NodeStubs::RunGraphStreams& NodeStubs::run_graph(const std::string& address) {
+  tgrack::v1::NodeService::Stub& stub = at(address);
+  std::lock_guard lock(mu_);
+  auto& streams = run_graph_streams_[address];
+  if (!streams) {
+    streams = std::make_unique<RunGraphStreams>(
+        [&stub](grpc::ClientContext* context) { return stub.RunGraphStream(context); },
+        "RunGraph on " + address);
+  }
+  return *streams;
+}
+
 }  // namespace tg

@@ -202,6 +202,7 @@ void Daemon::stop() {
   probe_wake_.notify_all();
   if (probe_thread_.joinable()) probe_thread_.join();
   if (registrar_) registrar_->stop();
+  if (service_) service_->end_streams();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
   registrar_.reset();

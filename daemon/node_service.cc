@@ -19,19 +19,38 @@ grpc::Status NodeServiceImpl::GetNodeInfo(grpc::ServerContext*,
 grpc::Status NodeServiceImpl::RunGraph(grpc::ServerContext*,
                                        const tgrack::v1::RunGraphRequest* request,
                                        tgrack::v1::RunGraphReply* reply) {
+  auto result = run_graph(*request);
+  if (!result.ok()) return to_grpc(result.status());
+  *reply = std::move(*result);
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::RunGraphStream(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<tgrack::v1::RunGraphStreamReply, tgrack::v1::RunGraphRequest>*
+        stream) {
+  return run_graph_streams_.serve(
+      context, stream, [this](const tgrack::v1::RunGraphRequest& request) {
+        return run_graph(request);
+      });
+}
+
+absl::StatusOr<tgrack::v1::RunGraphReply> NodeServiceImpl::run_graph(
+    const tgrack::v1::RunGraphRequest& request) {
   std::vector<HostTensor> feeds;
   std::vector<std::string> names;
-  for (const tgrack::v1::NamedTensor& feed : request->feeds()) {
+  for (const tgrack::v1::NamedTensor& feed : request.feeds()) {
     auto tensor = HostTensor::from_proto(feed.tensor(), "feed '" + feed.name() + "'");
-    if (!tensor.ok()) return to_grpc(tensor.status());
+    if (!tensor.ok()) return tensor.status();
     feeds.push_back(std::move(*tensor));
     names.push_back(feed.name());
   }
-  auto outputs = daemon_.run_graph(request->device_index(), request->graph(), feeds, names,
-                                   request->job_id());
-  if (!outputs.ok()) return to_grpc(outputs.status());
-  for (const HostTensor& output : *outputs) *reply->add_outputs() = output.to_proto();
-  return grpc::Status::OK;
+  auto outputs = daemon_.run_graph(request.device_index(), request.graph(), feeds, names,
+                                   request.job_id());
+  if (!outputs.ok()) return outputs.status();
+  tgrack::v1::RunGraphReply reply;
+  for (const HostTensor& output : *outputs) *reply.add_outputs() = output.to_proto();
+  return reply;
 }
 
 grpc::Status NodeServiceImpl::JoinCommunicator(grpc::ServerContext*,

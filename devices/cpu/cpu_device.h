@@ -1,7 +1,8 @@
 // The cpu backend: a virtual device backed by host memory and threads. Each CpuDevice has
 // its own memory budget (allocations beyond it fail with RESOURCE_EXHAUSTED) and its own
-// in-order queue served by a worker thread; copies and kernels run there, one at a time, and
-// complete through Events. Large elementwise and movement kernels are split across the
+// in-order queue; copies and kernels run one at a time, in order, and complete through
+// Events. A task queued while the device is idle runs at once on the caller's thread (its
+// Event is complete on return); otherwise the device's worker thread runs it. Large elementwise and movement kernels are split across the
 // device's worker threads. Thread-safe. Buffers are host allocations behind opaque ids, so
 // host_address() gives transports direct access.
 //
@@ -62,7 +63,10 @@ class CpuDevice : public Device {
   // naming `what` otherwise. Requires mu_.
   absl::StatusOr<std::byte*> range(Buffer buffer, uint64_t offset, uint64_t bytes,
                                    absl::string_view what) const;
+  // Queues `task`, or runs it on the calling thread when the queue is empty and idle.
   Event enqueue(Task task);
+  // Runs `task` (one at a time: the caller holds busy_); exceptions become statuses.
+  absl::Status run(const Task& task);
   void serve();
 
   const DeviceProperties properties_;
@@ -70,10 +74,11 @@ class CpuDevice : public Device {
   std::condition_variable wake_;
   std::deque<std::pair<Task, EventCompleter>> queue_;
   bool stopping_ = false;
+  bool busy_ = false;  // A task is running, on the worker or on a caller's thread.
   uint64_t next_id_ = 1;
   uint64_t used_ = 0;
   std::unordered_map<uint64_t, Allocation> buffers_;
-  cpu::ThreadPool pool_;  // Used only by the queue thread.
+  cpu::ThreadPool pool_;  // Used only by the thread running the current task.
   std::thread worker_;
 };
 

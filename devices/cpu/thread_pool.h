@@ -1,6 +1,6 @@
 // A fixed set of threads that split one loop at a time: the parallelism of a cpu device's
 // kernels. The calling thread works too, so a pool of 1 thread starts no helpers.
-// parallel_for may be called by one thread at a time (the device's queue thread).
+// parallel_for may be called by one thread at a time (the one running the device's task).
 #pragma once
 
 #include <condition_variable>

@@ -106,6 +106,20 @@ TEST(CpuDevice, ResetDropsEveryAllocation) {
   EXPECT_TRUE(device.allocate(MiB).ok());
 }
 
+TEST(CpuDevice, WorkOnAnIdleDeviceIsDoneWhenTheCallReturns) {
+  CpuDevice device("cpu0", MiB, 1);
+  auto buffer = device.allocate(4);
+  ASSERT_TRUE(buffer.ok());
+  const int value = 7;
+  Event upload = device.upload(*buffer, 0, &value, sizeof(value));
+  EXPECT_TRUE(upload.ready());  // Ran on this thread: no hand-off to the worker.
+  int back = 0;
+  Event download = device.download(&back, *buffer, 0, sizeof(back));
+  EXPECT_TRUE(download.ready());
+  EXPECT_EQ(back, 7);
+  device.release(*buffer);
+}
+
 TEST(CpuDevice, ManyThreadsShareOneDevice) {
   CpuDevice device("cpu0", 64 * MiB, 2);
   std::vector<std::thread> threads;
