@@ -101,6 +101,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     for (uint32_t peer : local_peers) {
       comm->ctx_->set_pair(peer, std::make_unique<local::LocalPair>(rank, peer, hub, (*addresses)[peer]));
     }
+    if (remote_peers.empty()) comm->direct_ = std::make_unique<DirectAllReduce>(*comm->ctx_, hub);
   }
   if (!remote_peers.empty()) {
     if (listener == nullptr) return absl::InvalidArgumentError("remote ranks but no data-plane listener");
@@ -128,6 +129,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     comm->topo_.remote = measured->remote;
     comm->topo_.costs_from = measured->summary;
   }
+  comm->topo_.one_process = comm->direct_ != nullptr;
   return comm;
 }
 
@@ -160,6 +162,7 @@ absl::Status Communicator::all_reduce(std::byte* out, const std::byte* in, size_
   std::string algo;
   if (absl::Status s = start(tgrack::v1::COLLECTIVE_ALL_REDUCE, "all_reduce", bytes, forced, &algo); !s.ok()) return s;
   ReduceArgs args{out, in, count, &*reducer, size()};
+  if (algo == "mesh" && direct_) return direct_->run(args);
   Group g = Group::all(*ctx_);
   if (algo == "mesh") {
     return bytes <= kMeshOneShotMax ? mesh_all_reduce_one_shot(g, args, scratch_)

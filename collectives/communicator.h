@@ -18,6 +18,7 @@
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
+#include "collectives/algorithms/direct.h"
 #include "collectives/cost_model.h"
 #include "devices/topology/link_policy.h"
 #include "collectives/transport/context.h"
@@ -103,6 +104,8 @@ class Communicator {
 
   std::string id_;
   std::unique_ptr<Context> ctx_;
+  // Set when every rank lives in this process: its mesh all-reduce reads peers' memory.
+  std::unique_ptr<DirectAllReduce> direct_;
   Topology topo_;
   std::vector<std::byte> scratch_;
   // The last choice made without `forced`, reused while kind and size repeat.

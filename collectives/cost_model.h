@@ -35,6 +35,9 @@ struct Topology {
   // all-reduce, reduce-scatter and all-gather take ring. "hierarchical": XGMI groups (node_of)
   // joined by slower links; all-reduce takes hierarchical or ring, whichever is cheaper.
   std::string link_shape;
+  // Every rank lives in one process: mesh all-reduce reads the peers' buffers directly
+  // (algorithms/direct.h), two flag exchanges instead of messages.
+  bool one_process = false;
   // Where local and remote come from ("links measured: ..."), appended to every reason.
   std::string costs_from;
 

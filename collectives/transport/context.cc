@@ -1,7 +1,10 @@
 #include "collectives/transport/context.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
@@ -13,6 +16,9 @@ namespace {
 // waits for transfers up to kSpinMaxBytes spin.
 constexpr auto kSpin = std::chrono::microseconds(30);
 constexpr size_t kSpinMaxBytes = 256 << 10;
+// Spin rounds before each further round yields the core: ranks of one process may outnumber
+// the cores, and the peer this rank waits for may be waiting for this core.
+constexpr int kSpinRoundsBeforeYield = 4;
 
 }  // namespace
 
@@ -41,12 +47,10 @@ absl::Status Context::begin(const std::string& collective, const std::string& al
   if (cancelled_.load(std::memory_order_acquire)) return take_cancel();
   absl::Status p = poisoned();
   if (!p.ok()) return p;
-  if (counted) {
-    ++sequence_;
-    label_ = absl::StrCat(collective, " #", sequence_, " (", algorithm, ")");
-  } else {
-    label_ = absl::StrCat(collective, " (", algorithm, ")");
-  }
+  if (counted) ++sequence_;
+  counted_ = counted;
+  collective_ = collective;  // Assignments reuse capacity: nothing is formatted until a failure.
+  algorithm_ = algorithm;
   deadline_ = std::chrono::steady_clock::now() + timeout_;
   return absl::OkStatus();
 }
@@ -81,55 +85,78 @@ void Context::recv_reduce(Op& op, uint32_t peer, void* dst, const void* a, size_
   if (bytes != 0) pairs_[peer]->post(&op);
 }
 
-absl::Status Context::progress_all(const Op& waiting) {
+absl::Status Context::progress_all(int64_t waiting) {
   for (auto& p : pairs_) {
     if (!p) continue;
     absl::StatusOr<bool> moved = p->progress();
-    if (!moved.ok()) return fail(moved.status(), p->failed_rank(), &waiting);
+    if (!moved.ok()) return fail(moved.status(), p->failed_rank(), waiting);
   }
   return absl::OkStatus();
 }
 
 absl::Status Context::wait(Op& op) {
   if (op.is_done()) return absl::OkStatus();
+  return wait_until([&] { return op.is_done(); }, [&] { return op.peer; }, op.bytes);
+}
+
+absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::FunctionRef<uint32_t()> late,
+                                 size_t bytes) {
   {
     absl::Status p = poisoned();
     if (!p.ok()) return p;
   }
   // Spin only where latency matters; a large transfer sleeps in poll() and leaves the core
-  // to the peer (on a loaded host the peer is often the one we wait for).
-  const auto spin = op.bytes <= kSpinMaxBytes ? kSpin : std::chrono::microseconds(0);
+  // to the peer (on a loaded host the peer is often the one we wait for). After the first
+  // few rounds the spin yields, so ranks that outnumber the cores still take turns.
+  const auto spin = bytes <= kSpinMaxBytes ? kSpin : std::chrono::microseconds(0);
   const auto spin_until = std::chrono::steady_clock::now() + spin;
+  int rounds = 0;
   while (true) {
-    absl::Status s = progress_all(op);
+    absl::Status s = progress_all(late());
     if (!s.ok()) return s;
-    if (op.is_done()) return absl::OkStatus();
+    if (ready()) return absl::OkStatus();
     if (cancelled_.load(std::memory_order_acquire)) return take_cancel();
     const auto now = std::chrono::steady_clock::now();
-    if (now < spin_until) continue;
+    if (now < spin_until) {
+      if (++rounds > kSpinRoundsBeforeYield) {
+        std::this_thread::yield();
+      } else {
+        _mm_pause();
+      }
+      continue;
+    }
     if (now >= deadline_) {
-      Pair* p = pairs_[op.peer].get();
+      const uint32_t peer = late();
+      Pair* p = pairs_[peer].get();
       return fail(absl::DeadlineExceededError(absl::StrCat(
-                      "timed out after ", timeout_.count(), " ms waiting for peer rank ", op.peer,
-                      " at ", p->peer_address(), " over ", p->transport())),
-                  op.peer);
+                      "timed out after ", timeout_.count(), " ms waiting for peer rank ", peer, " at ",
+                      p ? p->peer_address() : "?", " over ", p ? p->transport() : "?")),
+                  peer);
+    }
+    // Last look after arming the doorbell: a ring from now on wakes poll().
+    doorbell_->arm();
+    s = progress_all(late());
+    if (!s.ok() || ready() || cancelled_.load(std::memory_order_acquire)) {
+      doorbell_->disarm();
+      continue;
     }
     pollfds_.clear();
     pollfds_.push_back({doorbell_->fd(), POLLIN, 0});
-    std::vector<size_t> counts(size_, 0);
+    counts_.assign(size_, 0);
     for (uint32_t i = 0; i < size_; ++i) {
-      if (pairs_[i]) counts[i] = pairs_[i]->poll_fds(pollfds_);
+      if (pairs_[i]) counts_[i] = pairs_[i]->poll_fds(pollfds_);
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now).count() + 1;
     int n = ::poll(pollfds_.data(), pollfds_.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
+    doorbell_->disarm();
     if (n <= 0) continue;
     if (pollfds_[0].revents) doorbell_->drain();
     size_t at = 1;
     for (uint32_t i = 0; i < size_; ++i) {
-      if (counts[i] == 0) continue;
-      absl::Status e = pairs_[i]->check_events(&pollfds_[at], counts[i]);
-      if (!e.ok()) return fail(e, pairs_[i]->failed_rank(), &op);
-      at += counts[i];
+      if (counts_[i] == 0) continue;
+      absl::Status e = pairs_[i]->check_events(&pollfds_[at], counts_[i]);
+      if (!e.ok()) return fail(e, pairs_[i]->failed_rank(), late());
+      at += counts_[i];
     }
   }
 }
@@ -142,17 +169,23 @@ absl::Status Context::wait_all(std::vector<Op>& ops) {
   return absl::OkStatus();
 }
 
-absl::Status Context::fail(absl::Status pair_error, uint32_t culprit, const Op* waiting) {
+std::string Context::label() const {
+  if (collective_.empty()) return "setup";
+  if (!counted_) return absl::StrCat(collective_, " (", algorithm_, ")");
+  return absl::StrCat(collective_, " #", sequence_, " (", algorithm_, ")");
+}
+
+absl::Status Context::fail(absl::Status pair_error, uint32_t culprit, int64_t waiting) {
   std::string what(pair_error.message());
-  if (culprit == rank_ && waiting != nullptr && waiting->peer != rank_) {
+  if (culprit == rank_ && waiting >= 0 && waiting != rank_ && pairs_[waiting]) {
     // A peer gave up waiting for this rank, which itself waits for someone else: blame that one.
-    Pair* p = pairs_[waiting->peer].get();
-    culprit = waiting->peer;
+    Pair* p = pairs_[waiting].get();
+    culprit = static_cast<uint32_t>(waiting);
     what = absl::StrCat("a peer gave up waiting for this rank (", what, "); this rank was waiting for peer rank ",
                         culprit, " at ", p->peer_address(), " over ", p->transport());
   }
   absl::Status full(pair_error.code(),
-                    absl::StrCat("rank ", rank_, ": ", label_.empty() ? "setup" : label_, " failed: ", what));
+                    absl::StrCat("rank ", rank_, ": ", label(), " failed: ", what));
   abort(full, culprit);
   return full;
 }

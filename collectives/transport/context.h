@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include <absl/functional/function_ref.h>
 #include <absl/status/status.h>
 
 #include "collectives/transport/doorbell.h"
@@ -67,6 +68,11 @@ class Context {
   // Drives every Pair until `op` completes, the deadline passes or a peer fails.
   absl::Status wait(Op& op);
   absl::Status wait_all(std::vector<Op>& ops);
+  // The same for any condition other ranks of this process make true (then ringing this
+  // rank's doorbell): drives every Pair until `ready()` holds. On timeout the error blames
+  // peer rank `late()`. Waits for `bytes` above a few hundred KiB sleep without spinning.
+  absl::Status wait_until(absl::FunctionRef<bool()> ready, absl::FunctionRef<uint32_t()> late,
+                          size_t bytes);
 
   // Poisons the Context with `cause` blaming `culprit`, tells peers, never blocks.
   void abort(absl::Status cause, uint32_t culprit);
@@ -80,9 +86,12 @@ class Context {
   void drop();
 
  private:
-  absl::Status fail(absl::Status pair_error, uint32_t culprit, const Op* waiting = nullptr);
-  absl::Status progress_all(const Op& waiting);
+  // `waiting`: the peer this rank was waiting for, or -1.
+  absl::Status fail(absl::Status pair_error, uint32_t culprit, int64_t waiting = -1);
+  absl::Status progress_all(int64_t waiting);
   absl::Status take_cancel();
+  // What errors call the current operation: "all_reduce #3 (ring)", or "setup" before any.
+  std::string label() const;
 
   const uint32_t rank_;
   const uint32_t size_;
@@ -90,9 +99,12 @@ class Context {
   std::vector<std::unique_ptr<Pair>> pairs_;
   std::shared_ptr<Doorbell> doorbell_;
   std::vector<pollfd> pollfds_;
+  std::vector<size_t> counts_;  // Descriptors each Pair added to pollfds_.
 
   uint64_t sequence_ = 0;
-  std::string label_;  // "all_reduce #3 (ring)"
+  std::string collective_;  // The current operation, for label().
+  std::string algorithm_;
+  bool counted_ = false;
   std::chrono::steady_clock::time_point deadline_;
 
   mutable std::mutex mu_;

@@ -123,6 +123,74 @@ TEST(FailureTest, StalledPeerMakesEveryRankFailWithinTheTimeout) {
   EXPECT_TRUE(named) << statuses[0] << " / " << statuses[2];
 }
 
+// Every rank in one process: all-reduce takes the direct path (ranks read each other's
+// buffers), small sizes with one flag exchange and larger ones with two.
+class InOneProcessTest : public ::testing::TestWithParam<size_t> {};
+
+absl::Status direct_all_reduce(Communicator& comm, size_t floats) {
+  std::vector<float> data(floats, 1.0f);
+  auto* p = reinterpret_cast<std::byte*>(data.data());
+  return comm.all_reduce(p, p, data.size(), tgrack::v1::DTYPE_F32, tgrack::v1::REDUCE_OP_SUM);
+}
+
+TEST_P(InOneProcessTest, ADroppedRankFailsTheOthersAtOnceNamingIt) {
+  testing::World world(testing::World::together(3), kTimeoutMs);
+  std::vector<double> elapsed(3, 0);
+  std::vector<absl::Status> after(3);
+  Countdown entered(2);
+  auto statuses = world.run(world.spec("doomed"), [&](uint32_t rank, Communicator& comm) -> absl::Status {
+    if (auto s = direct_all_reduce(comm, GetParam()); !s.ok()) return s;
+    if (rank == 2) {
+      entered.wait();
+      comm.drop();
+      return absl::OkStatus();
+    }
+    entered.done();
+    auto t0 = Clock::now();
+    absl::Status s = direct_all_reduce(comm, GetParam());
+    elapsed[rank] = ms_since(t0);
+    after[rank] = direct_all_reduce(comm, GetParam());
+    return s;
+  });
+  for (uint32_t r : {0u, 1u}) {
+    ASSERT_FALSE(statuses[r].ok()) << "rank " << r;
+    const std::string msg(statuses[r].message());
+    EXPECT_NE(msg.find("rank " + std::to_string(r) + ": all_reduce #2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("peer rank 2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("local"), std::string::npos) << msg;
+    EXPECT_LT(elapsed[r], kTimeoutMs) << msg;
+    EXPECT_NE(after[r].message().find("poisoned"), std::string::npos) << after[r];
+  }
+}
+
+TEST_P(InOneProcessTest, AStalledRankFailsTheOthersWithinTheTimeout) {
+  testing::World world(testing::World::together(3), kTimeoutMs);
+  std::vector<double> elapsed(3, 0);
+  Countdown others(2);
+  auto statuses = world.run(world.spec("stalled"), [&](uint32_t rank, Communicator& comm) -> absl::Status {
+    if (rank == 2) {  // Alive but never joins the operation.
+      others.wait();
+      return absl::OkStatus();
+    }
+    auto t0 = Clock::now();
+    absl::Status s = direct_all_reduce(comm, GetParam());
+    elapsed[rank] = ms_since(t0);
+    others.done();
+    return s;
+  });
+  for (uint32_t r : {0u, 1u}) {
+    ASSERT_FALSE(statuses[r].ok()) << "rank " << r;
+    const std::string msg(statuses[r].message());
+    EXPECT_NE(msg.find("all_reduce #1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("peer rank 2"), std::string::npos) << msg;
+    EXPECT_GE(elapsed[r], kTimeoutMs * 0.9) << msg;
+    EXPECT_LT(elapsed[r], kTimeoutMs + 1000) << msg;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, InOneProcessTest, ::testing::Values(size_t{256}, size_t{1} << 18),
+                         [](const auto& info) { return info.param == 256 ? "1KiB" : "1MiB"; });
+
 class NeverJoinsTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(NeverJoinsTest, CreationFailsInBoundedTimeNamingTheMissingRank) {

@@ -8,6 +8,7 @@ namespace tg::coll::local {
 
 LocalHub::LocalHub(std::vector<uint32_t> ranks) : ranks_(std::move(ranks)) {
   for (uint32_t a : ranks_) {
+    boards_.try_emplace(a);
     for (uint32_t b : ranks_) {
       if (a != b) channels_.try_emplace({a, b});
     }
@@ -15,6 +16,8 @@ LocalHub::LocalHub(std::vector<uint32_t> ranks) : ranks_(std::move(ranks)) {
 }
 
 Channel& LocalHub::channel(uint32_t from, uint32_t to) { return channels_.at({from, to}); }
+
+Board& LocalHub::board(uint32_t rank) { return boards_.at(rank); }
 
 absl::Status LocalHub::attach(uint32_t rank, std::shared_ptr<Doorbell> doorbell,
                               std::chrono::steady_clock::time_point deadline) {

@@ -5,10 +5,15 @@
 // A channel matches the sender's posted Ops with the receiver's in order; the receiver's
 // thread moves (or reduces) the bytes straight from the sender's memory into its own, then
 // completes both Ops and rings the sender's doorbell. Thread-safe.
+//
+// Each rank also has a Board where it publishes its buffers and how far it got, for
+// collectives that read peers' memory without Ops (algorithms/direct.h).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -30,6 +35,17 @@ struct Channel {
   std::deque<Op*> recvs;  // Posted by the receiving rank.
 };
 
+// One rank's published state. Only its rank writes it; peers read `in`/`out` (and what they
+// point at) after seeing `posted` reach the epoch they wait for (acquire).
+struct alignas(64) Board {
+  std::atomic<uint64_t> posted{0};    // Epoch whose buffers `in`/`out` (or staged) hold.
+  std::atomic<uint64_t> finished{0};  // Last epoch this rank has finished writing peers' outputs for.
+  const std::byte* in = nullptr;
+  std::byte* out = nullptr;
+  // Copies of small inputs, by epoch parity; resized by the owner only two epochs later.
+  std::vector<std::byte> staged[2];
+};
+
 class LocalHub {
  public:
   explicit LocalHub(std::vector<uint32_t> ranks);  // The communicator's ranks in this process.
@@ -42,6 +58,8 @@ class LocalHub {
   absl::Status attach(uint32_t rank, std::shared_ptr<Doorbell> doorbell,
                       std::chrono::steady_clock::time_point deadline);
   std::shared_ptr<Doorbell> doorbell(uint32_t rank);
+  // `rank`'s board; `rank` must be one of ranks().
+  Board& board(uint32_t rank);
 
   // The first failure any local rank reports; wakes every local rank.
   void fail(uint32_t culprit, uint32_t reporter);
@@ -52,6 +70,7 @@ class LocalHub {
  private:
   std::vector<uint32_t> ranks_;
   std::map<std::pair<uint32_t, uint32_t>, Channel> channels_;
+  std::map<uint32_t, Board> boards_;  // Made in the constructor, never resized.
   std::mutex mu_;
   std::condition_variable attached_cv_;
   std::map<uint32_t, std::shared_ptr<Doorbell>> doorbells_;  // Guarded by mu_.

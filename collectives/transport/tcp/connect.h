@@ -20,9 +20,11 @@
 namespace tg::coll::tcp {
 
 struct TcpOptions {
-  // Data streams per peer. One thread drives them all, so more streams add no parallelism,
-  // only bytes in flight (cache misses) and system calls.
-  int streams = 1;
+  // Data streams per peer; large Ops are striped over them. One thread drives them all, yet a
+  // second stream lets the kernel move one stream's bytes while the thread copies the
+  // other's: on a quiet 2-core host, 2 streams gave 1.2-1.4 GB/s bus bandwidth at 16-64 MiB
+  // (2 ranks over loopback) where 1 stream gave 0.9-1.1.
+  int streams = 2;
   // SO_SNDBUF / SO_RCVBUF; 0 leaves the kernel's. Small enough that what the sender copies
   // in is still in cache when the receiver copies it out.
   int socket_buffer_bytes = 256 << 10;
