@@ -13,10 +13,7 @@ import sys
 
 def load_ours(out, name):
     rows = {}
-    for part in ("small", "large"):
-        path = os.path.join(out, f"{name}.{part}.json")
-        if not os.path.exists(path):
-            continue
+    for path in sorted(glob.glob(os.path.join(out, f"{name}.*.json"))):
         with open(path) as f:
             data = json.load(f)
         for r in data["results"]:

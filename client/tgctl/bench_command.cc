@@ -1,6 +1,7 @@
 // tgctl bench allreduce|reducescatter|allgather|broadcast: creates a communicator over the
 // chosen devices through the controller, runs the collective at each size the way
-// nccl-tests does (warm-ups, timed back-to-back iterations, optional verification) and
+// nccl-tests does (warm-ups, timed back-to-back iterations, optional verification; with
+// --trials, several such runs and the median one) and
 // prints nccl-tests' columns; algbw = size / time, busbw = algbw x the collective's bus
 // factor (all-reduce 2(n-1)/n, reduce-scatter and all-gather (n-1)/n, broadcast 1).
 #include <algorithm>
@@ -29,7 +30,7 @@ struct BenchOptions {
   uint32_t factor = 4;
   std::string algo, dtype = "f32", op = "sum", transport;
   std::string require_link;  // "", "xgmi" or "pcie".
-  uint32_t iters = 20, warmup = 5, root = 0, timeout_ms = 10000;
+  uint32_t iters = 20, warmup = 5, trials = 1, root = 0, timeout_ms = 10000;
   bool check = false, json = false, in_place = false, verbose = false;
 };
 
@@ -124,15 +125,21 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
     req.set_algorithm(o.algo);
     req.set_in_place(o.in_place);
     tgrack::v1::RunCollectiveReply reply;
-    grpc::ClientContext run_ctx;  // Bounded by the daemons' per-operation timeouts.
-    result = from_grpc(stub->RunCollective(&run_ctx, req, &reply));
-    if (!result.ok()) break;
-    double seconds = 0;
+    std::vector<double> trial_seconds;  // Per trial: the slowest rank's time per iteration.
     uint64_t wrong = 0;
-    for (auto& r : reply.results()) {
-      seconds = std::max(seconds, r.seconds_per_iter());
-      wrong += r.wrong();
+    for (uint32_t trial = 0; trial < std::max<uint32_t>(1, o.trials) && result.ok(); ++trial) {
+      grpc::ClientContext run_ctx;  // Bounded by the daemons' per-operation timeouts.
+      result = from_grpc(stub->RunCollective(&run_ctx, req, &reply));
+      double slowest = 0;
+      for (auto& r : reply.results()) {
+        slowest = std::max(slowest, r.seconds_per_iter());
+        wrong += r.wrong();
+      }
+      trial_seconds.push_back(slowest);
     }
+    if (!result.ok()) break;
+    std::sort(trial_seconds.begin(), trial_seconds.end());
+    const double seconds = trial_seconds[trial_seconds.size() / 2];  // The median trial.
     const double size = static_cast<double>(req.count() * es);
     const double algbw = seconds > 0 ? size / seconds / 1e9 : 0;
     const double busbw = algbw * bus_factor(kind.kind, n);
@@ -192,6 +199,9 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
     if (kind.kind == tgrack::v1::COLLECTIVE_BROADCAST) c->add_option("--root", o->root, "Source rank")->capture_default_str();
     c->add_option("--iters", o->iters, "Timed iterations per size")->capture_default_str();
     c->add_option("--warmup", o->warmup, "Warm-up iterations per size")->capture_default_str();
+    c->add_option("--trials", o->trials,
+                  "Runs per size (each with its warm-up); the median run's time is reported")
+        ->capture_default_str();
     c->add_option("--timeout-ms", o->timeout_ms, "Per-operation deadline")->capture_default_str();
     c->add_option("--transport", o->transport, "Force a transport: tcp (default: local inside a daemon, tcp across)");
     c->add_option("--require-link", o->require_link,
