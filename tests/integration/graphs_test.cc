@@ -334,7 +334,13 @@ TEST_F(ReplayTest, CaptureThatWouldPlanDifferentlyIsRefused) {
 TEST_F(GraphsTest, DaemonDyingMidGraphFailsItNamingTheNodeAndLaterGraphsRun) {
   const v1::Graph graph = long_graph(two_);
   std::thread killer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Kills node-b once the job is running (the controller lists it), so it dies mid-graph.
+    wait_until(
+        [&] {
+          auto running = pool_.client().jobs(/*running_only=*/true);
+          return running.ok() && !running->empty();
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(5));
     pool_.kill_daemon("node-b");
   });
   auto result = pool_.client().run(graph, {{"x", random_f32({2, 256, 256}, 5)}});
