@@ -39,9 +39,11 @@ absl::StatusOr<HostTensor> TransferMailbox::take(const std::string& job_id, cons
   {
     std::unique_lock lock(mu_);
     const auto id = std::make_pair(job_id, key);
+    ++waiting_;
     const bool ready = arrived_.wait_for(lock, timeout, [&] {
       return values_.contains(id) || (cancel != nullptr && cancel->cancelled());
     });
+    --waiting_;
     if (auto it = values_.find(id); it != values_.end()) {
       result = std::move(it->second.first);
       values_.erase(it);
@@ -61,6 +63,11 @@ void TransferMailbox::end_job(const std::string& job_id) {
   std::lock_guard lock(mu_);
   std::erase_if(values_, [&](const auto& entry) { return entry.first.first == job_id; });
   expire(Clock::now());
+}
+
+size_t TransferMailbox::waiting() {
+  std::lock_guard lock(mu_);
+  return waiting_;
 }
 
 size_t TransferMailbox::pending() {

@@ -39,6 +39,8 @@ class TransferMailbox {
 
   // Values waiting now (after dropping expired ones).
   size_t pending();
+  // take() calls waiting now for a value that has not arrived.
+  size_t waiting();
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -49,6 +51,7 @@ class TransferMailbox {
   std::condition_variable arrived_;
   // (job_id, key) -> value and when it arrived. Guarded by mu_.
   std::map<std::pair<std::string, std::string>, std::pair<HostTensor, Clock::time_point>> values_;
+  size_t waiting_ = 0;  // Guarded by mu_.
 };
 
 }  // namespace tg

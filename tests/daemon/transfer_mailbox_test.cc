@@ -27,6 +27,13 @@ TEST(TransferMailbox, EarlyArrivalIsKeptUntilTaken) {
   EXPECT_EQ(box.pending(), 0u);
 }
 
+// Returns once a take() is waiting in `box` (or after 5 s, when the test then fails on its
+// own assertions), so what follows happens while the take waits.
+void wait_for_a_taker(TransferMailbox& box) {
+  const auto until = Clock::now() + 5s;
+  while (box.waiting() == 0 && Clock::now() < until) std::this_thread::sleep_for(1ms);
+}
+
 TEST(TransferMailbox, KeysAreSeparatePerJob) {
   TransferMailbox box;
   ASSERT_TRUE(box.put("job1", "k", scalar(1)).ok());
@@ -39,7 +46,7 @@ TEST(TransferMailbox, KeysAreSeparatePerJob) {
 TEST(TransferMailbox, TakeWaitsForALatePut) {
   TransferMailbox box;
   std::thread sender([&] {
-    std::this_thread::sleep_for(50ms);
+    wait_for_a_taker(box);
     box.put("job1", "k", scalar(7)).IgnoreError();
   });
   auto got = box.take("job1", "k", "node-a/0", 5s, nullptr);
@@ -64,7 +71,7 @@ TEST(TransferMailbox, CancellationWakesAWaitWithTheReason) {
   TransferMailbox box;
   CancelToken token;
   std::thread canceller([&] {
-    std::this_thread::sleep_for(50ms);
+    wait_for_a_taker(box);
     token.cancel(absl::CancelledError("cancelled: drain of node-b"));
   });
   const auto start = Clock::now();

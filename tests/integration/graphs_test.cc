@@ -364,11 +364,13 @@ TEST_F(GraphsTest, CancelStopsARunningGraphWithTheReason) {
   absl::StatusOr<RunResult> result;
   std::thread runner([&] { result = pool_.client().run(graph, {{"x", random_f32({2, 256, 256}, 5)}}); });
   std::string job;
-  for (int i = 0; i < 100 && job.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    auto jobs = pool_.client().jobs(/*running_only=*/true);
-    if (jobs.ok() && !jobs->empty()) job = jobs->front().job_id();
-  }
+  wait_until(
+      [&] {
+        auto jobs = pool_.client().jobs(/*running_only=*/true);
+        if (jobs.ok() && !jobs->empty()) job = jobs->front().job_id();
+        return !job.empty();
+      },
+      std::chrono::seconds(2));
   ASSERT_FALSE(job.empty()) << "the job never showed up in the running list";
   Completed cancel = run(pool_.dir(), TGCTL_PATH, {"--controller", pool_.controller_address(),
                                                    "cancel", job, "--reason", "operator says stop"});
