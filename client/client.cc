@@ -18,9 +18,7 @@ Client::Client(const std::string& controller_address, std::chrono::milliseconds 
       stub_(tgrack::v1::ControllerService::NewStub(
           make_channel(controller_address, /*own_connection=*/true))),
       fetcher_(std::make_shared<TensorFetcher>(deadline)) {
-  submits_ = std::make_shared<CallStreams<tgrack::v1::SubmitRequest, tgrack::v1::SubmitStreamReply>>(
-      [stub = stub_](grpc::ClientContext* context) { return stub->SubmitStream(context); },
-      "Submit to " + controller_address);
+  submitter_ = std::make_shared<Submitter>(controller_address, stub_);
 }
 
 template <class Request, class Reply>
@@ -90,7 +88,7 @@ absl::StatusOr<RunResult> Client::run_request(tgrack::v1::SubmitRequest& request
   for (const std::string& name : options.keep) request.add_keep(name);
   request.set_deterministic(options.deterministic);
 
-  auto submitted = submits_->call(request, deadline_);
+  auto submitted = submitter_->submit(request, deadline_);
   if (!submitted.ok()) return submitted.status();
   tgrack::v1::SubmitReply& reply = *submitted;
 

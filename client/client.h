@@ -2,8 +2,8 @@
 //
 // Every call is one RPC under the client's deadline and returns the controller's status
 // unchanged in code and message (UNAVAILABLE when the controller cannot be reached); graph
-// submissions travel as calls on long-lived streams, which cost less per call; fetch()
-// reads remote tensors straight from the daemons holding them (client/remote_tensor.h).
+// submissions travel as socket calls on pooled plain-TCP connections (client/submitter.h),
+// which cost less per call than gRPC; fetch() reads remote tensors straight from the daemons holding them (client/remote_tensor.h).
 // A Client is cheap to copy (copies share the channel and the daemon channels) and
 // thread-safe. Each Client constructed (not copied) opens its own connection.
 //
@@ -21,7 +21,7 @@
 
 #include <absl/status/statusor.h>
 
-#include "call_streams.h"
+#include "client/submitter.h"
 #include "client/remote_tensor.h"
 #include "devices/tensor.h"
 #include "tgrack/v1/controller.grpc.pb.h"
@@ -120,8 +120,7 @@ class Client {
   std::string address_;
   std::chrono::milliseconds deadline_;
   std::shared_ptr<tgrack::v1::ControllerService::Stub> stub_;
-  // Submit calls go over pooled streams (proto/call_streams.h): graphs are the hot path.
-  std::shared_ptr<CallStreams<tgrack::v1::SubmitRequest, tgrack::v1::SubmitStreamReply>> submits_;
+  std::shared_ptr<Submitter> submitter_;
   std::shared_ptr<TensorFetcher> fetcher_;
 };
 

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "call_methods.h"
 #include "rpc.h"
 
 namespace tg {
@@ -69,10 +70,21 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   if (server->server_ == nullptr || port == 0) {
     return absl::UnavailableError("cannot listen on " + config.listen_address);
   }
-  server->address_ =
-      config.listen_address.substr(0, config.listen_address.rfind(':')) + ":" + std::to_string(port);
-  spdlog::info("tgcontroller serving on {} (heartbeat {} ms, down after {} ms)", server->address_,
-               config.heartbeat_interval.count(), config.down_after.count());
+  const std::string host = config.listen_address.substr(0, config.listen_address.rfind(':'));
+  server->address_ = host + ":" + std::to_string(port);
+  server->calls_.handle<tgrack::v1::SubmitRequest>(
+      kCallSubmit, "Submit",
+      [raw = server.get()](const tgrack::v1::SubmitRequest& request) {
+        return raw->service_.submit(request);
+      });
+  if (absl::Status status = server->calls_.start(host, config.call_port); !status.ok()) {
+    return status;
+  }
+  server->service_.set_call_port(server->calls_.port());
+  spdlog::info("tgcontroller serving on {}, Submit socket calls on port {} (heartbeat {} ms, "
+               "down after {} ms)",
+               server->address_, server->calls_.port(), config.heartbeat_interval.count(),
+               config.down_after.count());
   if (!config.port_file.empty()) {
     if (absl::Status status = write_port_file(config.port_file, server->address_); !status.ok()) {
       return status;
@@ -104,7 +116,7 @@ void ControllerServer::stop() {
   }
   sample_wake_.notify_all();
   if (sampler_.joinable()) sampler_.join();
-  service_.end_streams();
+  calls_.stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
 }

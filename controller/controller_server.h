@@ -25,11 +25,13 @@
 #include "controller/node_stubs.h"
 #include "controller/plan_runner.h"
 #include "controller/sessions.h"
+#include "socket_call_server.h"
 
 namespace tg {
 
 struct ControllerConfig {
   std::string listen_address = "127.0.0.1:7070";
+  int call_port = 0;  // Submit as a socket call, on the listen host (0 = any port).
   std::string port_file;                                  // "" = none.
   std::chrono::milliseconds down_after{3000};             // Silence before a node is DOWN.
   std::chrono::milliseconds heartbeat_interval{1000};     // Told to daemons.
@@ -64,6 +66,7 @@ class ControllerServer {
   Sessions sessions_;
   ControllerServiceImpl service_;
   std::unique_ptr<grpc::Server> server_;
+  SocketCallServer calls_;
   std::string address_;
   std::mutex sample_mutex_;
   std::condition_variable sample_wake_;

@@ -37,12 +37,11 @@ grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::SubmitStream(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<tgrack::v1::SubmitStreamReply, tgrack::v1::SubmitRequest>* stream) {
-  return submit_streams_.serve(context, stream, [this](const tgrack::v1::SubmitRequest& request) {
-    return submit(request);
-  });
+grpc::Status ControllerServiceImpl::GetCallPort(grpc::ServerContext*,
+                                                const tgrack::v1::GetCallPortRequest*,
+                                                tgrack::v1::GetCallPortReply* reply) {
+  reply->set_port(static_cast<uint32_t>(call_port_));
+  return grpc::Status::OK;
 }
 
 absl::StatusOr<tgrack::v1::SubmitReply> ControllerServiceImpl::submit(

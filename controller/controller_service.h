@@ -12,7 +12,6 @@
 #include "controller/membership.h"
 #include "controller/plan_runner.h"
 #include "controller/sessions.h"
-#include "call_stream_server.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg {
@@ -48,12 +47,12 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                          tgrack::v1::ListNodesReply* reply) override;
   grpc::Status Submit(grpc::ServerContext*, const tgrack::v1::SubmitRequest* request,
                       tgrack::v1::SubmitReply* reply) override;
-  grpc::Status SubmitStream(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<tgrack::v1::SubmitStreamReply, tgrack::v1::SubmitRequest>* stream)
-      override;
-  // Ends the open Submit streams (idle ones now), so the server can shut down promptly.
-  void end_streams() { submit_streams_.stop(); }
+  grpc::Status GetCallPort(grpc::ServerContext*, const tgrack::v1::GetCallPortRequest*,
+                           tgrack::v1::GetCallPortReply* reply) override;
+  // Submit's work, for the gRPC call and the socket call alike.
+  absl::StatusOr<tgrack::v1::SubmitReply> submit(const tgrack::v1::SubmitRequest& request);
+  // The port Submit is served on as a socket call; 0 (the default) = not served.
+  void set_call_port(int port) { call_port_ = port; }
 
   // Collectives: handed to the CollectiveCoordinator.
   grpc::Status CreateCommunicator(grpc::ServerContext*,
@@ -94,9 +93,6 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                          tgrack::v1::CancelJobReply*) override;
 
  private:
-  // Submit's work, for the unary call and the stream alike.
-  absl::StatusOr<tgrack::v1::SubmitReply> submit(const tgrack::v1::SubmitRequest& request);
-
   Membership& membership_;
   JobRunner& jobs_;
   PlanRunner& plans_;
@@ -105,7 +101,7 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   coll::CollectiveCoordinator& collectives_;
   HiveReset resets_;
   const std::chrono::milliseconds heartbeat_interval_;
-  CallStreamServer submit_streams_;
+  int call_port_ = 0;
 };
 
 }  // namespace tg

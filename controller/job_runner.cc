@@ -81,7 +81,7 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
     metrics_->job_scheduled(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count());
   }
-  auto ran = stubs_.run_graph(choice.address).call(run, run_timeout_);
+  auto ran = stubs_.run_graph(choice.address, choice.call_port, run, run_timeout_);
   absl::Status status = ran.status();
   const std::string cancelled_because = registry_.finish(job_id, status);
   {

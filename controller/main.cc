@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   app.add_option("--listen", config.listen_address, "HOST:PORT to serve on (port 0 = any)")
       ->capture_default_str();
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
+  app.add_option("--call-port", config.call_port,
+                 "Port on the --listen host for Submit as a plain-TCP socket call, the fast path "
+                 "of clients (0 = any)")
+      ->capture_default_str();
   app.add_option("--down-after", down_after, "A node silent this long is DOWN")
       ->capture_default_str();
   app.add_option("--heartbeat-interval", heartbeat_interval, "How often daemons heartbeat")

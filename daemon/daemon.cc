@@ -23,7 +23,9 @@
 #include "devices/graph/executor.h"
 #include "devices/topology/topology_proto.h"
 #include "devices/units.h"
+#include "call_methods.h"
 #include "rpc.h"
+#include "socket_call_server.h"
 
 #ifndef TGRACK_VERSION
 #define TGRACK_VERSION "unknown"
@@ -174,6 +176,16 @@ absl::Status Daemon::start() {
     return absl::UnavailableError("cannot listen on " + config_.listen_address);
   }
   address_ = advertised_address(config_.listen_address, port);
+  calls_ = std::make_unique<SocketCallServer>();
+  calls_->handle<tgrack::v1::RunGraphRequest>(
+      kCallRunGraph, "RunGraph",
+      [this](const tgrack::v1::RunGraphRequest& request) { return service_->run_graph(request); });
+  if (absl::Status status = calls_->start(config_.listen_address.substr(
+                                              0, config_.listen_address.rfind(':')),
+                                          config_.call_port);
+      !status.ok()) {
+    return status;
+  }
   const uint64_t device_memory = devices_.empty() ? 0 : devices_[0]->properties().memory_bytes;
   spdlog::info("node '{}' serving on {} with {} {} device(s) of {} each", config_.name, address_,
                devices_.size(), backend_name_,
@@ -202,7 +214,7 @@ void Daemon::stop() {
   probe_wake_.notify_all();
   if (probe_thread_.joinable()) probe_thread_.join();
   if (registrar_) registrar_->stop();
-  if (service_) service_->end_streams();
+  if (calls_) calls_->stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
   registrar_.reset();
@@ -221,6 +233,7 @@ tgrack::v1::NodeInfo Daemon::node_info() const {
   node.set_name(config_.name);
   node.set_address(address_);
   node.set_data_address(config_.data_address);
+  if (calls_) node.set_call_port(static_cast<uint32_t>(calls_->port()));
   node.set_pid(static_cast<uint32_t>(getpid()));
   node.set_version(TGRACK_VERSION);
   *node.mutable_topology() = topology_to_proto(*links_, links_source_);

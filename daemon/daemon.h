@@ -48,10 +48,12 @@ class TensorStore;
 class TransferMailbox;
 class NodeServiceImpl;
 class Registrar;
+class SocketCallServer;
 
 struct DaemonConfig {
   std::string controller_address;              // host:port of tgcontroller.
   std::string listen_address = "127.0.0.1:0";  // Port 0 = ephemeral.
+  int call_port = 0;  // RunGraph as a socket call, on the listen host (0 = any port).
   int cpu_devices = 2;
   uint64_t device_memory = uint64_t{512} << 20;  // Per cpu device.
   int worker_threads = 1;                      // Per cpu device.
@@ -156,6 +158,7 @@ class Daemon {
   std::unique_ptr<FragmentRunner> fragments_;
   std::unique_ptr<NodeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<SocketCallServer> calls_;
   std::unique_ptr<Registrar> registrar_;
   std::mutex stop_mutex_;
 

@@ -19,6 +19,10 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--listen", config.listen_address, "NodeService HOST:PORT (port 0 = any)")
       ->capture_default_str();
+  app.add_option("--call-port", config.call_port,
+                 "Port on the --listen host for RunGraph as a plain-TCP socket call, the "
+                 "controller's fast path (0 = any)")
+      ->capture_default_str();
   app.add_option("--cpu-devices", config.cpu_devices, "Number of virtual cpu devices")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

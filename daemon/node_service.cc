@@ -25,16 +25,6 @@ grpc::Status NodeServiceImpl::RunGraph(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::RunGraphStream(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<tgrack::v1::RunGraphStreamReply, tgrack::v1::RunGraphRequest>*
-        stream) {
-  return run_graph_streams_.serve(
-      context, stream, [this](const tgrack::v1::RunGraphRequest& request) {
-        return run_graph(request);
-      });
-}
-
 absl::StatusOr<tgrack::v1::RunGraphReply> NodeServiceImpl::run_graph(
     const tgrack::v1::RunGraphRequest& request) {
   std::vector<HostTensor> feeds;

@@ -3,7 +3,8 @@
 // code and message (to_grpc). Nothing throws out of a handler.
 #pragma once
 
-#include "call_stream_server.h"
+#include <absl/status/statusor.h>
+
 #include "tgrack/v1/node.grpc.pb.h"
 
 namespace tg {
@@ -18,11 +19,8 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
                            tgrack::v1::NodeInfo* reply) override;
   grpc::Status RunGraph(grpc::ServerContext*, const tgrack::v1::RunGraphRequest* request,
                         tgrack::v1::RunGraphReply* reply) override;
-  grpc::Status RunGraphStream(grpc::ServerContext* context,
-                              grpc::ServerReaderWriter<tgrack::v1::RunGraphStreamReply,
-                                                       tgrack::v1::RunGraphRequest>* stream) override;
-  // Ends the open RunGraph streams (idle ones now), so the server can shut down promptly.
-  void end_streams() { run_graph_streams_.stop(); }
+  // RunGraph's work, for the gRPC call and the socket call alike.
+  absl::StatusOr<tgrack::v1::RunGraphReply> run_graph(const tgrack::v1::RunGraphRequest& request);
 
   // Collectives: handed to the daemon's CollectiveRuntime.
   grpc::Status JoinCommunicator(grpc::ServerContext*, const tgrack::v1::JoinCommunicatorRequest*,
@@ -57,11 +55,7 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
                          tgrack::v1::CancelJobReply* reply) override;
 
  private:
-  // RunGraph's work, for the unary call and the stream alike.
-  absl::StatusOr<tgrack::v1::RunGraphReply> run_graph(const tgrack::v1::RunGraphRequest& request);
-
   Daemon& daemon_;
-  CallStreamServer run_graph_streams_;
 };
 
 }  // namespace tg

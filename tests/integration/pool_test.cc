@@ -226,6 +226,10 @@ TEST_F(PoolTest, MissingFeedIsInvalidArgumentNamingTheInput) {
 TEST_F(PoolTest, DaemonsRegisterAgainWithARestartedController) {
   const std::string address = pool_.controller_address();
   const int old_controller = pool_.controller().pid();
+  // The client then holds a connection to the old controller's Submit port; the new
+  // controller serves Submit on another port, which the client has to ask for again.
+  expect_dense_result(pool_.client().submit(dense_graph(), {{"x", f32({2, 3}, kDenseX)}},
+                                            on_device("node-b", 0)));
   pool_.controller().kill(9);
   ASSERT_TRUE(pool_.start_controller(address).ok());
   EXPECT_NE(pool_.controller().pid(), old_controller);

@@ -1,0 +1,84 @@
+// SocketCallServer: the server side of SocketCalls (socket_calls.h). It listens on one TCP
+// port and serves each connection on its own thread: read a request frame, run the handler
+// registered for its method, write the reply frame, wait for the next request. A request for
+// an unknown method gets UNIMPLEMENTED, one that does not parse INVALID_ARGUMENT naming the
+// method; a connection that does not open with the hello, or stalls mid-frame for 30 s, is
+// closed. stop() closes the listener and the idle connections at once and waits for calls in
+// progress to write their replies. Register handlers before start(); thread-safe afterwards.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <absl/status/statusor.h>
+
+namespace tg {
+
+class SocketCallServer {
+ public:
+  // Serialized request -> serialized reply.
+  using Handler = std::function<absl::StatusOr<std::string>(std::string_view request)>;
+
+  SocketCallServer() = default;
+  ~SocketCallServer();
+  SocketCallServer(const SocketCallServer&) = delete;
+  SocketCallServer& operator=(const SocketCallServer&) = delete;
+
+  // Serves `method` with `handle`, a callable taking a const Request& and returning an
+  // absl::StatusOr<Reply>.
+  template <class Request, class Handle>
+  void handle(uint32_t method, std::string name, Handle handle) {
+    handlers_[method] = Named{std::move(name), [handle = std::move(handle), method,
+                                                this](std::string_view bytes)
+                                                   -> absl::StatusOr<std::string> {
+      Request request;
+      if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return malformed(method, request.GetTypeName());
+      }
+      auto reply = handle(request);
+      if (!reply.ok()) return reply.status();
+      return reply->SerializeAsString();
+    }};
+  }
+
+  // Binds host:port (port 0 = any) and starts accepting; INVALID_ARGUMENT / UNAVAILABLE
+  // naming the address when it cannot.
+  absl::Status start(const std::string& host, int port);
+  // The bound port; 0 before start().
+  int port() const { return port_; }
+  void stop();
+
+ private:
+  struct Named {
+    std::string name;
+    Handler handler;
+  };
+  struct Connection {
+    int fd;
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+
+  absl::Status malformed(uint32_t method, const std::string& type) const;
+  void accept_loop();
+  void serve(Connection& connection);
+  // Joins and forgets the connections whose thread has ended. Caller holds mu_.
+  void reap_finished();
+
+  std::map<uint32_t, Named> handlers_;
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;  // An eventfd, readable once stop() begins.
+  int port_ = 0;
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::list<Connection> connections_;  // Guarded by mu_.
+};
+
+}  // namespace tg
