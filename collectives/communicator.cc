@@ -76,6 +76,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
   comm->topo_.world = n;
   comm->topo_.local = options.local;
   comm->topo_.remote = options.remote;
+  // Every rank must model the same transports, so ibverbs counts only when the spec asks for
+  // it: the automatic choice depends on each daemon's hardware, per pair.
+  comm->topo_.remote_transport = spec.transport() == "ibverbs" ? "ibverbs" : "tcp";
+  if (force_tcp) comm->topo_.local_transport = "tcp";
   for (uint32_t r = 0; r < n; ++r) {
     if (spec.ranks(r).rank() != r) {
       return absl::InvalidArgumentError(absl::StrCat("communicator ", spec.comm_id(), ": entry ", r, " holds rank ",

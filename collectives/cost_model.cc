@@ -21,6 +21,13 @@ struct Estimate {
 // The slowest link a group of ranks that spans `nodes` daemons has to use.
 const LinkCost& worst(const Topology& t) { return t.spans_nodes() ? t.remote : t.local; }
 
+// Alpha of `messages` concurrent messages to different peers over the slowest link: they
+// overlap unless the rank's thread drives each one (tcp).
+double concurrent_alpha(const Topology& t, double messages) {
+  const std::string& transport = t.spans_nodes() ? t.remote_transport : t.local_transport;
+  return worst(t).alpha_s * (transport == "tcp" ? messages : 1);
+}
+
 double ring_steps(const Topology& t, double steps, double bytes) {
   return steps * worst(t).time(bytes / t.world);
 }
@@ -33,9 +40,10 @@ std::vector<Estimate> estimates(const Topology& t, CollectiveKind kind, double S
   switch (kind) {
     case tgrack::v1::COLLECTIVE_ALL_REDUCE: {
       out.push_back({"ring", ring_steps(t, 2 * (n - 1), S)});
-      const double mesh_one = w.alpha_s + (n - 1) * S * w.beta_s_per_byte * t.mesh_contention;
+      const double peers_alpha = concurrent_alpha(t, n - 1);
+      const double mesh_one = peers_alpha + (n - 1) * S * w.beta_s_per_byte * t.mesh_contention;
       const double mesh_two =
-          2 * (w.alpha_s + (n - 1) / n * S * w.beta_s_per_byte * t.mesh_contention) + (n - 1) * 1e-6;
+          2 * (peers_alpha + (n - 1) / n * S * w.beta_s_per_byte * t.mesh_contention) + (n - 1) * 1e-6;
       // One process: each rank reduces its block from every input and copies it into every
       // output; the two flag exchanges cost less than one message.
       const double mesh_direct = w.alpha_s + 2 * (n - 1) / n * S * w.beta_s_per_byte;
@@ -56,8 +64,8 @@ std::vector<Estimate> estimates(const Topology& t, CollectiveKind kind, double S
     case tgrack::v1::COLLECTIVE_REDUCE_SCATTER:
     case tgrack::v1::COLLECTIVE_ALL_GATHER:
       out.push_back({"ring", ring_steps(t, n - 1, S)});
-      out.push_back({"mesh", w.alpha_s + (n - 1) / n * S * w.beta_s_per_byte * t.mesh_contention +
-                                 (n - 1) * 1e-6});
+      out.push_back({"mesh", concurrent_alpha(t, n - 1) +
+                                 (n - 1) / n * S * w.beta_s_per_byte * t.mesh_contention + (n - 1) * 1e-6});
       break;
     case tgrack::v1::COLLECTIVE_BROADCAST: {
       out.push_back({"tree", log_n * w.time(S)});

@@ -26,6 +26,13 @@ struct Topology {
   std::vector<uint32_t> node_of;  // node_of[rank]: ranks with equal values share a daemon.
   LinkCost local{2e-6, 1 / 6e9};
   LinkCost remote{15e-6, 1 / 2.5e9};
+  // How messages travel on each class, as Pair::transport() names it ("local", "tcp",
+  // "ibverbs"). Over "tcp" the rank's own thread pushes and pulls every message through its
+  // socket, so concurrent messages to different peers pay their alpha one after another (a
+  // mesh step to n-1 peers costs (n-1) alpha); elsewhere the hardware moves them and they
+  // overlap (one alpha).
+  std::string local_transport = "local";
+  std::string remote_transport = "tcp";
   // Slow-down of a link shared by several concurrent flows (mesh on one NIC); 1 when one
   // link carries them all at full speed, 1/(n-1) when every peer has its own (XGMI mesh).
   double mesh_contention = 1.3;

@@ -1,6 +1,7 @@
 // The cost model fed by a host's link matrix picks the algorithm the links suit: a full XGMI
 // mesh -> mesh, PCIe only -> ring, two XGMI hives joined by PCIe -> hierarchical. And a
-// required link is checked per pair from the matrices nodes report.
+// required link is checked per pair from the matrices nodes report. Over tcp a rank's thread
+// drives each message, so mesh pays one alpha per peer.
 #include <map>
 #include <string>
 #include <vector>
@@ -104,6 +105,43 @@ TEST(DaemonLinkCosts, SlowestPairOfAnyDaemonAndUnknownPairsCostTheDefault) {
   const Topology partial = daemon_link_topology(one, std::vector<size_t>{0, 1, 0, 1}, base);
   EXPECT_DOUBLE_EQ(partial.local.alpha_s, base.local.alpha_s);
   EXPECT_DOUBLE_EQ(partial.local.beta_s_per_byte, base.local.beta_s_per_byte);
+}
+
+// Four daemons, one rank each, with the model's default links between daemons.
+Topology four_daemons(const std::string& transport) {
+  Topology t;
+  t.world = 4;
+  t.node_of = {0, 1, 2, 3};
+  t.remote_transport = transport;
+  return t;
+}
+
+std::string choice_over(const Topology& topo, tgrack::v1::CollectiveKind kind, uint64_t bytes) {
+  auto choice = choose_algorithm(topo, kind, bytes, "");
+  EXPECT_TRUE(choice.ok()) << choice.status();
+  return choice.ok() ? choice->algorithm : "";
+}
+
+// The rank's thread sends mesh's three messages one after another over tcp: at 64 KiB that
+// costs more than halving-doubling's four single-peer steps. The same links driven by the
+// hardware (ibverbs) overlap the three messages and keep mesh.
+TEST(CostModel, TcpMeshPaysOneAlphaPerPeer) {
+  const uint64_t bytes = uint64_t{64} << 10;
+  EXPECT_EQ(choice_over(four_daemons("tcp"), tgrack::v1::COLLECTIVE_ALL_REDUCE, bytes), "halving_doubling");
+  EXPECT_EQ(choice_over(four_daemons("ibverbs"), tgrack::v1::COLLECTIVE_ALL_REDUCE, bytes), "mesh");
+  EXPECT_EQ(choice_over(four_daemons("tcp"), tgrack::v1::COLLECTIVE_REDUCE_SCATTER, bytes), "ring");
+  EXPECT_EQ(choice_over(four_daemons("ibverbs"), tgrack::v1::COLLECTIVE_REDUCE_SCATTER, bytes), "mesh");
+}
+
+// Ranks of one daemon forced onto tcp sockets pay the same per-peer alpha as across daemons.
+TEST(CostModel, LocalLinksOverTcpPayOneAlphaPerPeer) {
+  Topology topo = four_daemons("tcp");
+  topo.node_of = {0, 0, 0, 0};
+  topo.local = topo.remote;
+  const uint64_t bytes = uint64_t{64} << 10;
+  EXPECT_EQ(choice_over(topo, tgrack::v1::COLLECTIVE_ALL_REDUCE, bytes), "mesh");
+  topo.local_transport = "tcp";
+  EXPECT_EQ(choice_over(topo, tgrack::v1::COLLECTIVE_ALL_REDUCE, bytes), "halving_doubling");
 }
 
 tgrack::v1::NodeInfo node_with(const std::string& name, const LinkPolicy& links) {
