@@ -52,7 +52,9 @@ struct PeerLink {
   LinkCounters counters;
 };
 
-class Communicator {
+// Aligned to a cache line, like every per-rank object a rank writes on each call: the ranks of
+// one daemon sit side by side on the heap and must not share lines.
+class alignas(64) Communicator {
  public:
   // Joins `rank` of `spec`. Peers on other daemons are reached through `listener` over tcp
   // (or the transport the spec names); peers with this rank's data address share `hub`,

@@ -16,8 +16,7 @@ constexpr size_t kLineBytes = 64;
 }  // namespace
 
 DirectAllReduce::DirectAllReduce(Context& ctx, std::shared_ptr<local::LocalHub> hub)
-    : ctx_(ctx), hub_(std::move(hub)), boards_(ctx.size()), bells_(ctx.size()), ins_(ctx.size()),
-      outs_(ctx.size()) {
+    : ctx_(ctx), hub_(std::move(hub)), boards_(ctx.size()), bells_(ctx.size()) {
   for (uint32_t r = 0; r < ctx.size(); ++r) {
     boards_[r] = &hub_->board(r);
     if (r != ctx.rank()) bells_[r] = hub_->doorbell(r);
@@ -58,9 +57,9 @@ absl::Status DirectAllReduce::one_shot(const ReduceArgs& a) {
   std::memcpy(copy.data(), a.in, bytes);
   if (absl::Status s = sync(&local::Board::posted); !s.ok()) return s;
   // Not through `in`: a peer past this call may already publish its next buffers there.
-  for (uint32_t r = 0; r < n; ++r) ins_[r] = boards_[r]->staged[epoch_ % 2].data();
-  (*a.reducer)(a.out, ins_[0], ins_[1], a.count);
-  for (uint32_t r = 2; r < n; ++r) (*a.reducer)(a.out, a.out, ins_[r], a.count);
+  const auto input = [&](uint32_t r) { return boards_[r]->staged[epoch_ % 2].data(); };
+  (*a.reducer)(a.out, input(0), input(1), a.count);
+  for (uint32_t r = 2; r < n; ++r) (*a.reducer)(a.out, a.out, input(r), a.count);
   a.finalize(a.out, a.count);
   return absl::OkStatus();
 }
@@ -72,10 +71,6 @@ absl::Status DirectAllReduce::two_shot(const ReduceArgs& a) {
   mine.in = a.in;
   mine.out = a.out;
   if (absl::Status s = sync(&local::Board::posted); !s.ok()) return s;
-  for (uint32_t r = 0; r < n; ++r) {
-    ins_[r] = boards_[r]->in;
-    outs_[r] = boards_[r]->out;
-  }
   const size_t line = kLineBytes % es == 0 ? kLineBytes / es : 1;  // Elements per line.
   const Blocks blocks{(a.count + line - 1) / line, n};
   const size_t lo = std::min(a.count, blocks.offset(me) * line);
@@ -88,11 +83,11 @@ absl::Status DirectAllReduce::two_shot(const ReduceArgs& a) {
   for (size_t at = lo; at < hi; at += step) {
     const size_t len = std::min(step, hi - at), off = at * es;
     std::byte* dst = into_out ? a.out + off : chunk_.data();
-    (*a.reducer)(dst, ins_[0] + off, ins_[1] + off, len);
-    for (uint32_t r = 2; r < n; ++r) (*a.reducer)(dst, dst, ins_[r] + off, len);
+    (*a.reducer)(dst, boards_[0]->in + off, boards_[1]->in + off, len);
+    for (uint32_t r = 2; r < n; ++r) (*a.reducer)(dst, dst, boards_[r]->in + off, len);
     a.finalize(dst, len);
     for (uint32_t r = 0; r < n; ++r) {
-      if (outs_[r] + off != dst) std::memcpy(outs_[r] + off, dst, len * es);
+      if (boards_[r]->out + off != dst) std::memcpy(boards_[r]->out + off, dst, len * es);
     }
   }
   return sync(&local::Board::finished);

@@ -31,7 +31,10 @@
 
 namespace tg::coll {
 
-class DirectAllReduce {
+// Aligned to a cache line, as its ranks' objects sit side by side on the heap: epoch_, written
+// on every call, must not share a line with what another rank's thread reads meanwhile (with
+// 2 ranks that sharing tripled the time of a 1 KiB call).
+class alignas(64) DirectAllReduce {
  public:
   // `hub` holds every rank of `ctx`'s communicator, all attached.
   DirectAllReduce(Context& ctx, std::shared_ptr<local::LocalHub> hub);
@@ -49,8 +52,6 @@ class DirectAllReduce {
   std::shared_ptr<local::LocalHub> hub_;
   std::vector<local::Board*> boards_;              // By rank.
   std::vector<std::shared_ptr<Doorbell>> bells_;   // By rank; null for this rank.
-  std::vector<const std::byte*> ins_;              // This call's buffers, by rank.
-  std::vector<std::byte*> outs_;
   std::vector<std::byte> chunk_;                   // Where an in-place rank >= 2 reduces.
   uint64_t epoch_ = 0;
 };

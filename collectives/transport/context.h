@@ -30,7 +30,8 @@
 
 namespace tg::coll {
 
-class Context {
+// Aligned to a cache line: see Communicator.
+class alignas(64) Context {
  public:
   Context(uint32_t rank, uint32_t size, std::chrono::milliseconds timeout);
   ~Context();
