@@ -8,6 +8,8 @@
 #include <absl/strings/str_format.h>
 #include <absl/strings/str_join.h>
 
+#include "collectives/algorithms/halving_doubling.h"
+
 namespace tg::coll {
 namespace {
 
@@ -26,6 +28,15 @@ const LinkCost& worst(const Topology& t) { return t.spans_nodes() ? t.remote : t
 double concurrent_alpha(const Topology& t, double messages) {
   const std::string& transport = t.spans_nodes() ? t.remote_transport : t.local_transport;
   return worst(t).alpha_s * (transport == "tcp" ? messages : 1);
+}
+
+// All-reduce of S bytes among p (a power of two) participants over `link`, as
+// halving_doubling_all_reduce runs it: recursive doubling up to its size limit, halving then
+// doubling above it.
+double log_latency(const LinkCost& link, double p, double S) {
+  const double steps = std::log2(p);
+  if (S <= kRecursiveDoublingMaxBytes) return steps * link.time(S);
+  return 2 * steps * link.alpha_s + 2 * (p - 1) / p * S * link.beta_s_per_byte;
 }
 
 double ring_steps(const Topology& t, double steps, double bytes) {
@@ -49,7 +60,7 @@ std::vector<Estimate> estimates(const Topology& t, CollectiveKind kind, double S
       const double mesh_direct = w.alpha_s + 2 * (n - 1) / n * S * w.beta_s_per_byte;
       out.push_back({"mesh", t.one_process ? mesh_direct : std::min(mesh_one, mesh_two)});
       double p = std::exp2(std::floor(std::log2(std::max(1.0, n))));
-      double hd = 2 * std::log2(p) * w.alpha_s + 2 * (p - 1) / p * S * w.beta_s_per_byte;
+      double hd = log_latency(w, p, S);
       if (p < n) hd += 2 * w.time(S);
       out.push_back({"halving_doubling", hd});
       if (t.spans_nodes() && t.max_ranks_per_node() > 1) {
