@@ -34,9 +34,12 @@ absl::Status wait_for(int fd, short events, SocketDeadline deadline, const char*
   }
 }
 
-absl::Status broken(const char* doing, int error) {
+// After a send or receive that moved nothing: waits for the socket when it would have
+// blocked; otherwise the connection broke.
+absl::Status after_stalled_io(int fd, short events, SocketDeadline deadline, const char* doing) {
+  if (errno == EAGAIN || errno == EINTR) return wait_for(fd, events, deadline, doing);
   return absl::UnavailableError(std::string("connection broke while ") + doing + ": " +
-                                std::strerror(error));
+                                std::strerror(errno));
 }
 
 }  // namespace
@@ -70,12 +73,9 @@ absl::Status write_frame(int fd, uint32_t tag, std::string_view payload, SocketD
     const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       sent += static_cast<size_t>(n);
-    } else if (errno == EAGAIN || errno == EINTR) {
-      if (absl::Status status = wait_for(fd, POLLOUT, deadline, "sending"); !status.ok()) {
-        return status;
-      }
-    } else {
-      return broken("sending", errno);
+    } else if (absl::Status status = after_stalled_io(fd, POLLOUT, deadline, "sending");
+               !status.ok()) {
+      return status;
     }
   }
   return absl::OkStatus();
@@ -89,12 +89,9 @@ absl::Status read_exactly(int fd, char* data, size_t size, SocketDeadline deadli
       got += static_cast<size_t>(n);
     } else if (n == 0) {
       return absl::UnavailableError("connection closed by the peer");
-    } else if (errno == EAGAIN || errno == EINTR) {
-      if (absl::Status status = wait_for(fd, POLLIN, deadline, "receiving"); !status.ok()) {
-        return status;
-      }
-    } else {
-      return broken("receiving", errno);
+    } else if (absl::Status status = after_stalled_io(fd, POLLIN, deadline, "receiving");
+               !status.ok()) {
+      return status;
     }
   }
   return absl::OkStatus();
