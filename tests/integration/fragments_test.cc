@@ -108,10 +108,10 @@ TEST_F(Fragments, SendToAnotherDaemonIsReceivedComputedAndReturned) {
   v1::NamedTensor* feed = ra.mutable_runs(0)->add_feeds();
   feed->set_name("x");
   *feed->mutable_tensor() = f32({3}, {1, -2, 3});
-  // The receiver starts first and waits; the sender follows.
+  // Receiver and sender run at once, in either order: the receiving daemon keeps a value that
+  // arrives early, and a receive waits for a late one (the TransferMailbox tests pin each).
   auto receiver =
       std::async(std::launch::async, [&] { return run("node-b", request("job-t", 1, b)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto sent = run("node-a", ra);
   auto received = receiver.get();
   ASSERT_TRUE(sent.ok()) << sent.status();
