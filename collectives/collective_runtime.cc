@@ -169,12 +169,13 @@ uint64_t count_wrong(const Job& job, uint32_t rank, const RankBuffers& b) {
 }
 
 // Binds the calling thread, one of `threads` local ranks (at least 2), to the `index`-th CPU
-// this process may run on, when there are at least `threads` of them: the ranks of one daemon then start on separate cores instead of
-// sharing their creator's core until the scheduler spreads them (milliseconds later, long
-// enough to distort a timed run), as MPI launchers bind ranks to cores.
+// this process may run on, when there are at least `threads` of them: the ranks of one
+// daemon then start on separate cores instead of sharing their creator's core until the
+// scheduler spreads them (milliseconds later, long enough to distort a timed run), as MPI
+// launchers bind ranks to cores.
 void spread_over_cores(size_t index, size_t threads) {
-  cpu_set_t allowed;
   if (threads < 2) return;  // One rank per daemon: the daemons' ranks must not share a core.
+  cpu_set_t allowed;
   if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
   if (static_cast<size_t>(CPU_COUNT(&allowed)) < threads) return;
   size_t seen = 0;
