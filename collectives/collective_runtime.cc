@@ -12,6 +12,7 @@
 
 #include "collectives/algorithms/algorithm.h"
 #include "collectives/pattern.h"
+#include "devices/checked_size.h"
 #include "devices/dtype.h"
 
 namespace tg::coll {
@@ -97,6 +98,7 @@ absl::Status stage_out(RankBuffers& b) {
 struct Job {
   const tgrack::v1::RunCollectiveRequest* req;
   size_t es;
+  uint64_t bytes;  // count * es, checked.
   uint32_t world;
 };
 
@@ -193,7 +195,7 @@ void spread_over_cores(size_t index, size_t threads) {
 absl::Status run_rank(Communicator& comm, Device* device, const Job& job, tgrack::v1::RankResult* result) {
   const auto& r = *job.req;
   RankBuffers b;
-  if (auto s = allocate(b, device, r.count() * job.es, r.in_place()); !s.ok()) return s;
+  if (auto s = allocate(b, device, job.bytes, r.in_place()); !s.ok()) return s;
   fill(job, comm.rank(), b);
   if (auto s = stage_out(b); !s.ok()) return s;
   for (uint32_t i = 0; i < r.warmup_iters(); ++i) {
@@ -322,6 +324,8 @@ absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
   if (es == 0 && request.kind() != tgrack::v1::COLLECTIVE_BARRIER) {
     return absl::InvalidArgumentError("RunCollective needs a dtype");
   }
+  auto bytes = checked_bytes(request.count(), es, "RunCollective count");
+  if (!bytes.ok()) return bytes.status();
   std::lock_guard<std::mutex> run_lock(joined->run_mu);
   if (joined->comms.empty()) {
     return absl::NotFoundError(absl::StrCat("communicator ", request.comm_id(), " on node ", node_name_,
@@ -329,7 +333,7 @@ absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
   }
   Communicator& first = *joined->comms.front();
   tgrack::v1::RunCollectiveReply reply;
-  auto choice = first.choose(request.kind(), request.count() * es, request.algorithm());
+  auto choice = first.choose(request.kind(), *bytes, request.algorithm());
   if (!choice.ok()) return choice.status();
   reply.set_algorithm(choice->algorithm);
   reply.set_reason(choice->reason);
@@ -339,7 +343,7 @@ absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
   std::vector<tgrack::v1::RankResult> results(n);
   std::vector<absl::Status> statuses(n);
   std::vector<std::thread> threads;
-  Job job{&request, es, static_cast<uint32_t>(joined->spec.ranks_size())};
+  Job job{&request, es, *bytes, static_cast<uint32_t>(joined->spec.ranks_size())};
   for (size_t i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
       spread_over_cores(i, n);

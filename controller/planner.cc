@@ -682,6 +682,11 @@ absl::StatusOr<Layout> Layout::from_sharding(const v1::Sharding& sharding, int r
         absl::StrCat("sharding axis ", sharding.axis(), " is out of range for rank ", rank));
   }
   const int devices = static_cast<int>(layout.devices.size());
+  if (sharding.shards() > Layout::kMaxShards) {
+    return absl::InvalidArgumentError(absl::StrCat("sharding.shards ", sharding.shards(),
+                                                   " is more than the limit of ",
+                                                   Layout::kMaxShards));
+  }
   const int shards = sharding.shards() == 0 ? devices : static_cast<int>(sharding.shards());
   if (shards % devices != 0) {
     return absl::InvalidArgumentError(absl::StrCat(

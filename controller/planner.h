@@ -47,6 +47,8 @@ struct Layout {
   std::vector<tgrack::v1::DeviceRef> devices;  // Single: exactly one.
   int axis = 0;                                // Sharded: normalized axis.
   int shards = 1;                              // Sharded: S.
+  // Each shard becomes nodes of the plan, so a request's shard count is bounded.
+  static constexpr uint32_t kMaxShards = 65536;
 
   // Layout of a Sharding message (devices must be non-empty) for a value of `rank`.
   static absl::StatusOr<Layout> from_sharding(const tgrack::v1::Sharding& sharding, int rank);

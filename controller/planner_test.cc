@@ -179,6 +179,16 @@ TEST(Planner, UnevenShardsAreRefused) {
   EXPECT_THAT(p.status().message(), HasSubstr("axis 0 of length 10 does not split into 4 equal shards"));
 }
 
+TEST(Planner, ShardCountBeyondTheLimitIsRefusedNamingIt) {
+  v1::Graph graph = data_parallel_graph(0);  // Every count divides an empty axis.
+  shard(graph, "x", {dev("a", 0), dev("b", 0)}, 0, 4294967294u);
+  replicate(graph, "w", {dev("a", 0), dev("b", 0)});
+  auto p = plan(graph);
+  ASSERT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << p.status();
+  EXPECT_THAT(p.status().message(),
+              HasSubstr("sharding.shards 4294967294 is more than the limit of 65536"));
+}
+
 TEST(Planner, InputsOnDifferentDeviceGroupsAreRefused) {
   v1::Graph graph = data_parallel_graph(8);
   shard(graph, "x", {dev("a", 0), dev("b", 0)}, 0);

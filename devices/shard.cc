@@ -4,6 +4,8 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "devices/checked_size.h"
+
 namespace tg {
 namespace {
 
@@ -85,7 +87,14 @@ absl::StatusOr<HostTensor> join_shards(std::span<const HostTensor> shards, int64
     }
   }
   Shape shape = first.shape;
-  shape[*a] *= static_cast<int64_t>(shards.size());
+  auto joined = checked_mul(shape[*a], static_cast<int64_t>(shards.size()),
+                            absl::StrCat("joined dim ", *a, " of ", shards.size(), " shards of ",
+                                         first.str()));
+  if (!joined.ok()) return joined.status();
+  shape[*a] = *joined;
+  if (auto bytes = checked_bytes(TensorType{first.dtype, shape}, "joined tensor"); !bytes.ok()) {
+    return bytes.status();
+  }
   HostTensor whole(TensorType{first.dtype, shape});
   const Strides s = strides(first, *a);
   const uint64_t chunk = static_cast<uint64_t>(first.shape[*a]) * s.inner_bytes;

@@ -1,10 +1,11 @@
 #include "devices/tensor.h"
 
 #include <cstring>
-#include <limits>
 
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
+
+#include "devices/checked_size.h"
 
 namespace tg {
 
@@ -30,18 +31,10 @@ absl::StatusOr<HostTensor> HostTensor::from_proto(const tgrack::v1::Tensor& prot
         "tensor '", std::string(what), "': dtype is unspecified or unknown (", proto.dtype(), ")"));
   }
   Shape shape(proto.shape().begin(), proto.shape().end());
-  uint64_t bytes = element;
-  for (int64_t d : shape) {
-    if (d < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", std::string(what), "': negative dimension in shape ", shape_string(shape)));
-    }
-    if (d != 0 && bytes > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d)) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", std::string(what), "': shape ",
-                                                     shape_string(shape), " is too large"));
-    }
-    bytes *= static_cast<uint64_t>(d);
-  }
+  auto checked = checked_bytes(TensorType{proto.dtype(), shape},
+                               absl::StrCat("tensor '", std::string(what), "'"));
+  if (!checked.ok()) return checked.status();
+  const uint64_t bytes = *checked;
   if (proto.data().size() != bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tensor '", std::string(what), "': ", std::string(dtype_name(proto.dtype())),

@@ -7,6 +7,8 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
+#include "devices/checked_size.h"
+
 namespace tg {
 namespace {
 
@@ -109,10 +111,10 @@ absl::StatusOr<TensorType> infer_reshape(const Node& node, const TensorType& in)
     } else if (shape[d] < 0) {
       return invalid("reshape target ", shape_string(shape), " has a negative dim");
     } else {
-      if (shape[d] != 0 && known > std::numeric_limits<int64_t>::max() / shape[d]) {
-        return invalid("reshape target ", shape_string(shape), " is too large");
-      }
-      known *= shape[d];
+      auto product =
+          checked_mul(known, shape[d], absl::StrCat("reshape target ", shape_string(shape)));
+      if (!product.ok()) return product.status();
+      known = *product;
     }
   }
   if (inferred >= 0) {
@@ -161,6 +163,9 @@ absl::StatusOr<TensorType> infer_expand(const Node& node, const TensorType& in) 
       return fail(absl::StrCat("dim ", d, " is neither 1 nor equal"));
     }
   }
+  if (auto elements = checked_elements(shape, "expand target"); !elements.ok()) {
+    return elements.status();
+  }
   return TensorType{in.dtype, std::move(shape)};
 }
 
@@ -194,11 +199,11 @@ absl::StatusOr<TensorType> infer_pad(const Node& node, const TensorType& in) {
   for (size_t d = 0; d < rank; ++d) {
     const int64_t before = node.pad_before(d), after = node.pad_after(d);
     if (before < 0 || after < 0) return invalid("negative padding on dim ", d);
-    if (before > std::numeric_limits<int64_t>::max() / 4 ||
-        after > std::numeric_limits<int64_t>::max() / 4) {
-      return invalid("padding on dim ", d, " is too large");
-    }
-    shape[d] += before + after;
+    const std::string field = absl::StrCat("padded dim ", d, " of ", in.str());
+    auto padded = checked_add(shape[d], before, field);
+    if (padded.ok()) padded = checked_add(*padded, after, field);
+    if (!padded.ok()) return padded.status();
+    shape[d] = *padded;
   }
   if (!representable(node.pad_value(), in.dtype)) {
     return invalid("pad_value ", node.pad_value(), " is not representable in ",
@@ -221,7 +226,10 @@ absl::StatusOr<TensorType> infer_concat(const Node& node, std::span<const Tensor
       return invalid("concat inputs must agree except along axis ", *axis, ": ", inputs[0].str(),
                      " and ", t.str());
     }
-    shape[*axis] += t.shape[*axis];
+    auto joined = checked_add(shape[*axis], t.shape[*axis],
+                              absl::StrCat("concatenated dim ", *axis, " (input ", i, ")"));
+    if (!joined.ok()) return joined.status();
+    shape[*axis] = *joined;
     dtype = promote_types(dtype, t.dtype);
   }
   return TensorType{dtype, std::move(shape)};
@@ -238,6 +246,7 @@ absl::StatusOr<TensorType> infer_leaf(const Node& node) {
   for (int64_t d : shape) {
     if (d < 0) return invalid("input shape ", shape_string(shape), " has a negative dim");
   }
+  if (auto elements = checked_elements(shape, "input"); !elements.ok()) return elements.status();
   return TensorType{node.dtype(), std::move(shape)};
 }
 
@@ -346,7 +355,10 @@ absl::StatusOr<TensorType> infer_type(const Node& node, std::span<const TensorTy
       const uint32_t world = node.collective().world_size();
       if (world == 0) return invalid("all_gather needs collective.world_size >= 1");
       TensorType out = in;
-      out.shape[0] *= world;
+      auto gathered =
+          checked_mul(in.shape[0], world, "all_gather dim 0 times collective.world_size");
+      if (!gathered.ok()) return gathered.status();
+      out.shape[0] = *gathered;
       return out;
     }
     default: return invalid("unknown op ", static_cast<int>(op));

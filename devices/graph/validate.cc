@@ -6,6 +6,7 @@
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 
+#include "devices/checked_size.h"
 #include "devices/graph/graph_api.h"
 #include "devices/graph/type_rules.h"
 
@@ -165,16 +166,11 @@ absl::Status check_limits(const Node& node, const TensorType& type, const GraphL
     return invalid(label(node), ": rank ", type.shape.size(), " of ", type.str(),
                    " exceeds the limit of ", limits.max_rank);
   }
-  uint64_t bytes = dtype_size(type.dtype);
-  for (int64_t d : type.shape) {
-    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) {
-      bytes = UINT64_MAX;
-      break;
-    }
-  }
-  if (bytes > limits.max_tensor_bytes) {
-    return invalid(label(node), ": ", type.str(), " needs ",
-                   bytes == UINT64_MAX ? std::string("more than 2^64") : absl::StrCat(bytes),
+  // Every shape leaving the validator has non-negative dims and a byte size that fits.
+  auto bytes = checked_bytes(type, label(node));
+  if (!bytes.ok()) return bytes.status();
+  if (*bytes > limits.max_tensor_bytes) {
+    return invalid(label(node), ": ", type.str(), " needs ", *bytes,
                    " bytes, more than the limit of ", limits.max_tensor_bytes);
   }
   return absl::OkStatus();

@@ -1,5 +1,6 @@
 #include "devices/shard.h"
 
+#include <limits>
 #include <numeric>
 
 #include <gtest/gtest.h>
@@ -94,6 +95,20 @@ TEST(Shard, JoinRejectsMismatchedOrMissingShards) {
   EXPECT_NE(joined.status().message().find("shard 1 is f32[2,3]"), std::string::npos)
       << joined.status();
   EXPECT_EQ(join_shards({}, 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Shard, JoinedDimThatWouldOverflowIsRejectedNamingIt) {
+  const int64_t half = std::numeric_limits<int64_t>::max() / 2 + 1;
+  std::vector<HostTensor> parts;
+  parts.push_back(HostTensor(TensorType{DTYPE_F32, {0, half}}));
+  parts.push_back(HostTensor(TensorType{DTYPE_F32, {0, half}}));
+  auto joined = join_shards(parts, 1);
+  ASSERT_EQ(joined.status().code(), absl::StatusCode::kInvalidArgument) << joined.status();
+  EXPECT_NE(joined.status().message().find(
+                "joined dim 1 of 2 shards of f32[0,4611686018427387904]: 4611686018427387904 * 2 "
+                "does not fit"),
+            std::string::npos)
+      << joined.status();
 }
 
 }  // namespace

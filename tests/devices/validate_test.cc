@@ -2,6 +2,8 @@
 #include "devices/graph/type_rules.h"
 #include "graph_helpers.h"
 
+#include <limits>
+
 namespace tg::testing {
 namespace {
 
@@ -365,8 +367,54 @@ TEST(Validate, Limits) {
   d.input("x", F32, {1});
   v1::Node& n = d.node("y", v1::OP_EXPAND, {"x"});
   for (int i = 0; i < 4; ++i) n.add_shape(int64_t{1} << 20);
-  expect_invalid(
-      d, "node 'y' (OP_EXPAND): f32[1048576,1048576,1048576,1048576] needs more than 2^64 bytes");
+  expect_invalid(d, "node 'y' (OP_EXPAND): expand target: shape "
+                    "[1048576,1048576,1048576,1048576] has more elements than a 64-bit size holds");
+}
+
+// Sizes computed from attributes never wrap: an empty input ([0, max]) lets an op's output dim
+// pass every byte limit, so a wrapped dim would leave the validator negative.
+TEST(Validate, SizesThatOverflowAreInvalidNamingTheValues) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  GraphBuilder pad;
+  pad.input("x", F32, {0, kMax});
+  v1::Node& p = pad.node("y", v1::OP_PAD, {"x"});
+  p.add_pad_before(0);
+  p.add_pad_before(0);
+  p.add_pad_after(0);
+  p.add_pad_after(1);
+  expect_invalid(pad, "node 'y' (OP_PAD): padded dim 1 of f32[0,9223372036854775807]: "
+                      "9223372036854775807 + 1 does not fit in a 64-bit size");
+
+  GraphBuilder concat;
+  concat.input("a", F32, {0, kMax});
+  concat.input("b", F32, {0, 2});
+  concat.node("y", v1::OP_CONCAT, {"a", "b"}).set_axis(1);
+  expect_invalid(concat, "node 'y' (OP_CONCAT): concatenated dim 1 (input 1): "
+                         "9223372036854775807 + 2 does not fit in a 64-bit size");
+
+  GraphBuilder gather;
+  gather.input("x", F32, {kMax / 2 + 1, 0});
+  v1::Node& g = gather.node("y", v1::OP_ALL_GATHER, {"x"});
+  g.mutable_collective()->set_comm_id("c");
+  g.mutable_collective()->set_world_size(2);
+  expect_invalid(gather,
+                 "node 'y' (OP_ALL_GATHER): all_gather dim 0 times collective.world_size: "
+                 "4611686018427387904 * 2 does not fit in a 64-bit size",
+                 GraphLimits{.internal_ops = true});
+
+  GraphBuilder reshape;
+  reshape.input("x", F32, {0});
+  v1::Node& r = reshape.node("y", v1::OP_RESHAPE, {"x"});
+  r.add_shape(int64_t{1} << 32);
+  r.add_shape(int64_t{1} << 32);
+  r.add_shape(0);
+  expect_invalid(reshape, "node 'y' (OP_RESHAPE): reshape target [4294967296,4294967296,0]: "
+                          "4294967296 * 4294967296 does not fit in a 64-bit size");
+
+  GraphBuilder input;
+  input.input("x", F32, {0, kMax, 2});
+  expect_invalid(input, "node 'x' (OP_INPUT): input: shape [0,9223372036854775807,2] has more "
+                        "elements than a 64-bit size holds");
 }
 
 TEST(CheckFeeds, EveryMismatchIsNamed) {
