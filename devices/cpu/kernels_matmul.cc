@@ -1,9 +1,9 @@
 // Batched matmul: OpenBLAS for floats (f16/bf16 through f32), a plain loop for integers.
-#include <cblas.h>
-
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
+#include "devices/cpu/blas.h"
 #include "devices/cpu/element.h"
 #include "devices/cpu/kernels.h"
 #include "devices/cpu/strided.h"
@@ -15,10 +15,16 @@ namespace v1 = tgrack::v1;
 
 template <class T>
 void gemm(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
-  } else if constexpr (std::is_same_v<T, double>) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k, b, n, 0.0, c, n);
+  if constexpr (std::is_floating_point_v<T>) {
+    if (blas_gemm(m, n, k, a, b, c)) return;
+    for (int64_t i = 0; i < m; ++i) {
+      T* row = c + i * n;
+      std::fill(row, row + n, T{0});
+      for (int64_t p = 0; p < k; ++p) {
+        const T x = a[i * k + p];
+        for (int64_t j = 0; j < n; ++j) row[j] += x * b[p * n + j];
+      }
+    }
   } else {  // Integers wrap, as everywhere.
     using U = std::make_unsigned_t<T>;
     for (int64_t i = 0; i < m; ++i) {
