@@ -33,6 +33,9 @@ grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext*,
                                            tgrack::v1::SubmitReply* reply) {
   auto result = submit(*request);
   if (!result.ok()) return to_grpc(result.status());
+  if (absl::Status s = check_message_size(result->ByteSizeLong(), "the Submit reply"); !s.ok()) {
+    return to_grpc(s);
+  }
   *reply = std::move(*result);
   return grpc::Status::OK;
 }

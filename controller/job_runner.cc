@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/placement.h"
+#include "controller/reply_size.h"
 #include "devices/graph/graph_api.h"
 #include "rpc.h"
 
@@ -44,6 +45,11 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
   if (absl::Status status = check_feeds(request.graph(), *validated, feeds, names); !status.ok()) {
     return status;
   }
+  std::vector<std::pair<std::string, TensorType>> returned;
+  for (const std::string& output : request.graph().outputs()) {
+    returned.emplace_back(output, validated->types.at(output));
+  }
+  if (absl::Status status = check_returned_outputs(returned); !status.ok()) return status;
 
   const std::string job_id = registry_.next_id();
   PlacementChoice choice;

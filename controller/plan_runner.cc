@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/placement.h"
+#include "controller/reply_size.h"
 #include "devices/graph/graph_api.h"
 #include "devices/shard.h"
 #include "rpc.h"
@@ -491,6 +492,11 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
     }
     kept.push_back(std::move(tensor));
   }
+  std::vector<std::pair<std::string, TensorType>> returned_types;
+  for (const PlannedValue& output : plan.outputs) {
+    if (!kept_names.contains(output.name)) returned_types.emplace_back(output.name, output.type);
+  }
+  if (absl::Status status = check_returned_outputs(returned_types); !status.ok()) return status;
 
   const std::string job_id = jobs_.next_id();
   std::map<std::string, v1::RunFragmentsRequest> per_node;

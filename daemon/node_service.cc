@@ -98,6 +98,10 @@ grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext*,
                                            tgrack::v1::RunFragmentsReply* reply) {
   auto result = daemon_.fragments().run(*request);
   if (!result.ok()) return to_grpc(result.status());
+  if (absl::Status s = check_message_size(result->ByteSizeLong(), "the RunFragments reply");
+      !s.ok()) {
+    return to_grpc(s);
+  }
   *reply = std::move(*result);
   return grpc::Status::OK;
 }
@@ -113,6 +117,10 @@ grpc::Status NodeServiceImpl::FetchTensor(grpc::ServerContext*,
                                           tgrack::v1::FetchTensorReply* reply) {
   auto tensor = daemon_.tensors().fetch(request->tensor_id());
   if (!tensor.ok()) return to_grpc(tensor.status());
+  if (absl::Status s = check_message_size(tensor->bytes(), "tensor '" + request->tensor_id() + "'");
+      !s.ok()) {
+    return to_grpc(s);
+  }
   *reply->mutable_tensor() = tensor->to_proto();
   return grpc::Status::OK;
 }

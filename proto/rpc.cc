@@ -5,6 +5,7 @@
 
 #include <mutex>
 
+#include <absl/strings/str_cat.h>
 #include <absl/synchronization/mutex.h>
 
 namespace tg {
@@ -20,6 +21,14 @@ void tune_process() {
 }
 
 }  // namespace
+
+absl::Status check_message_size(uint64_t bytes, std::string_view what) {
+  if (bytes <= static_cast<uint64_t>(kMaxMessageBytes)) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat(std::string(what), " needs ", bytes, " bytes, more than the message limit of ",
+                   kMaxMessageBytes,
+                   " bytes; keep large results on the pool as remote tensors (RunOptions keep)"));
+}
 
 grpc::Status to_grpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;

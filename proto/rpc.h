@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <memory>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <absl/status/status.h>
 #include <grpcpp/grpcpp.h>
@@ -17,6 +19,12 @@ namespace tg {
 // Largest message any tgrack channel or server accepts; larger requests fail with
 // RESOURCE_EXHAUSTED from gRPC itself.
 inline constexpr int kMaxMessageBytes = 1 << 30;
+
+// OK when a message of `bytes` fits kMaxMessageBytes; otherwise RESOURCE_EXHAUSTED naming
+// `what`, the size and the limit, and saying that large results stay on the pool as remote
+// tensors (RunOptions keep). Every reply is checked before it is built, so a reply that cannot
+// be sent is an error, never an empty success.
+absl::Status check_message_size(uint64_t bytes, std::string_view what);
 
 grpc::Status to_grpc(const absl::Status& status);
 absl::Status from_grpc(const grpc::Status& status);

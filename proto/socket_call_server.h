@@ -19,6 +19,8 @@
 
 #include <absl/status/statusor.h>
 
+#include "rpc.h"
+
 namespace tg {
 
 class SocketCallServer {
@@ -44,6 +46,9 @@ class SocketCallServer {
       }
       auto reply = handle(request);
       if (!reply.ok()) return reply.status();
+      if (absl::Status s = check_message_size(reply->ByteSizeLong(), "the reply"); !s.ok()) {
+        return s;
+      }
       return reply->SerializeAsString();
     }};
   }

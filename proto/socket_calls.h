@@ -20,6 +20,7 @@
 
 #include <absl/status/statusor.h>
 
+#include "rpc.h"
 #include "socket_frames.h"
 
 namespace tg {
@@ -40,6 +41,10 @@ class SocketCalls {
   template <class Reply, class Request>
   absl::StatusOr<Reply> call(uint32_t method, const Request& request,
                              std::chrono::milliseconds timeout) {
+    if (absl::Status s = check_message_size(request.ByteSizeLong(), what_ + ": the request");
+        !s.ok()) {
+      return s;
+    }
     auto bytes = call(method, request.SerializeAsString(), timeout);
     if (!bytes.ok()) return bytes.status();
     Reply reply;
