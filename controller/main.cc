@@ -7,18 +7,21 @@
 
 #include "controller/controller_server.h"
 #include "controller/duration.h"
+#include "flag_checks.h"
 
 int main(int argc, char** argv) {
   tg::ControllerConfig config;
   std::string down_after = "3s", heartbeat_interval = "1s", job_timeout = "60s";
   CLI::App app{"tgcontroller: knows every tgd and its devices, places and runs graphs"};
   app.add_option("--listen", config.listen_address, "HOST:PORT to serve on (port 0 = any)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tg::flags::host_port(tg::flags::kServe));
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
   app.add_option("--call-port", config.call_port,
                  "Port on the --listen host for Submit as a plain-TCP socket call, the fast path "
                  "of clients (0 = any)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   app.add_option("--down-after", down_after, "A node silent this long is DOWN")
       ->capture_default_str();
   app.add_option("--heartbeat-interval", heartbeat_interval, "How often daemons heartbeat")
@@ -26,10 +29,11 @@ int main(int argc, char** argv) {
   app.add_option("--job-timeout", job_timeout, "Deadline for one graph on a daemon")
       ->capture_default_str();
   app.add_option("--metrics", config.metrics_address,
-                 "Serve Prometheus /metrics on HOST:PORT (port 0 = any)");
+                 "Serve Prometheus /metrics on HOST:PORT (port 0 = any)")
+      ->check(tg::flags::host_port(tg::flags::kServe));
   app.add_option("--metrics-port-file", config.metrics_port_file,
                  "Write the bound metrics HOST:PORT to this file");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = tg::flags::parse(app, argc, argv)) return *exit_status;
 
   for (auto [text, target, flag] :
        {std::tuple{&down_after, &config.down_after, "--down-after"},
@@ -39,6 +43,11 @@ int main(int argc, char** argv) {
     if (!parsed.ok()) {
       std::fprintf(stderr, "tgcontroller: %s: %s\n", flag,
                    std::string(parsed.status().message()).c_str());
+      return 2;
+    }
+    if (parsed->count() <= 0) {
+      std::fprintf(stderr, "tgcontroller: %s: '%s' is not a positive duration (e.g. 500ms, 3s)\n",
+                   flag, text->c_str());
       return 2;
     }
     *target = *parsed;

@@ -10,24 +10,30 @@
 
 #include "daemon/daemon.h"
 #include "devices/units.h"
+#include "flag_checks.h"
 
 int main(int argc, char** argv) {
   tg::DaemonConfig config;
   std::string device_memory = "512M";
   CLI::App app{"tgd: owns this host's devices and runs work on them for tgcontroller"};
   app.add_option("--controller", config.controller_address, "tgcontroller HOST:PORT")
-      ->required();
+      ->required()
+      ->check(tg::flags::host_port(tg::flags::kConnect));
   app.add_option("--listen", config.listen_address, "NodeService HOST:PORT (port 0 = any)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tg::flags::host_port(tg::flags::kServe));
   app.add_option("--call-port", config.call_port,
                  "Port on the --listen host for RunGraph as a plain-TCP socket call, the "
                  "controller's fast path (0 = any)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   app.add_option("--cpu-devices", config.cpu_devices, "Number of virtual cpu devices")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--device-memory", device_memory, "Memory budget per cpu device (e.g. 512M, 2G)")
-      ->capture_default_str();
+  app.add_option("--device-memory", device_memory,
+                 "Memory budget per cpu device (e.g. 512M, 2G; at least 1M)")
+      ->capture_default_str()
+      ->check(tg::flags::byte_size(uint64_t{1} << 20));
   app.add_option("--worker-threads", config.worker_threads, "Worker threads per cpu device")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -35,9 +41,11 @@ int main(int argc, char** argv) {
   app.add_option("--name", config.name, "Node name in the pool (default: the host name)");
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
   app.add_option("--data-listen", config.data_listen, "Collectives data plane HOST:PORT (port 0 = any)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tg::flags::host_port(tg::flags::kServe));
   app.add_option("--metrics", config.metrics_address,
-                 "Serve Prometheus /metrics on HOST:PORT (port 0 = any)");
+                 "Serve Prometheus /metrics on HOST:PORT (port 0 = any)")
+      ->check(tg::flags::host_port(tg::flags::kServe));
   app.add_option("--metrics-port-file", config.metrics_port_file,
                  "Write the bound metrics HOST:PORT to this file");
   app.add_option("--hive", config.hive_id, "Hive id of every cpu device (reset together)");
@@ -57,7 +65,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--topology", config.topology_file,
                  "cpu devices' link matrix and hives (JSON); default: host-staged between all");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_status = tg::flags::parse(app, argc, argv)) return *exit_status;
 
   for (auto [text, target, flag] :
        {std::tuple{&probe_timeout, &config.health_probe_timeout, "--health-probe-timeout"},

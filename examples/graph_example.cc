@@ -7,14 +7,16 @@
 
 #include "client/client.h"
 #include "client/graph_builder.h"
+#include "flag_checks.h"
 
 int main(int argc, char** argv) {
   std::string controller = "127.0.0.1:7070";
   CLI::App app{"tg-example-graph: run relu(matmul(x, w) + b) on a tgrack pool and check it"};
   app.add_option("--controller", controller, "tgcontroller HOST:PORT")
       ->envname("TGRACK_CONTROLLER")
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+      ->capture_default_str()
+      ->check(tg::flags::host_port(tg::flags::kConnect));
+  if (auto exit_status = tg::flags::parse(app, argc, argv)) return *exit_status;
 
   tg::GraphBuilder g;
   tg::Value x = g.input("x", tgrack::v1::DTYPE_F32, {2, 3});

@@ -18,6 +18,7 @@
 #include "client/tgctl/command.h"
 #include "devices/dtype.h"
 #include "devices/units.h"
+#include "flag_checks.h"
 #include "rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
@@ -93,7 +94,6 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
   auto min = parse_bytes(o.min), max = parse_bytes(o.max);
   if (!min.ok()) return min.status();
   if (!max.ok()) return max.status();
-  if (o.factor < 2) return absl::InvalidArgumentError("--factor must be at least 2");
   const size_t es = dtype_size(*dtype);
 
   auto stub = tgrack::v1::ControllerService::NewStub(make_channel(global.controller));
@@ -190,19 +190,30 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
   for (const Kind& kind : kKinds) {
     CLI::App* c = bench->add_subcommand(kind.command, absl::StrCat("Benchmark ", kind.command));
     c->add_option("--devices", o->devices, "all, or NODE:INDEX,... (rank i = i-th device)")->capture_default_str();
-    c->add_option("--min", o->min, "Smallest size in bytes (e.g. 1K)")->capture_default_str();
-    c->add_option("--max", o->max, "Largest size in bytes (e.g. 256M)")->capture_default_str();
-    c->add_option("--factor", o->factor, "Size multiplier between steps")->capture_default_str();
+    c->add_option("--min", o->min, "Smallest size in bytes (e.g. 1K)")
+        ->capture_default_str()
+        ->check(flags::byte_size(1));
+    c->add_option("--max", o->max, "Largest size in bytes (e.g. 256M), at least --min")
+        ->capture_default_str()
+        ->check(flags::byte_size(1));
+    c->add_option("--factor", o->factor, "Size multiplier between steps")
+        ->capture_default_str()
+        ->check(CLI::Range(2u, 1u << 20));
     c->add_option("--algo", o->algo, "Force an algorithm (ring, mesh, halving_doubling, hierarchical; tree, chain)");
     c->add_option("--dtype", o->dtype, "f32, f64, f16, bf16, i32, i64")->capture_default_str();
     if (kind.reduces) c->add_option("--op", o->op, "sum, prod, min, max, avg")->capture_default_str();
     if (kind.kind == tgrack::v1::COLLECTIVE_BROADCAST) c->add_option("--root", o->root, "Source rank")->capture_default_str();
-    c->add_option("--iters", o->iters, "Timed iterations per size")->capture_default_str();
+    c->add_option("--iters", o->iters, "Timed iterations per size")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     c->add_option("--warmup", o->warmup, "Warm-up iterations per size")->capture_default_str();
     c->add_option("--trials", o->trials,
                   "Runs per size (each with its warm-up); the median run's time is reported")
-        ->capture_default_str();
-    c->add_option("--timeout-ms", o->timeout_ms, "Per-operation deadline")->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    c->add_option("--timeout-ms", o->timeout_ms, "Per-operation deadline")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     c->add_option("--transport", o->transport, "Force a transport: tcp (default: local inside a daemon, tcp across)");
     c->add_option("--require-link", o->require_link,
                   "Fail unless every device pair has this link class or better (xgmi, pcie)")
@@ -212,6 +223,10 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
     c->add_flag("--json", o->json, "Print JSON");
     c->add_flag("--verbose", o->verbose, "Print the algorithm choice and why, per size");
     c->callback([&options, &action, o, &kind] {
+      if (*parse_bytes(o->min) > *parse_bytes(o->max)) {  // Both passed byte_size.
+        throw CLI::ValidationError("--min", "'" + o->min + "' is larger than --max '" + o->max +
+                                                "': no size to run");
+      }
       action = [&options, o, &kind] { return run_bench(options, kind, *o); };
     });
   }

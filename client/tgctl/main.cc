@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "client/tgctl/command.h"
+#include "flag_checks.h"
 
 int main(int argc, char** argv) {
   using namespace tg::tgctl;
@@ -12,7 +13,8 @@ int main(int argc, char** argv) {
   CLI::App app{"tgctl: inspect and use a tgrack pool"};
   app.add_option("--controller", options.controller, "tgcontroller HOST:PORT")
       ->envname("TGRACK_CONTROLLER")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tg::flags::host_port(tg::flags::kConnect));
   app.require_subcommand(1);
 
   add_nodes_command(app, options, action);

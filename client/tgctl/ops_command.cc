@@ -6,6 +6,7 @@
 #include <absl/time/time.h>
 
 #include "client/tgctl/command.h"
+#include "flag_checks.h"
 #include "rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
@@ -114,7 +115,8 @@ void add_ops_commands(CLI::App& app, const GlobalOptions& options, Action& actio
   CLI::App* d = app.add_subcommand("drain", "Cordon a node and wait for its jobs; cancel the rest at the deadline");
   d->add_option("NODE", args->node, "Node name")->required();
   d->add_option("--deadline", args->deadline, "Cancel jobs still running after this")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(flags::duration(flags::kZeroAllowed));
   d->add_option("--reason", args->reason, "Why (shown in tgctl nodes)");
   d->callback([&options, &action, args] {
     action = [&options, args] { return drain(options, args->node, args->deadline, args->reason); };
@@ -123,7 +125,8 @@ void add_ops_commands(CLI::App& app, const GlobalOptions& options, Action& actio
   CLI::App* r = app.add_subcommand("reset", "Warm-reset a device (and the rest of its hive)");
   r->add_option("DEVICE", args->target, "NODE/INDEX, e.g. node-a/0")->required();
   r->add_option("--drain-timeout", args->drain_timeout, "How long running work may finish")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(flags::duration(flags::kPositive));
   r->callback([&options, &action, args] {
     action = [&options, args] { return reset(options, args->target, args->drain_timeout); };
   });

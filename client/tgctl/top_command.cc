@@ -109,9 +109,9 @@ void add_top_command(CLI::App& app, const GlobalOptions& options, Action& action
   auto args = std::make_shared<Args>();
   command->add_flag("--json", args->json, "Print JSON instead of a table");
   command->add_flag("--once", args->once, "Print one view and exit");
-  command->add_option("--interval", args->interval, "Seconds between views")
+  command->add_option("--interval", args->interval, "Seconds between views (0.1 to 3600)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.1, 3600.0));
   command->callback([&options, &action, args] {
     action = [&options, args] { return run_top(options, args->json, args->once, args->interval); };
   });

@@ -1,0 +1,106 @@
+// Flags that make no sense are refused at start: every program exits 2 with a message naming
+// the flag, before it serves, connects or runs anything. And the MLP example trains with any
+// positive step count.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "pool.h"
+
+namespace tg::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Refusal {
+  const char* program;
+  std::vector<std::string> args;
+  std::string message;  // A fragment of stderr that names the flag and the rule.
+};
+
+class FlagsTest : public ::testing::Test {
+ protected:
+  void expect_refused(const Refusal& r) {
+    SCOPED_TRACE(std::string(r.program) + " " + ::testing::PrintToString(r.args));
+    const Completed done = run(dir_, r.program, r.args, 20s);
+    EXPECT_EQ(done.exit_status, 2) << done.err;
+    EXPECT_THAT(done.err, HasSubstr(r.message));
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(FlagsTest, DaemonRefusesAddressesWithoutPortsAndTinyDeviceMemory) {
+  const std::string state = "--state-dir=" + dir_.file("state");
+  for (const Refusal& r : std::vector<Refusal>{
+           {TGD_PATH, {"--controller", "127.0.0.1", state},
+            "--controller: '127.0.0.1' is not HOST:PORT with a port from 1 to 65535"},
+           {TGD_PATH, {"--controller", "127.0.0.1:0", state}, "--controller: '127.0.0.1:0'"},
+           {TGD_PATH, {"--controller", "127.0.0.1:1", "--listen", "127.0.0.1", state},
+            "--listen: '127.0.0.1' is not HOST:PORT with a port from 0 to 65535"},
+           {TGD_PATH, {"--controller", "127.0.0.1:1", "--metrics", "0.0.0.0:70000", state},
+            "--metrics: '0.0.0.0:70000'"},
+           {TGD_PATH, {"--controller", "127.0.0.1:1", "--device-memory", "256", state},
+            "--device-memory: '256' is 256 B, less than the minimum of 1.0 MiB"},
+           {TGD_PATH, {"--controller", "127.0.0.1:1", "--call-port=70000", state}, "--call-port"},
+       }) {
+    expect_refused(r);
+  }
+}
+
+TEST_F(FlagsTest, ControllerRefusesBadAddressesAndZeroDurations) {
+  for (const Refusal& r : std::vector<Refusal>{
+           {TGCONTROLLER_PATH, {"--listen", "127.0.0.1"}, "--listen: '127.0.0.1' is not HOST:PORT"},
+           {TGCONTROLLER_PATH, {"--listen", "127.0.0.1:0", "--heartbeat-interval", "0s"},
+            "--heartbeat-interval: '0s' is not a positive duration"},
+           {TGCONTROLLER_PATH, {"--listen", "127.0.0.1:0", "--down-after", "0ms"},
+            "--down-after: '0ms' is not a positive duration"},
+       }) {
+    expect_refused(r);
+  }
+}
+
+TEST_F(FlagsTest, TgctlRefusesEmptySizeRangesZeroIntervalsAndPortlessControllers) {
+  for (const Refusal& r : std::vector<Refusal>{
+           {TGCTL_PATH, {"bench", "allreduce", "--min", "1M", "--max", "1K"},
+            "--min: '1M' is larger than --max '1K'"},
+           {TGCTL_PATH, {"bench", "allreduce", "--min", "0"},
+            "--min: '0' is 0 B, less than the minimum of 1 B"},
+           {TGCTL_PATH, {"bench", "allreduce", "--factor", "1"}, "--factor"},
+           {TGCTL_PATH, {"bench", "allreduce", "--iters", "0"}, "--iters"},
+           {TGCTL_PATH, {"top", "--interval", "0"}, "--interval"},
+           {TGCTL_PATH, {"reset", "node-a/0", "--drain-timeout", "0s"},
+            "--drain-timeout: '0s' is not positive"},
+           {TGCTL_PATH, {"--controller", "127.0.0.1", "nodes"},
+            "--controller: '127.0.0.1' is not HOST:PORT"},
+       }) {
+    expect_refused(r);
+  }
+}
+
+TEST_F(FlagsTest, ExamplesRefuseZeroStepsAndPortlessControllers) {
+  for (const Refusal& r : std::vector<Refusal>{
+           {EXAMPLE_MLP_PATH, {"--steps", "0"}, "--steps"},
+           {EXAMPLE_MLP_PATH, {"--learning-rate", "0"}, "--learning-rate"},
+           {EXAMPLE_MLP_PATH, {"--controller", "127.0.0.1"}, "--controller: '127.0.0.1'"},
+           {EXAMPLE_GRAPH_PATH, {"--controller", "127.0.0.1"}, "--controller: '127.0.0.1'"},
+       }) {
+    expect_refused(r);
+  }
+}
+
+// One or two steps used to fail: the last step's loss on a new batch was compared with the
+// first step's loss on another batch. The example now measures both on the first batch.
+TEST(MlpExample, TrainsWithOneAndWithTwoSteps) {
+  Pool pool;
+  ASSERT_TRUE(pool.start_default().ok());
+  for (const char* steps : {"1", "2"}) {
+    const Completed done = run(pool.dir(), EXAMPLE_MLP_PATH,
+                               {"--controller", pool.controller_address(), "--steps", steps}, 60s);
+    EXPECT_EQ(done.exit_status, 0) << "--steps " << steps << "\n" << done.out << done.err;
+    EXPECT_THAT(done.out, HasSubstr("loss on the first batch")) << "--steps " << steps;
+    EXPECT_THAT(done.out, HasSubstr(": OK")) << "--steps " << steps;
+  }
+}
+
+}  // namespace
+}  // namespace tg::testing
