@@ -9,7 +9,6 @@
 
 #include <random>
 
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "pool.h"
@@ -17,8 +16,6 @@
 
 namespace tg::testing {
 namespace {
-
-using ::testing::HasSubstr;
 
 // A connected TCP socket to 127.0.0.1:port with 10 s send and receive timeouts; -1 if none.
 int connect_to(int port) {
@@ -104,7 +101,7 @@ class MetricsInputTest : public ::testing::Test {
           << "died after " << after << ":\n" << process.stderr_text();
       auto text = http_get(port, "/metrics");
       ASSERT_TRUE(text.ok()) << "after " << after << ": " << text.status();
-      EXPECT_THAT(*text, HasSubstr(metric)) << "after " << after;
+      EXPECT_NE(text->find(metric), std::string::npos) << "no " << metric << " after " << after;
     };
     for (const Hostile& h : hostile_requests()) {
       send_and_drain(port, h.bytes);
@@ -132,7 +129,7 @@ TEST_F(MetricsInputTest, DaemonEndpointSurvivesAnyHttpInput) {
 TEST_F(MetricsInputTest, ControllerEndpointSurvivesAnyHttpInput) {
   const int port = port_of("controller.metrics", pool_.controller());
   ASSERT_GT(port, 0);
-  survives_everything(pool_.controller(), port, "tgrack_nodes");
+  survives_everything(pool_.controller(), port, "tgrack_jobs_submitted_total");
 }
 
 }  // namespace
