@@ -281,6 +281,32 @@ TEST(Cast, ToHalfRoundsOnceFromF64) {
   EXPECT_EQ(values(from_int), (std::vector<double>{2048, INFINITY}));
 }
 
+TEST(Cast, I64ToHalfAndBfloat16RoundsOnce) {
+  // 2^60 + 2^52 + 1 is just above the bf16 tie 2^60 + 2^52: through f64 it lands on the tie
+  // (2^60 is even, so it rounds down); rounding once goes up to 2^60 + 2^53.
+  HostTensor big(TensorType{I64, {4}});
+  big.values<int64_t>()[0] = (int64_t{1} << 60) + (int64_t{1} << 52) + 1;
+  big.values<int64_t>()[1] = -big.values<int64_t>()[0];
+  big.values<int64_t>()[2] = (int64_t{1} << 60) + (int64_t{1} << 52);  // The tie itself.
+  big.values<int64_t>()[3] = std::numeric_limits<int64_t>::min();
+  EXPECT_EQ(values(cast(big, BF16)), (std::vector<double>{0x1p60 + 0x1p53, -0x1p60 - 0x1p53,
+                                                          0x1p60, -0x1p63}));
+  // Promotion converts the same way: i64 + bf16 0 is the i64 rounded once.
+  GraphBuilder b;
+  b.input("x", I64, {4});
+  b.input("zero", BF16, {1});
+  b.node("y", v1::OP_ADD, {"x", "zero"});
+  b.output("y");
+  auto out = run(b, {{"x", big}, {"zero", tensor(BF16, {1}, {0})}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(values(out[0])[0], 0x1p60 + 0x1p53);
+  // f16 from integers: 2^11 + 1 ties to even, 2^11 + 3 rounds up, 65520 overflows.
+  HostTensor ints(TensorType{I64, {4}});
+  int64_t* v = ints.values<int64_t>().data();
+  v[0] = 2049, v[1] = 2051, v[2] = 65519, v[3] = (int64_t{1} << 62) + 1;
+  EXPECT_EQ(values(cast(ints, F16)), (std::vector<double>{2048, 2052, 65504, INFINITY}));
+}
+
 TEST(Cast, EveryPairPreservesSmallIntegers) {
   const std::vector<double> in = {0, 1, 3, 42};
   for (DType from : {F32, F16, BF16, F64, I32, I64}) {
