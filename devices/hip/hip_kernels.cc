@@ -316,7 +316,10 @@ absl::StatusOr<HipKernelSource> unary(const Kernel& k) {
     case v1::OP_LOG: expr = "tg_log(x)"; break;
     case v1::OP_SQRT: expr = "tg_sqrt(x)"; break;
     case v1::OP_TANH: expr = "tg_tanh(x)"; break;
-    case v1::OP_SIGMOID: expr = absl::StrCat("(", t, ")1 / ((", t, ")1 + tg_exp(-x))"); break;
+    case v1::OP_SIGMOID:  // As on the host: exp(x) / (1 + exp(x)) below 0, so tiny results stay.
+      expr = absl::StrCat("x >= (", t, ")0 ? (", t, ")1 / ((", t, ")1 + tg_exp(-x)) : tg_exp(x) / ((",
+                          t, ")1 + tg_exp(x))");
+      break;
     default: return absl::InternalError("not a unary op");
   }
   const bool float_only = k.node->op() != v1::OP_NEG && k.node->op() != v1::OP_RELU;

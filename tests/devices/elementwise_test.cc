@@ -45,6 +45,24 @@ TEST(Unary, FloatOpsMatchReferenceInEveryFloatType) {
   }
 }
 
+TEST(Unary, SigmoidOfLargeNegativeInputsIsTinyNotZero) {
+  // exp(-x) overflows there (f32 past 88.7, f64 past 709.8); the result is subnormal.
+  auto f32 = unary_graph(v1::OP_SIGMOID, tensor(F32, {2}, {-100, -90}));
+  ASSERT_EQ(f32.size(), 1u);
+  EXPECT_NEAR(values(f32[0])[0], std::exp(-100.0), 2 * 0x1p-149);
+  EXPECT_NEAR(values(f32[0])[1], std::exp(-90.0), 2 * 0x1p-149);
+  EXPECT_GT(values(f32[0])[0], 0);
+  auto f64 = unary_graph(v1::OP_SIGMOID, tensor(F64, {1}, {-720}));
+  ASSERT_EQ(f64.size(), 1u);
+  EXPECT_NEAR(values(f64[0])[0], std::exp(-720.0), 2 * 0x1p-1074);
+  EXPECT_GT(values(f64[0])[0], 0);
+  auto nan = unary_graph(v1::OP_SIGMOID, tensor(F32, {3}, {NAN, -INFINITY, INFINITY}));
+  ASSERT_EQ(nan.size(), 1u);
+  EXPECT_TRUE(std::isnan(values(nan[0])[0]));
+  EXPECT_EQ(values(nan[0])[1], 0);
+  EXPECT_EQ(values(nan[0])[2], 1);
+}
+
 TEST(Unary, NegAndReluOnIntegersAreExactAndWrap) {
   const double min32 = std::numeric_limits<int32_t>::min();
   auto neg = unary_graph(v1::OP_NEG, tensor(I32, {4}, {3, -7, 0, min32}));

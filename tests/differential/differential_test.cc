@@ -3,9 +3,9 @@
 // daemons, and sharded in the deterministic mode, each compared with the reference
 // evaluator (reference.h) by compare.h.
 //
-// TGRACK_DIFF_CASES sets the number of cases (default 200), TGRACK_DIFF_SEED the first
+// TGRACK_DIFF_CASES sets the number of cases (default 300), TGRACK_DIFF_SEED the first
 // case's seed (default: fresh from the clock); case i uses seed + i. A failure prints the
-// command that replays that case alone.
+// command that replays that case alone. TGRACK_DIFF_VERBOSE=1 prints every case and result.
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -82,7 +82,7 @@ std::string check(const absl::StatusOr<std::vector<RefTensor>>& expected,
 }
 
 TEST(Differential, PoolAgreesWithTheReference) {
-  const uint64_t cases = env_or("TGRACK_DIFF_CASES", 200);
+  const uint64_t cases = env_or("TGRACK_DIFF_CASES", 300);
   const uint64_t first = env_or(
       "TGRACK_DIFF_SEED",
       static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) % 1000000007);
@@ -90,6 +90,7 @@ TEST(Differential, PoolAgreesWithTheReference) {
   testing::Pool pool;
   ASSERT_TRUE(pool.start_default().ok());
   const std::vector<std::string> nodes = {"node-a", "node-b"};
+  const bool verbose = env_or("TGRACK_DIFF_VERBOSE", 0) != 0;
 
   std::map<std::string, int> failures;  // By op, dtypes and mode: the distinct failures.
   std::map<std::string, int> refusals;  // Sharded runs the planner refused, by message.
@@ -104,6 +105,12 @@ TEST(Differential, PoolAgreesWithTheReference) {
       const auto actual = pool.client().run(graph, c.feeds, options);
       ++runs;
       const std::string diff = check(expected, actual, c, mode, refusals);
+      if (verbose) {
+        std::cout << c.seed << " " << c.summary << ", " << mode_name(mode) << ": "
+                  << (actual.ok() ? actual->outputs[0].type().str() : actual.status().ToString())
+                  << (expected.ok() ? "" : " (expected " + expected.status().ToString() + ")")
+                  << (diff.empty() ? "" : " MISMATCH " + diff) << "\n";
+      }
       if (diff.empty()) continue;
       const std::string key = c.summary + " " + mode_name(mode);
       if (failures[key]++ == 0 && printed++ < 40) {

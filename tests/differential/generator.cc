@@ -104,8 +104,17 @@ long double Generator::value(DType dtype, Values kind) {
                                                   : std::numeric_limits<int64_t>::min();
     const long double hi = -lo - 1;
     long double v;
-    if (chance(0.15)) {
+    if (chance(0.08)) {
       v = pick(std::vector<long double>{lo, hi, lo + 1, hi - 1, 0, 1, -1});
+    } else if (chance(0.08)) {
+      // 2^a + 2^b + 2^c with b just past a float precision below a: where a conversion that
+      // rounds twice (through a wider float) lands on a tie and one that rounds once does not.
+      const int width = dtype == v1::DTYPE_I32 ? 31 : 63;
+      const int a = chance(0.5) ? uniform(width - 12, width - 1) : uniform(12, width - 1);
+      const int b = std::max(0, a - pick(std::vector<int>{8, 9, 11, 12, 24, 25}));
+      v = std::ldexp(1.0L, a) + std::ldexp(1.0L, b) + std::ldexp(1.0L, uniform(0, 3));
+      if (v > hi) v = hi;
+      if (chance(0.5)) v = -v;
     } else if (chance(0.6)) {
       v = uniform(-12, 12);
     } else {
@@ -226,9 +235,10 @@ Value Generator::movement(v1::OpKind op) {
       Shape target = s;
       if (chance(0.5)) target.insert(target.begin(), dim());
       Shape in = target;
-      for (size_t i = 0; i < in.size(); ++i) {
-        if (chance(0.4) && i > 0) in[i] = 1;
+      for (size_t i = 1; i < in.size(); ++i) {
+        if (chance(0.4)) in[i] = 1;
       }
+      if (!in.empty() && chance(0.3)) in.erase(in.begin());  // Expand adds a dim.
       return expand(input(d, in), target);
     }
     case v1::OP_SLICE: {
@@ -267,7 +277,7 @@ Case Generator::build() {
   const v1::OpKind op = pick(kOps);
   Value result = main_op(op);
   // Sometimes a movement op after it: the result flattened.
-  if (chance(0.2)) result = reshape(result, {-1});
+  if (chance(0.1)) result = reshape(result, {-1});
   g_.output(result, "out");
   case_.graph = *g_.build();
   case_.summary = absl::StrCat(v1::OpKind_Name(op), "(", absl::StrJoin(input_types_, ", "), ")");
@@ -288,13 +298,26 @@ Case generate_case(uint64_t seed, const std::vector<std::string>& nodes) {
   return Generator(seed, nodes).build();
 }
 
+namespace {
+
+// The sharded input, and every input of its rank and dim 0 (concat and matmul want them
+// sharded alike).
+bool shards_like(const Case& c, const v1::Node& input) {
+  if (c.sharded_input.empty()) return false;
+  const Shape& sharded = c.feeds.at(c.sharded_input).shape();
+  const Shape& shape = c.feeds.at(input.name()).shape();
+  return shape.size() == sharded.size() && shape[0] == sharded[0];
+}
+
+}  // namespace
+
 v1::Graph sharded_graph(const Case& c) {
   v1::Graph graph = c.graph;
   for (v1::Node& node : *graph.mutable_nodes()) {
     if (node.op() != v1::OP_INPUT) continue;
     v1::Sharding* sharding = node.mutable_sharding();
     for (const v1::DeviceRef& d : c.devices) *sharding->add_devices() = d;
-    if (node.name() == c.sharded_input) {
+    if (shards_like(c, node)) {
       sharding->set_axis(0);
       sharding->set_shards(static_cast<uint32_t>(c.shards));
     } else {

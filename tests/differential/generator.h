@@ -20,8 +20,9 @@ struct Case {
   tgrack::v1::Graph graph;  // Inputs without sharding: as such it runs on one device.
   std::map<std::string, HostTensor> feeds;
   std::string summary;  // The op and its inputs' types, e.g. "OP_ADD(f16[2,3], i64[3])".
-  // The sharded run: `sharded_input` split along axis 0 into `shards` over `devices`, every
-  // other input replicated on them. Empty `sharded_input` when no input can be split.
+  // The sharded run: `sharded_input`, and every input of its rank and dim 0, split along
+  // axis 0 into `shards` over `devices`, every other input replicated on them. Empty
+  // `sharded_input` when no input can be split.
   std::string sharded_input;
   std::vector<tgrack::v1::DeviceRef> devices;
   int shards = 0;
