@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include <absl/strings/str_cat.h>
 
@@ -15,8 +16,15 @@ namespace {
 
 using tgrack::v1::ReduceOp;
 
+// Max and min propagate NaN from either side, as the max/min ops and reductions do.
 template <typename T, ReduceOp Op>
 inline T combine(T a, T b) {
+  if constexpr (Op == tgrack::v1::REDUCE_OP_MIN || Op == tgrack::v1::REDUCE_OP_MAX) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (a != a) return a;
+      if (b != b) return b;
+    }
+  }
   if constexpr (Op == tgrack::v1::REDUCE_OP_PROD) return a * b;
   else if constexpr (Op == tgrack::v1::REDUCE_OP_MIN) return b < a ? b : a;
   else if constexpr (Op == tgrack::v1::REDUCE_OP_MAX) return a < b ? b : a;
@@ -81,9 +89,14 @@ __attribute__((target("avx,f16c"))) void reduce_f16_f16c(std::byte* dst, const s
     __m256 y = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * i)));
     __m256 r;
     if constexpr (Op == tgrack::v1::REDUCE_OP_PROD) r = _mm256_mul_ps(x, y);
-    else if constexpr (Op == tgrack::v1::REDUCE_OP_MIN) r = _mm256_min_ps(y, x);
-    else if constexpr (Op == tgrack::v1::REDUCE_OP_MAX) r = _mm256_max_ps(y, x);
-    else r = _mm256_add_ps(x, y);
+    else if constexpr (Op == tgrack::v1::REDUCE_OP_MIN || Op == tgrack::v1::REDUCE_OP_MAX) {
+      // vminps/vmaxps return the second operand when either is NaN; lanes with a NaN take
+      // x + y instead, which is NaN.
+      r = Op == tgrack::v1::REDUCE_OP_MIN ? _mm256_min_ps(y, x) : _mm256_max_ps(y, x);
+      r = _mm256_blendv_ps(r, _mm256_add_ps(x, y), _mm256_cmp_ps(x, y, _CMP_UNORD_Q));
+    } else {
+      r = _mm256_add_ps(x, y);
+    }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * i),
                      _mm256_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT));
   }

@@ -402,9 +402,6 @@ absl::Status Planner::plan_combine(const v1::Node& node, const Layout& group) {
   } else if (node.op() == v1::OP_REDUCE_MIN) {
     local_op = v1::OP_MIN, stack_op = v1::OP_REDUCE_MIN, reduce_op = v1::REDUCE_OP_MIN;
   }
-  if (type.dtype == v1::DTYPE_BOOL) {
-    return error(node, "a bool reduction over a sharded axis is not supported; cast to i32 first");
-  }
   const bool mean = node.op() == v1::OP_MEAN;
   const int world = static_cast<int>(group.devices.size());
   const int per_device = group.shards / world;
@@ -445,9 +442,17 @@ absl::Status Planner::plan_combine(const v1::Node& node, const Layout& group) {
                    {acc, shard_name(name, d * per_device + k) + "/part"})->name();
       }
       if (world > 1) {
+        // The collectives reduce numbers: a bool max/min (or/and) travels as i32 0/1.
+        const bool as_i32 = type.dtype == v1::DTYPE_BOOL;
+        if (as_i32) {
+          v1::Node* widen = step(v1::OP_CAST, "as_i32", {acc});
+          widen->set_dtype(v1::DTYPE_I32);
+          acc = widen->name();
+        }
         v1::Node* all = step(v1::OP_ALL_REDUCE, "all_reduce", {acc});
         all->mutable_collective()->set_comm_id(comm_id);
         all->mutable_collective()->set_op(reduce_op);
+        if (as_i32) step(v1::OP_CAST, "as_bool", {all->name()})->set_dtype(v1::DTYPE_BOOL);
       }
     } else {
       std::vector<std::string> rows;
@@ -474,26 +479,27 @@ absl::Status Planner::plan_combine(const v1::Node& node, const Layout& group) {
       step(stack_op, "ordered", {stack})->add_axes(0);
     }
     if (mean) {
+      const std::string total = last(first_part);
       v1::Node count_node;
       count_node.set_name(name + "/count");
       count_node.set_op(v1::OP_CONSTANT);
-      HostTensor scalar(TensorType{type.dtype, {}});
+      // f64 divides in f64; f32, f16 and bf16 divide in f32 (an f16 count could be inexact
+      // or infinite), and f16 and bf16 round the quotient once to their dtype.
       if (type.dtype == v1::DTYPE_F64) {
+        HostTensor scalar(TensorType{v1::DTYPE_F64, {}});
         scalar.values<double>()[0] = static_cast<double>(count);
+        *count_node.mutable_value() = scalar.to_proto();
       } else {
-        // Computed in f32 for f32, f16 and bf16 alike; a cast keeps the node's dtype.
-        scalar = HostTensor(TensorType{v1::DTYPE_F32, {}});
+        HostTensor scalar(TensorType{v1::DTYPE_F32, {}});
         scalar.values<float>()[0] = static_cast<float>(count);
+        *count_node.mutable_value() = scalar.to_proto();
       }
-      *count_node.mutable_value() = scalar.to_proto();
-      std::string divisor = count_node.name();
+      const std::string divisor = count_node.name();
       emit(device, std::move(count_node));
+      const std::string quotient = step(v1::OP_DIV, "mean", {total, divisor})->name();
       if (type.dtype != v1::DTYPE_F64 && type.dtype != v1::DTYPE_F32) {
-        v1::Node* cast = step(v1::OP_CAST, "count_cast", {divisor});
-        cast->set_dtype(type.dtype);
-        divisor = cast->name();
+        step(v1::OP_CAST, "mean_cast", {quotient})->set_dtype(type.dtype);
       }
-      step(v1::OP_DIV, "mean", {last(first_part), divisor});
     }
     steps.back().set_name(name);
     for (v1::Node& n : steps) emit(device, std::move(n));

@@ -17,10 +17,12 @@
 //     reductions over other axes, matmul
 //     over rows or columns, permute, reshape and expand that keep it, slice and pad that
 //     leave it whole, concat along another axis), giving a Sharded result. A reduction over
-//     the sharded axis (sum, mean, max, min, or matmul contracting it) runs per shard and
-//     the partial results are combined into a Replicated result: summed on each device and
-//     all-reduced, or — deterministic — stacked in shard order, all-gathered and reduced
-//     over the stack, so the bits do not depend on how many devices hold the shards.
+//     the sharded axis (sum, mean, max, min — of bool too, as or and and —, or matmul
+//     contracting it) runs per shard and the partial results are combined into a Replicated
+//     result: summed on each device and all-reduced (bool as i32 0/1), or — deterministic —
+//     stacked in shard order, all-gathered and reduced over the stack, so the bits do not
+//     depend on how many devices hold the shards. A mean divides the combined sum by the
+//     element count, in f32 for f16 and bf16.
 //   - Anything else is INVALID_ARGUMENT naming the node, its op and the layout problem.
 // Fragments list their nodes in one global topological order, so receives and collectives
 // cannot deadlock. Physical names: a value keeps its node's name on each device holding

@@ -108,6 +108,56 @@ TEST(Planner, DeterministicModeGathersPartialsInShardOrder) {
   EXPECT_EQ(node_named(p->fragments[0], "y").op(), v1::OP_SUM);
 }
 
+const v1::Node& node_in(const v1::Graph& fragment, const std::string& name) {
+  for (const v1::Node& node : fragment.nodes()) {
+    if (node.name() == name) return node;
+  }
+  throw std::runtime_error("no node " + name);
+}
+
+// mean = cast(sum / count): the combined sum divided by the f32 count, rounded once to f16.
+TEST(Planner, ShardedHalfMeanDividesTheCombinedSumByTheCount) {
+  for (bool deterministic : {false, true}) {
+    SCOPED_TRACE(deterministic ? "deterministic" : "all-reduce");
+    GraphBuilder g;
+    Value x = g.input("x", v1::DTYPE_F16, {4, 2});
+    g.output(mean(x, {0}), "y");
+    v1::Graph graph = *g.build();
+    shard(graph, "x", {dev("a", 0), dev("b", 0)}, 0);
+    auto p = plan(graph, deterministic);
+    ASSERT_TRUE(p.ok()) << p.status();
+    for (const v1::Graph& fragment : p->fragments) {
+      const v1::Node& y = node_in(fragment, "y");
+      EXPECT_EQ(y.op(), v1::OP_CAST);
+      EXPECT_EQ(y.dtype(), v1::DTYPE_F16);
+      ASSERT_EQ(y.inputs_size(), 1);
+      const v1::Node& quotient = node_in(fragment, y.inputs(0));
+      EXPECT_EQ(quotient.op(), v1::OP_DIV);
+      const std::string combined = deterministic ? "y/ordered" : "y/all_reduce";
+      EXPECT_THAT(quotient.inputs(), ::testing::ElementsAre(combined, "y/count"));
+      EXPECT_EQ(node_in(fragment, "y/count").value().dtype(), v1::DTYPE_F32);
+    }
+  }
+}
+
+// The collectives reduce numbers, so a bool max (or) travels as i32 0/1 and comes back bool.
+TEST(Planner, ShardedBoolMaxAllReducesAsI32) {
+  GraphBuilder g;
+  Value x = g.input("x", v1::DTYPE_BOOL, {4, 2});
+  g.output(reduce_max(x, {0}), "y");
+  v1::Graph graph = *g.build();
+  shard(graph, "x", {dev("a", 0), dev("b", 0)}, 0);
+  auto p = plan(graph);
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (const v1::Graph& fragment : p->fragments) {
+    EXPECT_EQ(node_in(fragment, "y/as_i32").dtype(), v1::DTYPE_I32);
+    EXPECT_THAT(node_in(fragment, "y/all_reduce").inputs(), ::testing::ElementsAre("y/as_i32"));
+    const v1::Node& y = node_in(fragment, "y");
+    EXPECT_EQ(y.op(), v1::OP_CAST);
+    EXPECT_EQ(y.dtype(), v1::DTYPE_BOOL);
+  }
+}
+
 TEST(Planner, CrossDeviceEdgeBecomesSendAndReceive) {
   GraphBuilder g;
   Value x = g.input("x", v1::DTYPE_F32, {4});

@@ -27,6 +27,20 @@ float to_float_round_odd(double d) {
   return f;
 }
 
+// The same for an integer, from its exact value: through f64 an i64 would round twice.
+float int_to_float_round_odd(int64_t v) {
+  const uint64_t magnitude = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  const int width = std::bit_width(magnitude);
+  uint64_t kept = magnitude;
+  if (width > std::numeric_limits<float>::digits) {
+    const int dropped = width - std::numeric_limits<float>::digits;
+    kept = magnitude >> dropped << dropped;
+    if (kept != magnitude) kept |= uint64_t{1} << dropped;
+  }
+  const float f = static_cast<float>(kept);  // Exact: at most 24 significant bits.
+  return v < 0 ? -f : f;
+}
+
 template <class I>
 I float_to_int(double x) {
   if (std::isnan(x)) return 0;
@@ -48,6 +62,9 @@ typename Elem<To>::Storage convert(typename Elem<From>::Storage v) {
     return Elem<To>::store(x != CF(0));
   } else if constexpr (std::is_floating_point_v<CF> && std::is_integral_v<CT>) {
     return Elem<To>::store(float_to_int<CT>(static_cast<double>(x)));
+  } else if constexpr ((To == v1::DTYPE_F16 || To == v1::DTYPE_BF16) &&
+                       std::is_integral_v<CF> && !std::is_same_v<CF, bool>) {
+    return Elem<To>::store(int_to_float_round_odd(static_cast<int64_t>(x)));
   } else if constexpr (To == v1::DTYPE_F16 || To == v1::DTYPE_BF16) {
     return Elem<To>::store(to_float_round_odd(static_cast<double>(x)));
   } else {

@@ -214,7 +214,11 @@ absl::Status unary(ThreadPool* pool, const Kernel& k, const std::byte* in, std::
           unary_loop<D>(pool, in, out, n, [](C x) { return std::tanh(x); });
           return {};
         case v1::OP_SIGMOID:
-          unary_loop<D>(pool, in, out, n, [](C x) { return C(1) / (C(1) + std::exp(-x)); });
+          // exp(x) / (1 + exp(x)) below 0: 1 / (1 + exp(-x)) would overflow exp to inf and
+          // give 0 where the result is subnormal.
+          unary_loop<D>(pool, in, out, n, [](C x) {
+            return x >= C(0) ? C(1) / (C(1) + std::exp(-x)) : std::exp(x) / (C(1) + std::exp(x));
+          });
           return {};
         default: break;
       }

@@ -56,9 +56,13 @@ void run_matmul(const Kernel& kernel, Inputs inputs, std::byte* output) {
   // f16/bf16 compute in f32.
   const bool narrow = out.dtype == v1::DTYPE_F16 || out.dtype == v1::DTYPE_BF16;
   const DType compute = narrow ? v1::DTYPE_F32 : out.dtype;
-  std::vector<std::byte> scratch_a, scratch_b, scratch_c;
-  const std::byte* a = as_dtype(kernel.inputs[0], inputs[0], compute, scratch_a);
-  const std::byte* b = as_dtype(kernel.inputs[1], inputs[1], compute, scratch_b);
+  // Operands are converted to the result type first (an integer rounds to f16/bf16 there),
+  // then widened exactly to the compute type.
+  std::vector<std::byte> scratch_a, scratch_b, scratch_c, narrow_a, narrow_b;
+  const std::byte* a = as_dtype(kernel.inputs[0], inputs[0], out.dtype, narrow_a);
+  const std::byte* b = as_dtype(kernel.inputs[1], inputs[1], out.dtype, narrow_b);
+  a = as_dtype(TensorType{out.dtype, a_shape}, a, compute, scratch_a);
+  b = as_dtype(TensorType{out.dtype, b_shape}, b, compute, scratch_b);
   std::byte* c = output;
   if (narrow) {
     scratch_c.resize(static_cast<size_t>(out.elements()) * sizeof(float));

@@ -59,7 +59,7 @@ absl::StatusOr<TensorType> infer_matmul(const TensorType& a, const TensorType& b
     return invalid("matmul needs operands of rank >= 2 (reshape first): ", both);
   }
   const DType dtype = promote_types(a.dtype, b.dtype);
-  if (dtype == v1::DTYPE_BOOL)
+  if (a.dtype == v1::DTYPE_BOOL || b.dtype == v1::DTYPE_BOOL)
     return invalid("matmul of bool is not defined: ", both, "; cast first");
   const int64_t m = a.shape[a.shape.size() - 2], k = a.shape.back();
   const int64_t k2 = b.shape[b.shape.size() - 2], n = b.shape.back();

@@ -20,12 +20,13 @@
 // Where: condition must be bool; then/else promote; all three broadcast together.
 // Cast: any type to any type. Float to integer truncates toward zero, saturates at the
 //   target's range and maps NaN to 0; to bool is "!= 0" (NaN is true); integer narrowing wraps;
-//   to f16/bf16 rounds to nearest even once (from f64 without double rounding).
+//   to f16/bf16 rounds to nearest even once (from f64 and i64 too, without double rounding).
 // Reductions: axes in [-rank, rank), no repeats, empty = all; keepdims keeps them as 1.
 //   sum keeps the type (bool sums to i64); reduce_max/min keep it (over bool: any/all) and
 //   need every reduced dim non-empty; mean needs a floating input (empty mean is NaN).
 // Matmul: both ranks >= 2, [..., m, k] x [..., k, n] -> [..., m, n]; batch dims broadcast;
-//   bool operands are refused (cast first).
+//   a bool operand is refused, with any other operand (cast first). Like every promoting op,
+//   it converts both operands to the result type first (i32 x f16 multiplies f16 values).
 // Movement: reshape keeps the element count (one dim may be -1 when the others' product is
 //   non-zero); permute takes a permutation of [0, rank); expand broadcasts the input to the
 //   target shape (rank >= input rank); slice takes starts/ends per dim (negative counts from

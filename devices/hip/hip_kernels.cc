@@ -120,6 +120,20 @@ __device__ inline float tg_round_odd(double d) {
   }
   return f;
 }
+// The same for an integer, from its exact value (through f64 an i64 would round twice).
+__device__ inline float tg_int_round_odd(long long v) {
+  const unsigned long long m = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  int width = 0;
+  while (width < 64 && (m >> width) != 0) ++width;
+  unsigned long long kept = m;
+  if (width > 24) {
+    const int dropped = width - 24;
+    kept = m >> dropped << dropped;
+    if (kept != m) kept |= 1ull << dropped;
+  }
+  const float f = (float)kept;
+  return v < 0 ? -f : f;
+}
 )";
 
 std::string name_of(DType d) { return std::string(dtype_name(d)); }
@@ -267,10 +281,11 @@ std::string convert(const std::string& x, DType from, DType to) {
   const std::string t = ctype(to);
   if (to == v1::DTYPE_BOOL) return absl::StrCat("(unsigned char)(", load(x, from), " != 0)");
   if (narrow(to)) {
-    // From a float-computed type the value is exact in f32; from f64 or an integer it goes
-    // through f64 and rounds once.
+    // From a float-computed type the value is exact in f32; from f64 or an integer it is
+    // rounded to odd in f32 first, so that the final rounding is the only one.
     if (from == v1::DTYPE_F32 || narrow(from)) return store(load(x, from), to);
     if (from == v1::DTYPE_BOOL) return store(absl::StrCat("(float)", x), to);
+    if (is_integer(from)) return store(absl::StrCat("tg_int_round_odd((long long)", x, ")"), to);
     return store(absl::StrCat("tg_round_odd((double)", x, ")"), to);
   }
   if (from == v1::DTYPE_BOOL || is_floating(to)) return absl::StrCat("(", t, ")", load(x, from));
@@ -301,7 +316,10 @@ absl::StatusOr<HipKernelSource> unary(const Kernel& k) {
     case v1::OP_LOG: expr = "tg_log(x)"; break;
     case v1::OP_SQRT: expr = "tg_sqrt(x)"; break;
     case v1::OP_TANH: expr = "tg_tanh(x)"; break;
-    case v1::OP_SIGMOID: expr = absl::StrCat("(", t, ")1 / ((", t, ")1 + tg_exp(-x))"); break;
+    case v1::OP_SIGMOID:  // As on the host: exp(x) / (1 + exp(x)) below 0, so tiny results stay.
+      expr = absl::StrCat("x >= (", t, ")0 ? (", t, ")1 / ((", t, ")1 + tg_exp(-x)) : tg_exp(x) / ((",
+                          t, ")1 + tg_exp(x))");
+      break;
     default: return absl::InternalError("not a unary op");
   }
   const bool float_only = k.node->op() != v1::OP_NEG && k.node->op() != v1::OP_RELU;
@@ -435,7 +453,9 @@ absl::StatusOr<HipKernelSource> matmul(const Kernel& k) {
     return absl::InvalidArgumentError("matmul needs operands of rank >= 2");
   }
   const DType p = k.output.dtype;
-  if (p == v1::DTYPE_BOOL) return absl::InvalidArgumentError("matmul refuses bool operands");
+  if (k.inputs[0].dtype == v1::DTYPE_BOOL || k.inputs[1].dtype == v1::DTYPE_BOOL) {
+    return absl::InvalidArgumentError("matmul refuses bool operands");
+  }
   // f16/bf16 operands are converted to f32 and the f32 result rounded once, as on the host.
   const DType cd = narrow(p) ? v1::DTYPE_F32 : p;
   const int64_t m = a[a.size() - 2], kk = a[a.size() - 1], n = b[b.size() - 1];
@@ -461,10 +481,14 @@ absl::StatusOr<HipKernelSource> matmul(const Kernel& k) {
     // Strides over the batch index for a and b, computed from the broadcast batch shape.
     batch_code = offsets("bz", batch, {sa, sb});
   }
-  const std::string a_elem = convert(absl::StrCat("in0[o0 + row * ", kk, "LL + t0 + tx]"),
-                                     k.inputs[0].dtype, cd);
-  const std::string b_elem = convert(absl::StrCat("in1[o1 + (t0 + ty) * ", n, "LL + col]"),
-                                     k.inputs[1].dtype, cd);
+  // Each operand is converted to the result type first, then widened exactly to `cd`.
+  auto operand = [&](const std::string& x, DType from) {
+    return narrow(p) ? load(convert(x, from, p), p) : convert(x, from, cd);
+  };
+  const std::string a_elem =
+      operand(absl::StrCat("in0[o0 + row * ", kk, "LL + t0 + tx]"), k.inputs[0].dtype);
+  const std::string b_elem =
+      operand(absl::StrCat("in1[o1 + (t0 + ty) * ", n, "LL + col]"), k.inputs[1].dtype);
   src.source = absl::StrCat(
       kPrelude, "#define TILE ", kTile, "\nextern \"C\" __global__ void tg_kernel(",
       params(k, false), ") {\n  __shared__ ", t, " as[TILE][TILE];\n  __shared__ ", t,

@@ -45,6 +45,24 @@ TEST(Unary, FloatOpsMatchReferenceInEveryFloatType) {
   }
 }
 
+TEST(Unary, SigmoidOfLargeNegativeInputsIsTinyNotZero) {
+  // exp(-x) overflows there (f32 past 88.7, f64 past 709.8); the result is subnormal.
+  auto f32 = unary_graph(v1::OP_SIGMOID, tensor(F32, {2}, {-100, -90}));
+  ASSERT_EQ(f32.size(), 1u);
+  EXPECT_NEAR(values(f32[0])[0], std::exp(-100.0), 2 * 0x1p-149);
+  EXPECT_NEAR(values(f32[0])[1], std::exp(-90.0), 2 * 0x1p-149);
+  EXPECT_GT(values(f32[0])[0], 0);
+  auto f64 = unary_graph(v1::OP_SIGMOID, tensor(F64, {1}, {-720}));
+  ASSERT_EQ(f64.size(), 1u);
+  EXPECT_NEAR(values(f64[0])[0], std::exp(-720.0), 2 * 0x1p-1074);
+  EXPECT_GT(values(f64[0])[0], 0);
+  auto nan = unary_graph(v1::OP_SIGMOID, tensor(F32, {3}, {NAN, -INFINITY, INFINITY}));
+  ASSERT_EQ(nan.size(), 1u);
+  EXPECT_TRUE(std::isnan(values(nan[0])[0]));
+  EXPECT_EQ(values(nan[0])[1], 0);
+  EXPECT_EQ(values(nan[0])[2], 1);
+}
+
 TEST(Unary, NegAndReluOnIntegersAreExactAndWrap) {
   const double min32 = std::numeric_limits<int32_t>::min();
   auto neg = unary_graph(v1::OP_NEG, tensor(I32, {4}, {3, -7, 0, min32}));
@@ -279,6 +297,32 @@ TEST(Cast, ToHalfRoundsOnceFromF64) {
   EXPECT_EQ(b.values<uint16_t>()[0], 0x3f81);
   HostTensor from_int = cast(tensor(I32, {2}, {2049, 16777217}), F16);
   EXPECT_EQ(values(from_int), (std::vector<double>{2048, INFINITY}));
+}
+
+TEST(Cast, I64ToHalfAndBfloat16RoundsOnce) {
+  // 2^60 + 2^52 + 1 is just above the bf16 tie 2^60 + 2^52: through f64 it lands on the tie
+  // (2^60 is even, so it rounds down); rounding once goes up to 2^60 + 2^53.
+  HostTensor big(TensorType{I64, {4}});
+  big.values<int64_t>()[0] = (int64_t{1} << 60) + (int64_t{1} << 52) + 1;
+  big.values<int64_t>()[1] = -big.values<int64_t>()[0];
+  big.values<int64_t>()[2] = (int64_t{1} << 60) + (int64_t{1} << 52);  // The tie itself.
+  big.values<int64_t>()[3] = std::numeric_limits<int64_t>::min();
+  EXPECT_EQ(values(cast(big, BF16)), (std::vector<double>{0x1p60 + 0x1p53, -0x1p60 - 0x1p53,
+                                                          0x1p60, -0x1p63}));
+  // Promotion converts the same way: i64 + bf16 0 is the i64 rounded once.
+  GraphBuilder b;
+  b.input("x", I64, {4});
+  b.input("zero", BF16, {1});
+  b.node("y", v1::OP_ADD, {"x", "zero"});
+  b.output("y");
+  auto out = run(b, {{"x", big}, {"zero", tensor(BF16, {1}, {0})}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(values(out[0])[0], 0x1p60 + 0x1p53);
+  // f16 from integers: 2^11 + 1 ties to even, 2^11 + 3 rounds up, 65520 overflows.
+  HostTensor ints(TensorType{I64, {4}});
+  int64_t* v = ints.values<int64_t>().data();
+  v[0] = 2049, v[1] = 2051, v[2] = 65519, v[3] = (int64_t{1} << 62) + 1;
+  EXPECT_EQ(values(cast(ints, F16)), (std::vector<double>{2048, 2052, 65504, INFINITY}));
 }
 
 TEST(Cast, EveryPairPreservesSmallIntegers) {

@@ -193,6 +193,20 @@ TEST(Matmul, FloatValuesMatchReference) {
   }
 }
 
+TEST(Matmul, IntegerOperandIsConvertedToTheHalfResultTypeFirst) {
+  for (DType half : {F16, BF16}) {
+    SCOPED_TRACE(std::string(dtype_name(half)));
+    // 4097 is 4096 in f16 and bf16, so [4097, 4096] . [1, -1] is 0 there.
+    HostTensor out = matmul(tensor(I32, {1, 2}, {4097, 4096}), tensor(half, {2, 1}, {1, -1}));
+    EXPECT_EQ(out.type(), (TensorType{half, {1, 1}}));
+    EXPECT_EQ(values(out)[0], 0.0);
+    // 2147483646 is inf in f16 (and 2^31 in bf16): inf * 0 is NaN in f16.
+    HostTensor big = matmul(tensor(half, {1, 1}, {0}), tensor(I32, {1, 1}, {2147483646}));
+    if (half == F16) EXPECT_TRUE(std::isnan(values(big)[0]));
+    else EXPECT_EQ(values(big)[0], 0.0);
+  }
+}
+
 TEST(Matmul, MixedTypesPromote) {
   HostTensor out = matmul(tensor(I32, {1, 2}, {1, 2}), tensor(F32, {2, 1}, {0.5, 0.25}));
   EXPECT_EQ(out.type(), (TensorType{F32, {1, 1}}));

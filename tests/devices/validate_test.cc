@@ -201,6 +201,11 @@ TEST(Validate, MatmulRules) {
   d.input("x", BOOL, {2, 2});
   d.node("y", v1::OP_MATMUL, {"x", "x"});
   expect_invalid(d, "node 'y' (OP_MATMUL): matmul of bool is not defined");
+  GraphBuilder e;
+  e.input("x", BOOL, {2, 2});
+  e.input("w", F32, {2, 2});
+  e.node("y", v1::OP_MATMUL, {"x", "w"});
+  expect_invalid(e, "node 'y' (OP_MATMUL): matmul of bool is not defined: bool[2,2] x f32[2,2]");
 }
 
 TEST(Validate, ReductionAxes) {
