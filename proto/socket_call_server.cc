@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "accept_guard.h"
 #include "socket_frames.h"
 
 namespace tg {
@@ -60,9 +59,8 @@ absl::Status SocketCallServer::start(const std::string& host, int port) {
 }
 
 void SocketCallServer::accept_loop() {
-  AcceptGuard guard;
   while (wait_readable(listen_fd_, stop_fd_)) {
-    const AcceptGuard::Accepted accepted = guard.accept(listen_fd_, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    const AcceptGuard::Accepted accepted = accept_guard_.accept(listen_fd_, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (accepted.fd < 0) {
       if (!pause_unless_woken(stop_fd_, accepted.pause)) return;
       continue;

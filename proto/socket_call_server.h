@@ -24,6 +24,8 @@
 
 #include <absl/status/statusor.h>
 
+#include "accept_guard.h"
+
 namespace tg {
 
 struct SocketCallLimits {
@@ -86,6 +88,7 @@ class SocketCallServer {
   void reap_finished();
 
   const SocketCallLimits limits_;
+  AcceptGuard accept_guard_;  // Holds its reserve descriptor from construction on.
   std::map<uint32_t, Named> handlers_;
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // An eventfd, readable once stop() begins.
