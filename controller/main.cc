@@ -19,6 +19,14 @@ int main(int argc, char** argv) {
                  "Port on the --listen host for Submit as a plain-TCP socket call, the fast path "
                  "of clients (0 = any)")
       ->capture_default_str();
+  std::string call_idle_timeout = "300s";
+  app.add_option("--call-max-connections", config.call_limits.max_connections,
+                 "Connections (one thread each) the --call-port serves at once; more are refused")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--call-idle-timeout", call_idle_timeout,
+                 "Close a --call-port connection idle this long between calls")
+      ->capture_default_str();
   app.add_option("--down-after", down_after, "A node silent this long is DOWN")
       ->capture_default_str();
   app.add_option("--heartbeat-interval", heartbeat_interval, "How often daemons heartbeat")
@@ -34,7 +42,8 @@ int main(int argc, char** argv) {
   for (auto [text, target, flag] :
        {std::tuple{&down_after, &config.down_after, "--down-after"},
         std::tuple{&heartbeat_interval, &config.heartbeat_interval, "--heartbeat-interval"},
-        std::tuple{&job_timeout, &config.job_timeout, "--job-timeout"}}) {
+        std::tuple{&job_timeout, &config.job_timeout, "--job-timeout"},
+        std::tuple{&call_idle_timeout, &config.call_limits.idle_timeout, "--call-idle-timeout"}}) {
     auto parsed = tg::parse_duration(*text);
     if (!parsed.ok()) {
       std::fprintf(stderr, "tgcontroller: %s: %s\n", flag,
@@ -42,6 +51,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     *target = *parsed;
+  }
+  if (config.call_limits.idle_timeout.count() <= 0) {
+    std::fprintf(stderr, "tgcontroller: --call-idle-timeout: '%s' is not a positive duration\n",
+                 call_idle_timeout.c_str());
+    return 2;
   }
 
   sigset_t signals;
