@@ -89,6 +89,11 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     comm->topo_.node_of.push_back(node_ids.try_emplace(spec.ranks(r).data_address(), r).first->second);
   }
   comm->ctx_ = std::make_unique<Context>(rank, n, timeout);
+  std::vector<std::string> rank_devices;
+  for (const auto& info : spec.ranks()) {
+    rank_devices.push_back(absl::StrCat(info.device().node(), "/", info.device().index()));
+  }
+  comm->ctx_->set_rank_devices(std::move(rank_devices));
   std::vector<uint32_t> local_peers, remote_peers;
   for (uint32_t r = 0; r < n; ++r) {
     if (r == rank) continue;

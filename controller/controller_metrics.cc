@@ -46,9 +46,15 @@ ControllerMetrics::ControllerMetrics(const std::string& host)
                    .Register(endpoint_.registry())),
       queued_(BuildGauge()
                   .Name("tgrack_scheduler_queued_jobs")
-                  .Help("Jobs waiting for placement")
+                  .Help("Jobs submitted and not started yet: waiting for placement or for "
+                        "their communicators")
                   .Labels({{"host", host}})
                   .Register(endpoint_.registry())),
+      running_(BuildGauge()
+                   .Name("tgrack_scheduler_running_jobs")
+                   .Help("Jobs started on daemons and not finished")
+                   .Labels({{"host", host}})
+                   .Register(endpoint_.registry())),
       submitted_(BuildCounter()
                      .Name("tgrack_jobs_submitted_total")
                      .Help("Jobs submitted to the controller")
@@ -76,6 +82,7 @@ ControllerMetrics::ControllerMetrics(const std::string& host)
                        .Register(endpoint_.registry())) {
   // Series without per-event labels exist from the start, so dashboards show 0, not nothing.
   queued_.Add({}).Set(0);
+  running_.Add({}).Set(0);
   submitted_.Add({});
   scheduling_seconds_.Add({}, seconds_buckets());
   job_seconds_.Add({}, seconds_buckets());
@@ -115,8 +122,17 @@ void ControllerMetrics::node_up(const std::string& node, bool up) {
   node_up_.Add({{"node", node}}).Set(up ? 1 : 0);
 }
 
-void ControllerMetrics::queue_length(int64_t jobs) {
-  queued_.Add({}).Set(static_cast<double>(jobs));
+void ControllerMetrics::jobs_running(int64_t jobs) {
+  running_.Add({}).Set(static_cast<double>(jobs));
+}
+
+QueuedJob::QueuedJob(ControllerMetrics* metrics) : metrics_(metrics) {
+  if (metrics_ != nullptr) metrics_->queued_.Add({}).Increment();
+}
+
+void QueuedJob::started() {
+  if (metrics_ != nullptr) metrics_->queued_.Add({}).Decrement();
+  metrics_ = nullptr;
 }
 
 void ControllerMetrics::job_submitted() { submitted_.Add({}).Increment(); }

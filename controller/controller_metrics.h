@@ -57,8 +57,10 @@ class ControllerMetrics {
   // tgrack_node_up{node}: 1 while the daemon heartbeats, 0 once it is down.
   void node_up(const std::string& node, bool up);
 
-  // Jobs waiting for placement: tgrack_scheduler_queued_jobs.
-  void queue_length(int64_t jobs);
+  // Jobs started on daemons and not finished: tgrack_scheduler_running_jobs. Jobs waiting
+  // for placement or for their communicators are tgrack_scheduler_queued_jobs, counted by
+  // QueuedJob.
+  void jobs_running(int64_t jobs);
   void job_submitted();
   // A job waited `seconds` from submission until its fragments were sent to daemons.
   void job_scheduled(double seconds);
@@ -76,7 +78,9 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Gauge>& nodes_;
   prometheus::Family<prometheus::Gauge>& devices_;
   prometheus::Family<prometheus::Gauge>& node_up_;
+  friend class QueuedJob;
   prometheus::Family<prometheus::Gauge>& queued_;
+  prometheus::Family<prometheus::Gauge>& running_;
   prometheus::Family<prometheus::Counter>& submitted_;
   prometheus::Family<prometheus::Histogram>& scheduling_seconds_;
   prometheus::Family<prometheus::Histogram>& job_seconds_;
@@ -86,6 +90,21 @@ class ControllerMetrics {
   std::mutex mutex_;  // Guards the seen-state sets.
   std::set<std::string> node_states_;
   std::set<std::string> device_states_;
+};
+
+// One submitted job while it waits: counted in tgrack_scheduler_queued_jobs from
+// construction until started() or destruction (a job that fails before it starts). No-op
+// without metrics.
+class QueuedJob {
+ public:
+  explicit QueuedJob(ControllerMetrics* metrics);
+  ~QueuedJob() { started(); }
+  QueuedJob(const QueuedJob&) = delete;
+  QueuedJob& operator=(const QueuedJob&) = delete;
+  void started();
+
+ private:
+  ControllerMetrics* metrics_;
 };
 
 }  // namespace tg

@@ -30,7 +30,8 @@ ControllerServer::ControllerServer(const ControllerConfig& config)
       sessions_([this](const auto& pieces) { plans_.free_pieces(pieces); },
                 [this](const auto& plan_ids) { plans_.drop_all(plan_ids); }),
       service_({membership_, jobs_, plans_, registry_, sessions_, collectives_},
-               config.heartbeat_interval, &metrics_) {
+               config.heartbeat_interval, &metrics_),
+      calls_(config.call_limits) {
   jobs_.set_metrics(&metrics_);
   plans_.set_metrics(&metrics_);
   plans_.set_sessions(&sessions_);
@@ -50,7 +51,7 @@ void ControllerServer::sample_loop() {
     }
     metrics_.nodes_by_state(nodes);
     metrics_.devices_by_state(devices);
-    metrics_.queue_length(static_cast<int64_t>(registry_.running()));
+    metrics_.jobs_running(static_cast<int64_t>(registry_.running()));
   } while (!sample_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; }));
 }
 
@@ -68,7 +69,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || port == 0) {
-    return absl::UnavailableError("cannot listen on " + config.listen_address);
+    return listen_failure(config.listen_address);
   }
   const std::string host = config.listen_address.substr(0, config.listen_address.rfind(':'));
   server->address_ = host + ":" + std::to_string(port);

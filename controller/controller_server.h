@@ -32,6 +32,7 @@ namespace tg {
 struct ControllerConfig {
   std::string listen_address = "127.0.0.1:7070";
   int call_port = 0;  // Submit as a socket call, on the listen host (0 = any port).
+  SocketCallLimits call_limits;  // Connections and timeouts of the socket-call port.
   std::string port_file;                                  // "" = none.
   std::chrono::milliseconds down_after{3000};             // Silence before a node is DOWN.
   std::chrono::milliseconds heartbeat_interval{1000};     // Told to daemons.

@@ -25,13 +25,15 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::submit(
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
   };
   if (metrics_ != nullptr) metrics_->job_submitted();
-  auto reply = run(request, submitted);
+  QueuedJob queued(metrics_);
+  auto reply = run(request, submitted, queued);
   if (metrics_ != nullptr) metrics_->job_done(seconds(), reply.status().code());
   return reply;
 }
 
 absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
-    const tgrack::v1::SubmitRequest& request, std::chrono::steady_clock::time_point submitted) {
+    const tgrack::v1::SubmitRequest& request, std::chrono::steady_clock::time_point submitted,
+    QueuedJob& queued) {
   auto validated = validate_graph(request.graph());
   if (!validated.ok()) return validated.status();
   std::vector<HostTensor> feeds;
@@ -83,6 +85,7 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
                     auto deadline = context_with_deadline(std::chrono::seconds(2));
                     stubs_.at(address).CancelJob(deadline.get(), cancel, &reply);
                   });
+  queued.started();
   if (metrics_ != nullptr) {
     metrics_->job_scheduled(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count());

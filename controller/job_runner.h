@@ -40,7 +40,8 @@ class JobRunner {
  private:
   int jobs_running(const std::string& node, uint32_t index) const;  // Caller holds mutex_.
   absl::StatusOr<tgrack::v1::SubmitReply> run(const tgrack::v1::SubmitRequest& request,
-                                              std::chrono::steady_clock::time_point submitted);
+                                              std::chrono::steady_clock::time_point submitted,
+                                              QueuedJob& queued);
 
   const Membership& membership_;
   NodeStubs& stubs_;

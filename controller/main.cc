@@ -22,6 +22,14 @@ int main(int argc, char** argv) {
                  "of clients (0 = any)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  std::string call_idle_timeout = "300s";
+  app.add_option("--call-max-connections", config.call_limits.max_connections,
+                 "Connections (one thread each) the --call-port serves at once; more are refused")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--call-idle-timeout", call_idle_timeout,
+                 "Close a --call-port connection idle this long between calls")
+      ->capture_default_str();
   app.add_option("--down-after", down_after, "A node silent this long is DOWN")
       ->capture_default_str();
   app.add_option("--heartbeat-interval", heartbeat_interval, "How often daemons heartbeat")
@@ -38,7 +46,8 @@ int main(int argc, char** argv) {
   for (auto [text, target, flag] :
        {std::tuple{&down_after, &config.down_after, "--down-after"},
         std::tuple{&heartbeat_interval, &config.heartbeat_interval, "--heartbeat-interval"},
-        std::tuple{&job_timeout, &config.job_timeout, "--job-timeout"}}) {
+        std::tuple{&job_timeout, &config.job_timeout, "--job-timeout"},
+        std::tuple{&call_idle_timeout, &config.call_limits.idle_timeout, "--call-idle-timeout"}}) {
     auto parsed = tg::parse_duration(*text);
     if (!parsed.ok()) {
       std::fprintf(stderr, "tgcontroller: %s: %s\n", flag,

@@ -341,6 +341,7 @@ void PlanRunner::free_pieces(const std::vector<v1::TensorPiece>& pieces) {
 
 absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& request) {
   if (metrics_ != nullptr) metrics_->job_submitted();
+  QueuedJob queued(metrics_);
   const auto submitted = std::chrono::steady_clock::now();
   auto reply = [&]() -> absl::StatusOr<v1::SubmitReply> {
     if ((request.inputs_size() > 0 || request.keep_size() > 0) && request.session().empty()) {
@@ -392,7 +393,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
         if (absl::Status status = install(captured->id, rebound); !status.ok()) return status;
         captured->bound = std::move(rebound);
       }
-      return execute(request, captured->bound, captured->id, fed);
+      return execute(request, captured->bound, captured->id, fed, queued);
     }
 
     std::map<std::string, Layout> fed_layouts;
@@ -410,10 +411,10 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
       auto captured = capture(request, fed_layouts, *plan);
       if (!captured.ok()) return captured.status();
       std::lock_guard rebinding((*captured)->rebinding);
-      return execute(request, (*captured)->bound, (*captured)->id, fed);
+      return execute(request, (*captured)->bound, (*captured)->id, fed, queued);
     }
     if (absl::Status status = bind_communicators(*plan); !status.ok()) return status;
-    return execute(request, *plan, "", fed);
+    return execute(request, *plan, "", fed, queued);
   }();
   if (metrics_ != nullptr) {
     metrics_->job_done(
@@ -425,7 +426,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
 
 absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
     const v1::SubmitRequest& request, const Plan& plan, const std::string& plan_id,
-    const std::map<std::string, v1::RemoteTensor>& fed) {
+    const std::map<std::string, v1::RemoteTensor>& fed, QueuedJob& queued) {
   auto fragment_of = [&](const v1::DeviceRef& device) {
     for (size_t i = 0; i < plan.devices.size(); ++i) {
       if (same_device(plan.devices[i], device)) return i;
@@ -546,6 +547,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
 
   jobs_.start(job_id, plan.devices, plan_id, request.session(),
               [cancel_on](const std::string& reason) { cancel_on(reason, ""); });
+  queued.started();
   spdlog::debug("{}: plan {} over {}", job_id, plan_id.empty() ? "(inline)" : plan_id,
                 plan_devices(plan));
 

@@ -81,7 +81,8 @@ class PlanRunner {
   absl::StatusOr<tgrack::v1::SubmitReply> execute(const tgrack::v1::SubmitRequest& request,
                                                   const Plan& plan, const std::string& plan_id,
                                                   const std::map<std::string,
-                                                                 tgrack::v1::RemoteTensor>& fed);
+                                                                 tgrack::v1::RemoteTensor>& fed,
+                                                  QueuedJob& queued);
   void forget_communicators(const Plan& plan);
   std::string address_of(const std::string& node) const;
 

@@ -161,7 +161,7 @@ absl::Status Daemon::start() {
     if (code == absl::StatusCode::kOk) {
       metrics_->transfer_done(peer, kind, bytes, seconds);
     } else {
-      metrics_->link_error(peer, code);
+      metrics_->link_error(peer, kind, code);
     }
   };
   fragments_ = std::make_unique<FragmentRunner>(std::move(deps));
@@ -173,10 +173,10 @@ absl::Status Daemon::start() {
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
-    return absl::UnavailableError("cannot listen on " + config_.listen_address);
+    return listen_failure(config_.listen_address);
   }
   address_ = advertised_address(config_.listen_address, port);
-  calls_ = std::make_unique<SocketCallServer>();
+  calls_ = std::make_unique<SocketCallServer>(config_.call_limits);
   calls_->handle<tgrack::v1::RunGraphRequest>(
       kCallRunGraph, "RunGraph",
       [this](const tgrack::v1::RunGraphRequest& request) { return service_->run_graph(request); });
@@ -352,11 +352,13 @@ void Daemon::sample_metrics() {
     metrics_->device_busy(label, elapsed > 0 ? std::min(1.0, busy / elapsed) : 0.0);
   }
   if (collectives_ == nullptr) return;
+  std::map<std::pair<std::string, std::string>, uint64_t> errors;  // By peer and transport.
   for (const auto& link : collectives_->link_stats()) {
     metrics_->link_totals(std::to_string(link.device), link.peer_device, link.transport,
-                          link.counters.sent_bytes, link.counters.received_bytes,
-                          link.counters.errors);
+                          link.counters.sent_bytes, link.counters.received_bytes);
+    errors[{link.peer_device, link.transport}] += link.counters.errors;
   }
+  for (const auto& [link, total] : errors) metrics_->link_error_total(link.first, link.second, total);
 }
 
 absl::Status Daemon::join_collective(const tgrack::v1::JoinCommunicatorRequest& request) {
@@ -371,6 +373,10 @@ absl::Status Daemon::join_collective(const tgrack::v1::JoinCommunicatorRequest& 
 absl::StatusOr<tgrack::v1::RunCollectiveReply> Daemon::run_collective(
     const tgrack::v1::RunCollectiveRequest& request) {
   auto reply = collectives_->run(request);
+  if (!reply.ok()) {
+    spdlog::warn("collective on communicator {} failed: {}", request.comm_id(),
+                 std::string(reply.status().message()));
+  }
   if (!reply.ok() || reply->results().empty()) return reply;
   double seconds = 0;
   for (const auto& result : reply->results()) seconds = std::max(seconds, result.seconds_per_iter());

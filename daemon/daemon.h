@@ -28,6 +28,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "daemon/kernel_stats.h"
+#include "socket_call_server.h"
 
 #include "devices/device.h"
 #include "devices/device_lock.h"
@@ -48,12 +49,12 @@ class TensorStore;
 class TransferMailbox;
 class NodeServiceImpl;
 class Registrar;
-class SocketCallServer;
 
 struct DaemonConfig {
   std::string controller_address;              // host:port of tgcontroller.
   std::string listen_address = "127.0.0.1:0";  // Port 0 = ephemeral.
   int call_port = 0;  // RunGraph as a socket call, on the listen host (0 = any port).
+  SocketCallLimits call_limits;  // Connections and timeouts of the socket-call port.
   int cpu_devices = 2;
   uint64_t device_memory = uint64_t{512} << 20;  // Per cpu device.
   int worker_threads = 1;                      // Per cpu device.

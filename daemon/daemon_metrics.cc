@@ -13,6 +13,12 @@
 namespace tg {
 namespace {
 
+// Moves a counter up to a running total kept elsewhere; a lower total is ignored.
+void raise_to(prometheus::Counter& counter, uint64_t total) {
+  const double delta = static_cast<double>(total) - counter.Value();
+  if (delta > 0) counter.Increment(delta);
+}
+
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
@@ -121,8 +127,8 @@ DaemonMetrics::DaemonMetrics(const std::string& host)
                           .Register(endpoint_.registry())),
       link_errors_(BuildCounter()
                        .Name("tgrack_link_errors_total")
-                       .Help("Failed transfers or connections, by peer and status code; failed "
-                             "collective links, by device, peer and transport")
+                       .Help("Failed transfers and collective links, by peer device, link kind "
+                             "and status code")
                        .Labels({{"host", host}})
                        .Register(endpoint_.registry())),
       collective_seconds_(BuildHistogram()
@@ -211,17 +217,22 @@ void DaemonMetrics::device_reset(const std::string& device) {
 
 void DaemonMetrics::link_totals(const std::string& device, const std::string& peer,
                                 const std::string& transport, uint64_t sent_bytes,
-                                uint64_t received_bytes, uint64_t errors) {
+                                uint64_t received_bytes) {
   const prometheus::Labels labels{{"device", device}, {"peer", peer}, {"transport", transport}};
   std::lock_guard<std::mutex> lock(link_totals_mu_);  // Read and raise as one step.
-  const auto raise = [&](prometheus::Family<prometheus::Counter>& family, uint64_t total) {
-    prometheus::Counter& counter = family.Add(labels);
-    const double delta = static_cast<double>(total) - counter.Value();
-    if (delta > 0) counter.Increment(delta);
-  };
-  raise(link_sent_, sent_bytes);
-  raise(link_received_, received_bytes);
-  raise(link_errors_, errors);
+  raise_to(link_sent_.Add(labels), sent_bytes);
+  raise_to(link_received_.Add(labels), received_bytes);
+}
+
+void DaemonMetrics::link_error_total(const std::string& peer, const std::string& transport,
+                                     uint64_t errors) {
+  const absl::StatusCode reason =
+      transport == "local" ? absl::StatusCode::kInternal : absl::StatusCode::kUnavailable;
+  std::lock_guard<std::mutex> lock(link_totals_mu_);
+  raise_to(link_errors_.Add({{"peer", peer},
+                             {"kind", transport},
+                             {"reason", absl::StatusCodeToString(reason)}}),
+           errors);
 }
 
 void DaemonMetrics::transfer_done(const std::string& peer, const std::string& kind, uint64_t bytes,
@@ -238,8 +249,10 @@ void DaemonMetrics::link_fallback(const std::string& peer, const std::string& re
   link_fallbacks_.Add({{"peer", peer}, {"requested", requested}, {"kind", used}}).Increment();
 }
 
-void DaemonMetrics::link_error(const std::string& peer, absl::StatusCode reason) {
-  link_errors_.Add({{"peer", peer}, {"reason", absl::StatusCodeToString(reason)}}).Increment();
+void DaemonMetrics::link_error(const std::string& peer, const std::string& kind,
+                               absl::StatusCode reason) {
+  link_errors_.Add({{"peer", peer}, {"kind", kind}, {"reason", absl::StatusCodeToString(reason)}})
+      .Increment();
 }
 
 void DaemonMetrics::collective_done(const std::string& kind, const std::string& algorithm,

@@ -61,17 +61,24 @@ class DaemonMetrics {
 
   // Running totals of one collective link: local `device` to the peer's device `peer`
   // ("node/index") over `transport` ("tcp", "local", "ibverbs"). The counters
-  // tgrack_link_{sent,received}_bytes_total and tgrack_link_errors_total move up to them;
-  // a total below what was exported already is ignored.
+  // tgrack_link_{sent,received}_bytes_total move up to them; a total below what was
+  // exported already is ignored.
   void link_totals(const std::string& device, const std::string& peer, const std::string& transport,
-                   uint64_t sent_bytes, uint64_t received_bytes, uint64_t errors);
+                  uint64_t sent_bytes, uint64_t received_bytes);
+  // The running total of collective link errors to `peer` ("node/index") over `transport`,
+  // summed over this daemon's devices: tgrack_link_errors_total{peer, kind=transport,
+  // reason} moves up to it. A failed tcp or ibverbs link reports UNAVAILABLE, a failed
+  // in-process link INTERNAL.
+  void link_error_total(const std::string& peer, const std::string& transport, uint64_t errors);
   // One transfer over a link of `kind` ("tcp", "rdma", "xgmi", "pcie_peer", "host_staged").
   void transfer_done(const std::string& peer, const std::string& kind, uint64_t bytes,
                      double seconds);
   // A transfer asked for link `requested` ran over the allowed fallback `used`.
   void link_fallback(const std::string& peer, const std::string& requested,
                      const std::string& used);
-  void link_error(const std::string& peer, absl::StatusCode reason);
+  // One failed transfer to `peer` ("node/index") over a link of `kind`:
+  // tgrack_link_errors_total{peer, kind, reason}, the one label set of that counter.
+  void link_error(const std::string& peer, const std::string& kind, absl::StatusCode reason);
 
   // One collective finished: `kind` is all_reduce, reduce_scatter, all_gather or broadcast,
   // over `ranks` ranks; `bytes` is the buffer size as nccl-tests counts it (the full

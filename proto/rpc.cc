@@ -1,5 +1,12 @@
 #include "rpc.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -7,6 +14,8 @@
 
 #include <absl/strings/str_cat.h>
 #include <absl/synchronization/mutex.h>
+
+#include "accept_guard.h"
 
 namespace tg {
 namespace {
@@ -53,6 +62,37 @@ void configure_server(grpc::ServerBuilder& builder) {
   tune_process();
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams);
+  grpc::ResourceQuota quota("tgrack-server");
+  quota.SetMaxThreads(kMaxServerThreads);
+  builder.SetResourceQuota(quota);
+}
+
+absl::Status listen_failure(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  const std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  const std::string failed = "cannot listen on " + address;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+      rc != 0) {
+    return absl::UnavailableError(failed + ": " + gai_strerror(rc));
+  }
+  std::string reason = "unknown reason";
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
+    reason = bind_failure_reason(std::atoi(port.c_str()), errno);
+  }
+  ::close(fd);
+  ::freeaddrinfo(found);
+  return absl::UnavailableError(failed + ": " + reason);
 }
 
 std::unique_ptr<grpc::ClientContext> context_with_deadline(std::chrono::milliseconds timeout) {

@@ -34,8 +34,21 @@ absl::Status from_grpc(const grpc::Status& status);
 std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
                                             bool own_connection = false);
 
-// Applies kMaxMessageBytes to a server being built.
+// Bounds of every tgrack gRPC server. Sync-server threads come from one quota: a call that
+// finds every thread busy fails RESOURCE_EXHAUSTED instead of growing the process; streams
+// at once on one client connection are capped likewise.
+inline constexpr int kMaxServerThreads = 512;
+inline constexpr int kMaxConcurrentStreams = 256;
+
+// Applies kMaxMessageBytes, kMaxServerThreads and kMaxConcurrentStreams to a server being
+// built, and turns port reuse off: a second server on a port one already serves fails to
+// start instead of sharing the port.
 void configure_server(grpc::ServerBuilder& builder);
+
+// Why `address` (HOST:PORT) cannot be listened on, for a server that failed to bind it:
+// UNAVAILABLE "cannot listen on ADDRESS: REASON", naming the port when another process
+// already serves it.
+absl::Status listen_failure(const std::string& address);
 
 // A client context whose deadline is `timeout` from now.
 std::unique_ptr<grpc::ClientContext> context_with_deadline(std::chrono::milliseconds timeout);

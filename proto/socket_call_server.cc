@@ -47,7 +47,7 @@ absl::Status SocketCallServer::start(const std::string& host, int port) {
   ::freeaddrinfo(found);
   if (bound != 0 || ::listen(listen_fd_, 128) != 0) {
     return absl::UnavailableError("socket calls: cannot listen on " + where + ": " +
-                                  std::strerror(errno));
+                                  bind_failure_reason(port, errno));
   }
   sockaddr_in address{};
   socklen_t length = sizeof(address);
@@ -60,23 +60,43 @@ absl::Status SocketCallServer::start(const std::string& host, int port) {
 
 void SocketCallServer::accept_loop() {
   while (wait_readable(listen_fd_, stop_fd_)) {
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;
+    const AcceptGuard::Accepted accepted = accept_guard_.accept(listen_fd_, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (accepted.fd < 0) {
+      if (!pause_unless_woken(stop_fd_, accepted.pause)) return;
+      continue;
+    }
+    const int fd = accepted.fd;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     std::lock_guard lock(mu_);
     reap_finished();
+    if (connections_.size() >= static_cast<size_t>(limits_.max_connections)) {
+      refuse(fd);
+      continue;
+    }
     Connection& connection = connections_.emplace_back();
     connection.fd = fd;
     connection.thread = std::thread([this, &connection] { serve(connection); });
   }
 }
 
+void SocketCallServer::refuse(int fd) const {
+  // The frame fits the new socket's empty send buffer: writing it never waits.
+  [[maybe_unused]] absl::Status sent = write_frame(
+      fd, static_cast<uint32_t>(absl::StatusCode::kResourceExhausted),
+      "socket calls on port " + std::to_string(port_) + ": all " +
+          std::to_string(limits_.max_connections) + " connections in use; try again later",
+      std::chrono::steady_clock::now());
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+}
+
 void SocketCallServer::serve(Connection& connection) {
   const int fd = connection.fd;
-  auto hello = read_frame(fd, stall_deadline());
+  auto hello = read_frame(fd, std::chrono::steady_clock::now() + limits_.hello_timeout,
+                          static_cast<uint32_t>(kSocketCallHello.size()));
   bool open = hello.ok() && hello->tag == 0 && hello->payload == kSocketCallHello;
-  while (open && wait_readable(fd, stop_fd_)) {
+  while (open && wait_readable(fd, stop_fd_, limits_.idle_timeout)) {
     auto request = read_frame(fd, stall_deadline());
     if (!request.ok()) break;
     auto found = handlers_.find(request->tag);

@@ -15,6 +15,9 @@
 #include "rpc.h"
 
 namespace tg {
+
+static_assert(kMaxFramePayload == static_cast<uint32_t>(kMaxMessageBytes));
+
 namespace {
 
 int millis_until(SocketDeadline deadline) {
@@ -42,16 +45,31 @@ absl::Status after_stalled_io(int fd, short events, SocketDeadline deadline, con
                                 std::strerror(errno));
 }
 
+// Payload bytes read into the buffer at a time: a header claiming a large payload costs
+// memory only as the payload actually arrives.
+constexpr size_t kPayloadChunk = 1 << 20;
+
+void put_le32(unsigned char* out, uint32_t value) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<unsigned char>(value >> (8 * i));
+}
+
+uint32_t get_le32(const unsigned char* in) {
+  return uint32_t{in[0]} | uint32_t{in[1]} << 8 | uint32_t{in[2]} << 16 | uint32_t{in[3]} << 24;
+}
+
+absl::Status over_limit(size_t size, size_t limit) {
+  return absl::ResourceExhaustedError("message of " + std::to_string(size) +
+                                      " bytes is over the limit of " + std::to_string(limit));
+}
+
 }  // namespace
 
 absl::Status write_frame(int fd, uint32_t tag, std::string_view payload, SocketDeadline deadline) {
-  if (payload.size() > static_cast<size_t>(kMaxMessageBytes)) {
-    return absl::ResourceExhaustedError("message of " + std::to_string(payload.size()) +
-                                        " bytes is over the limit of " +
-                                        std::to_string(kMaxMessageBytes));
-  }
-  const uint32_t header[2] = {static_cast<uint32_t>(payload.size()), tag};
-  iovec parts[2] = {{const_cast<uint32_t*>(header), sizeof(header)},
+  if (payload.size() > kMaxFramePayload) return over_limit(payload.size(), kMaxFramePayload);
+  unsigned char header[kFrameHeaderBytes];
+  put_le32(header, static_cast<uint32_t>(payload.size()));
+  put_le32(header + 4, tag);
+  iovec parts[2] = {{header, sizeof(header)},
                     {const_cast<char*>(payload.data()), payload.size()}};
   size_t sent = 0;
   const size_t total = sizeof(header) + payload.size();
@@ -97,32 +115,35 @@ absl::Status read_exactly(int fd, char* data, size_t size, SocketDeadline deadli
   return absl::OkStatus();
 }
 
-absl::StatusOr<Frame> read_frame(int fd, SocketDeadline deadline) {
-  uint32_t header[2];
+absl::StatusOr<Frame> read_frame(int fd, SocketDeadline deadline, uint32_t max_payload) {
+  unsigned char header[kFrameHeaderBytes];
   if (absl::Status status = read_exactly(fd, reinterpret_cast<char*>(header), sizeof(header),
                                          deadline);
       !status.ok()) {
     return status;
   }
-  if (header[0] > static_cast<uint32_t>(kMaxMessageBytes)) {
-    return absl::ResourceExhaustedError("message of " + std::to_string(header[0]) +
-                                        " bytes is over the limit of " +
-                                        std::to_string(kMaxMessageBytes));
-  }
+  const uint32_t size = get_le32(header);
+  if (size > max_payload) return over_limit(size, max_payload);
   Frame frame;
-  frame.tag = header[1];
-  frame.payload.resize(header[0]);
-  if (absl::Status status = read_exactly(fd, frame.payload.data(), frame.payload.size(), deadline);
-      !status.ok()) {
-    return status;
+  frame.tag = get_le32(header + 4);
+  while (frame.payload.size() < size) {
+    const size_t start = frame.payload.size();
+    frame.payload.resize(start + std::min<size_t>(kPayloadChunk, size - start));
+    if (absl::Status status =
+            read_exactly(fd, frame.payload.data() + start, frame.payload.size() - start, deadline);
+        !status.ok()) {
+      return status;
+    }
   }
   return frame;
 }
 
-bool wait_readable(int fd, int wake_fd) {
+bool wait_readable(int fd, int wake_fd, std::chrono::milliseconds timeout) {
+  const bool forever = timeout.count() < 0;
+  const SocketDeadline deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     pollfd watched[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    const int ready = ::poll(watched, 2, -1);
+    const int ready = ::poll(watched, 2, forever ? -1 : millis_until(deadline));
     if (ready < 0 && errno == EINTR) continue;
     return ready > 0 && watched[1].revents == 0;
   }

@@ -184,6 +184,13 @@ absl::Status Context::fail(absl::Status pair_error, uint32_t culprit, int64_t wa
     what = absl::StrCat("a peer gave up waiting for this rank (", what, "); this rank was waiting for peer rank ",
                         culprit, " at ", p->peer_address(), " over ", p->transport());
   }
+  if (culprit != rank_ && culprit < rank_devices_.size() &&
+      !rank_devices_[culprit].starts_with("/")) {
+    const std::string& device = rank_devices_[culprit];
+    const size_t slash = device.rfind('/');
+    absl::StrAppend(&what, "; rank ", culprit, " is node ", device.substr(0, slash), " device ",
+                    device.substr(slash + 1));
+  }
   absl::Status full(pair_error.code(),
                     absl::StrCat("rank ", rank_, ": ", label(), " failed: ", what));
   abort(full, culprit);

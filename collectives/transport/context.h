@@ -45,6 +45,9 @@ class alignas(64) Context {
   // Installs the link to `peer`; done while the communicator is created.
   void set_pair(uint32_t peer, std::unique_ptr<Pair> pair);
   Pair* pair(uint32_t peer) const { return pairs_[peer].get(); }
+  // Each rank's device as "node/index", indexed by rank: a failure blamed on a rank names
+  // its node and device. Set while the communicator is created.
+  void set_rank_devices(std::vector<std::string> devices) { rank_devices_ = std::move(devices); }
   // Transport names in use, e.g. "tcp+local".
   std::string transports() const;
 
@@ -102,6 +105,7 @@ class alignas(64) Context {
   std::vector<pollfd> pollfds_;
   std::vector<size_t> counts_;  // Descriptors each Pair added to pollfds_.
 
+  std::vector<std::string> rank_devices_;
   uint64_t sequence_ = 0;
   std::string collective_;  // The current operation, for label().
   std::string algorithm_;

@@ -1,10 +1,11 @@
 // kill -9 a real tgd in the middle of an all-reduce: the surviving daemons' RunCollective
-// fails within the timeout with an error naming the dead rank; a new communicator over the
-// survivors then works. Daemons are real processes, driven over their NodeService the way
+// fails within the timeout with an error naming the dead rank, its node and its device, and
+// each survivor's daemon logs it; a new communicator over the survivors then works. Daemons are real processes, driven over their NodeService the way
 // the controller's coordinator drives them.
 #include <signal.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -18,14 +19,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One tgd with 1 cpu device and no reachable controller, run by the process harness (its own
+// One tgd with `devices` cpu devices and no reachable controller, run by the process harness (its own
 // process group, killed and reaped on destruction).
 std::unique_ptr<tg::testing::Process> start_tgd(const tg::testing::TempDir& dir,
-                                                const std::string& name) {
+                                                const std::string& name, int devices = 1) {
   auto process = tg::testing::Process::spawn(
       TGD_PATH,
       {"--controller", "127.0.0.1:1", "--listen", "127.0.0.1:0", "--data-listen", "127.0.0.1:0",
-       "--cpu-devices", "1", "--device-memory", "256M", "--state-dir", dir.file(name), "--name",
+       "--cpu-devices", std::to_string(devices), "--device-memory", "256M", "--state-dir", dir.file(name), "--name",
        name, "--port-file", dir.file(name + ".port")},
       dir.file(name + ".out"), dir.file(name + ".err"));
   return process.ok() ? std::move(*process) : nullptr;
@@ -36,7 +37,9 @@ struct Node {
   tgrack::v1::NodeInfo info;
 };
 
-tgrack::v1::CommunicatorSpec make_spec(const std::string& id, const std::vector<Node*>& nodes) {
+// One rank per node, on device 0 unless `device_of` names another (by rank).
+tgrack::v1::CommunicatorSpec make_spec(const std::string& id, const std::vector<Node*>& nodes,
+                                       const std::map<int, uint32_t>& device_of = {}) {
   tgrack::v1::CommunicatorSpec spec;
   spec.set_comm_id(id);
   spec.set_timeout_ms(3000);
@@ -44,7 +47,8 @@ tgrack::v1::CommunicatorSpec make_spec(const std::string& id, const std::vector<
     auto* r = spec.add_ranks();
     r->set_rank(spec.ranks_size() - 1);
     r->mutable_device()->set_node(n->info.name());
-    r->mutable_device()->set_index(0);
+    const auto device = device_of.find(r->rank());
+    r->mutable_device()->set_index(device == device_of.end() ? 0 : device->second);
     r->set_data_address(n->info.data_address());
   }
   return spec;
@@ -85,7 +89,7 @@ TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
   std::vector<Node> nodes(3);
   for (int i = 0; i < 3; ++i) {
     const std::string name = "kill-node" + std::to_string(i);
-    procs.push_back(start_tgd(dir, name));
+    procs.push_back(start_tgd(dir, name, i == 2 ? 2 : 1));
     ASSERT_NE(procs.back(), nullptr) << "tgd " << i << " did not start";
     const auto address = tg::testing::read_port_file(dir.file(name + ".port"), *procs.back());
     ASSERT_TRUE(address.ok()) << address.status();
@@ -94,7 +98,9 @@ TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
     ASSERT_TRUE(nodes[i].stub->GetNodeInfo(ctx.get(), {}, &nodes[i].info).ok());
     ASSERT_FALSE(nodes[i].info.data_address().empty());
   }
-  const auto spec = make_spec("killed", {&nodes[0], &nodes[1], &nodes[2]});
+  // The rank that dies sits on device 1 of its node: the error must name that node and
+  // that device, not a survivor's.
+  const auto spec = make_spec("killed", {&nodes[0], &nodes[1], &nodes[2]}, {{2, 1}});
   for (auto& s : join_all({&nodes[0], &nodes[1], &nodes[2]}, spec)) ASSERT_TRUE(s.ok()) << s;
 
   // Ranks 0 and 1 start a long all-reduce loop; rank 2's daemon is killed instead.
@@ -117,8 +123,19 @@ TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
     ASSERT_FALSE(runs[i].ok()) << "rank " << i;
     const std::string msg(runs[i].message());
     EXPECT_NE(msg.find("peer rank 2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("rank 2 is node kill-node2 device 1"), std::string::npos) << msg;
     EXPECT_NE(msg.find("rank " + std::to_string(i) + ": "), std::string::npos) << msg;
     EXPECT_LT(elapsed[i], 3.0 + 1.0) << msg;
+  }
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(tg::testing::wait_until(
+        [&] {
+          const std::string log = procs[i]->stdout_text() + procs[i]->stderr_text();
+          return log.find("rank 2 is node kill-node2 device 1") != std::string::npos;
+        },
+        std::chrono::seconds(10)))
+        << "survivor " << i << " did not log the dead node:\n" << procs[i]->stdout_text()
+        << procs[i]->stderr_text();
   }
   // The survivors are healthy: a new communicator over them verifies.
   const auto fresh = make_spec("survivors", {&nodes[0], &nodes[1]});

@@ -15,6 +15,7 @@ TEST(ControllerMetrics, SeriesWithoutEventLabelsReadZeroBeforeAnyEvent) {
   ControllerMetrics metrics("ctl");
   const std::string text = metrics.render_text();
   EXPECT_EQ(sample(text, "tgrack_scheduler_queued_jobs", {{"host", "ctl"}}), 0);
+  EXPECT_EQ(sample(text, "tgrack_scheduler_running_jobs", {{"host", "ctl"}}), 0);
   EXPECT_EQ(sample(text, "tgrack_jobs_submitted_total"), 0);
   EXPECT_EQ(sample(text, "tgrack_jobs_total", {{"reason", "OK"}}), 0);
   EXPECT_EQ(sample(text, "tgrack_scheduling_latency_seconds_count"), 0);
@@ -44,7 +45,7 @@ TEST(ControllerMetrics, NodesQueueAndSchedulingAreRecorded) {
   metrics.node_up("gpu-01", true);
   metrics.node_up("gpu-02", true);
   metrics.node_up("gpu-02", false);
-  metrics.queue_length(7);
+  metrics.jobs_running(7);
   metrics.job_submitted();
   metrics.job_submitted();
   metrics.job_scheduled(0.002);
@@ -52,13 +53,29 @@ TEST(ControllerMetrics, NodesQueueAndSchedulingAreRecorded) {
   const std::string text = metrics.render_text();
   EXPECT_EQ(sample(text, "tgrack_node_up", {{"node", "gpu-01"}}), 1);
   EXPECT_EQ(sample(text, "tgrack_node_up", {{"node", "gpu-02"}}), 0);
-  EXPECT_EQ(sample(text, "tgrack_scheduler_queued_jobs"), 7);
+  EXPECT_EQ(sample(text, "tgrack_scheduler_running_jobs"), 7);
+  EXPECT_EQ(sample(text, "tgrack_scheduler_queued_jobs"), 0);  // Running is not queued.
   EXPECT_EQ(sample(text, "tgrack_jobs_submitted_total"), 2);
   EXPECT_EQ(sample(text, "tgrack_scheduling_latency_seconds_count"), 2);
   EXPECT_DOUBLE_EQ(*sample(text, "tgrack_scheduling_latency_seconds_sum"), 0.502);
   // 2 ms is above the 1 ms bucket and within 4 ms.
   EXPECT_EQ(sample(text, "tgrack_scheduling_latency_seconds_bucket", {{"le", "0.001"}}), 0);
   EXPECT_EQ(sample(text, "tgrack_scheduling_latency_seconds_bucket", {{"le", "0.004"}}), 1);
+}
+
+TEST(ControllerMetrics, AJobIsQueuedFromSubmissionUntilItStartsOrFails) {
+  ControllerMetrics metrics("ctl");
+  auto queued = [&] { return sample(metrics.render_text(), "tgrack_scheduler_queued_jobs"); };
+  QueuedJob starts(&metrics);
+  {
+    QueuedJob fails_before_starting(&metrics);
+    EXPECT_EQ(queued(), 2);
+  }
+  EXPECT_EQ(queued(), 1);
+  starts.started();
+  EXPECT_EQ(queued(), 0);
+  starts.started();  // Once only.
+  EXPECT_EQ(queued(), 0);
 }
 
 TEST(ControllerMetrics, JobsAndHiveResetsAreCountedByStatusCode) {

@@ -1,6 +1,7 @@
 #include "daemon/daemon_metrics.h"
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -79,18 +80,23 @@ TEST(DaemonMetrics, CollectiveBandwidthFollowsNcclTests) {
 
 TEST(DaemonMetrics, LinksCountBytesErrorsAndFallbacks) {
   DaemonMetrics metrics("node-a");
-  metrics.link_totals("0", "node-b/1", "tcp", 10, 20, 0);
-  metrics.link_totals("0", "node-b/1", "tcp", 11, 22, 1);
-  metrics.link_totals("0", "node-b/1", "tcp", 5, 5, 0);  // A lower total never lowers a counter.
+  metrics.link_totals("0", "node-b/1", "tcp", 10, 20);
+  metrics.link_totals("0", "node-b/1", "tcp", 11, 22);
+  metrics.link_totals("0", "node-b/1", "tcp", 5, 5);  // A lower total never lowers a counter.
+  metrics.link_error_total("node-b/1", "tcp", 1);
+  metrics.link_error_total("node-b/1", "tcp", 0);
   metrics.transfer_done("node-b", "tcp", 2000, 0.5);
   metrics.link_fallback("node-b", "xgmi", "host_staged");
-  metrics.link_error("node-b", absl::StatusCode::kUnavailable);
-  metrics.link_error("node-b", absl::StatusCode::kUnavailable);
+  metrics.link_error("node-c/0", "tcp", absl::StatusCode::kDeadlineExceeded);
+  metrics.link_error("node-c/0", "tcp", absl::StatusCode::kDeadlineExceeded);
   const std::string text = metrics.render_text();
   const std::map<std::string, std::string> link{{"device", "0"}, {"peer", "node-b/1"}, {"transport", "tcp"}};
   EXPECT_EQ(sample(text, "tgrack_link_sent_bytes_total", link), 11);
   EXPECT_EQ(sample(text, "tgrack_link_received_bytes_total", link), 22);
-  EXPECT_EQ(sample(text, "tgrack_link_errors_total", link), 1);
+  // Collective links and transfers fill the same labels: peer device, link kind, status code.
+  EXPECT_EQ(sample(text, "tgrack_link_errors_total",
+                   {{"peer", "node-b/1"}, {"kind", "tcp"}, {"reason", "UNAVAILABLE"}}),
+            1);
   EXPECT_EQ(sample(text, "tgrack_transfer_bytes_total", {{"peer", "node-b"}, {"kind", "tcp"}}),
             2000);
   EXPECT_EQ(sample(text, "tgrack_transfer_bandwidth_bytes_per_second_sum", {{"kind", "tcp"}}),
@@ -98,8 +104,17 @@ TEST(DaemonMetrics, LinksCountBytesErrorsAndFallbacks) {
   EXPECT_EQ(
       sample(text, "tgrack_link_fallbacks_total", {{"requested", "xgmi"}, {"kind", "host_staged"}}),
       1);
-  EXPECT_EQ(
-      sample(text, "tgrack_link_errors_total", {{"peer", "node-b"}, {"reason", "UNAVAILABLE"}}), 2);
+  EXPECT_EQ(sample(text, "tgrack_link_errors_total",
+                   {{"peer", "node-c/0"}, {"kind", "tcp"}, {"reason", "DEADLINE_EXCEEDED"}}),
+            2);
+  // Every series of the family carries exactly host, peer, kind and reason.
+  const auto sets = testing::label_sets(text, "tgrack_link_errors_total");
+  EXPECT_EQ(sets.size(), 2u);
+  for (const auto& labels : sets) {
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : labels) keys.push_back(key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"host", "kind", "peer", "reason"}));
+  }
 }
 
 TEST(DaemonMetrics, FragmentsAreCountedByStatusCodeAndOkExistsFromTheStart) {

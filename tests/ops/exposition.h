@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace tg::testing {
 
@@ -20,5 +21,14 @@ std::optional<double> sample(const std::string& text, const std::string& name,
 
 // Every tgrack_* name mentioned in `text` (a dashboard, a rules file).
 std::set<std::string> tgrack_names_in(const std::string& text);
+
+// The labels of every sample called `name` in `text`, one map per sample.
+std::vector<std::map<std::string, std::string>> label_sets(const std::string& text,
+                                                           const std::string& name);
+
+// What a PromQL expression asks of the tgrack_* series it reads: series name -> the labels
+// it matches on ({label="..."}) or groups by (by (...), applied to every series of the
+// expression; "le" only to _bucket series).
+std::map<std::string, std::set<std::string>> labels_used(const std::string& expression);
 
 }  // namespace tg::testing

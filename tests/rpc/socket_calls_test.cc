@@ -2,6 +2,9 @@
 // unchanged, concurrent calls each get their own reply, an unanswered call ends at its
 // timeout, a pooled connection broken by a server restart is replaced, unknown methods and
 // malformed requests get clear errors, and a server with open idle connections stops at once.
+// The server's bounds: no allocation on a peer's word before its hello, a cap on connections
+// that refuses the rest by name, idle and hello timeouts, little-endian headers, and an
+// accept loop that closes what it cannot take when the process is out of descriptors.
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -9,9 +12,12 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "call_methods.h"
+#include "raw_socket.h"
 #include "socket_call_server.h"
 #include "socket_calls.h"
 #include "tgrack/v1/node.pb.h"
@@ -23,12 +29,13 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using tgrack::v1::RunGraphReply;
 using tgrack::v1::RunGraphRequest;
+using namespace tg::raw;
 
 // Serves RunGraph: job "bad" fails, job "stall" waits until released, any other job is
 // echoed back as the data of one output.
 class EchoServer {
  public:
-  explicit EchoServer(int port = 0) {
+  explicit EchoServer(int port = 0, SocketCallLimits limits = {}) : server_(limits) {
     server_.handle<RunGraphRequest>(kCallRunGraph, "RunGraph",
                                     [this](const RunGraphRequest& request) {
                                       return answer(request);
@@ -203,6 +210,104 @@ TEST(SocketCallServer, ACallInProgressWhenStopBeginsStillGetsItsReply) {
   EXPECT_TRUE(server->wait_stalled());
   server->stop();  // Releases the stalled handler, then waits for its reply to be written.
   caller.join();
+}
+
+// A frame header written byte by byte, little-endian as the wire format says.
+std::string header(uint32_t size, uint32_t tag) {
+  std::string bytes;
+  for (uint32_t value : {size, tag}) {
+    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>(value >> (8 * i)));
+  }
+  return bytes;
+}
+
+std::string hello() { return header(kSocketCallHello.size(), 0) + std::string(kSocketCallHello); }
+
+TEST(SocketCallServer, AHeaderBeforeTheHelloIsNotTakenAtItsWord) {
+  EchoServer server;
+  const int fd = connect_raw(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_bytes(fd, header(1u << 30, 0)));  // "A 1 GiB hello follows" — and nothing does.
+  EXPECT_TRUE(closed_by_server(fd, 5s)) << "the server waits for a 1 GiB hello";
+  ::close(fd);
+  SocketCalls calls(server.address(), "RunGraph");
+  auto after = run(calls, "after");
+  ASSERT_TRUE(after.ok()) << after.status();
+}
+
+TEST(SocketCallServer, ConnectionsOverTheLimitAreRefusedNamingTheLimit) {
+  EchoServer server(0, SocketCallLimits{.max_connections = 2});
+  std::vector<int> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(connect_raw(server.port()));
+    ASSERT_TRUE(send_bytes(held.back(), hello()));
+  }
+  const int third = connect_raw(server.port());
+  ASSERT_GE(third, 0);
+  auto refusal = read_frame(third, Clock::now() + 5s);
+  ASSERT_TRUE(refusal.ok()) << refusal.status();
+  EXPECT_EQ(refusal->tag, static_cast<uint32_t>(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(refusal->payload, "socket calls on port " + std::to_string(server.port()) +
+                                  ": all 2 connections in use; try again later");
+  EXPECT_TRUE(closed_by_server(third, 5s));
+  ::close(third);
+  for (int fd : held) ::close(fd);
+  // The closed connections free their places: a call gets through once the server has
+  // seen them go.
+  SocketCalls calls(server.address(), "RunGraph");
+  absl::StatusOr<RunGraphReply> reply = absl::UnknownError("not called");
+  for (const auto deadline = Clock::now() + 10s; Clock::now() < deadline;) {
+    reply = run(calls, "later");
+    if (reply.ok()) break;
+    ASSERT_TRUE(absl::IsResourceExhausted(reply.status()) || absl::IsUnavailable(reply.status()))
+        << reply.status();
+  }
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->outputs(0).data(), "later");
+}
+
+TEST(SocketCallServer, ConnectionsIdleOrSilentPastTheirTimeoutsAreClosed) {
+  EchoServer server(0, SocketCallLimits{.idle_timeout = 200ms, .hello_timeout = 200ms});
+  const int silent = connect_raw(server.port());  // Never says hello.
+  const int idle = connect_raw(server.port());    // Says hello, then nothing.
+  ASSERT_TRUE(send_bytes(idle, hello()));
+  EXPECT_TRUE(closed_by_server(silent, 10s)) << "a connection without a hello stays open";
+  EXPECT_TRUE(closed_by_server(idle, 10s)) << "an idle connection stays open";
+  ::close(silent);
+  ::close(idle);
+}
+
+TEST(SocketCallServer, FrameHeadersAreLittleEndian) {
+  EchoServer server;
+  const int fd = connect_raw(server.port());
+  const std::string request = job("le").SerializeAsString();
+  ASSERT_TRUE(send_bytes(fd, hello() + header(request.size(), kCallRunGraph) + request));
+  unsigned char reply_header[8];
+  ASSERT_TRUE(read_exactly(fd, reinterpret_cast<char*>(reply_header), 8, Clock::now() + 5s).ok());
+  const uint32_t size = reply_header[0] | reply_header[1] << 8 | reply_header[2] << 16 |
+                        uint32_t{reply_header[3]} << 24;
+  std::string payload(size, '\0');
+  ASSERT_TRUE(read_exactly(fd, payload.data(), size, Clock::now() + 5s).ok());
+  RunGraphReply reply;
+  ASSERT_TRUE(reply.ParseFromString(payload));
+  EXPECT_EQ(reply.outputs(0).data(), "le");
+  ::close(fd);
+}
+
+TEST(SocketCallServer, OutOfDescriptorsTheServerClosesWhatItCannotTakeAndRecovers) {
+  EchoServer server;
+  const int client = unconnected_socket();
+  {
+    DescriptorExhaustion exhausted;
+    ASSERT_TRUE(connect_to(client, server.port()));
+    EXPECT_TRUE(closed_by_server(client, 5s))
+        << "a connection the server cannot accept waits in its backlog";
+  }
+  ::close(client);
+  SocketCalls calls(server.address(), "RunGraph");
+  auto after = run(calls, "after");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->outputs(0).data(), "after");
 }
 
 }  // namespace

@@ -9,42 +9,45 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include <absl/strings/str_cat.h>
+
+#include "accept_guard.h"
 
 namespace tg::coll::tcp {
 namespace {
 
 constexpr uint32_t kMagic = 0x31434754;  // "TGC1"
-constexpr int kHandshakeTimeoutMs = 5000;
+constexpr size_t kFixedBytes = 4 * 5;    // magic, id length, from, to, stream.
+constexpr uint32_t kMaxCommIdBytes = 4096;
 
-// Reads exactly `n` bytes within `timeout_ms`; false on EOF, error or timeout.
-bool read_fully(int fd, void* buf, size_t n, int timeout_ms) {
-  auto* p = static_cast<char*>(buf);
-  while (n > 0) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, timeout_ms) <= 0) return false;
-    ssize_t r = ::recv(fd, p, n, MSG_DONTWAIT);
-    if (r == 0) return false;
-    if (r < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      return false;
-    }
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
+void put_le32(char* out, uint32_t value) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(value >> (8 * i));
+}
+
+uint32_t get_le32(const char* in) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(in);
+  return uint32_t{bytes[0]} | uint32_t{bytes[1]} << 8 | uint32_t{bytes[2]} << 16 |
+         uint32_t{bytes[3]} << 24;
+}
+
+int millis_until(std::chrono::steady_clock::time_point when) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+      when - std::chrono::steady_clock::now());
+  return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1 << 30));
 }
 
 }  // namespace
 
 std::string encode_handshake(const Handshake& h) {
-  std::string out(4 * 5, '\0');
-  uint32_t fields[5] = {kMagic, static_cast<uint32_t>(h.comm_id.size()), h.from_rank, h.to_rank,
-                        h.stream};
-  std::memcpy(out.data(), fields, sizeof(fields));
+  std::string out(kFixedBytes, '\0');
+  const uint32_t fields[5] = {kMagic, static_cast<uint32_t>(h.comm_id.size()), h.from_rank,
+                              h.to_rank, h.stream};
+  for (int i = 0; i < 5; ++i) put_le32(out.data() + 4 * i, fields[i]);
   return out + h.comm_id;
 }
 
@@ -66,7 +69,8 @@ Listener::~Listener() {
   for (int fd : {listen_fd_, wake_[0], wake_[1]}) {
     if (fd >= 0) ::close(fd);
   }
-  for (auto& [key, fd] : waiting_) ::close(fd);
+  for (auto& [fd, incoming] : incoming_) ::close(fd);
+  for (auto& [key, unclaimed] : waiting_) ::close(unclaimed.fd);
 }
 
 absl::Status Listener::start(const std::string& host, int port, int socket_buffer_bytes) {
@@ -88,7 +92,7 @@ absl::Status Listener::start(const std::string& host, int port, int socket_buffe
   ::freeaddrinfo(res);
   if (rc != 0 || ::listen(listen_fd_, 1024) != 0) {
     return absl::UnavailableError(absl::StrCat("data plane: cannot listen on ", bind_host, ":", port,
-                                               ": ", std::strerror(errno)));
+                                               ": ", bind_failure_reason(port, errno)));
   }
   sockaddr_in bound{};
   socklen_t len = sizeof(bound);
@@ -100,46 +104,105 @@ absl::Status Listener::start(const std::string& host, int port, int socket_buffe
   }
   address_ = absl::StrCat(shown, ":", ntohs(bound.sin_port));
   if (::pipe2(wake_, O_CLOEXEC) != 0) return absl::InternalError("data plane: pipe failed");
-  thread_ = std::thread([this] { accept_loop(); });
+  thread_ = std::thread([this] { run(); });
   return absl::OkStatus();
 }
 
-void Listener::accept_loop() {
+void Listener::run() {
+  std::vector<pollfd> watched;
+  Clock::time_point next_expiry = Clock::time_point::max();
   while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
+    watched.assign({{wake_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}});
+    for (const auto& [fd, incoming] : incoming_) watched.push_back({fd, POLLIN, 0});
+    const int timeout = next_expiry == Clock::time_point::max() ? -1 : millis_until(next_expiry);
+    if (::poll(watched.data(), watched.size(), timeout) < 0 && errno != EINTR) return;
+    if (watched[0].revents != 0) return;
+    for (size_t i = 2; i < watched.size(); ++i) {
+      if (watched[i].revents == 0) continue;
+      const int fd = watched[i].fd;
+      if (!read_handshake(fd, incoming_.at(fd))) ::close(fd);
     }
-    if (fds[1].revents) return;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    handle(fd);
+    if (watched[1].revents != 0) {
+      const AcceptGuard::Accepted accepted =
+          accept_guard_.accept(listen_fd_, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (accepted.fd >= 0 &&
+          incoming_.size() < static_cast<size_t>(limits_.max_pending_handshakes)) {
+        incoming_[accepted.fd] = Incoming{Clock::now() + limits_.handshake_timeout, {}};
+      } else if (accepted.fd >= 0) {
+        ::close(accepted.fd);  // Too many handshakes under way: the peer retries.
+      } else if (accepted.pause.count() > 0 && !pause_unless_woken(wake_[0], accepted.pause)) {
+        return;
+      }
+    }
+    next_expiry = expire(Clock::now());
   }
 }
 
-void Listener::handle(int fd) {
-  uint32_t fields[5];
-  Handshake h;
-  if (!read_fully(fd, fields, sizeof(fields), kHandshakeTimeoutMs) || fields[0] != kMagic ||
-      fields[1] > 4096) {
-    ::close(fd);
-    return;
+bool Listener::read_handshake(int fd, Incoming& incoming) {
+  auto drop = [&] {
+    incoming_.erase(fd);
+    return false;
+  };
+  // The fixed fields first, then exactly the communicator id they announce: nothing past
+  // the handshake is read, and nothing is allocated beyond kMaxCommIdBytes.
+  while (true) {
+    size_t wanted = kFixedBytes;
+    if (incoming.bytes.size() >= kFixedBytes) {
+      const uint32_t id_bytes = get_le32(incoming.bytes.data() + 4);
+      if (get_le32(incoming.bytes.data()) != kMagic || id_bytes > kMaxCommIdBytes) return drop();
+      wanted += id_bytes;
+    }
+    if (incoming.bytes.size() == wanted) break;
+    char buffer[kFixedBytes + kMaxCommIdBytes];
+    const ssize_t got = ::recv(fd, buffer, wanted - incoming.bytes.size(), MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    if (got <= 0) return drop();
+    incoming.bytes.append(buffer, static_cast<size_t>(got));
   }
-  h.comm_id.resize(fields[1]);
-  if (!read_fully(fd, h.comm_id.data(), h.comm_id.size(), kHandshakeTimeoutMs)) {
-    ::close(fd);
-    return;
-  }
+  const char* fields = incoming.bytes.data();
+  const Key key{incoming.bytes.substr(kFixedBytes), get_le32(fields + 8), get_le32(fields + 12),
+                get_le32(fields + 16)};
+  incoming_.erase(fd);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  // Claimed sockets block, as the pairs built on them expect.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = waiting_.emplace(Key{h.comm_id, fields[2], fields[3], fields[4]}, fd);
-  if (!inserted) {
-    ::close(it->second);
-    it->second = fd;
+  auto it = waiting_.find(key);
+  if (it != waiting_.end()) {
+    ::close(it->second.fd);
+    it->second.fd = fd;
+  } else if (waiting_.size() >= static_cast<size_t>(limits_.max_unclaimed)) {
+    return false;
+  } else {
+    waiting_.emplace(key, Unclaimed{fd, Clock::now() + limits_.unclaimed_timeout});
   }
   arrived_.notify_all();
+  return true;
+}
+
+Listener::Clock::time_point Listener::expire(Clock::time_point now) {
+  Clock::time_point next = Clock::time_point::max();
+  for (auto it = incoming_.begin(); it != incoming_.end();) {
+    if (it->second.deadline <= now) {
+      ::close(it->first);
+      it = incoming_.erase(it);
+    } else {
+      next = std::min(next, it->second.deadline);
+      ++it;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->second.expires <= now) {
+      ::close(it->second.fd);
+      it = waiting_.erase(it);
+    } else {
+      next = std::min(next, it->second.expires);
+      ++it;
+    }
+  }
+  return next;
 }
 
 absl::StatusOr<int> Listener::take(const Handshake& want,
@@ -149,7 +212,7 @@ absl::StatusOr<int> Listener::take(const Handshake& want,
   while (true) {
     auto it = waiting_.find(key);
     if (it != waiting_.end()) {
-      int fd = it->second;
+      int fd = it->second.fd;
       waiting_.erase(it);
       return fd;
     }
@@ -165,7 +228,7 @@ void Listener::forget(const std::string& comm_id) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (std::get<0>(it->first) == comm_id) {
-      ::close(it->second);
+      ::close(it->second.fd);
       it = waiting_.erase(it);
     } else {
       ++it;

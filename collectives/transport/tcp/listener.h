@@ -1,8 +1,15 @@
 // The data-plane listener of one process: accepts peers' connections, reads each one's
 // handshake (communicator id, sending rank, receiving rank, stream index) and holds the
 // socket until the receiving rank claims it with take(). Connections may arrive before
-// their rank asks for them. Thread-safe; one accept thread runs between start() and the
+// their rank asks for them. Thread-safe; one thread runs between start() and the
 // destructor.
+//
+// No peer can stall the listener or hold its resources for long: the thread reads
+// handshakes without blocking, many at once, alongside accepting; a handshake not complete
+// within ListenerLimits::handshake_timeout, a malformed one, and a connection beyond
+// max_pending_handshakes are closed; a handshaken connection nobody claims within
+// unclaimed_timeout is closed, and at most max_unclaimed are held. Out of file descriptors,
+// the accept step closes what it cannot take and pauses (proto/accept_guard.h).
 #pragma once
 
 #include <chrono>
@@ -17,6 +24,8 @@
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
+#include "accept_guard.h"
+
 namespace tg::coll::tcp {
 
 // What a connecting rank sends first on every connection.
@@ -27,9 +36,16 @@ struct Handshake {
   uint32_t stream = 0;  // 0 = control, 1.. = data streams.
 };
 
+struct ListenerLimits {
+  std::chrono::milliseconds handshake_timeout{5000};  // From accept to a complete handshake.
+  int max_pending_handshakes = 256;                   // Connections still handshaking.
+  std::chrono::milliseconds unclaimed_timeout{600000};  // Handshaken, waiting for take().
+  int max_unclaimed = 4096;
+};
+
 class Listener {
  public:
-  Listener() = default;
+  explicit Listener(ListenerLimits limits = {}) : limits_(limits) {}
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -47,19 +63,37 @@ class Listener {
 
  private:
   using Key = std::tuple<std::string, uint32_t, uint32_t, uint32_t>;
-  void accept_loop();
-  void handle(int fd);
+  using Clock = std::chrono::steady_clock;
+  // A connection whose handshake is still arriving.
+  struct Incoming {
+    Clock::time_point deadline;
+    std::string bytes;  // Received so far.
+  };
+  struct Unclaimed {
+    int fd;
+    Clock::time_point expires;
+  };
 
+  void run();
+  // Reads what `fd` has; false when the connection is to be closed (EOF, error, malformed).
+  // A complete handshake moves the connection to waiting_.
+  bool read_handshake(int fd, Incoming& incoming);
+  // Closes handshakes and unclaimed connections past their time; the next such time.
+  Clock::time_point expire(Clock::time_point now);
+
+  const ListenerLimits limits_;
+  AcceptGuard accept_guard_;  // Holds its reserve descriptor from construction on.
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};
   std::string address_;
   std::thread thread_;
+  std::map<int, Incoming> incoming_;  // By fd; only the listener's thread touches it.
   std::mutex mu_;
   std::condition_variable arrived_;
-  std::map<Key, int> waiting_;  // Guarded by mu_.
+  std::map<Key, Unclaimed> waiting_;  // Guarded by mu_.
 };
 
-// Wire form of a handshake, and socket set-up both ends share.
+// Wire form of a handshake (little-endian), and socket set-up both ends share.
 std::string encode_handshake(const Handshake& h);
 void tune_socket(int fd, int buffer_bytes);
 
