@@ -142,10 +142,16 @@ void fill(const Job& job, uint32_t rank, RankBuffers& b) {
   }
 }
 
-uint64_t count_wrong(const Job& job, uint32_t rank, const RankBuffers& b) {
+// Compares this rank's output with the reference: the elements compared and those wrong.
+struct CheckCounts {
+  uint64_t checked = 0;
+  uint64_t wrong = 0;
+};
+
+CheckCounts check_output(const Job& job, uint32_t rank, const RankBuffers& b) {
   const auto& r = *job.req;
   const Blocks blocks{r.count(), job.world};
-  uint64_t wrong = 0;
+  CheckCounts counts;
   for (uint64_t i = 0; i < r.count(); ++i) {
     double want;
     switch (r.kind()) {
@@ -163,11 +169,12 @@ uint64_t count_wrong(const Job& job, uint32_t rank, const RankBuffers& b) {
       case tgrack::v1::COLLECTIVE_BROADCAST:
         want = pattern_value(tgrack::v1::REDUCE_OP_SUM, r.root(), i);
         break;
-      default: return 0;
+      default: return counts;
     }
-    if (!holds_value(r.dtype(), b.out, i, want)) ++wrong;
+    ++counts.checked;
+    if (!holds_value(r.dtype(), b.out, i, want)) ++counts.wrong;
   }
-  return wrong;
+  return counts;
 }
 
 // Binds the calling thread, one of `threads` local ranks (at least 2), to the `index`-th CPU
@@ -213,7 +220,9 @@ absl::Status run_rank(Communicator& comm, Device* device, const Job& job, tgrack
   if (r.check()) {
     fill(job, comm.rank(), b);
     if (auto s = run_once(comm, job, b); !s.ok()) return s;
-    result->set_wrong(count_wrong(job, comm.rank(), b));
+    const CheckCounts counts = check_output(job, comm.rank(), b);
+    result->set_checked(counts.checked);
+    result->set_wrong(counts.wrong);
   }
   return absl::OkStatus();
 }

@@ -17,6 +17,7 @@
 #include "daemon/transfer_mailbox.h"
 #include "daemon/node_service.h"
 #include "daemon/registrar.h"
+#include "daemon/test_hold.h"
 #include "daemon/timed_device.h"
 #include "devices/cpu/cpu_device.h"
 #include "devices/dtype.h"
@@ -63,6 +64,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
   if (config.cpu_devices < 0) return absl::InvalidArgumentError("--cpu-devices must be >= 0");
   if (config.state_dir.empty()) return absl::InvalidArgumentError("--state-dir is required");
   if (config.name.empty()) config.name = host_name();
+  if (absl::Status allowed = test_hold_allowed(config.test_hold_dir); !allowed.ok()) return allowed;
 
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(config)));
   const DaemonConfig& c = daemon->config_;
@@ -83,6 +85,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
   }
   daemon->locks_ = std::move(backend->locks);
   daemon->devices_ = std::move(backend->devices);
+  if (!c.test_hold_dir.empty()) {
+    std::filesystem::create_directories(c.test_hold_dir);
+    spdlog::warn("test hold enabled: kernels of nodes named {}* wait for release files in {}",
+                 kTestHoldPrefix, c.test_hold_dir);
+    for (auto& device : daemon->devices_) {
+      device = std::make_unique<HoldingDevice>(std::move(device), c.test_hold_dir);
+    }
+  }
   daemon->links_ = std::make_shared<const LinkPolicy>(std::move(backend->links));
   daemon->links_source_ = backend->links_source;
   daemon->backend_name_ = backend->name;

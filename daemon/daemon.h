@@ -82,6 +82,8 @@ struct DaemonConfig {
   std::string lock_dir;                        // "" = STATE_DIR/locks.
   std::string kfd_root = "/sys/class/kfd/kfd/topology";  // hip: the KFD topology.
   std::string topology_file;                   // cpu: link matrix JSON; "" = host-staged.
+  // Tests only (daemon/test_hold.h): where held kernels wait for release; "" = no hold.
+  std::string test_hold_dir;
 };
 
 class Daemon {

@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--topology", config.topology_file,
                  "cpu devices' link matrix and hives (JSON); default: host-staged between all");
+  app.add_option("--test-hold-dir", config.test_hold_dir,
+                 "Tests only, refused unless TGRACK_TEST_HOOKS=1: kernels of nodes named "
+                 "test_hold* wait for a release file in this directory (daemon/test_hold.h)");
   if (auto exit_status = tg::flags::parse(app, argc, argv)) return *exit_status;
 
   for (auto [text, target, flag] :

@@ -4,6 +4,8 @@
 // --trials, several such runs and the median one) and
 // prints nccl-tests' columns; algbw = size / time, busbw = algbw x the collective's bus
 // factor (all-reduce 2(n-1)/n, reduce-scatter and all-gather (n-1)/n, broadcast 1).
+// With --check, a size where any element is wrong, or no element was checked, fails the
+// command (DATA_LOSS, exit 1) naming how many elements were wrong at which sizes.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +14,7 @@
 #include <absl/strings/numbers.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_format.h>
+#include <absl/strings/str_join.h>
 #include <absl/strings/str_split.h>
 #include <nlohmann/json.hpp>
 
@@ -110,6 +113,7 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
 
   nlohmann::json rows = nlohmann::json::array();
   absl::Status result;
+  std::vector<std::string> failed_checks;  // One per size whose --check found a wrong element.
   bool header = false;
   for (uint64_t bytes = std::max<uint64_t>(*min, es); bytes <= *max; bytes *= o.factor) {
     tgrack::v1::RunCollectiveRequest req;
@@ -126,7 +130,7 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
     req.set_in_place(o.in_place);
     tgrack::v1::RunCollectiveReply reply;
     std::vector<double> trial_seconds;  // Per trial: the slowest rank's time per iteration.
-    uint64_t wrong = 0;
+    uint64_t wrong = 0, checked = 0;  // Over every rank and trial.
     for (uint32_t trial = 0; trial < std::max<uint32_t>(1, o.trials) && result.ok(); ++trial) {
       grpc::ClientContext run_ctx;  // Bounded by the daemons' per-operation timeouts.
       result = from_grpc(stub->RunCollective(&run_ctx, req, &reply));
@@ -134,10 +138,17 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
       for (auto& r : reply.results()) {
         slowest = std::max(slowest, r.seconds_per_iter());
         wrong += r.wrong();
+        checked += r.checked();
       }
       trial_seconds.push_back(slowest);
     }
     if (!result.ok()) break;
+    if (o.check && checked == 0) {
+      failed_checks.push_back(absl::StrCat("no element was checked at ", req.count() * es, " bytes"));
+    } else if (o.check && wrong > 0) {
+      failed_checks.push_back(absl::StrCat(wrong, " of ", checked, " elements wrong at ",
+                                           req.count() * es, " bytes"));
+    }
     std::sort(trial_seconds.begin(), trial_seconds.end());
     const double seconds = trial_seconds[trial_seconds.size() / 2];  // The median trial.
     const double size = static_cast<double>(req.count() * es);
@@ -147,6 +158,7 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
       rows.push_back({{"size", req.count() * es}, {"count", req.count()}, {"type", std::string(dtype_name(*dtype))},
                       {"redop", kind.reduces ? o.op : "none"}, {"time_us", seconds * 1e6}, {"algbw", algbw},
                       {"busbw", busbw}, {"wrong", o.check ? nlohmann::json(wrong) : nlohmann::json("N/A")},
+                      {"checked", o.check ? nlohmann::json(checked) : nlohmann::json("N/A")},
                       {"algorithm", reply.algorithm()}, {"transport", reply.transport()}, {"reason", reply.reason()}});
       continue;
     }
@@ -178,7 +190,12 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
                      .dump(2)
               << "\n";
   }
-  return result.ok() ? d : result;
+  if (!result.ok()) return result;
+  if (!d.ok()) return d;
+  if (!failed_checks.empty()) {
+    return absl::DataLossError(absl::StrCat("--check failed: ", absl::StrJoin(failed_checks, "; ")));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace

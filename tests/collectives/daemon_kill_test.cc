@@ -151,7 +151,12 @@ TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
   for (auto& t : threads) t.join();
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(runs[i].ok()) << runs[i];
-    for (auto& r : replies[i].results()) EXPECT_EQ(r.wrong(), 0u);
+    ASSERT_EQ(replies[i].results_size(), 1) << "survivor " << i;
+    const tgrack::v1::RankResult& r = replies[i].results(0);
+    EXPECT_EQ(r.rank(), static_cast<uint32_t>(i));
+    EXPECT_EQ(r.checked(), uint64_t{1} << 20) << "rank " << i << " compared too few elements";
+    EXPECT_EQ(r.wrong(), 0u) << "rank " << i;
+    EXPECT_GT(r.seconds_per_iter(), 0) << "rank " << i;
   }
 }
 

@@ -1,6 +1,7 @@
 // The daemon-side runtime over cpu devices: two runtimes (daemons) with two devices each,
 // joined like the controller would, running every collective with verification.
 #include <chrono>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -86,7 +87,10 @@ TEST(CollectiveRuntimeTest, EveryCollectiveVerifiesAcrossAndWithinDaemons) {
     req.set_algorithm(run.algo);
     req.set_in_place(run.in_place);
     auto replies = on_all({&a, &b}, [&](Daemon& d) { return d.runtime->run(req); });
-    for (auto& reply : replies) {
+    std::set<uint32_t> ranks;
+    uint64_t checked = 0;  // Over every rank.
+    for (size_t daemon = 0; daemon < replies.size(); ++daemon) {
+      auto& reply = replies[daemon];
       ASSERT_TRUE(reply.ok()) << reply.status();
       ASSERT_EQ(reply->results_size(), 2);
       EXPECT_EQ(reply->transport(), "local+tcp");
@@ -95,10 +99,22 @@ TEST(CollectiveRuntimeTest, EveryCollectiveVerifiesAcrossAndWithinDaemons) {
         EXPECT_EQ(reply->algorithm(), run.algo);
       }
       for (const auto& r : reply->results()) {
-        EXPECT_EQ(r.wrong(), 0u) << "rank " << r.rank() << " kind " << run.kind << " algo " << reply->algorithm();
-        EXPECT_GT(r.seconds_per_iter(), 0);
+        const std::string what = "rank " + std::to_string(r.rank()) + " kind " +
+                                 std::to_string(run.kind) + " algo " + reply->algorithm();
+        // Each daemon reports its own ranks: a's devices are ranks 0 and 1, b's 2 and 3.
+        EXPECT_EQ(r.rank() / 2, daemon) << what;
+        ranks.insert(r.rank());
+        EXPECT_GT(r.checked(), 0u) << what;
+        EXPECT_EQ(r.wrong(), 0u) << what;
+        EXPECT_GT(r.seconds_per_iter(), 0) << what;
+        checked += r.checked();
       }
     }
+    EXPECT_EQ(ranks, (std::set<uint32_t>{0, 1, 2, 3}));
+    // Every element of every rank's output was compared; reduce-scatter's outputs are the
+    // four blocks of one buffer.
+    const uint64_t per_rank = run.kind == tgrack::v1::COLLECTIVE_REDUCE_SCATTER ? 1 : 4;
+    EXPECT_EQ(checked, per_rank * req.count()) << run.kind;
   }
   for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->destroy("c1"); })) EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(a.runtime->destroy("c1").code(), absl::StatusCode::kNotFound);

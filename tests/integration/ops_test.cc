@@ -186,6 +186,26 @@ TEST_F(OpsTest, PrometheusScrapesDeviceCollectiveAndControllerMetricsFromRealPro
   server.value()->kill(15);
 }
 
+// ---- Collectives ------------------------------------------------------------------------
+
+// --check compares every element of every rank's result: four ranks, `count` each. (That
+// wrong elements fail the command is bench_check_test's.)
+TEST_F(OpsTest, BenchCheckComparesEveryElementOfEveryRank) {
+  ASSERT_TRUE(pool_.start_default().ok());
+  Completed bench = tgctl({"bench", "allreduce", "--devices", "all", "--min", "4K", "--max", "16K",
+                           "--iters", "2", "--warmup", "1", "--check", "--json"},
+                          60s);
+  ASSERT_EQ(bench.exit_status, 0) << bench.out << bench.err;
+  const json out = json::parse(bench.out, nullptr, false);
+  ASSERT_FALSE(out.is_discarded()) << bench.out;
+  EXPECT_EQ(out["ranks"], 4);
+  ASSERT_EQ(out["results"].size(), 2u) << bench.out;
+  for (const json& row : out["results"]) {
+    EXPECT_EQ(row["wrong"], 0) << row.dump();
+    EXPECT_EQ(row["checked"], 4 * row["count"].get<uint64_t>()) << row.dump();
+  }
+}
+
 // ---- Health and no orphans ---------------------------------------------------------------
 
 // Processes whose parent is `pid`.
@@ -346,30 +366,34 @@ TEST_F(OpsTest, DrainOfAnIdleNodeFinishesAtOnceAndLeavesItCordoned) {
   EXPECT_NE(bad.err.find("--deadline: 'soon' is not a duration"), std::string::npos) << bad.err;
 }
 
-// A graph that keeps a cpu device busy for a while: y = x, then y = y @ x, `layers` times.
-tgrack::v1::Graph slow_graph(int layers) {
+// y = relu(x) + relu(x) with x = dense_feeds(), whose relu is named "test_hold_job": on a
+// daemon started after pool.hold_kernels_on(...), the job stays running until the test calls
+// release(...). The add after the held relu is where a cancelled job stops.
+tgrack::v1::Graph held_graph() {
   GraphBuilder g;
-  Value x = g.input("x", DTYPE_F32, {1024, 1024});
-  Value y = x;
-  for (int i = 0; i < layers; ++i) y = matmul(y, x);
-  g.output(y, "y");
+  Value x = g.input("x", DTYPE_F32, {2, 3});
+  tgrack::v1::Node held;
+  held.set_name("test_hold_job");
+  Value h = g.add(tgrack::v1::OP_RELU, {x}, held);
+  g.output(h + h, "y");
   return *g.build();
 }
+const std::vector<float> kHeldY = {2, 4, 6, 0, 0, 8};
 
 TEST_F(OpsTest, DrainCancelsJobsStillRunningAtTheDeadlineNamingTheNodeAndTheDrain) {
+  pool_.hold_kernels_on("node-a");
   ASSERT_TRUE(pool_.start_default().ok());
-  std::map<std::string, HostTensor> feeds;
-  feeds.emplace("x", HostTensor(TensorType{DTYPE_F32, {1024, 1024}}));
   absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
   std::thread job([&] {
-    result = pool_.client().submit(slow_graph(12), feeds, on_device("node-a", 0));
+    result = pool_.client().submit(held_graph(), dense_feeds(), on_device("node-a", 0));
   });
-  // Running: its buffers show up in node-a/0's memory with the next heartbeat.
-  const bool running = wait_until(
-      [&] { return device("node-a/0").value("memory_used_bytes", uint64_t{0}) > 0; }, 20s, 20ms);
-  Completed drain = tgctl({"drain", "node-a", "--deadline", "100ms"});
+  const bool held = pool_.wait_held("node-a", "test_hold_job");
+  Completed drain;
+  if (held) drain = tgctl({"drain", "node-a", "--deadline", "100ms"});
+  pool_.release("node-a", "test_hold_job");
   job.join();
-  ASSERT_TRUE(running) << "the job never showed up on node-a/0";
+  ASSERT_TRUE(held) << "the job never reached its held kernel on node-a: " << result.status()
+                    << pool_.daemon("node-a").stderr_text();
   ASSERT_EQ(drain.exit_status, 0) << drain.err;
   EXPECT_NE(drain.out.find("0 job(s) finished, 1 cancelled"), std::string::npos) << drain.out;
   ASSERT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
@@ -420,23 +444,31 @@ TEST_F(OpsTest, ResettingOneHiveMemberResetsEveryMemberAcrossDaemons) {
 TEST_F(OpsTest, HiveResetThatFailsOnOneMemberLeavesEveryMemberUnhealthyWithTheReason) {
   pool_.daemon_args["node-a"] = {"--hive", "hive-7"};
   pool_.daemon_args["node-b"] = {"--hive", "hive-7"};
+  // A held job keeps node-b/0 busy past the drain timeout, so node-b's part of the reset fails.
+  pool_.hold_kernels_on("node-b");
   ASSERT_TRUE(pool_.start_default().ok());
-  // A job keeps node-b/0 busy past the drain timeout, so node-b's part of the reset fails.
-  std::map<std::string, HostTensor> feeds;
-  feeds.emplace("x", HostTensor(TensorType{DTYPE_F32, {1024, 1024}}));
   absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
   std::thread job([&] {
-    result = pool_.client().submit(slow_graph(12), feeds, on_device("node-b", 0));
+    result = pool_.client().submit(held_graph(), dense_feeds(), on_device("node-b", 0));
   });
-  const bool running = wait_until(
-      [&] { return device("node-b/0").value("memory_used_bytes", uint64_t{0}) > 0; }, 20s, 20ms);
-  Completed reset = tgctl({"reset", "node-a/0", "--drain-timeout", "50ms"});
+  const bool held = pool_.wait_held("node-b", "test_hold_job");
+  Completed reset;
+  if (held) reset = tgctl({"reset", "node-a/0", "--drain-timeout", "50ms"});
+  pool_.release("node-b", "test_hold_job");
   job.join();
-  ASSERT_TRUE(running);
+  ASSERT_TRUE(held) << "the job never reached its held kernel on node-b: " << result.status();
   EXPECT_EQ(reset.exit_status, 1);
   EXPECT_NE(reset.err.find("reset of hive 'hive-7' failed: node 'node-b'"), std::string::npos)
       << reset.err;
   EXPECT_NE(reset.err.find("DEADLINE_EXCEEDED"), std::string::npos) << reset.err;
+  EXPECT_NE(reset.err.find("work still running after 50 ms of draining; nothing was reset"),
+            std::string::npos)
+      << reset.err;
+  // Nothing was reset under the held job: it finished with the right values.
+  ASSERT_TRUE(result.ok()) << result.status();
+  for (size_t i = 0; i < kHeldY.size(); ++i) {
+    EXPECT_FLOAT_EQ(result->outputs[0].values<float>()[i], kHeldY[i]) << i;
+  }
   for (const char* name : {"node-a/0", "node-a/1", "node-b/0", "node-b/1"}) {
     json d = device(name);
     EXPECT_EQ(d.value("health", ""), "unhealthy") << d.dump();

@@ -1,5 +1,8 @@
 #include "pool.h"
 
+#include <filesystem>
+#include <fstream>
+
 namespace tg::testing {
 
 Pool::~Pool() {
@@ -33,8 +36,25 @@ std::unique_ptr<Process> Pool::spawn_daemon(const std::string& name, const std::
   if (auto it = daemon_args.find(name); it != daemon_args.end()) {
     args.insert(args.end(), it->second.begin(), it->second.end());
   }
-  auto process = Process::spawn(TGD_PATH, args, stem + ".out", stem + ".err");
+  std::map<std::string, std::string> env;
+  if (auto it = hold_dirs_.find(name); it != hold_dirs_.end()) {
+    args.insert(args.end(), {"--test-hold-dir", it->second});
+    env["TGRACK_TEST_HOOKS"] = "1";
+  }
+  auto process = Process::spawn(TGD_PATH, args, stem + ".out", stem + ".err", env);
   return process.ok() ? std::move(*process) : nullptr;
+}
+
+void Pool::hold_kernels_on(const std::string& name) { hold_dirs_[name] = dir_.file("hold-" + name); }
+
+bool Pool::wait_held(const std::string& name, const std::string& key,
+                     std::chrono::milliseconds timeout) {
+  const std::string held = hold_dirs_.at(name) + "/" + key + ".held";
+  return wait_until([&] { return std::filesystem::exists(held); }, timeout);
+}
+
+void Pool::release(const std::string& name, const std::string& key) {
+  std::ofstream(hold_dirs_.at(name) + "/" + key + ".release") << "released\n";
 }
 
 absl::Status Pool::start_daemon(const std::string& name) {

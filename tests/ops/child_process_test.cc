@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
@@ -80,13 +81,13 @@ TEST(ChildProcess, ReadsMoreThanAPipeBufferAndTruncatesAtTheLimit) {
 }
 
 TEST(ChildProcess, TimeoutKillsTheWholeGroupAndReapsIt) {
+  const absl::Time begun = absl::Now();  // Before start(), where the timeout starts.
   absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::start(
       sh("sleep 100 & sleep 100 & echo started >&2; sleep 100", absl::Milliseconds(300)));
   ASSERT_TRUE(child.ok()) << child.status();
   const pid_t pgid = (*child)->pid();
-  const absl::Time begun = absl::Now();
   absl::StatusOr<ChildResult> result = (*child)->wait();
-  EXPECT_GE(absl::Now() - begun, absl::Milliseconds(250));
+  EXPECT_GE(absl::Now() - begun, absl::Milliseconds(300));
   EXPECT_LT(absl::Now() - begun, absl::Seconds(20));
   ASSERT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded) << result.status();
   EXPECT_NE(result.status().message().find("sh -c"), std::string::npos);
@@ -96,15 +97,32 @@ TEST(ChildProcess, TimeoutKillsTheWholeGroupAndReapsIt) {
   EXPECT_TRUE(no_children());
 }
 
+// Waits up to 30 s for `path` to exist: a child's sign that it is ready.
+bool wait_for_file(const std::string& path) {
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (::access(path.c_str(), F_OK) != 0) {
+    if (absl::Now() >= until) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
 TEST(ChildProcess, MembersIgnoringSigtermGetSigkillAfterTheGrace) {
-  ChildOptions options = sh("trap '' TERM; sleep 100 & sleep 100", absl::Milliseconds(100));
+  // The shell and its background sleep ignore SIGTERM from the moment `ready` exists.
+  const std::string ready = ::testing::TempDir() + "/tg-child-ready-" + std::to_string(::getpid());
+  ::unlink(ready.c_str());
+  ChildOptions options = sh("trap '' TERM; sleep 100 & echo > " + ready + "; sleep 100");
   options.kill_grace = absl::Milliseconds(300);
   absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::start(options);
   ASSERT_TRUE(child.ok()) << child.status();
   const pid_t pgid = (*child)->pid();
+  ASSERT_TRUE(wait_for_file(ready)) << "the shell never got past its trap";
+  ::unlink(ready.c_str());
   const absl::Time begun = absl::Now();
-  EXPECT_EQ((*child)->wait().status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_GE(absl::Now() - begun, absl::Milliseconds(100) + absl::Milliseconds(300));
+  (*child)->kill();
+  EXPECT_EQ((*child)->wait().status().code(), absl::StatusCode::kCancelled);
+  // SIGTERM changed nothing: the group lived on until SIGKILL, the grace later.
+  EXPECT_GE(absl::Now() - begun, absl::Milliseconds(300));
   EXPECT_TRUE(group_gone(pgid));
   EXPECT_TRUE(no_children());
 }
