@@ -4,6 +4,7 @@ set -euo pipefail
 
 packages=(
   cmake g++ pkg-config
+  clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev
