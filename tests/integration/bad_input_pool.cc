@@ -44,9 +44,12 @@ absl::Status HostilePool::start_processes() {
   auto nodes = pool_.client().nodes();
   if (!nodes.ok()) return nodes.status();
   for (const v1::NodeInfo& node : *nodes) {
-    if (node.name() != "node-a") continue;
-    daemon_calls_ = static_cast<int>(node.call_port());
-    data_port_ = port_of(node.data_address());
+    if (node.name() == "node-a") {
+      daemon_calls_ = static_cast<int>(node.call_port());
+      data_port_ = port_of(node.data_address());
+    } else {
+      peer_data_port_ = port_of(node.data_address());
+    }
   }
   return absl::OkStatus();
 }
@@ -57,9 +60,16 @@ int HostilePool::metrics_port(Target target) const {
 int HostilePool::call_port(Target target) const {
   return target == Target::kController ? controller_calls_ : daemon_calls_;
 }
-int HostilePool::data_port() const { return data_port_; }
+int HostilePool::data_port(Target target) const {
+  return target == Target::kPeerDaemon ? peer_data_port_ : data_port_;
+}
 pid_t HostilePool::pid(Target target) {
-  return target == Target::kController ? pool_.controller().pid() : pool_.daemon("node-a").pid();
+  switch (target) {
+    case Target::kController: return pool_.controller().pid();
+    case Target::kDaemon: return pool_.daemon("node-a").pid();
+    case Target::kPeerDaemon: return pool_.daemon("node-b").pid();
+  }
+  return -1;
 }
 
 absl::Status HostilePool::all_alive() {

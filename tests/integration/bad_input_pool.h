@@ -16,8 +16,9 @@
 
 namespace tg::testing {
 
-// Who receives a hostile input.
-enum class Target { kController, kDaemon };
+// Who receives a hostile input: the controller, node-a, or node-b (whose data port node-a's
+// ranks dial when a communicator spans both).
+enum class Target { kController, kDaemon, kPeerDaemon };
 
 class HostilePool {
  public:
@@ -29,7 +30,7 @@ class HostilePool {
   tgrack::v1::NodeService::Stub& daemon() { return *daemon_; }
   int metrics_port(Target target) const;
   int call_port(Target target) const;
-  int data_port() const;  // node-a's collectives data plane.
+  int data_port(Target target) const;  // A daemon's collectives data plane.
   pid_t pid(Target target);
 
   // OK when every process runs; else names the dead ones with their last log lines.
@@ -55,7 +56,7 @@ class HostilePool {
   std::unique_ptr<tgrack::v1::NodeService::Stub> daemon_;
   int controller_metrics_ = 0, daemon_metrics_ = 0;
   int controller_calls_ = 0, daemon_calls_ = 0;
-  int data_port_ = 0;
+  int data_port_ = 0, peer_data_port_ = 0;
 };
 
 // The pool the cases of one test program share: started on first use, and again whenever it

@@ -159,16 +159,18 @@ std::vector<WireCase> socket_call_cases(Target target, const std::string& who) {
   };
 }
 
-std::vector<WireCase> data_port_cases() {
-  auto port = [](HostilePool& p) { return p.data_port(); };
-  const Target target = Target::kDaemon;
+// Four connections, each held longer than a handshake may take, outlast a communicator's
+// creation deadline if the listener serves them one after another.
+std::vector<WireCase> data_port_cases(Target target, const std::string& who) {
+  auto port = [target](HostilePool& p) { return p.data_port(target); };
   return {
-      {"DataIdleConnection", target, port, hold_open_while_computing("")},
-      {"DataDrippingHandshake", target, port, hold_open_while_computing(handshake_header(8).substr(0, 8))},
-      {"DataHandshakeClaimsOneGiBCommId", target, port,
+      {who + "DataIdleConnections", target, port, hold_open_while_computing("", 4)},
+      {who + "DataDrippingHandshakes", target, port,
+       hold_open_while_computing(handshake_header(8).substr(0, 8), 4)},
+      {who + "DataHandshakeClaimsOneGiBCommId", target, port,
        claim_without_allocation(handshake_header(kOneGiB), target)},
-      {"DataWrongMagic", target, port, send_and_expect_close("GET / HTTP/1.0\r\n\r\n" + std::string(64, 'x'))},
-      {"DataAbandonedHandshakes", target, port,
+      {who + "DataWrongMagic", target, port, send_and_expect_close("GET / HTTP/1.0\r\n\r\n" + std::string(64, 'x'))},
+      {who + "DataAbandonedHandshakes", target, port,
        [target](HostilePool& p, int port) {
          return abandoned_handshakes_close(p, port, target, handshake_header(8).substr(0, 10));
        }},
@@ -179,7 +181,9 @@ std::vector<WireCase> wire_cases() {
   std::vector<WireCase> all;
   for (auto cases : {metrics_cases(Target::kController, "Controller"), metrics_cases(Target::kDaemon, "Daemon"),
                      socket_call_cases(Target::kController, "Controller"),
-                     socket_call_cases(Target::kDaemon, "Daemon"), data_port_cases()}) {
+                     socket_call_cases(Target::kDaemon, "Daemon"),
+                     data_port_cases(Target::kDaemon, "Daemon"),
+                     data_port_cases(Target::kPeerDaemon, "PeerDaemon")}) {
     all.insert(all.end(), cases.begin(), cases.end());
   }
   return all;
