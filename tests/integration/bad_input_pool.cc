@@ -214,6 +214,10 @@ uint64_t peak_resident_bytes(pid_t pid) {
   return 0;
 }
 
+void reset_peak_resident_bytes(pid_t pid) {
+  std::ofstream("/proc/" + std::to_string(pid) + "/clear_refs") << "5";
+}
+
 int open_fds(pid_t pid) {
   DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
   if (dir == nullptr) return -1;

@@ -63,8 +63,10 @@ class HostilePool {
 // is no longer unharmed (a process died, or it computes or scrapes no more).
 HostilePool& shared_hostile_pool();
 
-// Peak resident memory of process `pid` in bytes (VmHWM), 0 when it cannot be read.
+// Peak resident memory of process `pid` in bytes (VmHWM), 0 when it cannot be read, and
+// setting it back to the present resident memory so the next peak is measured afresh.
 uint64_t peak_resident_bytes(pid_t pid);
+void reset_peak_resident_bytes(pid_t pid);
 // Open file descriptors of process `pid`.
 int open_fds(pid_t pid);
 

@@ -89,6 +89,7 @@ std::function<absl::Status(HostilePool&, int)> hold_open_while_computing(std::st
 std::function<absl::Status(HostilePool&, int)> claim_without_allocation(std::string bytes,
                                                                         Target target) {
   return [bytes, target](HostilePool& p, int port) -> absl::Status {
+    reset_peak_resident_bytes(p.pid(target));
     const uint64_t before = peak_resident_bytes(p.pid(target));
     if (absl::Status s = send_and_expect_close(bytes)(p, port); !s.ok()) return s;
     const uint64_t after = peak_resident_bytes(p.pid(target));
