@@ -107,7 +107,8 @@ absl::Status check_inputs(const Plan& plan, const v1::SubmitRequest& request,
     }
   }
   if (matched != by_value.size()) {
-    for (const auto& [name, feed] : by_value) {
+    for (const auto& fed : by_value) {
+      const std::string& name = fed.first;
       if (std::none_of(plan.inputs.begin(), plan.inputs.end(),
                        [&](const PlannedValue& v) { return v.name == name; })) {
         return absl::InvalidArgumentError("feed '" + name + "' names no INPUT of the graph");
