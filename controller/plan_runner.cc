@@ -569,7 +569,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   };
   std::vector<std::thread> threads;
   for (size_t i = 1; i < nodes.size(); ++i) threads.emplace_back(run_on, i);
-  run_on(0);
+  if (!nodes.empty()) run_on(0);  // A graph with no nodes plans no fragments.
   for (std::thread& t : threads) t.join();
   held.clear();
 

@@ -235,6 +235,12 @@ const std::vector<RpcCase>& rpc_cases() {
          *request.mutable_tensor() = feed("t", v1::DTYPE_F32, {4}, 3).tensor();
          return to_daemon(p, &N::PushTensor, request); },
        StatusCode::INVALID_ARGUMENT, {"edge", "3"}},
+      // A graph with no nodes, captured: nothing to run, and nothing to crash on.
+      {"SubmitEmptyGraphCaptured", [](auto& p) {
+         v1::SubmitRequest request;
+         request.set_capture(true);
+         return submit(p, request); },
+       StatusCode::OK, {}},
       // Unknown devices, nodes, jobs, sessions, plans, tensors and communicators.
       {"SubmitOnUnknownNode", [](auto& p) {
          v1::SubmitRequest request;
