@@ -1,5 +1,6 @@
 #include "collectives/reduce.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -103,9 +104,16 @@ __attribute__((target("avx,f16c"))) void reduce_f16_f16c(std::byte* dst, const s
   reduce_f16_portable<Op>(dst + 2 * i, a + 2 * i, b + 2 * i, n - i);
 }
 
+// F16C from CPUID leaf 1: clang 14's __builtin_cpu_supports does not know "f16c".
+inline bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __builtin_cpu_supports("avx") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) &&
+         (ecx & bit_F16C) != 0;
+}
+
 template <ReduceOp Op>
 ReduceFn reduce_f16() {
-  static const bool f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static const bool f16c = cpu_has_f16c();
   return f16c ? &reduce_f16_f16c<Op> : &reduce_f16_portable<Op>;
 }
 

@@ -50,6 +50,8 @@ class ControllerServer {
 
   // The bound host:port.
   const std::string& address() const { return address_; }
+  // The ControllerService handlers, for callers in the same process.
+  ControllerServiceImpl& service() { return service_; }
   void stop();
 
  private:

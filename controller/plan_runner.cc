@@ -108,7 +108,8 @@ absl::Status check_inputs(const Plan& plan, const v1::SubmitRequest& request,
     }
   }
   if (matched != by_value.size()) {
-    for (const auto& [name, feed] : by_value) {
+    for (const auto& fed : by_value) {
+      const std::string& name = fed.first;
       if (std::none_of(plan.inputs.begin(), plan.inputs.end(),
                        [&](const PlannedValue& v) { return v.name == name; })) {
         return absl::InvalidArgumentError("feed '" + name + "' names no INPUT of the graph");
@@ -576,7 +577,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   };
   std::vector<std::thread> threads;
   for (size_t i = 1; i < nodes.size(); ++i) threads.emplace_back(run_on, i);
-  run_on(0);
+  if (!nodes.empty()) run_on(0);  // A graph with no nodes plans no fragments.
   for (std::thread& t : threads) t.join();
   held.clear();
 

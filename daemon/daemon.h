@@ -101,6 +101,9 @@ class Daemon {
   const std::string& name() const { return config_.name; }
   void set_data_address(std::string address) { config_.data_address = std::move(address); }
 
+  // The NodeService handlers (valid after start()), for callers in the same process.
+  NodeServiceImpl& service() const { return *service_; }
+
   // Collectives on this daemon's devices (valid after start()).
   coll::CollectiveRuntime& collectives() const { return *collectives_; }
 
