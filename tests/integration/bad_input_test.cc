@@ -12,7 +12,6 @@
 #include <gtest/gtest.h>
 
 #include "bad_input_pool.h"
-#include "raw_socket.h"
 #include "rpc.h"
 #include "tests/ops/http_get.h"
 

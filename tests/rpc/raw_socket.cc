@@ -8,45 +8,85 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
-namespace tg::raw {
+namespace tg::testing {
 
-int unconnected_socket() { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); }
-
-bool connect_to(int fd, int port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+absl::StatusOr<RawSocket> RawSocket::unconnected() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(std::string("socket: ") + std::strerror(errno));
+  return RawSocket(fd);
 }
 
-int connect_raw(int port) {
-  const int fd = unconnected_socket();
-  if (fd >= 0 && !connect_to(fd, port)) {
-    ::close(fd);
-    return -1;
+absl::StatusOr<RawSocket> RawSocket::connect(int port) {
+  absl::StatusOr<RawSocket> socket = unconnected();
+  if (!socket.ok()) return socket.status();
+  if (absl::Status connected = socket->connect_to(port); !connected.ok()) return connected;
+  return socket;
+}
+
+RawSocket& RawSocket::operator=(RawSocket&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
   }
-  return fd;
+  return *this;
 }
 
-bool send_bytes(int fd, const std::string& bytes) {
-  return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-         static_cast<ssize_t>(bytes.size());
+RawSocket::~RawSocket() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
-bool closed_by_server(int fd, std::chrono::milliseconds within) {
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + within;
-  while (Clock::now() < deadline) {
-    pollfd watched{fd, POLLIN, 0};
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (::poll(&watched, 1, static_cast<int>(std::max<int64_t>(left.count(), 0))) <= 0) continue;
-    char buffer[256];
-    if (::recv(fd, buffer, sizeof(buffer), 0) <= 0) return true;
+absl::Status RawSocket::connect_to(int port) {
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(static_cast<uint16_t>(port));
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&peer), sizeof(peer)) != 0) {
+    return absl::UnavailableError("cannot connect to 127.0.0.1:" + std::to_string(port) + ": " +
+                                  std::strerror(errno));
   }
-  return false;
+  return absl::OkStatus();
+}
+
+absl::Status RawSocket::send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::UnavailableError(std::string("send: ") + std::strerror(errno));
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+void RawSocket::finish_sending() { ::shutdown(fd_, SHUT_WR); }
+
+absl::StatusOr<std::string> RawSocket::read_until_closed(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string received;
+  char buffer[4096];
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd watched{fd_, POLLIN, 0};
+    const int ready = left.count() <= 0 ? 0 : ::poll(&watched, 1, static_cast<int>(left.count()));
+    if (ready == 0) {
+      return absl::DeadlineExceededError("connection still open after " +
+                                         std::to_string(timeout.count()) + " ms; received: " +
+                                         received.substr(0, 200));
+    }
+    if (ready < 0) continue;  // Interrupted: the deadline is checked again.
+    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return received;
+    received.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+int port_of(const std::string& address) {
+  return std::stoi(address.substr(address.rfind(':') + 1));
 }
 
 int open_descriptors() {
@@ -76,4 +116,4 @@ DescriptorExhaustion::~DescriptorExhaustion() {
   ::setrlimit(RLIMIT_NOFILE, &saved_);
 }
 
-}  // namespace tg::raw
+}  // namespace tg::testing

@@ -1,27 +1,53 @@
 // Test helpers that play a hostile or careless peer against a real listening socket on
-// loopback: plain connections, bytes sent by hand, waiting for the server to close, and a
-// process out of file descriptors.
+// loopback: a plain TCP connection for raw bytes, half-finished messages and connections
+// left open, and a process out of file descriptors. Every read waits at most until its
+// deadline; a connection closes on destruction.
 #pragma once
 
 #include <sys/resource.h>
 
 #include <chrono>
-#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
-namespace tg::raw {
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
 
-// A connected blocking TCP socket to 127.0.0.1:port, or -1.
-int connect_raw(int port);
-// An unconnected TCP socket and the loopback address of `port`, for a connect made later.
-int unconnected_socket();
-bool connect_to(int fd, int port);
-// Sends all of `bytes`; false when the connection refuses them.
-bool send_bytes(int fd, const std::string& bytes);
-// True when the server closes `fd` (end of stream or reset) within `within`; what the server
-// sends before that is read and dropped.
-bool closed_by_server(int fd, std::chrono::milliseconds within);
+namespace tg::testing {
+
+class RawSocket {
+ public:
+  // A socket connected to 127.0.0.1:port: UNAVAILABLE naming the port when refused.
+  static absl::StatusOr<RawSocket> connect(int port);
+  // A socket not yet connected, for a connect made later with connect_to (for example once
+  // the process has no descriptor left to create one).
+  static absl::StatusOr<RawSocket> unconnected();
+  RawSocket(RawSocket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  RawSocket& operator=(RawSocket&& other) noexcept;
+  ~RawSocket();
+
+  // Connects to 127.0.0.1:port: UNAVAILABLE naming the port when refused.
+  absl::Status connect_to(int port);
+  // Sends all of `bytes`; UNAVAILABLE when the peer has closed or reset the connection.
+  absl::Status send(std::string_view bytes);
+  // Closes the sending half: the peer reads end of file.
+  void finish_sending();
+  // Everything the peer sends until it closes the connection: DEADLINE_EXCEEDED (with what
+  // arrived so far in the message) when it is still open at `timeout`. A reset counts as
+  // closed.
+  absl::StatusOr<std::string> read_until_closed(std::chrono::milliseconds timeout);
+  // The descriptor, for reads the test makes itself; it stays owned by this socket.
+  int fd() const { return fd_; }
+
+ private:
+  explicit RawSocket(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+// "host:port" -> port.
+int port_of(const std::string& address);
+
 // The number of file descriptors this process has open.
 int open_descriptors();
 
@@ -39,4 +65,4 @@ class DescriptorExhaustion {
   std::vector<int> held_;
 };
 
-}  // namespace tg::raw
+}  // namespace tg::testing

@@ -12,8 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include "call_methods.h"
@@ -29,7 +27,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using tgrack::v1::RunGraphReply;
 using tgrack::v1::RunGraphRequest;
-using namespace tg::raw;
+using tg::testing::DescriptorExhaustion;
+using tg::testing::RawSocket;
 
 // Serves RunGraph: job "bad" fails, job "stall" waits until released, any other job is
 // echoed back as the data of one output.
@@ -225,11 +224,11 @@ std::string hello() { return header(kSocketCallHello.size(), 0) + std::string(kS
 
 TEST(SocketCallServer, AHeaderBeforeTheHelloIsNotTakenAtItsWord) {
   EchoServer server;
-  const int fd = connect_raw(server.port());
-  ASSERT_GE(fd, 0);
-  ASSERT_TRUE(send_bytes(fd, header(1u << 30, 0)));  // "A 1 GiB hello follows" — and nothing does.
-  EXPECT_TRUE(closed_by_server(fd, 5s)) << "the server waits for a 1 GiB hello";
-  ::close(fd);
+  {
+    RawSocket peer = RawSocket::connect(server.port()).value();
+    ASSERT_TRUE(peer.send(header(1u << 30, 0)).ok());  // "A 1 GiB hello follows" — and nothing does.
+    EXPECT_TRUE(peer.read_until_closed(5s).ok()) << "the server waits for a 1 GiB hello";
+  }
   SocketCalls calls(server.address(), "RunGraph");
   auto after = run(calls, "after");
   ASSERT_TRUE(after.ok()) << after.status();
@@ -237,21 +236,21 @@ TEST(SocketCallServer, AHeaderBeforeTheHelloIsNotTakenAtItsWord) {
 
 TEST(SocketCallServer, ConnectionsOverTheLimitAreRefusedNamingTheLimit) {
   EchoServer server(0, SocketCallLimits{.max_connections = 2});
-  std::vector<int> held;
+  std::vector<RawSocket> held;
   for (int i = 0; i < 2; ++i) {
-    held.push_back(connect_raw(server.port()));
-    ASSERT_TRUE(send_bytes(held.back(), hello()));
+    held.push_back(RawSocket::connect(server.port()).value());
+    ASSERT_TRUE(held.back().send(hello()).ok());
   }
-  const int third = connect_raw(server.port());
-  ASSERT_GE(third, 0);
-  auto refusal = read_frame(third, Clock::now() + 5s);
-  ASSERT_TRUE(refusal.ok()) << refusal.status();
-  EXPECT_EQ(refusal->tag, static_cast<uint32_t>(absl::StatusCode::kResourceExhausted));
-  EXPECT_EQ(refusal->payload, "socket calls on port " + std::to_string(server.port()) +
-                                  ": all 2 connections in use; try again later");
-  EXPECT_TRUE(closed_by_server(third, 5s));
-  ::close(third);
-  for (int fd : held) ::close(fd);
+  {
+    RawSocket third = RawSocket::connect(server.port()).value();
+    auto refusal = read_frame(third.fd(), Clock::now() + 5s);
+    ASSERT_TRUE(refusal.ok()) << refusal.status();
+    EXPECT_EQ(refusal->tag, static_cast<uint32_t>(absl::StatusCode::kResourceExhausted));
+    EXPECT_EQ(refusal->payload, "socket calls on port " + std::to_string(server.port()) +
+                                    ": all 2 connections in use; try again later");
+    EXPECT_TRUE(third.read_until_closed(5s).ok());
+  }
+  held.clear();
   // The closed connections free their places: a call gets through once the server has
   // seen them go.
   SocketCalls calls(server.address(), "RunGraph");
@@ -268,42 +267,39 @@ TEST(SocketCallServer, ConnectionsOverTheLimitAreRefusedNamingTheLimit) {
 
 TEST(SocketCallServer, ConnectionsIdleOrSilentPastTheirTimeoutsAreClosed) {
   EchoServer server(0, SocketCallLimits{.idle_timeout = 200ms, .hello_timeout = 200ms});
-  const int silent = connect_raw(server.port());  // Never says hello.
-  const int idle = connect_raw(server.port());    // Says hello, then nothing.
-  ASSERT_TRUE(send_bytes(idle, hello()));
-  EXPECT_TRUE(closed_by_server(silent, 10s)) << "a connection without a hello stays open";
-  EXPECT_TRUE(closed_by_server(idle, 10s)) << "an idle connection stays open";
-  ::close(silent);
-  ::close(idle);
+  RawSocket silent = RawSocket::connect(server.port()).value();  // Never says hello.
+  RawSocket idle = RawSocket::connect(server.port()).value();    // Says hello, then nothing.
+  ASSERT_TRUE(idle.send(hello()).ok());
+  EXPECT_TRUE(silent.read_until_closed(10s).ok()) << "a connection without a hello stays open";
+  EXPECT_TRUE(idle.read_until_closed(10s).ok()) << "an idle connection stays open";
 }
 
 TEST(SocketCallServer, FrameHeadersAreLittleEndian) {
   EchoServer server;
-  const int fd = connect_raw(server.port());
+  RawSocket peer = RawSocket::connect(server.port()).value();
   const std::string request = job("le").SerializeAsString();
-  ASSERT_TRUE(send_bytes(fd, hello() + header(request.size(), kCallRunGraph) + request));
+  ASSERT_TRUE(peer.send(hello() + header(request.size(), kCallRunGraph) + request).ok());
   unsigned char reply_header[8];
-  ASSERT_TRUE(read_exactly(fd, reinterpret_cast<char*>(reply_header), 8, Clock::now() + 5s).ok());
+  ASSERT_TRUE(
+      read_exactly(peer.fd(), reinterpret_cast<char*>(reply_header), 8, Clock::now() + 5s).ok());
   const uint32_t size = reply_header[0] | reply_header[1] << 8 | reply_header[2] << 16 |
                         uint32_t{reply_header[3]} << 24;
   std::string payload(size, '\0');
-  ASSERT_TRUE(read_exactly(fd, payload.data(), size, Clock::now() + 5s).ok());
+  ASSERT_TRUE(read_exactly(peer.fd(), payload.data(), size, Clock::now() + 5s).ok());
   RunGraphReply reply;
   ASSERT_TRUE(reply.ParseFromString(payload));
   EXPECT_EQ(reply.outputs(0).data(), "le");
-  ::close(fd);
 }
 
 TEST(SocketCallServer, OutOfDescriptorsTheServerClosesWhatItCannotTakeAndRecovers) {
   EchoServer server;
-  const int client = unconnected_socket();
   {
+    RawSocket client = RawSocket::unconnected().value();
     DescriptorExhaustion exhausted;
-    ASSERT_TRUE(connect_to(client, server.port()));
-    EXPECT_TRUE(closed_by_server(client, 5s))
+    ASSERT_TRUE(client.connect_to(server.port()).ok());
+    EXPECT_TRUE(client.read_until_closed(5s).ok())
         << "a connection the server cannot accept waits in its backlog";
   }
-  ::close(client);
   SocketCalls calls(server.address(), "RunGraph");
   auto after = run(calls, "after");
   ASSERT_TRUE(after.ok()) << after.status();
