@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <absl/strings/str_cat.h>
 
@@ -100,26 +101,39 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     const bool same = (*addresses)[r] == (*addresses)[rank];
     (same && !force_tcp ? local_peers : remote_peers).push_back(r);
   }
-  if (!local_peers.empty()) {
-    if (!hub) return absl::InvalidArgumentError("ranks share a daemon but no local hub was given");
-    absl::Status s = hub->attach(rank, comm->ctx_->doorbell(), deadline);
-    if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("rank ", rank, ": creating communicator ", spec.comm_id(),
-                                                 " over local failed: ", s.message()));
-    }
-    for (uint32_t peer : local_peers) {
-      comm->ctx_->set_pair(peer, std::make_unique<local::LocalPair>(rank, peer, hub, (*addresses)[peer]));
-    }
-    if (remote_peers.empty()) comm->direct_ = std::make_unique<DirectAllReduce>(*comm->ctx_, hub);
+  if (!local_peers.empty() && !hub) {
+    return absl::InvalidArgumentError("ranks share a daemon but no local hub was given");
   }
+  if (!remote_peers.empty() && listener == nullptr) {
+    return absl::InvalidArgumentError("remote ranks but no data-plane listener");
+  }
+  // Local ranks attach while the remote ones connect: a rank that never joins then fails to
+  // connect to the other daemons itself, and they name it rather than this daemon's ranks
+  // that would otherwise still be waiting for it.
+  absl::Status local_status;
+  std::thread local_join;
+  if (!local_peers.empty()) {
+    local_join = std::thread([&] { local_status = hub->attach(rank, comm->ctx_->doorbell(), deadline); });
+  }
+  absl::Status remote_status;
   if (!remote_peers.empty()) {
-    if (listener == nullptr) return absl::InvalidArgumentError("remote ranks but no data-plane listener");
-    absl::Status s = tcp::connect_pairs(*comm->ctx_, *listener, spec.comm_id(), addresses, remote_peers,
-                                        opts.tcp, deadline);
-    if (!s.ok()) {
-      comm->ctx_->abort(s, rank);
-      return s;
-    }
+    remote_status = tcp::connect_pairs(*comm->ctx_, *listener, spec.comm_id(), addresses, remote_peers,
+                                       opts.tcp, deadline);
+  }
+  if (local_join.joinable()) local_join.join();
+  if (!local_status.ok()) {
+    return absl::Status(local_status.code(), absl::StrCat("rank ", rank, ": creating communicator ", spec.comm_id(),
+                                                          " over local failed: ", local_status.message()));
+  }
+  for (uint32_t peer : local_peers) {
+    comm->ctx_->set_pair(peer, std::make_unique<local::LocalPair>(rank, peer, hub, (*addresses)[peer]));
+  }
+  if (!local_peers.empty() && remote_peers.empty()) {
+    comm->direct_ = std::make_unique<DirectAllReduce>(*comm->ctx_, hub);
+  }
+  if (!remote_status.ok()) {
+    comm->ctx_->abort(remote_status, rank);
+    return remote_status;
   }
   std::vector<size_t> devices;
   for (const auto& r : spec.ranks()) devices.push_back(r.device().index());

@@ -9,6 +9,7 @@
 #include <absl/strings/str_split.h>
 #include <spdlog/spdlog.h>
 
+#include "controller/job_failure.h"
 #include "controller/placement.h"
 #include "controller/reply_size.h"
 #include "devices/graph/graph_api.h"
@@ -32,6 +33,8 @@ namespace {
 
 constexpr char kCommPlaceholder[] = "@comm:";
 constexpr uint32_t kCommTimeoutMs = 10000;
+// How long a daemon may take to answer GetNodeInfo before the controller takes it for lost.
+constexpr std::chrono::seconds kLostProbeTimeout(2);
 
 std::string name_of(const v1::DeviceRef& d) { return device_name(d.node(), d.index()); }
 
@@ -143,6 +146,16 @@ bool PlanRunner::needs_plan(const v1::SubmitRequest& request) {
 std::string PlanRunner::address_of(const std::string& node) const {
   auto info = membership_.node(node);
   return info.ok() ? info->address() : "";
+}
+
+bool PlanRunner::lost(const std::string& node, const std::string& address) {
+  auto info = membership_.node(node);
+  if (info.ok() && info->state() == v1::NODE_STATE_DOWN) return true;
+  v1::NodeInfo reply;
+  auto context = context_with_deadline(kLostProbeTimeout);
+  const grpc::Status probe = stubs_.at(address).GetNodeInfo(context.get(), {}, &reply);
+  return probe.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         probe.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
 absl::StatusOr<Plan> PlanRunner::make_plan(const v1::SubmitRequest& request,
@@ -581,36 +594,26 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   for (std::thread& t : threads) t.join();
   held.clear();
 
-  // The root cause: the earliest failure that is not a cancellation it caused.
-  const Outcome* first = nullptr;
-  size_t first_node = 0;
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    const Outcome& out = outcomes[i];
-    if (out.status.ok()) continue;
-    const bool better =
-        first == nullptr ||
-        (first->status.code() == absl::StatusCode::kCancelled &&
-         out.status.code() != absl::StatusCode::kCancelled) ||
-        ((first->status.code() == absl::StatusCode::kCancelled) ==
-             (out.status.code() == absl::StatusCode::kCancelled) &&
-         out.done < first->done);
-    if (better) first = &out, first_node = i;
-  }
-  absl::Status status;
-  if (first != nullptr) {
-    const std::string& node = nodes[first_node];
-    std::vector<v1::DeviceRef> on_node;
+  std::vector<NodeOutcome> ended(nodes.size());
+  size_t failures = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    ended[i].node = nodes[i];
+    ended[i].address = addresses[nodes[i]];
     for (const v1::DeviceRef& d : plan.devices) {
-      if (d.node() == node) on_node.push_back(d);
+      if (d.node() == nodes[i]) ended[i].devices.push_back(d);
     }
-    std::string where = absl::StrCat(job_id, ": node '", node, "' (", devices_str(on_node), ")");
-    if (first->status.code() == absl::StatusCode::kUnavailable) {
-      absl::StrAppend(&where, " at ", addresses[node], " is unreachable");
-    } else {
-      absl::StrAppend(&where, " failed");
-    }
-    status = absl::Status(first->status.code(), absl::StrCat(where, ": ", first->status.message()));
+    ended[i].status = outcomes[i].status;
+    ended[i].done = outcomes[i].done;
+    if (!ended[i].status.ok()) ++failures;
   }
+  // A lost daemon and the survivors that lost it as a peer all fail UNAVAILABLE: ask which
+  // of them is gone.
+  for (NodeOutcome& out : ended) {
+    if (failures > 1 && out.status.code() == absl::StatusCode::kUnavailable) {
+      out.lost = lost(out.node, out.address);
+    }
+  }
+  absl::Status status = job_failure(job_id, ended);
   const std::string cancelled = jobs_.finish(job_id, status);
   if (!cancelled.empty()) status = absl::CancelledError(job_id + " cancelled: " + cancelled);
   if (!status.ok()) {

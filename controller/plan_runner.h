@@ -5,7 +5,8 @@
 //   - validates the graph and feeds, resolves remote tensors fed to INPUTs (the session's
 //     own, NOT_FOUND / PERMISSION_DENIED otherwise), plans, and runs: every involved daemon
 //     gets RunFragments at once; the first failure cancels the job on the other daemons,
-//     and the error names the job, the node and the devices that failed.
+//     and the error names the job, the node and the devices of the root cause: a daemon
+//     that died rather than the survivors that lost it as a peer (job_failure.h).
 //   - capture: keeps the plan and installs its fragments on the daemons once; replays send
 //     only the bindings. Capturing a graph captured before returns the same plan id when
 //     planning gives the same placement again, and is refused (FAILED_PRECONDITION naming
@@ -85,6 +86,8 @@ class PlanRunner {
                                                   QueuedJob& queued);
   void forget_communicators(const Plan& plan);
   std::string address_of(const std::string& node) const;
+  // Whether `node`'s daemon is gone: DOWN in membership, or not answering at `address`.
+  bool lost(const std::string& node, const std::string& address);
 
   const Membership& membership_;
   coll::CollectiveCoordinator& coordinator_;
