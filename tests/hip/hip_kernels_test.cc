@@ -184,8 +184,8 @@ TEST(HipKernels, SixteenBitFloatsAreStoredAsBitsAndComputedInF32) {
   auto src = generate_hip_kernel(kernel_of(add));
   ASSERT_TRUE(src.ok()) << src.status();
   EXPECT_THAT(src->source, HasSubstr("unsigned short* __restrict__ out"));
-  // The i32 operand becomes f16 first (promotion), through f64 with a single rounding.
-  EXPECT_THAT(src->source, HasSubstr("tg_h2f(tg_f2h(tg_round_odd((double)in1[o1])))"));
+  // The i32 operand becomes f16 first (promotion), rounded once from its exact value.
+  EXPECT_THAT(src->source, HasSubstr("tg_h2f(tg_f2h(tg_int_round_odd((long long)in1[o1])))"));
   EXPECT_THAT(src->source, HasSubstr("out[i] = tg_f2h(tg_add<float, float>(a, b));"));
 }
 

@@ -362,7 +362,7 @@ TEST_F(OpsTest, DrainOfAnIdleNodeFinishesAtOnceAndLeavesItCordoned) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(refused.status().message().find("cordoned: draining"), std::string::npos);
   Completed bad = tgctl({"drain", "node-b", "--deadline", "soon"});
-  EXPECT_EQ(bad.exit_status, 1);
+  EXPECT_EQ(bad.exit_status, 2);  // a usage error
   EXPECT_NE(bad.err.find("--deadline: 'soon' is not a duration"), std::string::npos) << bad.err;
 }
 
