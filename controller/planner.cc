@@ -670,6 +670,9 @@ absl::StatusOr<Layout> Layout::from_sharding(const v1::Sharding& sharding, int r
   layout.devices.assign(sharding.devices().begin(), sharding.devices().end());
   if (layout.devices.empty()) return absl::InvalidArgumentError("sharding lists no devices");
   for (size_t i = 0; i < layout.devices.size(); ++i) {
+    if (layout.devices[i].node().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("sharding device ", i, " names no node"));
+    }
     for (size_t j = 0; j < i; ++j) {
       if (same_device(layout.devices[i], layout.devices[j])) {
         return absl::InvalidArgumentError(

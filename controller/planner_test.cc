@@ -239,6 +239,15 @@ TEST(Planner, ShardCountBeyondTheLimitIsRefusedNamingIt) {
               HasSubstr("sharding.shards 4294967294 is more than the limit of 65536"));
 }
 
+TEST(Planner, ShardingDeviceWithoutANodeIsRefusedNamingIt) {
+  v1::Graph graph = data_parallel_graph(8);
+  shard(graph, "x", {dev("a", 0), dev("b", 0)}, 0);
+  replicate(graph, "w", {dev("a", 0), dev("", 1)});
+  auto p = plan(graph);
+  ASSERT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << p.status();
+  EXPECT_THAT(p.status().message(), HasSubstr("node 'w' (OP_INPUT): sharding device 1 names no node"));
+}
+
 TEST(Planner, InputsOnDifferentDeviceGroupsAreRefused) {
   v1::Graph graph = data_parallel_graph(8);
   shard(graph, "x", {dev("a", 0), dev("b", 0)}, 0);

@@ -6,6 +6,7 @@
 #
 #   deploy/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]    (default 30 s, every target)
 #
+# FUZZ_SEED fixes libFuzzer's random seed, so that a run (CI's) can be repeated exactly.
 # FUZZ_BUILD_DIR (default ./build-fuzz) keeps the build and each target's grown corpus
 # (corpus/<target>/) between runs, so later runs start where earlier ones stopped.
 set -euo pipefail
@@ -67,7 +68,9 @@ for target in "${targets[@]}"; do
   [[ $target == services_fuzz || $target == tcp_handshake_fuzz ]] && leaks=0
   echo "fuzz: $target for ${seconds}s"
   status=0
-  "$build/tests/fuzz/$target" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
+  seed=()
+  [[ -n ${FUZZ_SEED:-} ]] && seed=(-seed="$FUZZ_SEED")
+  "$build/tests/fuzz/$target" "${seed[@]}" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
     -detect_leaks=$leaks -print_final_stats=1 -artifact_prefix="$crashes/" \
     "$corpus" "$seeds" > "$build/$target.log" 2>&1 || status=$?
   grep -E "^(#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY|stat::number_of_executed_units|artifact_prefix)" \
