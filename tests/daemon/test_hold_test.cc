@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "devices/cpu/cpu_device.h"
+#include "process.h"
 
 namespace tg {
 namespace {
@@ -19,14 +20,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// Polls for `path` for up to 30 s.
 bool appears(const fs::path& path) {
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (!fs::exists(path)) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
+  return tg::testing::wait_until([&] { return fs::exists(path); }, 30s, 1ms);
 }
 
 // relu of f32[2] {-1, 2} on a HoldingDevice over a cpu device, the node named by the test.
