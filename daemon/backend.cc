@@ -4,12 +4,10 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "daemon/hip_plugin_loader.h"
 #include "devices/cpu/cpu_device.h"
-#include "devices/topology/topology_config.h"
-#ifdef TGRACK_HAVE_HIP
-#include "devices/hip/hip_device.h"
 #include "devices/topology/kfd_topology.h"
-#endif
+#include "devices/topology/topology_config.h"
 
 namespace tg {
 namespace {
@@ -22,18 +20,16 @@ absl::Status lock_device(const BackendConfig& config, const std::string& device,
   return absl::OkStatus();
 }
 
-// Whether the hip backend can run here: OK, or UNAVAILABLE with its one-line reason.
-absl::Status hip_available() {
-#ifdef TGRACK_HAVE_HIP
-  return hip_devices_present();
-#else
-  return absl::UnavailableError(
-      "hip backend: not built into this tgd (needs hipcc, libamdhip64-dev, librocm-smi-dev)");
-#endif
+// The HIP plugin when it loads and HIP sees a GPU; otherwise UNAVAILABLE with the one-line
+// reason (plugin missing, a ROCm library missing, no GPU).
+absl::StatusOr<const HipPlugin*> hip_available(const BackendConfig& config) {
+  auto plugin = load_hip_plugin(hip_plugin_path(config.hip_plugin));
+  if (!plugin.ok()) return plugin.status();
+  if (absl::Status present = (*plugin)->devices_present("/dev"); !present.ok()) return present;
+  return plugin;
 }
 
-absl::StatusOr<Backend> open_hip(const BackendConfig& config) {
-#ifdef TGRACK_HAVE_HIP
+absl::StatusOr<Backend> open_hip(const BackendConfig& config, const HipPlugin& plugin) {
   auto topology = read_kfd_topology(config.kfd_root);
   if (!topology.ok()) {
     return absl::Status(topology.status().code(),
@@ -50,9 +46,7 @@ absl::StatusOr<Backend> open_hip(const BackendConfig& config) {
       return s;
     }
   }
-  HipOpenOptions options;
-  options.kfd_topology_root = config.kfd_root;
-  auto devices = open_hip_devices(options);
+  auto devices = plugin.open_devices(config.kfd_root);
   if (!devices.ok()) return devices.status();
   if (devices->size() != matrix->size()) {
     return absl::FailedPreconditionError(
@@ -63,10 +57,6 @@ absl::StatusOr<Backend> open_hip(const BackendConfig& config) {
   out.links = LinkPolicy(std::move(*matrix));
   out.links_source = absl::StrCat("kfd ", config.kfd_root);
   return out;
-#else
-  (void)config;
-  return hip_available();
-#endif
 }
 
 absl::StatusOr<Backend> open_cpu(const BackendConfig& config) {
@@ -116,19 +106,21 @@ absl::StatusOr<Backend> open_backend(const BackendConfig& config) {
   }
   if (config.backend == "cpu") return open_cpu(config);
   if (config.backend == "hip") {
-    if (absl::Status s = hip_available(); !s.ok()) return s;
-    return open_hip(config);
+    auto plugin = hip_available(config);
+    if (!plugin.ok()) return plugin.status();
+    return open_hip(config, **plugin);
   }
   if (config.backend != "auto") {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown backend '", config.backend, "'; expected hip, cpu or auto"));
   }
-  if (absl::Status s = hip_available(); !s.ok()) {
+  auto plugin = hip_available(config);
+  if (!plugin.ok()) {
     auto cpu = open_cpu(config);
-    if (cpu.ok()) cpu->why = std::string(s.message());
+    if (cpu.ok()) cpu->why = std::string(plugin.status().message());
     return cpu;
   }
-  auto hip = open_hip(config);
+  auto hip = open_hip(config, **plugin);
   if (hip.ok()) hip->why = "an AMD GPU is present";
   return hip;
 }

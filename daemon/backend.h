@@ -1,12 +1,13 @@
 // Which devices a tgd owns and how they are linked. open_backend takes every device's lock
 // first (a second daemon fails before it touches a device), then opens the devices and builds
 // the link policy between them:
-//   hip   AMD GPUs through the HIP runtime; locks keyed by render node ("renderD128"); links
+//   hip   AMD GPUs through the HIP runtime, from the HIP plugin (daemon/hip_plugin_loader.h); locks keyed by render node ("renderD128"); links
 //         from the KFD topology under kfd_root.
 //   cpu   N virtual cpu devices; links from a --topology JSON config (devices/topology/
 //         topology_config.h), else host-staged between every pair: cpu devices of one daemon
 //         copy through the daemon's own memory, the class with no peer path.
-//   auto  hip when an AMD GPU is present, else cpu (the reason is returned for the log).
+//   auto  hip when the plugin loads and an AMD GPU is present, else cpu (the reason is
+//         returned for the log).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@ struct BackendConfig {
   std::string hive_id;           // Hive of every cpu device when no topology file names one.
   std::string kfd_root = "/sys/class/kfd/kfd/topology";
   std::string topology_file;     // cpu only; "" = host-staged between every pair.
+  std::string hip_plugin;        // "" = $TGRACK_HIP_PLUGIN, else the installed place.
 };
 
 struct Backend {
@@ -42,8 +44,8 @@ struct Backend {
   std::string links_source;      // "kfd <root>", "config <file>" or "default".
 };
 
-// UNAVAILABLE with the backend's one-line message for hip without an AMD GPU (or a build
-// without HIP); INVALID_ARGUMENT for an unknown backend, a bad topology file or one whose
+// UNAVAILABLE with the backend's one-line message for hip without an AMD GPU, or without a
+// plugin that loads (the message names the plugin and the missing library); INVALID_ARGUMENT for an unknown backend, a bad topology file or one whose
 // device count differs from cpu_devices; FAILED_PRECONDITION naming the device and the
 // holder's pid when another process holds a lock.
 absl::StatusOr<Backend> open_backend(const BackendConfig& config);

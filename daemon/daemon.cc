@@ -78,6 +78,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
   backend_config.hive_id = c.hive_id;
   backend_config.kfd_root = c.kfd_root;
   backend_config.topology_file = c.topology_file;
+  backend_config.hip_plugin = c.hip_plugin;
   auto backend = open_backend(backend_config);
   if (!backend.ok()) return backend.status();
   if (c.backend == "auto") {

@@ -82,6 +82,7 @@ struct DaemonConfig {
   std::string lock_dir;                        // "" = STATE_DIR/locks.
   std::string kfd_root = "/sys/class/kfd/kfd/topology";  // hip: the KFD topology.
   std::string topology_file;                   // cpu: link matrix JSON; "" = host-staged.
+  std::string hip_plugin;  // hip: plugin path; "" = $TGRACK_HIP_PLUGIN, else the installed one.
   // Tests only (daemon/test_hold.h): where held kernels wait for release; "" = no hold.
   std::string test_hold_dir;
 };

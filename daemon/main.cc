@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"hip", "cpu", "auto"}));
   app.add_option("--lock-dir", config.lock_dir, "Directory for device locks (default STATE_DIR/locks)");
+  app.add_option("--hip-plugin", config.hip_plugin,
+                 "HIP backend plugin (default: $TGRACK_HIP_PLUGIN, else libtgrack-hip.so where "
+                 "tgrack installs it)");
   app.add_option("--kfd-root", config.kfd_root, "KFD topology sysfs root (hip)")
       ->capture_default_str();
   app.add_option("--topology", config.topology_file,

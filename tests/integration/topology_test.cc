@@ -39,9 +39,39 @@ TEST(Backend, HipWithoutGpuExitsWithOneClearLine) {
   EXPECT_NE(tgd.exit_status, -1) << "tgd kept running: " << all;
   EXPECT_EQ(count_lines_with(all, "hip backend: "), 1) << all;
   EXPECT_TRUE(all.find("no AMD GPU found") != std::string::npos ||
-              all.find("not built") != std::string::npos)
+              all.find("libtgrack-hip.so is not installed") != std::string::npos)
       << all;
   EXPECT_EQ(all.find("serving on"), std::string::npos) << all;  // It never served.
+}
+
+// --backend hip where the plugin cannot load is an error naming the library it lacks (here a
+// stand-in for libamdhip64 the loader cannot find), or the plugin's path when it is absent.
+TEST(Backend, HipAskedForWithoutItsLibraryExitsNamingIt) {
+  TempDir dir;
+  Completed tgd = run(dir, TGD_PATH,
+                      {"--backend", "hip", "--hip-plugin", FAKE_PLUGIN_MISSING_LIBRARY_PATH,
+                       "--controller", "127.0.0.1:1", "--state-dir", dir.file("state")});
+  const std::string all = tgd.out + tgd.err;
+  EXPECT_EQ(tgd.exit_status, 1) << all;
+  EXPECT_EQ(count_lines_with(all, "hip backend: cannot load plugin " +
+                                      std::string(FAKE_PLUGIN_MISSING_LIBRARY_PATH) +
+                                      ": libtgrack-test-rocm-stand-in.so: cannot open shared"),
+            1)
+      << all;
+  EXPECT_EQ(all.find("serving on"), std::string::npos) << all;
+}
+
+TEST(Backend, HipAskedForWithoutThePluginExitsNamingWhereItLooked) {
+  TempDir dir;
+  const std::string absent = dir.file("elsewhere/libtgrack-hip.so");
+  Completed tgd = run(dir, TGD_PATH,
+                      {"--backend", "hip", "--controller", "127.0.0.1:1", "--state-dir",
+                       dir.file("state")},
+                      20s, {{"TGRACK_HIP_PLUGIN", absent}});
+  const std::string all = tgd.out + tgd.err;
+  EXPECT_EQ(tgd.exit_status, 1) << all;
+  EXPECT_EQ(count_lines_with(all, "hip backend: plugin " + absent + " is not installed"), 1)
+      << all;
 }
 
 TEST(Backend, UnknownBackendIsRefused) {
@@ -58,8 +88,12 @@ class TopologyPool : public ::testing::Test {
   void SetUp() override {
     const std::string config = pool_.dir().file("xgmi-pair.json");
     std::ofstream(config) << kXgmiPair;
-    pool_.daemon_args["node-a"] = {"--topology", config};
-    pool_.daemon_args["node-b"] = {"--backend", "auto"};
+    // Neither daemon can load the HIP backend: node-a finds no plugin, node-b's plugin lacks
+    // a library. Both serve their cpu devices.
+    pool_.daemon_args["node-a"] = {"--topology", config, "--hip-plugin",
+                                   pool_.dir().file("absent/libtgrack-hip.so")};
+    pool_.daemon_args["node-b"] = {"--backend", "auto", "--hip-plugin",
+                                   FAKE_PLUGIN_MISSING_LIBRARY_PATH};
     ASSERT_TRUE(pool_.start_default().ok());
   }
 
@@ -71,11 +105,20 @@ class TopologyPool : public ::testing::Test {
   Pool pool_;
 };
 
-TEST_F(TopologyPool, AutoBackendRunsOnCpuAndSaysWhy) {
-  if (has_amd_gpu()) GTEST_SKIP() << "this host has an AMD GPU: auto picks hip";
-  const std::string log = pool_.daemon("node-b").stdout_text() + pool_.daemon("node-b").stderr_text();
-  EXPECT_EQ(count_lines_with(log, "backend auto: using cpu devices ("), 1) << log;
-  EXPECT_NE(log.find("hip backend: "), std::string::npos) << log;  // The reason.
+TEST_F(TopologyPool, AutoBackendWithoutAUsableHipPluginRunsOnCpuAndSaysWhy) {
+  const std::string a = pool_.daemon("node-a").stdout_text() + pool_.daemon("node-a").stderr_text();
+  EXPECT_EQ(count_lines_with(a, "backend auto: using cpu devices (hip backend: plugin " +
+                                    pool_.dir().file("absent/libtgrack-hip.so") +
+                                    " is not installed"),
+            1)
+      << a;
+  const std::string b = pool_.daemon("node-b").stdout_text() + pool_.daemon("node-b").stderr_text();
+  EXPECT_EQ(count_lines_with(b, "backend auto: using cpu devices (hip backend: cannot load plugin"),
+            1)
+      << b;
+  EXPECT_NE(b.find("libtgrack-test-rocm-stand-in.so: cannot open shared object file"),
+            std::string::npos)
+      << b;
   auto nodes = pool_.client().nodes();
   ASSERT_TRUE(nodes.ok()) << nodes.status();
   for (const auto& node : *nodes) {
