@@ -68,7 +68,7 @@ std::string unit_copy(const std::string& unit, const std::string& binary, const 
   write_file(stand_in, "#!/bin/sh\nexit 0\n", 0755);
   const std::string path = dir + "/" + unit;
   write_file(path, absl::StrReplaceAll(read_file(kSource + "/deploy/systemd/" + unit),
-                                       {{"/usr/local/bin/" + binary, stand_in}}));
+                                       {{"/usr/bin/" + binary, stand_in}}));
   return path;
 }
 
@@ -130,6 +130,37 @@ TEST(Deploy, EnvFilesSetEveryVariableTheUnitsUse) {
           << name << ".env does not set " << var;
     }
     EXPECT_GE(uses, 3) << name;
+  }
+}
+
+// One controller port everywhere: the README's, tgctl's default and both env files'.
+TEST(Deploy, ControllerPortIsTheSameInTheReadmeAndTheEnvFiles) {
+  const std::string readme = read_file(kSource + "/README.md");
+  EXPECT_NE(readme.find("else `127.0.0.1:7070`"), std::string::npos) << "tgctl's default";
+  const std::string controller = read_file(kSource + "/deploy/config/tgcontroller.env");
+  EXPECT_TRUE(std::regex_search(controller, std::regex("\nTGCONTROLLER_LISTEN=[^\n]*:7070\n")))
+      << controller;
+  const std::string daemon = read_file(kSource + "/deploy/config/tgd.env");
+  EXPECT_TRUE(std::regex_search(daemon, std::regex("\nTGD_CONTROLLER=[^\n]*:7070\n"))) << daemon;
+}
+
+// What a daemon on a rack needs from its unit: an address other hosts can dial, a fixed data
+// port for the firewall, and its TLS files handed over as credentials of the dynamic user.
+TEST(Deploy, UnitsAdvertiseFixedPortsAndLoadTheirTlsFiles) {
+  const std::string tgd = read_file(kSource + "/deploy/systemd/tgd.service");
+  for (const std::string flag :
+       {"--advertise ${TGD_ADVERTISE}", "--data-listen ${TGD_DATA_LISTEN}", "--name ${TGD_NAME}",
+        "--tls-ca %d/tls-ca --tls-cert %d/tls-cert --tls-key %d/tls-key",
+        "\nLoadCredential=tls-key:/etc/tgrack/tls/tgd.key", "\nExecStart=/usr/bin/tgd "}) {
+    EXPECT_NE(tgd.find(flag), std::string::npos) << flag;
+  }
+  const std::string controller = read_file(kSource + "/deploy/systemd/tgcontroller.service");
+  for (const std::string flag :
+       {"--advertise ${TGCONTROLLER_ADVERTISE}",
+        "--tls-ca %d/tls-ca --tls-cert %d/tls-cert --tls-key %d/tls-key",
+        "\nLoadCredential=tls-key:/etc/tgrack/tls/tgcontroller.key",
+        "\nExecStart=/usr/bin/tgcontroller "}) {
+    EXPECT_NE(controller.find(flag), std::string::npos) << flag;
   }
 }
 
