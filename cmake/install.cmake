@@ -5,8 +5,8 @@
 #       in TGRACK_CONFIG_DIR (default /etc/tgrack; DESTDIR=ROOT puts everything under ROOT).
 #   cpack --config build/CPackConfig.cmake  one package per host role, prefix /usr:
 #       tgrack-daemon (tgd, its unit and env file), tgrack-controller (tgcontroller, its unit
-#       and env file, Prometheus and Grafana files), tgrack-client (tgctl, the operator's
-#       guide), and tgrack-hip (the HIP plugin) where the HIP backend is built.
+#       and env file, Prometheus and Grafana files), tgrack-client (tgctl, the example
+#       graph, the operator's guide), and tgrack-hip (the HIP plugin) where HIP is built.
 #       Runtime dependencies come from dpkg-shlibdeps; the env files are conffiles, kept on
 #       upgrade; no unit is enabled or started by the package.
 # Installing and packaging take what is built; they do not build every target first (tests
@@ -28,7 +28,8 @@ install(FILES deploy/config/tgcontroller.env DESTINATION ${TGRACK_CONFIG_DIR}
 install(DIRECTORY deploy/prometheus deploy/grafana DESTINATION ${TGRACK_DATA_DIR}
   COMPONENT controller)
 
-install(TARGETS tgctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT client)
+install(TARGETS tgctl tg-example-graph RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  COMPONENT client)
 install(FILES README.md docs/deploy.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT client)
 # The HIP plugin's rule is in devices/hip/CMakeLists.txt (component hip), where it is built.
 
@@ -63,7 +64,7 @@ set(CPACK_COMPONENT_CONTROLLER_DESCRIPTION
  Prometheus scrape config, alert rules and Grafana dashboard")
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_SUGGESTS "prometheus")
 set(CPACK_DEBIAN_CLIENT_PACKAGE_NAME tgrack-client)
-set(CPACK_COMPONENT_CLIENT_DESCRIPTION "tgctl, the command line of a tgrack pool, and the operator's guide")
+set(CPACK_COMPONENT_CLIENT_DESCRIPTION "tgctl, the command line of a tgrack pool, tg-example-graph and the operator's guide")
 set(CPACK_DEBIAN_HIP_PACKAGE_NAME tgrack-hip)
 set(CPACK_COMPONENT_HIP_DESCRIPTION
   "The AMD GPU backend of tgd (libtgrack-hip.so), over the ROCm runtime")

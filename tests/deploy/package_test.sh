@@ -69,7 +69,7 @@ expect_contains "$(cat "$scratch/control/tgrack-controller/conffiles")" \
   "/etc/tgrack/tgcontroller.env" "tgrack-controller's conffiles"
 
 echo "== files"
-for file in usr/bin/tgd usr/bin/tgcontroller usr/bin/tgctl \
+for file in usr/bin/tgd usr/bin/tgcontroller usr/bin/tgctl usr/bin/tg-example-graph \
     usr/lib/systemd/system/tgd.service usr/lib/systemd/system/tgcontroller.service \
     etc/tgrack/tgd.env etc/tgrack/tgcontroller.env \
     usr/share/tgrack/prometheus/prometheus.yml usr/share/tgrack/prometheus/alerts.yml \
