@@ -106,8 +106,9 @@ install_certs() {  # ROLE UNIT_STEM CERT_STEM
 install_certs controller tgcontroller controller
 install_certs node-a tgd node-a
 install_certs node-b tgd node-b
-tls=(--tls-ca "$certs/ca.pem" --tls-cert "$certs/client.pem" --tls-key "$certs/client.key")
+export TGRACK_TLS_CA="$certs/ca.pem" TGRACK_TLS_CERT="$certs/client.pem" TGRACK_TLS_KEY="$certs/client.key"
 controller="${address[controller]}:7070"
+export TGRACK_CONTROLLER="$controller"
 
 echo "== 5. start"
 declare -A pid_of
@@ -141,7 +142,7 @@ start_unit node-b tgd
 wait_nodes_up() {
   local want=$1 up=0 deadline=$(( SECONDS + 30 ))
   while (( SECONDS < deadline )); do
-    up=$(in_host r1h1 "$tgctl" --controller "$controller" "${tls[@]}" nodes 2>/dev/null |
+    up=$(in_host r1h1 "$tgctl" nodes 2>/dev/null |
          awk '/ UP/ { n++ } END { print n + 0 }')
     (( up == want )) && return 0
     sleep 0.2
@@ -149,11 +150,11 @@ wait_nodes_up() {
   fail "expected $want nodes UP within 30 s, saw $up"
 }
 wait_nodes_up 2
-in_host r1h1 "$(root controller)/usr/bin/tg-example-graph" --controller "$controller" "${tls[@]}" \
+in_host r1h1 "$(root controller)/usr/bin/tg-example-graph" --controller "$controller" \
   >"$work/example.log" 2>&1 || fail "tg-example-graph"
 
 echo "== 7. upgrade node-a"
-in_host r1h1 "$tgctl" --controller "$controller" "${tls[@]}" drain node-a --deadline 5m \
+in_host r1h1 "$tgctl" drain node-a --deadline 5m \
   >"$work/drain.log" 2>&1 || fail "tgctl drain node-a"
 kill -TERM "${pid_of[node-a]}"
 wait "${pid_of[node-a]}" || true
@@ -163,9 +164,9 @@ dpkg -x "$(deb daemon)" "$work/upgrade"
 cp -a "$work/upgrade/usr/." "$(root node-a)/usr/"
 start_unit node-a tgd
 wait_nodes_up 2
-in_host r1h1 "$tgctl" --controller "$controller" "${tls[@]}" uncordon node-a \
+in_host r1h1 "$tgctl" uncordon node-a \
   >"$work/uncordon.log" 2>&1 || fail "tgctl uncordon node-a"
-in_host r1h1 "$(root controller)/usr/bin/tg-example-graph" --controller "$controller" "${tls[@]}" \
+in_host r1h1 "$(root controller)/usr/bin/tg-example-graph" --controller "$controller" \
   >>"$work/example.log" 2>&1 || fail "tg-example-graph after the upgrade"
 
 echo "== 8. checks on a node"
