@@ -580,8 +580,8 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   std::mutex failure_mu;
   bool failed = false;
   auto run_on = [&](size_t i) {
-    auto context =
-        context_with_deadline(caller_first ? caller_timeout : run_timeout_ + std::chrono::seconds(5));
+    auto context = context_with_deadline(caller_first ? caller_timeout
+                                                      : run_timeout_ + std::chrono::seconds(5));
     Outcome& out = outcomes[i];
     out.status = from_grpc(stubs_.at(addresses[nodes[i]])
                                .RunFragments(context.get(), per_node[nodes[i]], &out.reply));

@@ -119,12 +119,10 @@ class Daemon {
   // reason when CancelJob names `job_id` or `caller` (the gRPC call, when there is one) is
   // cancelled, DEADLINE_EXCEEDED when the caller's deadline passes: checked between nodes
   // and by held kernels, and reported as "job J: node 'x': why"; the device's error otherwise.
-  absl::StatusOr<std::vector<HostTensor>> run_graph(uint32_t device_index,
-                                                    const tgrack::v1::Graph& graph,
-                                                    const std::vector<HostTensor>& feeds,
-                                                    const std::vector<std::string>& feed_names,
-                                                    const std::string& job_id,
-                                                    const grpc::ServerContextBase* caller = nullptr);
+  absl::StatusOr<std::vector<HostTensor>> run_graph(
+      uint32_t device_index, const tgrack::v1::Graph& graph, const std::vector<HostTensor>& feeds,
+      const std::vector<std::string>& feed_names, const std::string& job_id,
+      const grpc::ServerContextBase* caller = nullptr);
 
   // Graphs across the pool: plan fragments, remote tensors, transfers and cancellation
   // (valid after start(); tensors() and cancels() after create()). CancelJob cancels

@@ -81,8 +81,9 @@ class FragmentRunner {
   // failure otherwise (siblings it cancelled are not reported). When `caller` (the gRPC
   // call, when there is one) is cancelled or its deadline passes, the run stops as on
   // CancelJob, with CANCELLED or DEADLINE_EXCEEDED.
-  absl::StatusOr<tgrack::v1::RunFragmentsReply> run(const tgrack::v1::RunFragmentsRequest& request,
-                                                    const grpc::ServerContextBase* caller = nullptr);
+  absl::StatusOr<tgrack::v1::RunFragmentsReply> run(
+      const tgrack::v1::RunFragmentsRequest& request,
+      const grpc::ServerContextBase* caller = nullptr);
 
   // PushTensor: leaves a SEND's value for the RECV on this node. INVALID_ARGUMENT when `to`
   // names another node or a device this node lacks, or the tensor is malformed.

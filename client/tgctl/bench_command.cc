@@ -250,7 +250,8 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
         throw CLI::ValidationError("--min", "'" + o->min + "' is larger than --max '" + o->max +
                                                 "': no size to run");
       }
-      if (auto dtype = parse_dtype(o->dtype); dtype.ok() && *parse_bytes(o->max) < dtype_size(*dtype)) {
+      auto dtype = parse_dtype(o->dtype);
+      if (dtype.ok() && *parse_bytes(o->max) < dtype_size(*dtype)) {
         throw CLI::ValidationError(
             "--max", absl::StrCat("'", o->max, "' is smaller than one ", o->dtype, " element (",
                                   dtype_size(*dtype), " B): no size to run"));

@@ -174,8 +174,12 @@ TEST_F(CancelTest, ACallerThatGivesUpStopsItsFragmentsOnTheDaemon) {
     return node_->RunFragments(&context, request, &reply);
   });
   const bool held = pool_.wait_held("node-a", "test_hold_gone");
+  const auto cancelled_at = Clock::now();
   context.TryCancel();
   const bool stopped = held && pool_.wait_stopped("node-a", "test_hold_gone", kStopBound);
+  const auto stop_latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - cancelled_at);
+  RecordProperty("stopped_after_us", std::to_string(stop_latency.count()));
   const grpc::Status status = running.get();
   ASSERT_TRUE(held) << "the run never reached its held kernel: " << status.error_message();
   EXPECT_TRUE(stopped) << "the daemon was still running the held kernel 1 s after the cancel";
@@ -203,7 +207,8 @@ TEST_F(CancelTest, TgctlCancelStopsTheGraphOnTheDaemon) {
   EXPECT_TRUE(stopped) << "the daemon was still running the held kernel 1 s after tgctl cancel";
   ASSERT_EQ(ran.status().code(), absl::StatusCode::kCancelled) << ran.status();
   EXPECT_THAT(ran.status().message(), HasSubstr("operator says stop"));
-  EXPECT_TRUE(daemon_logged("job " + job + ": node 'test_hold_cancel': cancelled: operator says stop"))
+  EXPECT_TRUE(
+      daemon_logged("job " + job + ": node 'test_hold_cancel': cancelled: operator says stop"))
       << daemon_log();
   expect_next_graph_runs();
 }
@@ -224,7 +229,8 @@ TEST_F(CancelTest, ADrainsDeadlineStopsTheGraphOnTheDaemon) {
   EXPECT_TRUE(stopped) << "the daemon was still running the held kernel 1 s after the drain";
   ASSERT_EQ(ran.status().code(), absl::StatusCode::kCancelled) << ran.status();
   EXPECT_TRUE(daemon_logged("node 'test_hold_drain': cancelled: "));
-  EXPECT_TRUE(daemon_logged("node 'node-a' is being drained and the drain deadline of 100 ms passed"))
+  EXPECT_TRUE(
+      daemon_logged("node 'node-a' is being drained and the drain deadline of 100 ms passed"))
       << daemon_log();
   Completed uncordon = tgctl({"uncordon", "node-a"});
   ASSERT_EQ(uncordon.exit_status, 0) << uncordon.err;

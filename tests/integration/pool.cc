@@ -63,12 +63,6 @@ bool Pool::wait_stopped(const std::string& name, const std::string& key,
   return wait_until([&] { return std::filesystem::exists(stopped); }, timeout, 1ms);
 }
 
-void Pool::reset_hold(const std::string& name, const std::string& key) {
-  for (const char* suffix : {".held", ".stopped", ".release"}) {
-    std::filesystem::remove(hold_dirs_.at(name) + "/" + key + suffix);
-  }
-}
-
 absl::Status Pool::start_daemon(const std::string& name) {
   if (auto it = daemons_.find(name); it != daemons_.end()) it->second->kill(9);
   const std::string stem = dir_.file(name + "-" + std::to_string(spawned_));

@@ -50,9 +50,6 @@ class Pool {
   // Waits until a held kernel of node `key` on `name` was stopped by its run's cancellation.
   bool wait_stopped(const std::string& name, const std::string& key,
                     std::chrono::milliseconds timeout);
-  // Forgets that kernels of node `key` on `name` were held or stopped, so the next run of
-  // such a kernel is held and seen afresh.
-  void reset_hold(const std::string& name, const std::string& key);
 
   // Starts a daemon process without waiting for it (for tests that expect it to fail).
   std::unique_ptr<Process> spawn_daemon(const std::string& name, const std::string& state_dir);
