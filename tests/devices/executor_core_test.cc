@@ -1,8 +1,11 @@
 // The executor core (devices/graph/executor.h): internal ops in validation and through
 // hooks, borrowed inputs, kept outputs, listed order and cancellation; every buffer freed.
 #include <absl/strings/match.h>
+#include <absl/strings/str_cat.h>
 
+#include "devices/cpu/kernels.h"
 #include "devices/graph/executor.h"
+#include "devices/graph/type_rules.h"
 #include "graph_helpers.h"
 
 namespace tg::testing {
@@ -294,6 +297,30 @@ TEST(ExecuteGraph, AKernelWhoseRunStoppedIsNotRun) {
   EXPECT_EQ(result[0], 0.0f);
   device.release(a);
   device.release(out);
+}
+
+// Cpu kernels check their stop flag at block (unary) or row (binary, matmul) boundaries: with
+// the flag already set they stop before their first block and say they were cut short.
+TEST(ExecuteGraph, CpuKernelsWhoseRunStoppedAreCutShort) {
+  std::atomic<bool> stop{true};
+  const TensorType type{F32, {4, 4}};
+  const std::vector<float> ones(16, 1.0f);
+  const std::byte* one = reinterpret_cast<const std::byte*>(ones.data());
+  const std::byte* const inputs[] = {one, one};
+  for (v1::OpKind op : {v1::OP_NEG, v1::OP_ADD, v1::OP_MATMUL}) {
+    v1::Node node;
+    node.set_name("y");
+    node.set_op(op);
+    const size_t arity = op == v1::OP_NEG ? 1 : 2;
+    const Kernel kernel{&node, std::vector<TensorType>(arity, type), type, &stop};
+    std::vector<float> out(16, 7.0f);
+    const absl::Status status = cpu::run_kernel(kernel, cpu::Inputs(inputs, arity),
+                                                reinterpret_cast<std::byte*>(out.data()));
+    EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << op_name(op);
+    EXPECT_EQ(status.message(),
+              absl::StrCat("node 'y' (", op_name(op), "): cut short, its run was cancelled"));
+    EXPECT_EQ(out, std::vector<float>(16, 7.0f)) << op_name(op) << " ran after its run stopped";
+  }
 }
 
 TEST(ExecuteGraph, KeepMustNameAnOutputOnce) {
