@@ -1,8 +1,23 @@
 #include "controller/controller_service.h"
 
+#include <algorithm>
+
 #include "rpc.h"
 
 namespace tg {
+namespace {
+
+// What is left of the caller's deadline: at least 1 ms, milliseconds::max() when the caller
+// set none (or one past any job timeout).
+std::chrono::milliseconds time_left(const grpc::ServerContextBase& context) {
+  const auto now = std::chrono::system_clock::now();
+  const auto deadline = context.deadline();
+  if (deadline > now + std::chrono::hours(24)) return std::chrono::milliseconds::max();
+  return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                  std::chrono::milliseconds(1));
+}
+
+}  // namespace
 
 grpc::Status ControllerServiceImpl::Register(grpc::ServerContext*,
                                              const tgrack::v1::RegisterRequest* request,
@@ -28,10 +43,10 @@ grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext* context,
                                            const tgrack::v1::SubmitRequest* request,
                                            tgrack::v1::SubmitReply* reply) {
-  auto result = submit(*request);
+  auto result = submit(*request, time_left(*context));
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the Submit reply"); !s.ok()) {
     return to_grpc(s);
@@ -48,8 +63,9 @@ grpc::Status ControllerServiceImpl::GetCallPort(grpc::ServerContext*,
 }
 
 absl::StatusOr<tgrack::v1::SubmitReply> ControllerServiceImpl::submit(
-    const tgrack::v1::SubmitRequest& request) {
-  return PlanRunner::needs_plan(request) ? plans_.submit(request) : jobs_.submit(request);
+    const tgrack::v1::SubmitRequest& request, std::chrono::milliseconds caller_timeout) {
+  return PlanRunner::needs_plan(request) ? plans_.submit(request, caller_timeout)
+                                         : jobs_.submit(request, caller_timeout);
 }
 
 grpc::Status ControllerServiceImpl::CreateCommunicator(

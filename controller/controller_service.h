@@ -49,8 +49,12 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                       tgrack::v1::SubmitReply* reply) override;
   grpc::Status GetCallPort(grpc::ServerContext*, const tgrack::v1::GetCallPortRequest*,
                            tgrack::v1::GetCallPortReply* reply) override;
-  // Submit's work, for the gRPC call and the socket call alike.
-  absl::StatusOr<tgrack::v1::SubmitReply> submit(const tgrack::v1::SubmitRequest& request);
+  // Submit's work, for the gRPC call and the socket call alike. The work on the daemons is
+  // bounded by `caller_timeout` (what is left of the caller's deadline) as well as by the
+  // controller's own job timeout.
+  absl::StatusOr<tgrack::v1::SubmitReply> submit(
+      const tgrack::v1::SubmitRequest& request,
+      std::chrono::milliseconds caller_timeout = std::chrono::milliseconds::max());
   // The port Submit is served on as a socket call; 0 (the default) = not served.
   void set_call_port(int port) { call_port_ = port; }
 

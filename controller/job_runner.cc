@@ -19,21 +19,21 @@ int JobRunner::jobs_running(const std::string& node, uint32_t index) const {
 }
 
 absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::submit(
-    const tgrack::v1::SubmitRequest& request) {
+    const tgrack::v1::SubmitRequest& request, std::chrono::milliseconds caller_timeout) {
   const auto submitted = std::chrono::steady_clock::now();
   const auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
   };
   if (metrics_ != nullptr) metrics_->job_submitted();
   QueuedJob queued(metrics_);
-  auto reply = run(request, submitted, queued);
+  auto reply = run(request, submitted, caller_timeout, queued);
   if (metrics_ != nullptr) metrics_->job_done(seconds(), reply.status().code());
   return reply;
 }
 
 absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
     const tgrack::v1::SubmitRequest& request, std::chrono::steady_clock::time_point submitted,
-    QueuedJob& queued) {
+    std::chrono::milliseconds caller_timeout, QueuedJob& queued) {
   auto validated = validate_graph(request.graph());
   if (!validated.ok()) return validated.status();
   std::vector<HostTensor> feeds;
@@ -76,22 +76,27 @@ absl::StatusOr<tgrack::v1::SubmitReply> JobRunner::run(
   tgrack::v1::DeviceRef ref;
   ref.set_node(choice.node);
   ref.set_index(choice.index);
-  registry_.start(job_id, {ref}, "", "",
-                  [this, address = choice.address, job_id](const std::string& reason) {
-                    tgrack::v1::CancelJobRequest cancel;
-                    cancel.set_job_id(job_id);
-                    cancel.set_reason(reason);
-                    tgrack::v1::CancelJobReply reply;
-                    auto deadline = context_with_deadline(std::chrono::seconds(2));
-                    stubs_.at(address).CancelJob(deadline.get(), cancel, &reply);
-                  });
+  const auto stop_on_daemon = [this, address = choice.address, job_id](const std::string& reason) {
+    tgrack::v1::CancelJobRequest cancel;
+    cancel.set_job_id(job_id);
+    cancel.set_reason(reason);
+    tgrack::v1::CancelJobReply reply;
+    auto deadline = context_with_deadline(std::chrono::seconds(2));
+    stubs_.at(address).CancelJob(deadline.get(), cancel, &reply);
+  };
+  registry_.start(job_id, {ref}, "", "", stop_on_daemon);
   queued.started();
   if (metrics_ != nullptr) {
     metrics_->job_scheduled(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count());
   }
-  auto ran = stubs_.run_graph(choice.address, choice.call_port, run, run_timeout_);
+  const bool caller_first = caller_timeout < run_timeout_;
+  auto ran = stubs_.run_graph(choice.address, choice.call_port, run,
+                              caller_first ? caller_timeout : run_timeout_);
   absl::Status status = ran.status();
+  if (caller_first && absl::IsDeadlineExceeded(status)) {  // The daemon may still be at it.
+    stop_on_daemon("deadline exceeded: the caller's deadline passed");
+  }
   const std::string cancelled_because = registry_.finish(job_id, status);
   {
     std::lock_guard lock(mutex_);

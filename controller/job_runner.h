@@ -6,7 +6,9 @@
 // A daemon that cannot be reached gives UNAVAILABLE naming the node and its address; errors
 // the daemon returns keep their code and gain the job id and device as context. Jobs are
 // recorded in the JobRegistry; cancelling one (tgctl cancel, a drain's deadline) stops it on
-// its daemon and fails it with CANCELLED and the reason. Thread-safe; jobs run concurrently.
+// its daemon and fails it with CANCELLED and the reason. The daemon's run is bounded by the
+// caller's timeout too: when that passes first the job fails with DEADLINE_EXCEEDED and is
+// stopped on its daemon. Thread-safe; jobs run concurrently.
 #pragma once
 
 #include <chrono>
@@ -32,7 +34,9 @@ class JobRunner {
   JobRunner(const Membership& membership, NodeStubs& stubs, JobRegistry& registry,
             std::chrono::milliseconds run_timeout);
 
-  absl::StatusOr<tgrack::v1::SubmitReply> submit(const tgrack::v1::SubmitRequest& request);
+  absl::StatusOr<tgrack::v1::SubmitReply> submit(
+      const tgrack::v1::SubmitRequest& request,
+      std::chrono::milliseconds caller_timeout = std::chrono::milliseconds::max());
 
   // Records jobs in `metrics` (which must outlive the runner); none by default.
   void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
@@ -41,6 +45,7 @@ class JobRunner {
   int jobs_running(const std::string& node, uint32_t index) const;  // Caller holds mutex_.
   absl::StatusOr<tgrack::v1::SubmitReply> run(const tgrack::v1::SubmitRequest& request,
                                               std::chrono::steady_clock::time_point submitted,
+                                              std::chrono::milliseconds caller_timeout,
                                               QueuedJob& queued);
 
   const Membership& membership_;

@@ -353,7 +353,8 @@ void PlanRunner::free_pieces(const std::vector<v1::TensorPiece>& pieces) {
   }
 }
 
-absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& request) {
+absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& request,
+                                                   std::chrono::milliseconds caller_timeout) {
   if (metrics_ != nullptr) metrics_->job_submitted();
   QueuedJob queued(metrics_);
   const auto submitted = std::chrono::steady_clock::now();
@@ -407,7 +408,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
         if (absl::Status status = install(captured->id, rebound); !status.ok()) return status;
         captured->bound = std::move(rebound);
       }
-      return execute(request, captured->bound, captured->id, fed, queued);
+      return execute(request, captured->bound, captured->id, fed, caller_timeout, queued);
     }
 
     std::map<std::string, Layout> fed_layouts;
@@ -425,10 +426,10 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
       auto captured = capture(request, fed_layouts, *plan);
       if (!captured.ok()) return captured.status();
       std::lock_guard rebinding((*captured)->rebinding);
-      return execute(request, (*captured)->bound, (*captured)->id, fed, queued);
+      return execute(request, (*captured)->bound, (*captured)->id, fed, caller_timeout, queued);
     }
     if (absl::Status status = bind_communicators(*plan); !status.ok()) return status;
-    return execute(request, *plan, "", fed, queued);
+    return execute(request, *plan, "", fed, caller_timeout, queued);
   }();
   if (metrics_ != nullptr) {
     metrics_->job_done(
@@ -440,7 +441,12 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
 
 absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
     const v1::SubmitRequest& request, const Plan& plan, const std::string& plan_id,
-    const std::map<std::string, v1::RemoteTensor>& fed, QueuedJob& queued) {
+    const std::map<std::string, v1::RemoteTensor>& fed, std::chrono::milliseconds caller_timeout,
+    QueuedJob& queued) {
+  // The caller's deadline, when it comes first, is the daemons' too: a RunFragments call
+  // whose deadline passes stops itself there.
+  const bool caller_first = caller_timeout < run_timeout_ + std::chrono::seconds(5);
+  const std::chrono::milliseconds run_timeout = std::min(run_timeout_, caller_timeout);
   auto fragment_of = [&](const v1::DeviceRef& device) {
     for (size_t i = 0; i < plan.devices.size(); ++i) {
       if (same_device(plan.devices[i], device)) return i;
@@ -525,7 +531,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
       *fragment->mutable_graph() = plan.fragments[i];
     }
     *run.add_runs() = std::move(runs[i]);
-    run.set_timeout_ms(static_cast<uint32_t>(run_timeout_.count()));
+    run.set_timeout_ms(static_cast<uint32_t>(run_timeout.count()));
     run.set_session(request.session());
   }
   std::vector<std::string> nodes;
@@ -574,7 +580,8 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   std::mutex failure_mu;
   bool failed = false;
   auto run_on = [&](size_t i) {
-    auto context = context_with_deadline(run_timeout_ + std::chrono::seconds(5));
+    auto context = context_with_deadline(caller_first ? caller_timeout
+                                                      : run_timeout_ + std::chrono::seconds(5));
     Outcome& out = outcomes[i];
     out.status = from_grpc(stubs_.at(addresses[nodes[i]])
                                .RunFragments(context.get(), per_node[nodes[i]], &out.reply));

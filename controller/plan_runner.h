@@ -54,7 +54,11 @@ class PlanRunner {
   // Whether `request` uses anything beyond "one graph on one device" (so needs a plan).
   static bool needs_plan(const tgrack::v1::SubmitRequest& request);
 
-  absl::StatusOr<tgrack::v1::SubmitReply> submit(const tgrack::v1::SubmitRequest& request);
+  // The daemons' runs are bounded by `caller_timeout` (what is left of the caller's deadline)
+  // as well as by the runner's own timeout; they stop themselves when it passes.
+  absl::StatusOr<tgrack::v1::SubmitReply> submit(
+      const tgrack::v1::SubmitRequest& request,
+      std::chrono::milliseconds caller_timeout = std::chrono::milliseconds::max());
   // Forgets captured plans here and on their daemons; NOT_FOUND for an unknown id.
   absl::Status drop(const std::string& plan_id);
   void drop_all(const std::vector<std::string>& plan_ids);
@@ -83,6 +87,7 @@ class PlanRunner {
                                                   const Plan& plan, const std::string& plan_id,
                                                   const std::map<std::string,
                                                                  tgrack::v1::RemoteTensor>& fed,
+                                                  std::chrono::milliseconds caller_timeout,
                                                   QueuedJob& queued);
   void forget_communicators(const Plan& plan);
   std::string address_of(const std::string& node) const;

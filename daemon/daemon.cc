@@ -12,6 +12,7 @@
 #include "daemon/child_process.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/fragment_runner.h"
+#include "daemon/call_watch.h"
 #include "daemon/job_cancels.h"
 #include "daemon/tensor_store.h"
 #include "daemon/transfer_mailbox.h"
@@ -108,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
   daemon->tensors_ = std::make_unique<TensorStore>(c.name, daemon->devices());
   daemon->mailbox_ = std::make_unique<TransferMailbox>();
   daemon->cancels_ = std::make_unique<JobCancels>();
+  daemon->call_watch_ = std::make_unique<CallWatch>();
   for (size_t i = 0; i < count; ++i) {
     daemon->metrics_->device_added(std::to_string(i), backend->name);
   }
@@ -163,6 +165,7 @@ absl::Status Daemon::start() {
   deps.store = tensors_.get();
   deps.mailbox = mailbox_.get();
   deps.cancels = cancels_.get();
+  deps.call_watch = call_watch_.get();
   deps.collectives = collectives_.get();
   deps.fragment_done = [this](double seconds, absl::StatusCode code) {
     metrics_->fragment_done(seconds, code);
@@ -307,16 +310,22 @@ absl::StatusOr<std::shared_ptr<Device>> Daemon::enter_device(uint32_t index,
 
 absl::StatusOr<std::vector<HostTensor>> Daemon::run_graph(
     uint32_t device_index, const tgrack::v1::Graph& graph, const std::vector<HostTensor>& feeds,
-    const std::vector<std::string>& feed_names, const std::string& job_id) {
+    const std::vector<std::string>& feed_names, const std::string& job_id,
+    const grpc::ServerContextBase* caller) {
   auto entered = enter_device(device_index, job_id);
   if (!entered.ok()) return entered.status();
   std::shared_ptr<Device> device = *std::move(entered);
-  std::unique_ptr<JobCancels::Scope> scope;
-  ExecuteOptions options;
+  std::unique_ptr<JobCancels::Scope> scope;  // Registered for CancelJob when it has a job id.
+  std::shared_ptr<CancelToken> token = std::make_shared<CancelToken>();
   if (!job_id.empty()) {
     scope = cancels_->enter(job_id);
-    options.check = [token = scope->token()] { return token->status(); };
+    token = scope->token();
   }
+  const std::string label = job_id.empty() ? std::string("a graph") : "job " + job_id;
+  auto watched = call_watch_->watch(caller, token, label);
+  ExecuteOptions options;
+  options.check = [&token] { return token->status(); };
+  options.stop = token->stop_flag();
   const auto start = std::chrono::steady_clock::now();
   auto result = execute_graph(*device, graph, feeds, feed_names, options);
   metrics_->fragment_done(
@@ -325,8 +334,8 @@ absl::StatusOr<std::vector<HostTensor>> Daemon::run_graph(
   device = nullptr;  // Leaves the device, so a reset waiting for it may go on.
   if (!result.ok()) {
     absl::Status status = result.status();
-    if (absl::IsCancelled(status)) {
-      status = absl::CancelledError("job " + job_id + ": " + std::string(status.message()));
+    if (token->cancelled()) {
+      status = absl::Status(status.code(), label + ": " + std::string(status.message()));
     }
     spdlog::warn("job {} on device {}: {}", job_id, device_index, status.ToString());
     return status;

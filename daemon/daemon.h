@@ -44,6 +44,7 @@ class CollectiveRuntime;
 class ChildProcess;
 class DaemonMetrics;
 class FragmentRunner;
+class CallWatch;
 class JobCancels;
 class TensorStore;
 class TransferMailbox;
@@ -116,12 +117,13 @@ class Daemon {
 
   // Runs `graph` on local device `device_index`. NOT_FOUND for an index the node lacks;
   // INVALID_ARGUMENT from validation or feeds (internal ops are refused); CANCELLED with the
-  // reason when CancelJob names `job_id` (checked between nodes); the device's error otherwise.
-  absl::StatusOr<std::vector<HostTensor>> run_graph(uint32_t device_index,
-                                                    const tgrack::v1::Graph& graph,
-                                                    const std::vector<HostTensor>& feeds,
-                                                    const std::vector<std::string>& feed_names,
-                                                    const std::string& job_id);
+  // reason when CancelJob names `job_id` or `caller` (the gRPC call, when there is one) is
+  // cancelled, DEADLINE_EXCEEDED when the caller's deadline passes: checked between nodes
+  // and by held kernels, and reported as "job J: node 'x': why"; the device's error otherwise.
+  absl::StatusOr<std::vector<HostTensor>> run_graph(
+      uint32_t device_index, const tgrack::v1::Graph& graph, const std::vector<HostTensor>& feeds,
+      const std::vector<std::string>& feed_names, const std::string& job_id,
+      const grpc::ServerContextBase* caller = nullptr);
 
   // Graphs across the pool: plan fragments, remote tensors, transfers and cancellation
   // (valid after start(); tensors() and cancels() after create()). CancelJob cancels
@@ -129,6 +131,8 @@ class Daemon {
   FragmentRunner& fragments() const { return *fragments_; }
   TensorStore& tensors() const { return *tensors_; }
   JobCancels& cancels() const { return *cancels_; }
+  // Stops runs whose gRPC caller gave up or whose deadline passed (valid after create()).
+  CallWatch& call_watch() const { return *call_watch_; }
 
   // Collectives through the runtime, recorded in the metrics.
   absl::Status join_collective(const tgrack::v1::JoinCommunicatorRequest& request);
@@ -162,6 +166,7 @@ class Daemon {
   std::unique_ptr<TensorStore> tensors_;      // Before devices_ go: it releases into them.
   std::unique_ptr<TransferMailbox> mailbox_;
   std::unique_ptr<JobCancels> cancels_;
+  std::unique_ptr<CallWatch> call_watch_;  // Outlives the server: its handlers use it.
   std::unique_ptr<FragmentRunner> fragments_;
   std::unique_ptr<NodeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

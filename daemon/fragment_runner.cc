@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "collectives/collective_runtime.h"
+#include "daemon/call_watch.h"
 #include "devices/graph/executor.h"
 #include "rpc.h"
 
@@ -223,7 +224,8 @@ struct FragmentResult {
 
 }  // namespace
 
-absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragmentsRequest& request) {
+absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragmentsRequest& request,
+                                                          const grpc::ServerContextBase* caller) {
   const std::string& job = request.job_id();
   std::shared_ptr<const Plan> plan;
   if (!request.plan_id().empty()) {
@@ -259,6 +261,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
   const std::chrono::milliseconds timeout(request.timeout_ms() == 0 ? 10000 : request.timeout_ms());
   auto scope = deps_.cancels->enter(job);
   CancelToken& token = *scope->token();
+  auto watched = deps_.call_watch->watch(caller, scope->token(), "job " + job);
 
   std::vector<FragmentResult> results(plan->size());
   std::mutex first_mu;
@@ -306,6 +309,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
       Hooks hooks(*this, job, index, timeout, token);
       options.internal = &hooks;
       options.check = [&token] { return token.status(); };
+      options.stop = token.stop_flag();
       auto executed = execute_graph(**device, fragment.graph(), feeds, names, options);
       if (!executed.ok()) return executed.status();
       result.outputs.set_device_index(index);

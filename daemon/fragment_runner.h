@@ -11,7 +11,8 @@
 //   - ALL_REDUCE / ALL_GATHER on this device's rank of the communicator (CollectiveRuntime).
 // When one fragment fails the others of the run are cancelled: mailbox waits wake and a
 // communicator in use is aborted, so remote peers fail fast too. CancelJob does the same
-// with CANCELLED and the reason. Errors read "job J, device node/i: node 'x': cause".
+// with CANCELLED and the reason, and so does the caller giving up or its deadline passing.
+// Errors read "job J, device node/i: node 'x': cause".
 //
 // Installed plans (InstallPlan) are kept by id until dropped. Thread-safe.
 #pragma once
@@ -33,6 +34,7 @@
 #include "tgrack/v1/node.grpc.pb.h"
 
 namespace tg {
+class CallWatch;
 namespace coll {
 class CollectiveRuntime;
 }
@@ -48,6 +50,7 @@ struct FragmentRunnerDeps {
   TensorStore* store = nullptr;
   TransferMailbox* mailbox = nullptr;
   JobCancels* cancels = nullptr;
+  CallWatch* call_watch = nullptr;
   coll::CollectiveRuntime* collectives = nullptr;
   // Called once per fragment run with its wall time and result (metrics); may be empty.
   std::function<void(double seconds, absl::StatusCode code)> fragment_done;
@@ -75,8 +78,12 @@ class FragmentRunner {
   // Runs the request's fragments (or its installed plan's) and returns the outputs not
   // kept. NOT_FOUND for an unknown plan; INVALID_ARGUMENT for bindings that name no
   // fragment, stored tensors on another device, or bad feeds; the first fragment's
-  // failure otherwise (siblings it cancelled are not reported).
-  absl::StatusOr<tgrack::v1::RunFragmentsReply> run(const tgrack::v1::RunFragmentsRequest& request);
+  // failure otherwise (siblings it cancelled are not reported). When `caller` (the gRPC
+  // call, when there is one) is cancelled or its deadline passes, the run stops as on
+  // CancelJob, with CANCELLED or DEADLINE_EXCEEDED.
+  absl::StatusOr<tgrack::v1::RunFragmentsReply> run(
+      const tgrack::v1::RunFragmentsRequest& request,
+      const grpc::ServerContextBase* caller = nullptr);
 
   // PushTensor: leaves a SEND's value for the RECV on this node. INVALID_ARGUMENT when `to`
   // names another node or a device this node lacks, or the tensor is malformed.

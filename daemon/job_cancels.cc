@@ -16,6 +16,7 @@ void CancelToken::cancel(absl::Status why) {
     std::lock_guard lock(mu_);
     if (!status_.ok() || why.ok()) return;
     status_ = std::move(why);
+    stopped_.store(true, std::memory_order_relaxed);
     for (auto& [handle, fn] : callbacks_) run.push_back(fn);
   }
   for (auto& fn : run) fn();

@@ -1,5 +1,6 @@
 // Cancellation of runs by job id. A CancelToken belongs to one run (a RunFragments call or a
-// RunGraph): it is cancelled once, with a status, and wakes whoever waits on its behalf
+// RunGraph): it is cancelled once, with a status (CANCELLED, or DEADLINE_EXCEEDED when the
+// caller's deadline passed), and wakes whoever waits on its behalf
 // (mailbox receives, communicators) through callbacks. JobCancels maps job ids to the tokens
 // of the runs going on this daemon, so CancelJob (and a drain) can stop them.
 //
@@ -9,6 +10,7 @@
 
 #include <absl/status/status.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -27,6 +29,8 @@ class CancelToken {
   // OK until cancelled, then the cancelling status.
   absl::Status status() const;
   bool cancelled() const { return !status().ok(); }
+  // True once cancelled; read without locking by code that polls (ExecuteOptions::stop).
+  const std::atomic<bool>* stop_flag() const { return &stopped_; }
 
   // Runs `fn` when the token is cancelled (at once, on this thread, when it already is).
   // Returns a handle for remove().
@@ -41,6 +45,7 @@ class CancelToken {
   std::map<uint64_t, std::function<void()>> callbacks_;  // Guarded by mu_.
   uint64_t next_ = 1;                                    // Guarded by mu_.
   std::mutex running_;  // Held while callbacks run, so remove() can wait for them.
+  std::atomic<bool> stopped_{false};
 };
 
 class JobCancels {

@@ -16,17 +16,17 @@ grpc::Status NodeServiceImpl::GetNodeInfo(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::RunGraph(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::RunGraph(grpc::ServerContext* context,
                                        const tgrack::v1::RunGraphRequest* request,
                                        tgrack::v1::RunGraphReply* reply) {
-  auto result = run_graph(*request);
+  auto result = run_graph(*request, context);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
 }
 
 absl::StatusOr<tgrack::v1::RunGraphReply> NodeServiceImpl::run_graph(
-    const tgrack::v1::RunGraphRequest& request) {
+    const tgrack::v1::RunGraphRequest& request, const grpc::ServerContextBase* caller) {
   std::vector<HostTensor> feeds;
   std::vector<std::string> names;
   for (const tgrack::v1::NamedTensor& feed : request.feeds()) {
@@ -36,7 +36,7 @@ absl::StatusOr<tgrack::v1::RunGraphReply> NodeServiceImpl::run_graph(
     names.push_back(feed.name());
   }
   auto outputs = daemon_.run_graph(request.device_index(), request.graph(), feeds, names,
-                                   request.job_id());
+                                   request.job_id(), caller);
   if (!outputs.ok()) return outputs.status();
   tgrack::v1::RunGraphReply reply;
   for (const HostTensor& output : *outputs) *reply.add_outputs() = output.to_proto();
@@ -93,10 +93,10 @@ grpc::Status NodeServiceImpl::DropPlan(grpc::ServerContext*,
   return to_grpc(daemon_.fragments().drop(request->plan_id()));
 }
 
-grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext* context,
                                            const tgrack::v1::RunFragmentsRequest* request,
                                            tgrack::v1::RunFragmentsReply* reply) {
-  auto result = daemon_.fragments().run(*request);
+  auto result = daemon_.fragments().run(*request, context);
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the RunFragments reply");
       !s.ok()) {

@@ -22,13 +22,16 @@ absl::Status test_hold_allowed(const std::string& dir) {
 }
 
 Event HoldingDevice::launch(const Kernel& kernel, std::span<const Buffer> inputs, Buffer output) {
-  if (kernel.node != nullptr && kernel.node->name().rfind(kTestHoldPrefix, 0) == 0) {
-    hold(kernel.node->name());
+  if (kernel.node != nullptr && kernel.node->name().rfind(kTestHoldPrefix, 0) == 0 &&
+      !hold(kernel)) {
+    return Event::done(absl::CancelledError(
+        "node '" + kernel.node->name() + "': stopped while held, its run was cancelled"));
   }
   return device_->launch(kernel, inputs, output);
 }
 
-void HoldingDevice::hold(const std::string& node_name) {
+bool HoldingDevice::hold(const Kernel& kernel) {
+  const std::string& node_name = kernel.node->name();
   const auto end = std::find_if(node_name.begin(), node_name.end(), [](char c) {
     return !std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-';
   });
@@ -41,13 +44,20 @@ void HoldingDevice::hold(const std::string& node_name) {
   const auto until = std::chrono::steady_clock::now() + kMaxTestHold;
   std::error_code error;
   while (!std::filesystem::exists(release, error)) {
+    if (kernel.stop_requested()) {
+      std::ofstream(std::filesystem::path(dir_) / (key + ".stopped")) << properties().name << "\n";
+      spdlog::warn("test hold: node '{}' on {} stopped: its run was cancelled", node_name,
+                   properties().name);
+      return false;
+    }
     if (std::chrono::steady_clock::now() >= until) {
       spdlog::warn("test hold: node '{}' was never released; running it after {} s", node_name,
                    kMaxTestHold.count());
-      return;
+      return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  return true;
 }
 
 }  // namespace tg

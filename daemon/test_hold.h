@@ -7,8 +7,11 @@
 // is named "test_hold..." (planner suffixes such as "#1" or "/part" included) does not start
 // until the test releases it: the device creates DIR/<key>.held, where <key> is the node name
 // up to its first character other than a letter, digit, '_' or '-', then waits until
-// DIR/<key>.release exists, at most kMaxTestHold (then it logs and runs the kernel). The run is in progress the whole time: its device is entered,
-// its job registered. Every other kernel and every other call passes straight through.
+// DIR/<key>.release exists, at most kMaxTestHold (then it logs and runs the kernel). The run
+// is in progress the whole time: its device is entered, its job registered. A held kernel
+// whose run is stopped meanwhile (Kernel::stop) creates DIR/<key>.stopped and fails with
+// CANCELLED without running, so tests see that a cancel reached the kernel. Every other
+// kernel and every other call passes straight through.
 #pragma once
 
 #include <chrono>
@@ -55,7 +58,8 @@ class HoldingDevice final : public Device {
   absl::Status reset() override { return device_->reset(); }
 
  private:
-  void hold(const std::string& node_name);
+  // False when the kernel's run was stopped while it was held.
+  bool hold(const Kernel& kernel);
 
   const std::unique_ptr<Device> device_;
   const std::string dir_;

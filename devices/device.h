@@ -4,6 +4,7 @@
 // daemon (see device_lock.h) and is thread-safe: any thread may queue work or allocate.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -40,10 +41,16 @@ struct Buffer {
 };
 
 // One op to run on a device: the graph node (op and attributes) and its resolved types.
+// `stop`, when set, becomes true once the kernel's run is cancelled: a device may then skip
+// the kernel or cut it short at a chunk boundary, failing its event with CANCELLED (the
+// output is then undefined).
 struct Kernel {
   const tgrack::v1::Node* node = nullptr;
   std::vector<TensorType> inputs;
   TensorType output;
+  const std::atomic<bool>* stop = nullptr;
+
+  bool stop_requested() const { return stop != nullptr && stop->load(std::memory_order_relaxed); }
 };
 
 class Device {

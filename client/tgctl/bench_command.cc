@@ -18,6 +18,7 @@
 #include <absl/strings/str_split.h>
 #include <nlohmann/json.hpp>
 
+#include "client/device_name.h"
 #include "client/tgctl/command.h"
 #include "devices/dtype.h"
 #include "devices/units.h"
@@ -70,19 +71,16 @@ absl::StatusOr<tgrack::v1::ReduceOp> parse_op(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("--op '", name, "': expected sum, prod, min, max or avg"));
 }
 
+// --devices: "all" (none listed), or device names; a name in the old NODE:INDEX form gets a
+// hint on stderr.
 absl::StatusOr<std::vector<tgrack::v1::DeviceRef>> parse_devices(const std::string& text) {
   std::vector<tgrack::v1::DeviceRef> refs;
   if (text == "all") return refs;
-  for (auto item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
-    std::vector<std::string> parts = absl::StrSplit(item, absl::MaxSplits(':', 1));
-    uint32_t index;
-    if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &index)) {
-      return absl::InvalidArgumentError(absl::StrCat("--devices '", std::string(item), "': expected NODE:INDEX"));
-    }
-    tgrack::v1::DeviceRef ref;
-    ref.set_node(parts[0]);
-    ref.set_index(index);
-    refs.push_back(ref);
+  auto parsed = parse_device_names(text);
+  if (!parsed.ok()) return parsed.status();
+  for (const ParsedDevice& device : *parsed) {
+    if (device.old_form) std::cerr << "tgctl: " << old_device_form_hint("--devices", device.ref) << "\n";
+    refs.push_back(device.ref);
   }
   return refs;
 }
@@ -206,7 +204,15 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
   auto o = std::make_shared<BenchOptions>();
   for (const Kind& kind : kKinds) {
     CLI::App* c = bench->add_subcommand(kind.command, absl::StrCat("Benchmark ", kind.command));
-    c->add_option("--devices", o->devices, "all, or NODE:INDEX,... (rank i = i-th device)")->capture_default_str();
+    c->add_option("--devices", o->devices, "all, or NODE/INDEX,... (rank i = i-th device)")
+        ->capture_default_str()
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+              if (text == "all") return "";
+              auto parsed = parse_device_names(text);
+              return parsed.ok() ? "" : std::string(parsed.status().message());
+            },
+            "DEVICES"));
     c->add_option("--min", o->min, "Smallest size in bytes (e.g. 1K)")
         ->capture_default_str()
         ->check(flags::byte_size(1));
@@ -243,6 +249,12 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
       if (*parse_bytes(o->min) > *parse_bytes(o->max)) {  // Both passed byte_size.
         throw CLI::ValidationError("--min", "'" + o->min + "' is larger than --max '" + o->max +
                                                 "': no size to run");
+      }
+      auto dtype = parse_dtype(o->dtype);
+      if (dtype.ok() && *parse_bytes(o->max) < dtype_size(*dtype)) {
+        throw CLI::ValidationError(
+            "--max", absl::StrCat("'", o->max, "' is smaller than one ", o->dtype, " element (",
+                                  dtype_size(*dtype), " B): no size to run"));
       }
       action = [&options, o, &kind] { return run_bench(options, kind, *o); };
     });

@@ -5,6 +5,7 @@
 #include <absl/strings/numbers.h>
 #include <absl/time/time.h>
 
+#include "client/device_name.h"
 #include "client/tgctl/command.h"
 #include "flag_checks.h"
 #include "rpc.h"
@@ -70,16 +71,15 @@ absl::Status drain(const GlobalOptions& options, const std::string& node,
 
 absl::Status reset(const GlobalOptions& options, const std::string& target,
                    const std::string& drain_timeout) {
-  const size_t slash = target.rfind('/');
-  uint32_t index = 0;
-  if (slash == std::string::npos || !absl::SimpleAtoi(target.substr(slash + 1), &index)) {
-    return absl::InvalidArgumentError("reset: '" + target + "' is not NODE/DEVICE (e.g. node-a/0)");
+  auto device = parse_device_name(target);
+  if (!device.ok()) {
+    return absl::InvalidArgumentError("reset: " + std::string(device.status().message()));
   }
+  if (device->old_form) std::cerr << "tgctl: " << old_device_form_hint("reset", device->ref) << "\n";
   auto ms = parse_ms(drain_timeout, "--drain-timeout");
   if (!ms.ok()) return ms.status();
   tgrack::v1::ResetDeviceRequest request;
-  request.mutable_device()->set_node(target.substr(0, slash));
-  request.mutable_device()->set_index(index);
+  *request.mutable_device() = device->ref;
   request.set_drain_timeout_ms(*ms);
   tgrack::v1::ResetDeviceReply reply;
   auto context = context_with_deadline(std::chrono::milliseconds(*ms) + std::chrono::seconds(60));

@@ -149,6 +149,10 @@ Event CpuDevice::launch(const Kernel& kernel, std::span<const Buffer> inputs, Bu
   lock.unlock();
   if (!out.ok()) return Event::done(out.status());
   return enqueue([this, kernel, in = std::move(in), out = *out] {
+    if (kernel.stop_requested()) {  // Cancelled while it waited in the queue.
+      return absl::CancelledError(absl::StrCat("node '", kernel.node->name(),
+                                               "': not run, its run was cancelled"));
+    }
     return cpu::run_kernel(kernel, in, out, &pool_);
   });
 }

@@ -38,6 +38,9 @@ absl::Status run_kernel(const Kernel& kernel, Inputs inputs, std::byte* output, 
   } else {
     status = absl::InvalidArgumentError("no cpu kernel for this op");
   }
+  if (status.ok() && kernel.stop_requested()) {
+    status = absl::CancelledError("cut short, its run was cancelled");
+  }
   if (status.ok()) return status;
   return absl::Status(status.code(), absl::StrCat("node '", kernel.node->name(), "' (", op_name(op),
                                                   "): ", status.message()));

@@ -1,4 +1,5 @@
 // Elementwise ops: unary, binary (arithmetic and comparisons, with broadcasting) and where.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <type_traits>
@@ -78,14 +79,26 @@ C nan_min(C a, C b) {
   return b < a ? b : a;
 }
 
+// Elements between checks of a kernel's stop flag in unary loops: a few milliseconds.
+constexpr int64_t kStopCheckElements = int64_t{1} << 22;
+
+bool stopped(const std::atomic<bool>* stop) {
+  return stop != nullptr && stop->load(std::memory_order_relaxed);
+}
+
+// In blocks of elements, so a cancelled run (Kernel::stop) ends at the next block.
 template <DType D, class F>
-void unary_loop(ThreadPool* pool, const std::byte* in, std::byte* out, int64_t n, F f) {
+void unary_loop(ThreadPool* pool, const std::atomic<bool>* stop, const std::byte* in,
+                std::byte* out, int64_t n, F f) {
   using E = Elem<D>;
   const auto* x = reinterpret_cast<const typename E::Storage*>(in);
   auto* y = reinterpret_cast<typename E::Storage*>(out);
-  parallel_range(pool, n, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) y[i] = E::store(f(E::load(x[i])));
-  });
+  for (int64_t first = 0; first < n && !stopped(stop); first += kStopCheckElements) {
+    const int64_t count = std::min(kStopCheckElements, n - first);
+    parallel_range(pool, count, [&](int64_t begin, int64_t end) {
+      for (int64_t i = first + begin; i < first + end; ++i) y[i] = E::store(f(E::load(x[i])));
+    });
+  }
 }
 
 // out = f(a, b) with a and b of dtype P broadcast to the output's shape; the output has dtype O.
@@ -103,6 +116,7 @@ void binary_loop(ThreadPool* pool, const Kernel& k, const std::byte* a, const st
                                                        broadcast_strides(k.inputs[1].shape, shape)};
   const int64_t n = row_length(shape), sa = row_step(strides[1]), sb = row_step(strides[2]);
   for_each_row_parallel<3>(pool, shape, strides, [&](auto off) {
+    if (k.stop_requested()) return;  // A cancelled run ends at the next row.
     if (sa == 1 && sb == 1) {  // The common dense case, kept simple for the vectorizer.
       for (int64_t i = 0; i < n; ++i) {
         y[off[0] + i] = EO::store(f(EP::load(x[off[1] + i]), EP::load(z[off[2] + i])));
@@ -193,30 +207,30 @@ absl::Status unary(ThreadPool* pool, const Kernel& k, const std::byte* in, std::
     return absl::InternalError("unary op on bool");
   } else {
     switch (k.node->op()) {
-      case v1::OP_NEG: unary_loop<D>(pool, in, out, n, wrap_neg<C>); return {};
+      case v1::OP_NEG: unary_loop<D>(pool, k.stop, in, out, n, wrap_neg<C>); return {};
       case v1::OP_RELU:
-        unary_loop<D>(pool, in, out, n, [](C x) { return x < C(0) ? C(0) : x; });
+        unary_loop<D>(pool, k.stop, in, out, n, [](C x) { return x < C(0) ? C(0) : x; });
         return {};
       default: break;
     }
     if constexpr (std::is_floating_point_v<C>) {
       switch (k.node->op()) {
         case v1::OP_EXP:
-          unary_loop<D>(pool, in, out, n, [](C x) { return std::exp(x); });
+          unary_loop<D>(pool, k.stop, in, out, n, [](C x) { return std::exp(x); });
           return {};
         case v1::OP_LOG:
-          unary_loop<D>(pool, in, out, n, [](C x) { return std::log(x); });
+          unary_loop<D>(pool, k.stop, in, out, n, [](C x) { return std::log(x); });
           return {};
         case v1::OP_SQRT:
-          unary_loop<D>(pool, in, out, n, [](C x) { return std::sqrt(x); });
+          unary_loop<D>(pool, k.stop, in, out, n, [](C x) { return std::sqrt(x); });
           return {};
         case v1::OP_TANH:
-          unary_loop<D>(pool, in, out, n, [](C x) { return std::tanh(x); });
+          unary_loop<D>(pool, k.stop, in, out, n, [](C x) { return std::tanh(x); });
           return {};
         case v1::OP_SIGMOID:
           // exp(x) / (1 + exp(x)) below 0: 1 / (1 + exp(-x)) would overflow exp to inf and
           // give 0 where the result is subnormal.
-          unary_loop<D>(pool, in, out, n, [](C x) {
+          unary_loop<D>(pool, k.stop, in, out, n, [](C x) {
             return x >= C(0) ? C(1) / (C(1) + std::exp(-x)) : std::exp(x) / (C(1) + std::exp(x));
           });
           return {};

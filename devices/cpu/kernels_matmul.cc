@@ -39,6 +39,10 @@ void gemm(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
   }
 }
 
+// Multiply-adds per block of rows between checks of Kernel::stop: tens of milliseconds of
+// work at most, and large enough that the blocks keep BLAS efficient.
+constexpr int64_t kMatmulChunkFlops = int64_t{1} << 30;
+
 }  // namespace
 
 void run_matmul(const Kernel& kernel, Inputs inputs, std::byte* output) {
@@ -80,10 +84,16 @@ void run_matmul(const Kernel& kernel, Inputs inputs, std::byte* output) {
       const T* x = reinterpret_cast<const T*>(a);
       const T* y = reinterpret_cast<const T*>(b);
       T* z = reinterpret_cast<T*>(c);
+      // In blocks of rows, so a cancelled run (Kernel::stop) ends at the next block.
+      const int64_t block = std::max<int64_t>(1, kMatmulChunkFlops / std::max<int64_t>(1, n * k));
       for_each_row<3>(batch, strides, {0, 0, 0}, [&](auto off) {
         for (int64_t i = 0; i < row; ++i) {
-          gemm<T>(m, n, k, x + (off[0] + i * sa) * m * k, y + (off[1] + i * sb) * k * n,
-                  z + (off[2] + i) * m * n);
+          const T* xi = x + (off[0] + i * sa) * m * k;
+          T* zi = z + (off[2] + i) * m * n;
+          for (int64_t r = 0; r < m && !kernel.stop_requested(); r += block) {
+            gemm<T>(std::min(block, m - r), n, k, xi + r * k, y + (off[1] + i * sb) * k * n,
+                    zi + r * n);
+          }
         }
       });
     }

@@ -70,6 +70,16 @@ absl::Status at_node(const Node& node, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat("node '", node.name(), "': ", status.message()));
 }
 
+// OK while the run may go on; otherwise why it stops, naming `node`, where it stopped.
+absl::Status stop_status(const ExecuteOptions& options, const Node& node) {
+  if (!options.check) return absl::OkStatus();
+  if (options.stop != nullptr && !options.stop->load(std::memory_order_relaxed)) {
+    return absl::OkStatus();
+  }
+  absl::Status status = options.check();
+  return status.ok() ? status : at_node(node, status);
+}
+
 absl::Status check_request(const Graph& graph, const ValidatedGraph& validated,
                            const std::vector<HostTensor>& feeds,
                            const std::vector<std::string>& feed_names,
@@ -179,13 +189,12 @@ absl::StatusOr<ExecuteResult> execute_graph(Device& device, const Graph& graph,
   for (const std::string& out : graph.outputs()) last_use[index[out]] = n;
 
   Run run(device, n);
+  const Node* last_kernel = nullptr;  // Where a run stopped inside queued work is reported.
   for (size_t step = 0; step < validated->order.size(); ++step) {
-    if (options.check) {
-      if (absl::Status s = options.check(); !s.ok()) return s;
-    }
     const int i = validated->order[step];
     const Node& node = graph.nodes(i);
-    Kernel kernel{&node, {}, validated->types.at(node.name())};
+    if (absl::Status s = stop_status(options, node); !s.ok()) return s;
+    Kernel kernel{&node, {}, validated->types.at(node.name()), options.stop};
     if (auto b = options.borrowed.find(node.name()); b != options.borrowed.end()) {
       run.borrow(i, b->second.buffer);
     } else {
@@ -202,7 +211,10 @@ absl::StatusOr<ExecuteResult> execute_graph(Device& device, const Graph& graph,
         absl::Status s = run_internal(device, run, *options.internal, node, kernel.output,
                                       has_input ? &run.buffer(j) : nullptr, input_type,
                                       run.buffer(i));
-        if (!s.ok()) return at_node(node, s);
+        if (!s.ok()) {
+          absl::Status stopped = stop_status(options, node);
+          return stopped.ok() ? at_node(node, s) : stopped;
+        }
       } else {
         std::vector<Buffer> inputs;
         for (const std::string& in : node.inputs()) {
@@ -210,6 +222,10 @@ absl::StatusOr<ExecuteResult> execute_graph(Device& device, const Graph& graph,
           kernel.inputs.push_back(validated->types.at(in));
         }
         run.track(device.launch(kernel, inputs, run.buffer(i)));
+        last_kernel = &node;
+        if (options.stop != nullptr) {  // A kernel that was held or cut short stops here.
+          if (absl::Status s = stop_status(options, node); !s.ok()) return s;
+        }
       }
     }
     for (const std::string& in : node.inputs()) {
@@ -236,7 +252,11 @@ absl::StatusOr<ExecuteResult> execute_graph(Device& device, const Graph& graph,
     run.track(device.copy(*copy, 0, run.buffer(j), 0, run.buffer(j).bytes));
     run.own(j, *copy);
   }
-  if (absl::Status s = run.wait(); !s.ok()) return s;
+  if (absl::Status s = run.wait(); !s.ok()) {
+    if (last_kernel == nullptr) return s;
+    absl::Status stopped = stop_status(options, *last_kernel);
+    return stopped.ok() ? s : stopped;
+  }
   for (const std::string& name : options.keep) {
     result.kept.push_back({name, run.take(index[name]), validated->types.at(name)});
   }

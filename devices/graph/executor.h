@@ -2,13 +2,14 @@
 // this core with default options; a daemon's plan fragments use the rest: INPUT nodes bound
 // to stored device buffers (borrowed: read, never written or freed), outputs kept (handed to
 // the caller as buffers instead of downloaded), hooks for the internal ops (RECV, SEND,
-// ALL_REDUCE, ALL_GATHER) and a cancellation check before every node.
+// ALL_REDUCE, ALL_GATHER) and a cancellation check before every node and inside kernels.
 //
 // Buffers: every buffer the core allocates is freed on success, failure or cancellation,
 // except kept outputs on success, which the caller then owns (Device::release). Errors from
 // a node carry "node 'x': " before their cause, with the cause's code.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <string>
@@ -52,8 +53,13 @@ struct ExecuteOptions {
   std::map<std::string, BorrowedInput> borrowed;  // By INPUT node name; its type must match.
   std::vector<std::string> keep;                 // Outputs handed out as buffers.
   InternalOps* internal = nullptr;               // Needed when the graph has internal ops.
-  // Called before every node; a non-OK status stops the run and is returned as it is.
+  // Whether the run must stop: called before every node (and, once `stop` is true, after
+  // it); a non-OK status stops the run and is returned as "node 'x': <status>", naming the
+  // node the run stopped at, with the status's code.
   std::function<absl::Status()> check;
+  // Set (true) by whoever stops the run, read without locking: `check` is then only called
+  // once it is true, and kernels see it (Kernel::stop) so a held or long one ends early.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // An output handed out as a device buffer, now owned by the caller.

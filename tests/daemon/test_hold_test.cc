@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -38,11 +39,11 @@ class HoldingDeviceTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  Event launch_relu(const std::string& name) {
+  Event launch_relu(const std::string& name, const std::atomic<bool>* stop = nullptr) {
     node_.set_name(name);
     node_.set_op(tgrack::v1::OP_RELU);
     const Kernel kernel{&node_, {TensorType{tgrack::v1::DTYPE_F32, {2}}},
-                        TensorType{tgrack::v1::DTYPE_F32, {2}}};
+                        TensorType{tgrack::v1::DTYPE_F32, {2}}, stop};
     const Buffer inputs[] = {input_};
     return holding_.launch(kernel, inputs, output_);
   }
@@ -69,6 +70,20 @@ TEST_F(HoldingDeviceTest, AHoldNodeRunsOnlyOnceReleased) {
   std::ofstream(dir_ / "test_hold_a.release") << "\n";
   ASSERT_TRUE(launched.get().wait().ok());
   EXPECT_EQ(output(), (std::vector<float>{0, 2}));
+}
+
+// A held kernel whose run is stopped never runs: it says so in DIR/<key>.stopped and fails.
+TEST_F(HoldingDeviceTest, AHeldKernelWhoseRunStopsEndsWithoutRunning) {
+  std::atomic<bool> stop{false};
+  auto launched = std::async(std::launch::async, [&] { return launch_relu("test_hold_b", &stop); });
+  ASSERT_TRUE(appears(dir_ / "test_hold_b.held"));
+  EXPECT_FALSE(fs::exists(dir_ / "test_hold_b.stopped"));
+  stop = true;
+  ASSERT_TRUE(appears(dir_ / "test_hold_b.stopped"));
+  const absl::Status status = launched.get().wait();
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(status.message(), "node 'test_hold_b': stopped while held, its run was cancelled");
+  EXPECT_EQ(output(), (std::vector<float>{0, 0})) << "the stopped kernel ran";
 }
 
 TEST_F(HoldingDeviceTest, OtherNodesPassStraightThrough) {

@@ -1,8 +1,11 @@
 // The executor core (devices/graph/executor.h): internal ops in validation and through
 // hooks, borrowed inputs, kept outputs, listed order and cancellation; every buffer freed.
 #include <absl/strings/match.h>
+#include <absl/strings/str_cat.h>
 
+#include "devices/cpu/kernels.h"
 #include "devices/graph/executor.h"
+#include "devices/graph/type_rules.h"
 #include "graph_helpers.h"
 
 namespace tg::testing {
@@ -236,9 +239,88 @@ TEST(ExecuteGraph, CancellationStopsBetweenNodesAndFreesEverything) {
   auto result =
       execute_graph(device, g.graph(), {HostTensor(TensorType{F32, {1024}})}, {"x"}, options);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_EQ(result.status().message(), "cancelled: drain of node-a");
+  EXPECT_EQ(result.status().message(), "node 'x3': cancelled: drain of node-a");
   EXPECT_EQ(checks, 4);
   EXPECT_EQ(device.memory_used(), 0u);
+}
+
+// With a stop flag, `check` runs only once the flag is set; the run then stops naming the
+// node it stopped at, and a matmul it reaches is not run (the device sees the flag too).
+TEST(ExecuteGraph, AStopFlagIsCheckedOnceSetAndStopsAtTheNodeItReached) {
+  CpuDevice device("cpu0", 64 * MiB, 1);
+  GraphBuilder g;
+  g.input("a", F32, {64, 64});
+  g.node("mm", v1::OP_MATMUL, {"a", "a"});
+  g.node("y", v1::OP_NEG, {"mm"});
+  g.output("y");
+  std::atomic<bool> stop{false};
+  int checks = 0;
+  ExecuteOptions options;
+  options.stop = &stop;
+  options.check = [&]() -> absl::Status {
+    ++checks;
+    return stop ? absl::DeadlineExceededError("deadline exceeded: the caller's deadline passed")
+                : absl::OkStatus();
+  };
+  const std::vector<HostTensor> feeds = {HostTensor(TensorType{F32, {64, 64}})};
+  ASSERT_TRUE(execute_graph(device, g.graph(), feeds, {"a"}, options).ok());
+  EXPECT_EQ(checks, 0) << "check was called while the flag was clear";
+
+  stop = true;
+  auto stopped = execute_graph(device, g.graph(), feeds, {"a"}, options);
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(stopped.status().message(),
+            "node 'a': deadline exceeded: the caller's deadline passed");
+  EXPECT_EQ(device.memory_used(), 0u);
+}
+
+// A kernel launched with its stop flag set is not run: its event fails with CANCELLED naming
+// the node, and the output is left as it was.
+TEST(ExecuteGraph, AKernelWhoseRunStoppedIsNotRun) {
+  CpuDevice device("cpu0", 64 * MiB, 1);
+  v1::Node node;
+  node.set_name("mm");
+  node.set_op(v1::OP_MATMUL);
+  const TensorType type{F32, {2, 2}};
+  std::atomic<bool> stop{true};
+  const Kernel kernel{&node, {type, type}, type, &stop};
+  Buffer a = *device.allocate(16), out = *device.allocate(16);
+  const float ones[] = {1, 1, 1, 1}, zeros[] = {0, 0, 0, 0};
+  ASSERT_TRUE(device.upload(a, 0, ones, 16).wait().ok());
+  ASSERT_TRUE(device.upload(out, 0, zeros, 16).wait().ok());
+  const Buffer inputs[] = {a, a};
+  const absl::Status launched = device.launch(kernel, inputs, out).wait();
+  EXPECT_EQ(launched.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(launched.message(), "node 'mm': not run, its run was cancelled");
+  float result[4] = {9, 9, 9, 9};
+  ASSERT_TRUE(device.download(result, out, 0, 16).wait().ok());
+  EXPECT_EQ(result[0], 0.0f);
+  device.release(a);
+  device.release(out);
+}
+
+// Cpu kernels check their stop flag at block (unary) or row (binary, matmul) boundaries: with
+// the flag already set they stop before their first block and say they were cut short.
+TEST(ExecuteGraph, CpuKernelsWhoseRunStoppedAreCutShort) {
+  std::atomic<bool> stop{true};
+  const TensorType type{F32, {4, 4}};
+  const std::vector<float> ones(16, 1.0f);
+  const std::byte* one = reinterpret_cast<const std::byte*>(ones.data());
+  const std::byte* const inputs[] = {one, one};
+  for (v1::OpKind op : {v1::OP_NEG, v1::OP_ADD, v1::OP_MATMUL}) {
+    v1::Node node;
+    node.set_name("y");
+    node.set_op(op);
+    const size_t arity = op == v1::OP_NEG ? 1 : 2;
+    const Kernel kernel{&node, std::vector<TensorType>(arity, type), type, &stop};
+    std::vector<float> out(16, 7.0f);
+    const absl::Status status = cpu::run_kernel(kernel, cpu::Inputs(inputs, arity),
+                                                reinterpret_cast<std::byte*>(out.data()));
+    EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << op_name(op);
+    EXPECT_EQ(status.message(),
+              absl::StrCat("node 'y' (", op_name(op), "): cut short, its run was cancelled"));
+    EXPECT_EQ(out, std::vector<float>(16, 7.0f)) << op_name(op) << " ran after its run stopped";
+  }
 }
 
 TEST(ExecuteGraph, KeepMustNameAnOutputOnce) {

@@ -65,6 +65,10 @@ TEST_F(FlagsTest, TgctlRefusesEmptySizeRangesZeroIntervalsAndPortlessControllers
             "--min: '1M' is larger than --max '1K'"},
            {TGCTL_PATH, {"bench", "allreduce", "--min", "0"},
             "--min: '0' is 0 B, less than the minimum of 1 B"},
+           {TGCTL_PATH, {"bench", "allreduce", "--dtype", "f64", "--min", "1", "--max", "4"},
+            "--max: '4' is smaller than one f64 element (8 B): no size to run"},
+           {TGCTL_PATH, {"bench", "allreduce", "--devices", "node-a/0,node-b"},
+            "--devices: 'node-b' is not NODE/INDEX (e.g. node-a/0)"},
            {TGCTL_PATH, {"bench", "allreduce", "--factor", "1"}, "--factor"},
            {TGCTL_PATH, {"bench", "allreduce", "--iters", "0"}, "--iters"},
            {TGCTL_PATH, {"top", "--interval", "0"}, "--interval"},
@@ -75,6 +79,24 @@ TEST_F(FlagsTest, TgctlRefusesEmptySizeRangesZeroIntervalsAndPortlessControllers
        }) {
     expect_refused(r);
   }
+}
+
+// Devices are named NODE/INDEX everywhere, as tgctl devices prints them; the old NODE:INDEX
+// of bench --devices and reset is still read, with a hint naming the new form.
+TEST_F(FlagsTest, TgctlReadsTheOldDeviceFormWithAHint) {
+  // No controller listens on port 1: the command goes as far as connecting, then fails.
+  const Completed bench = run(dir_, TGCTL_PATH,
+                              {"--controller", "127.0.0.1:1", "bench", "allreduce", "--devices",
+                               "node-a/0,node-b:1", "--timeout-ms", "100"});
+  EXPECT_EQ(bench.exit_status, 1) << bench.err;
+  EXPECT_THAT(bench.err, HasSubstr("--devices: 'node-b:1' is the old NODE:INDEX form; devices "
+                                   "are named NODE/INDEX: node-b/1"));
+  EXPECT_THAT(bench.err, ::testing::Not(HasSubstr("'node-a/0'")));
+  EXPECT_THAT(bench.err, HasSubstr("UNAVAILABLE"));
+  const Completed reset = run(dir_, TGCTL_PATH, {"--controller", "127.0.0.1:1", "reset", "node-a:0"});
+  EXPECT_THAT(reset.err, HasSubstr("reset: 'node-a:0' is the old NODE:INDEX form; devices are "
+                                   "named NODE/INDEX: node-a/0"));
+  EXPECT_THAT(reset.err, HasSubstr("UNAVAILABLE"));
 }
 
 TEST_F(FlagsTest, ExamplesRefuseZeroStepsAndPortlessControllers) {

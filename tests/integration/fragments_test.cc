@@ -270,9 +270,10 @@ class HeldFragments : public Fragments {
   }
 };
 
-// A run held mid-graph is registered under its job, so CancelJob finds it; once the held
-// kernel ends, the run stops before its next node (a receive that would wait 20 s) with the
-// reason. (A receive already waiting wakes on the cancel too: transfer_mailbox_test.)
+// A run held mid-graph is registered under its job, so CancelJob finds it; the held kernel
+// sees the cancel, and the run stops there, before its next node (a receive that would wait
+// 20 s), with the reason. (A receive already waiting wakes on the cancel too:
+// transfer_mailbox_test.)
 TEST_F(HeldFragments, CancelJobStopsARunningRunWithTheReason) {
   v1::Graph g;
   declared(g, "x", v1::OP_INPUT, {2});
@@ -299,7 +300,8 @@ TEST_F(HeldFragments, CancelJobStopsARunningRunWithTheReason) {
   ASSERT_TRUE(sent.ok()) << sent.error_message();
   EXPECT_TRUE(cancelled.found());
   ASSERT_EQ(reply.status().code(), absl::StatusCode::kCancelled) << reply.status();
-  EXPECT_EQ(reply.status().message(), "job job-cancel, device node-b/1: cancelled: drain of node-b");
+  EXPECT_EQ(reply.status().message(),
+            "job job-cancel, device node-b/1: node 'test_hold_run': cancelled: drain of node-b");
 }
 
 TEST_F(Fragments, OneFailingFragmentCancelsItsSiblingsAndIsTheErrorReported) {

@@ -423,7 +423,8 @@ TEST_F(OpsTest, WarmResetReturnsTheDeviceToServiceWithoutRestartingTheDaemon) {
   EXPECT_NE(unknown.err.find("NOT_FOUND"), std::string::npos);
   Completed malformed = tgctl({"reset", "node-a"});
   EXPECT_EQ(malformed.exit_status, 1);
-  EXPECT_NE(malformed.err.find("not NODE/DEVICE"), std::string::npos) << malformed.err;
+  EXPECT_NE(malformed.err.find("reset: 'node-a' is not NODE/INDEX (e.g. node-a/0)"), std::string::npos)
+      << malformed.err;
 }
 
 TEST_F(OpsTest, ResettingOneHiveMemberResetsEveryMemberAcrossDaemons) {

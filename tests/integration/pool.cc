@@ -57,6 +57,12 @@ void Pool::release(const std::string& name, const std::string& key) {
   std::ofstream(hold_dirs_.at(name) + "/" + key + ".release") << "released\n";
 }
 
+bool Pool::wait_stopped(const std::string& name, const std::string& key,
+                        std::chrono::milliseconds timeout) {
+  const std::string stopped = hold_dirs_.at(name) + "/" + key + ".stopped";
+  return wait_until([&] { return std::filesystem::exists(stopped); }, timeout, 1ms);
+}
+
 absl::Status Pool::start_daemon(const std::string& name) {
   if (auto it = daemons_.find(name); it != daemons_.end()) it->second->kill(9);
   const std::string stem = dir_.file(name + "-" + std::to_string(spawned_));

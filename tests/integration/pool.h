@@ -47,6 +47,9 @@ class Pool {
                  std::chrono::milliseconds timeout = 30s);
   // Lets held kernels of node `key` on daemon `name` run, now and from now on.
   void release(const std::string& name, const std::string& key);
+  // Waits until a held kernel of node `key` on `name` was stopped by its run's cancellation.
+  bool wait_stopped(const std::string& name, const std::string& key,
+                    std::chrono::milliseconds timeout);
 
   // Starts a daemon process without waiting for it (for tests that expect it to fail).
   std::unique_ptr<Process> spawn_daemon(const std::string& name, const std::string& state_dir);
