@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tgrack builds and runs with, only those not yet installed.
-# A minimal Debian (debootstrap --variant=minbase) lacks make, ps and the CA certificates;
+# A minimal Debian (debootstrap --variant=minbase) lacks make, ps, ip and the CA certificates;
 # the build, deploy/quickstart.sh (ps, setsid, awk) and the tests (sh, promtool) need them.
 set -euo pipefail
 
 packages=(
   cmake make g++ pkg-config
-  procps ca-certificates
+  procps ca-certificates iproute2
   clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
