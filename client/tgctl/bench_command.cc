@@ -72,7 +72,7 @@ absl::StatusOr<tgrack::v1::ReduceOp> parse_op(const std::string& name) {
 
 absl::StatusOr<std::vector<tgrack::v1::DeviceRef>> parse_devices(const std::string& text) {
   std::vector<tgrack::v1::DeviceRef> refs;
-  if (text == "all") return refs;
+  if (uint32_t count = 0; text == "all" || absl::SimpleAtoi(text, &count)) return refs;
   for (auto item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     std::vector<std::string> parts = absl::StrSplit(item, absl::MaxSplits(':', 1));
     uint32_t index;
@@ -102,6 +102,7 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
   auto stub = tgrack::v1::ControllerService::NewStub(make_channel(global.controller));
   tgrack::v1::CreateCommunicatorRequest create;
   for (auto& d : *devices) *create.add_devices() = d;
+  if (uint32_t count = 0; absl::SimpleAtoi(o.devices, &count)) create.set_device_count(count);
   create.set_timeout_ms(o.timeout_ms);
   create.set_transport(o.transport);
   create.set_require_link(o.require_link);
@@ -206,7 +207,8 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
   auto o = std::make_shared<BenchOptions>();
   for (const Kind& kind : kKinds) {
     CLI::App* c = bench->add_subcommand(kind.command, absl::StrCat("Benchmark ", kind.command));
-    c->add_option("--devices", o->devices, "all, or NODE:INDEX,... (rank i = i-th device)")->capture_default_str();
+    c->add_option("--devices", o->devices, "all; N (the controller places N, inside one rack when one has them); or NODE:INDEX,... "
+                  "(rank i = i-th device)")->capture_default_str();
     c->add_option("--min", o->min, "Smallest size in bytes (e.g. 1K)")
         ->capture_default_str()
         ->check(flags::byte_size(1));
