@@ -82,8 +82,9 @@ host_address() {  # rRhH -> 10.77.R.H
   echo "${subnet}.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
 }
 
-# tbf on DEVICE in namespace NS at RATE; the bucket holds 10 ms at that rate (at least 256 KiB,
-# so that segmentation-offloaded packets of 64 KiB always fit).
+# tbf on DEVICE in namespace NS at RATE; the bucket holds 1 ms at that rate (at least 128 KiB,
+# so that segmentation-offloaded packets of 64 KiB always fit), small enough that a 1 MiB
+# message already moves at the shaped rate, as the cost model's calibration measures it.
 shape() {
   local ns="$1" device="$2" rate="$3"
   local bits
@@ -93,8 +94,8 @@ shape() {
     *kbit) bits=$(( ${rate%kbit} * 1000 )) ;;
     *) die "rate '$rate': give it as NUMBER followed by gbit, mbit or kbit" ;;
   esac
-  local burst=$(( bits / 8 / 100 ))
-  (( burst >= 262144 )) || burst=262144
+  local burst=$(( bits / 8 / 1000 ))
+  (( burst >= 131072 )) || burst=131072
   ip netns exec "$ns" tc qdisc replace dev "$device" root tbf rate "$rate" burst "$burst" \
     latency 100ms
 }
