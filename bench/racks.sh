@@ -33,7 +33,16 @@ for algorithm in model ring hierarchical; do
     fail "bench allreduce ${flags[*]}: $(cat "$work/$algorithm.txt")"
 done
 
-slowest=$(for rate in "$host_rate" "$uplink_rate"; do numfmt --from=si "${rate%bit}"; done | sort -n | head -1)
+bits_per_second() {
+  case "$1" in
+    *gbit) echo $(( ${1%gbit} * 1000000000 )) ;;
+    *mbit) echo $(( ${1%mbit} * 1000000 )) ;;
+    *kbit) echo $(( ${1%kbit} * 1000 )) ;;
+  esac
+}
+slowest=$(bits_per_second "$host_rate")
+uplink=$(bits_per_second "$uplink_rate")
+(( racks == 1 || uplink >= slowest )) || slowest=$uplink
 echo "# $racks racks x $hosts hosts x 1 cpu device; host links $host_rate, rack uplinks $uplink_rate"
 echo "# bound: busbw $(awk -v r="$slowest" 'BEGIN { printf "%.3f", r / 8e9 }') GB/s (the slowest link)"
 awk -v ranks=$(( racks * hosts )) -v slowest="$slowest" '
