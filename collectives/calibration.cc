@@ -59,7 +59,8 @@ std::string describe(const char* name, const LinkCost& c) {
 }  // namespace
 
 absl::StatusOr<Calibration> calibrate(Context& ctx, const std::vector<uint32_t>& node_of,
-                                      const LinkCost& local, const LinkCost& remote) {
+                                      const LinkCost& local, const LinkCost& remote,
+                                      const std::vector<uint32_t>& daemon_of) {
   Calibration result{local, remote, ""};
   const uint32_t n = ctx.size(), me = ctx.rank();
   if (n < 2) {
@@ -71,6 +72,12 @@ absl::StatusOr<Calibration> calibrate(Context& ctx, const std::vector<uint32_t>&
   for (uint32_t r = 1; r < n; ++r) {
     uint32_t& t = targets[node_of[r] == node_of[0] ? 0 : 1];
     if (t == n) t = r;
+  }
+  for (uint32_t r = 1; r < n && daemon_of.size() == n; ++r) {
+    if (node_of[r] == node_of[0] && daemon_of[r] != daemon_of[0]) {
+      targets[0] = r;
+      break;
+    }
   }
   if (absl::Status s = ctx.begin("calibrate", "ping-pong", /*counted=*/false); !s.ok()) return s;
   // Slots: per class measured flag, alpha, beta.

@@ -28,9 +28,12 @@ struct Calibration {
   std::string summary;  // "measured: remote 21.0us + 2.10 GB/s; local from config (...)"
 };
 
-// Collective over every rank of `ctx`; node_of[rank] groups ranks by daemon. `local` and
-// `remote` (from config) stand for classes not measured or measured nonsensically.
+// Collective over every rank of `ctx`; node_of[rank] groups ranks by daemon (or by rack).
+// `local` and `remote` (from config) stand for classes not measured or measured
+// nonsensically. With `daemon_of` (groups are racks), the local peer measured is one on
+// another daemon of rank 0's rack when there is one: the slowest link inside the group.
 absl::StatusOr<Calibration> calibrate(Context& ctx, const std::vector<uint32_t>& node_of,
-                                      const LinkCost& local, const LinkCost& remote);
+                                      const LinkCost& local, const LinkCost& remote,
+                                      const std::vector<uint32_t>& daemon_of = {});
 
 }  // namespace tg::coll

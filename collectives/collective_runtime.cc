@@ -235,11 +235,17 @@ CollectiveRuntime::CollectiveRuntime(std::string node_name, std::vector<Device*>
 
 CollectiveRuntime::~CollectiveRuntime() = default;
 
-absl::Status CollectiveRuntime::start(const std::string& listen_host, int port) {
+absl::Status CollectiveRuntime::start(const std::string& listen_host, int port,
+                                      const std::string& advertised_host) {
+  advertised_host_ = advertised_host;
   return listener_.start(listen_host, port, options_.tcp.socket_buffer_bytes);
 }
 
-std::string CollectiveRuntime::data_address() const { return listener_.address(); }
+std::string CollectiveRuntime::data_address() const {
+  const std::string bound = listener_.address();
+  if (advertised_host_.empty()) return bound;
+  return advertised_host_ + bound.substr(bound.rfind(':'));
+}
 
 absl::Status CollectiveRuntime::join(const tgrack::v1::JoinCommunicatorRequest& request) {
   const auto& spec = request.spec();

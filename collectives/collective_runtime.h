@@ -35,8 +35,10 @@ class CollectiveRuntime {
                     CommOptions options = {});
   ~CollectiveRuntime();
 
-  // Starts the data-plane listener on listen_host:port (0 = ephemeral).
-  absl::Status start(const std::string& listen_host, int port);
+  // Starts the data-plane listener on listen_host:port (0 = ephemeral). Peers are told
+  // advertised_host:port; "" = the bound address as is.
+  absl::Status start(const std::string& listen_host, int port,
+                     const std::string& advertised_host = "");
   // host:port peers dial; valid after start().
   std::string data_address() const;
 
@@ -92,6 +94,7 @@ class CollectiveRuntime {
   const std::vector<Device*> devices_;
   const CommOptions options_;
   tcp::Listener listener_;
+  std::string advertised_host_;  // Told to peers instead of the bound host; "" = bound.
   mutable std::mutex mu_;
   std::condition_variable runs_done_;
   std::map<std::string, std::shared_ptr<Joined>> comms_;  // Guarded by mu_.

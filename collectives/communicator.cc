@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "collectives/algorithms/ring.h"
 #include "collectives/calibration.h"
 #include "collectives/link_costs.h"
+#include "collectives/rack_groups.h"
 #include "collectives/transport/local/pair.h"
 #ifdef TG_HAVE_IBVERBS
 #include "collectives/transport/ibverbs/device.h"
@@ -89,6 +91,17 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     addresses->push_back(spec.ranks(r).data_address());
     comm->topo_.node_of.push_back(node_ids.try_emplace(spec.ranks(r).data_address(), r).first->second);
   }
+  // Racks named: the model's groups are racks, whose hosts reach each other over tcp.
+  std::vector<uint32_t> daemon_of;
+  if (std::optional<std::vector<uint32_t>> racks = rack_groups(spec)) {
+    daemon_of = std::move(comm->topo_.node_of);
+    comm->topo_.node_of = std::move(*racks);
+    for (uint32_t r = 0; r < n; ++r) {
+      const uint32_t first = comm->topo_.node_of[r];
+      if (daemon_of[r] != daemon_of[first]) comm->topo_.local_transport = "tcp";
+    }
+    comm->topo_.link_shape = "hierarchical";
+  }
   comm->ctx_ = std::make_unique<Context>(rank, n, timeout);
   std::vector<std::string> rank_devices;
   for (const auto& info : spec.ranks()) {
@@ -146,11 +159,15 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     comm->topo_.costs_from = "links from the device link matrix";
   } else if (options.calibrate) {
     absl::StatusOr<Calibration> measured =
-        calibrate(*comm->ctx_, comm->topo_.node_of, comm->topo_.local, comm->topo_.remote);
+        calibrate(*comm->ctx_, comm->topo_.node_of, comm->topo_.local, comm->topo_.remote,
+                  daemon_of);
     if (!measured.ok()) return measured.status();
     comm->topo_.local = measured->local;
     comm->topo_.remote = measured->remote;
     comm->topo_.costs_from = measured->summary;
+    if (!daemon_of.empty()) {
+      comm->topo_.costs_from += "; groups are racks: local inside a rack, remote over the rack uplinks";
+    }
   }
   comm->topo_.one_process = comm->direct_ != nullptr;
   return comm;

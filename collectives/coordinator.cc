@@ -60,6 +60,10 @@ absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
         if (d.health() != tgrack::v1::HEALTH_UNHEALTHY) devices.push_back(d.ref());
       }
     }
+    // Ranks of one rack next to each other: a ring crosses each rack uplink once each way.
+    std::stable_sort(devices.begin(), devices.end(), [&](const auto& a, const auto& b) {
+      return up[a.node()].rack() < up[b.node()].rack();
+    });
     if (devices.empty()) return absl::FailedPreconditionError("no healthy device on any UP node");
   }
   std::set<std::string> seen;
@@ -93,6 +97,7 @@ absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
     rank->set_rank(spec.ranks_size() - 1);
     *rank->mutable_device() = ref;
     rank->set_data_address(node->second.data_address());
+    rank->set_rack(node->second.rack());
     if (std::find(comm.node_names.begin(), comm.node_names.end(), ref.node()) == comm.node_names.end()) {
       comm.node_names.push_back(ref.node());
       comm.node_addresses.push_back(node->second.address());

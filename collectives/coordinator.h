@@ -1,8 +1,8 @@
 // The controller side of collectives: turns a CreateCommunicator into ranks (rank i =
-// device i, or every healthy device of every UP node), tells every involved daemon to join
-// (in parallel, bounded by the timeout; a daemon that fails or never answers fails the
-// creation and the others are told to leave), fans RunCollective out to those daemons and
-// merges their replies, and tears communicators down. Bulk data never passes through here.
+// device i, or every healthy device of every UP node with a rack's devices next to each
+// other), tells every involved daemon to join (in parallel, bounded by the timeout; a daemon
+// that fails or never answers fails the creation and the others are told to leave), fans
+// RunCollective out to those daemons and merges their replies, and tears communicators down. Bulk data never passes through here.
 //
 // Thread-safe.
 #pragma once

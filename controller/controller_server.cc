@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "advertised_address.h"
 #include "call_methods.h"
 #include "rpc.h"
 
@@ -71,8 +72,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   if (server->server_ == nullptr || port == 0) {
     return listen_failure(config.listen_address);
   }
-  const std::string host = config.listen_address.substr(0, config.listen_address.rfind(':'));
-  server->address_ = host + ":" + std::to_string(port);
+  const std::string host = host_of(config.listen_address);
+  const std::string shown_host = advertised_host(config.advertise, host, "");
+  server->address_ = shown_host + ":" + std::to_string(port);
   server->calls_.handle<tgrack::v1::SubmitRequest>(
       kCallSubmit, "Submit",
       [raw = server.get()](const tgrack::v1::SubmitRequest& request) {
@@ -95,8 +97,10 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
     if (absl::Status status = server->metrics_.serve(config.metrics_address); !status.ok()) {
       return absl::Status(status.code(), "--metrics: " + std::string(status.message()));
     }
-    const std::string metrics = config.metrics_address.substr(0, config.metrics_address.rfind(':')) +
-                                ":" + std::to_string(server->metrics_.port());
+    const std::string metrics_host = host_of(config.metrics_address);
+    const std::string metrics =
+        (is_wildcard_host(metrics_host) ? shown_host : metrics_host) + ":" +
+        std::to_string(server->metrics_.port());
     spdlog::info("metrics on http://{}/metrics", metrics);
     if (!config.metrics_port_file.empty()) {
       if (absl::Status status = write_port_file(config.metrics_port_file, metrics); !status.ok()) {

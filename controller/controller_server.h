@@ -31,6 +31,9 @@ namespace tg {
 
 struct ControllerConfig {
   std::string listen_address = "127.0.0.1:7070";
+  // Host written to --port-file and logs for the bound ports; "" = the --listen host, or for
+  // a wildcard one the first non-loopback interface address (proto/advertised_address.h).
+  std::string advertise;
   int call_port = 0;  // Submit as a socket call, on the listen host (0 = any port).
   SocketCallLimits call_limits;  // Connections and timeouts of the socket-call port.
   std::string port_file;                                  // "" = none.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "controller/placement.h"
 #include "rpc.h"
 
 namespace tg {
@@ -71,7 +72,13 @@ absl::StatusOr<tgrack::v1::SubmitReply> ControllerServiceImpl::submit(
 grpc::Status ControllerServiceImpl::CreateCommunicator(
     grpc::ServerContext*, const tgrack::v1::CreateCommunicatorRequest* request,
     tgrack::v1::CreateCommunicatorReply* reply) {
-  auto spec = collectives_.create(*request);
+  tgrack::v1::CreateCommunicatorRequest placed = *request;
+  if (placed.devices().empty() && placed.device_count() > 0) {
+    auto devices = place_devices(membership_.nodes(), placed.device_count());
+    if (!devices.ok()) return to_grpc(devices.status());
+    for (auto& ref : *devices) *placed.add_devices() = std::move(ref);
+  }
+  auto spec = collectives_.create(placed);
   if (!spec.ok()) return to_grpc(spec.status());
   *reply->mutable_spec() = std::move(*spec);
   return grpc::Status::OK;

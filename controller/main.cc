@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   app.add_option("--listen", config.listen_address, "HOST:PORT to serve on (port 0 = any)")
       ->capture_default_str()
       ->check(tg::flags::host_port(tg::flags::kServe));
+  app.add_option("--advertise", config.advertise,
+                 "Host (name or address) shown for the bound ports in --port-file and logs "
+                 "(default: the --listen host; for 0.0.0.0 the first non-loopback address)");
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
   app.add_option("--call-port", config.call_port,
                  "Port on the --listen host for Submit as a plain-TCP socket call, the fast path "

@@ -1,6 +1,8 @@
 #include "controller/placement.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <tuple>
 
@@ -106,6 +108,51 @@ absl::StatusOr<PlacementChoice> place(const std::vector<NodeInfo>& nodes,
                                   std::to_string(up.size()) + " UP and not cordoned)");
   }
   return *choice;
+}
+
+absl::StatusOr<std::vector<tgrack::v1::DeviceRef>> place_devices(
+    const std::vector<NodeInfo>& nodes, uint32_t count) {
+  std::vector<const NodeInfo*> usable_nodes;
+  for (const NodeInfo& node : nodes) {
+    if (node.state() == tgrack::v1::NODE_STATE_UP && !node.cordoned()) {
+      usable_nodes.push_back(&node);
+    }
+  }
+  std::sort(usable_nodes.begin(), usable_nodes.end(),
+            [](const NodeInfo* a, const NodeInfo* b) { return a->name() < b->name(); });
+  std::map<std::string, std::vector<tgrack::v1::DeviceRef>> by_rack;
+  size_t usable = 0;
+  for (const NodeInfo* node : usable_nodes) {
+    for (int i = 0; i < node->devices_size(); ++i) {
+      if (!healthy(node->devices(i))) continue;
+      tgrack::v1::DeviceRef ref;
+      ref.set_node(node->name());
+      ref.set_index(static_cast<uint32_t>(i));
+      by_rack[node->rack()].push_back(std::move(ref));
+      ++usable;
+    }
+  }
+  if (usable < count) {
+    return absl::UnavailableError("cannot place " + std::to_string(count) + " device(s): " +
+                                  std::to_string(usable) +
+                                  " healthy device(s) on UP, uncordoned nodes");
+  }
+  std::vector<const std::vector<tgrack::v1::DeviceRef>*> racks;
+  for (const auto& [rack, devices] : by_rack) racks.push_back(&devices);
+  // Smallest rack that fits first; then, for a job that spans racks, the largest racks.
+  std::stable_sort(racks.begin(), racks.end(), [count](const auto* a, const auto* b) {
+    const bool a_fits = a->size() >= count, b_fits = b->size() >= count;
+    if (a_fits != b_fits) return a_fits;
+    return a_fits ? a->size() < b->size() : a->size() > b->size();
+  });
+  std::vector<tgrack::v1::DeviceRef> chosen;
+  for (const auto* devices : racks) {
+    for (const auto& ref : *devices) {
+      if (chosen.size() == count) return chosen;
+      chosen.push_back(ref);
+    }
+  }
+  return chosen;
 }
 
 }  // namespace tg

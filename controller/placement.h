@@ -36,6 +36,15 @@ absl::StatusOr<PlacementChoice> place(const std::vector<tgrack::v1::NodeInfo>& n
                                       const tgrack::v1::Placement& request,
                                       const JobsRunning& jobs_running);
 
+// `count` devices for one job of several ranks, from UP, uncordoned nodes' healthy devices.
+// All inside one rack (NodeInfo.rack) when a rack has that many: the smallest such rack, so
+// larger racks stay whole for larger jobs (then rack name order). Otherwise across racks, the
+// racks with the most devices first and each rack's devices next to each other, so ranks in
+// order cross each uplink once. Inside a rack: node name, then index. UNAVAILABLE saying how
+// many devices are usable when fewer than `count`.
+absl::StatusOr<std::vector<tgrack::v1::DeviceRef>> place_devices(
+    const std::vector<tgrack::v1::NodeInfo>& nodes, uint32_t count);
+
 // "node/index", the way tgctl and error messages name a device.
 std::string device_name(const std::string& node, uint32_t index);
 

@@ -112,5 +112,54 @@ TEST_F(PlacementTest, NothingUsableIsUnavailable) {
   EXPECT_NE(choice.status().message().find("1 node(s) known, 0 UP"), std::string::npos);
 }
 
+NodeInfo in_rack(const std::string& name, const std::string& rack, int devices) {
+  NodeInfo info = node(name, tgrack::v1::NODE_STATE_UP, devices);
+  info.set_rack(rack);
+  return info;
+}
+
+std::vector<std::string> names(const std::vector<tgrack::v1::DeviceRef>& refs) {
+  std::vector<std::string> out;
+  for (const auto& ref : refs) out.push_back(device_name(ref.node(), ref.index()));
+  return out;
+}
+
+TEST(PlaceDevices, KeepsAJobInsideTheSmallestRackItFits) {
+  // Rack b (2 devices) fits 2 and is smaller than rack a (4): a stays whole.
+  const std::vector<NodeInfo> nodes = {in_rack("a1", "a", 2), in_rack("a2", "a", 2),
+                                       in_rack("b1", "b", 1), in_rack("b2", "b", 1)};
+  auto two = place_devices(nodes, 2);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(names(*two), (std::vector<std::string>{"b1/0", "b2/0"}));
+  auto three = place_devices(nodes, 3);
+  ASSERT_TRUE(three.ok()) << three.status();
+  EXPECT_EQ(names(*three), (std::vector<std::string>{"a1/0", "a1/1", "a2/0"}));
+}
+
+TEST(PlaceDevices, SpansRacksRackByRackWhenNoneFits) {
+  const std::vector<NodeInfo> nodes = {in_rack("b1", "b", 1), in_rack("a1", "a", 2),
+                                       in_rack("c1", "c", 3)};
+  auto five = place_devices(nodes, 5);
+  ASSERT_TRUE(five.ok()) << five.status();
+  EXPECT_EQ(names(*five), (std::vector<std::string>{"c1/0", "c1/1", "c1/2", "a1/0", "a1/1"}));
+}
+
+TEST(PlaceDevices, SkipsDownCordonedAndUnhealthyAndSaysHowManyAreUsable) {
+  std::vector<NodeInfo> nodes = {in_rack("a1", "a", 2), in_rack("a2", "a", 1),
+                                 in_rack("b1", "b", 2)};
+  nodes[0].mutable_devices(1)->set_health(tgrack::v1::HEALTH_UNHEALTHY);
+  nodes[1].set_cordoned(true);
+  nodes[2].set_state(tgrack::v1::NODE_STATE_DOWN);
+  auto one = place_devices(nodes, 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(names(*one), (std::vector<std::string>{"a1/0"}));
+  auto two = place_devices(nodes, 2);
+  ASSERT_FALSE(two.ok());
+  EXPECT_EQ(two.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(two.status().message().find("cannot place 2 device(s): 1 healthy device(s)"),
+            std::string::npos)
+      << two.status();
+}
+
 }  // namespace
 }  // namespace tg

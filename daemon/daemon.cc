@@ -25,7 +25,9 @@
 #include "devices/graph/executor.h"
 #include "devices/topology/topology_proto.h"
 #include "devices/units.h"
+#include "advertised_address.h"
 #include "call_methods.h"
+#include "daemon/daemon_addresses.h"
 #include "rpc.h"
 #include "socket_call_server.h"
 
@@ -42,10 +44,11 @@ std::string host_name() {
   return buffer;
 }
 
-// The address peers should dial: a wildcard listen host is replaced by the host name.
-std::string advertised_address(const std::string& listen, int port) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = host_name();
+// The address peers should dial: a wildcard listen host is replaced by `advertised_host`.
+std::string advertised_address(const std::string& listen, int port,
+                               const std::string& advertised_host) {
+  std::string host = host_of(listen);
+  if (is_wildcard_host(host)) host = advertised_host;
   return host + ":" + std::to_string(port);
 }
 
@@ -129,12 +132,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
 Daemon::~Daemon() { stop(); }
 
 absl::Status Daemon::start() {
+  auto addresses = daemon_addresses(config_);
+  if (!addresses.ok()) return addresses.status();
   if (!config_.metrics_address.empty()) {
     if (absl::Status status = metrics_->serve(config_.metrics_address); !status.ok()) {
       return absl::Status(status.code(), "--metrics: " + std::string(status.message()));
     }
     const std::string metrics_address =
-        advertised_address(config_.metrics_address, metrics_->port());
+        advertised_address(config_.metrics_address, metrics_->port(), addresses->node_host);
     spdlog::info("metrics on http://{}/metrics", metrics_address);
     if (!config_.metrics_port_file.empty()) {
       if (absl::Status status = write_port_file(config_.metrics_port_file, metrics_address);
@@ -148,10 +153,12 @@ absl::Status Daemon::start() {
   // Default cpu links say nothing measured: the cost model keeps its own local figures.
   if (links_source_ != "default") comm_options.links = links_;
   collectives_ = std::make_unique<coll::CollectiveRuntime>(config_.name, devices(), comm_options);
-  const size_t colon = config_.data_listen.rfind(':');
+  const std::string& data_listen = addresses->data_listen;
+  const size_t colon = data_listen.rfind(':');
   if (colon == std::string::npos) return absl::InvalidArgumentError("--data-listen needs HOST:PORT");
-  if (absl::Status status = collectives_->start(config_.data_listen.substr(0, colon),
-                                                std::atoi(config_.data_listen.c_str() + colon + 1));
+  if (absl::Status status = collectives_->start(data_listen.substr(0, colon),
+                                                std::atoi(data_listen.c_str() + colon + 1),
+                                                addresses->data_host);
       !status.ok()) {
     return status;
   }
@@ -189,7 +196,7 @@ absl::Status Daemon::start() {
   if (server_ == nullptr || port == 0) {
     return listen_failure(config_.listen_address);
   }
-  address_ = advertised_address(config_.listen_address, port);
+  address_ = addresses->node_host + ":" + std::to_string(port);
   calls_ = std::make_unique<SocketCallServer>(config_.call_limits);
   calls_->handle<tgrack::v1::RunGraphRequest>(
       kCallRunGraph, "RunGraph",
@@ -246,6 +253,7 @@ tgrack::v1::NodeInfo Daemon::node_info() const {
   tgrack::v1::NodeInfo node;
   node.set_name(config_.name);
   node.set_address(address_);
+  node.set_rack(config_.rack);
   node.set_data_address(config_.data_address);
   if (calls_) node.set_call_port(static_cast<uint32_t>(calls_->port()));
   node.set_pid(static_cast<uint32_t>(getpid()));

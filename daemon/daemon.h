@@ -54,6 +54,9 @@ class Registrar;
 struct DaemonConfig {
   std::string controller_address;              // host:port of tgcontroller.
   std::string listen_address = "127.0.0.1:0";  // Port 0 = ephemeral.
+  // Host peers dial for every port of this daemon; "" = daemon_addresses.h decides.
+  std::string advertise;
+  std::string rack;  // The rack the host stands in, reported in NodeInfo; "" = not told.
   int call_port = 0;  // RunGraph as a socket call, on the listen host (0 = any port).
   SocketCallLimits call_limits;  // Connections and timeouts of the socket-call port.
   int cpu_devices = 2;
@@ -65,9 +68,9 @@ struct DaemonConfig {
   // host:port of this daemon's data plane, registered in NodeInfo.data_address. Empty until
   // a data-plane listener (collectives, transfers) exists; set it before start().
   std::string data_address;
-  // Where the collectives data plane listens (port 0 = any); its bound address becomes
-  // data_address unless that is set.
-  std::string data_listen = "127.0.0.1:0";
+  // Where the collectives data plane listens (port 0 = any); "" = the --listen host, port 0.
+  // Its advertised address (daemon_addresses.h) becomes data_address unless that is set.
+  std::string data_listen;
   // Prometheus /metrics HOST:PORT (port 0 = any); "" = metrics kept but not served.
   std::string metrics_address;
   std::string metrics_port_file;               // Where the bound metrics HOST:PORT goes.

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/daemon.h"
+#include "daemon/daemon_addresses.h"
 #include "devices/units.h"
 #include "flag_checks.h"
 
@@ -48,9 +49,16 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", config.state_dir, "Directory for device locks")->required();
   app.add_option("--name", config.name, "Node name in the pool (default: the host name)");
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
-  app.add_option("--data-listen", config.data_listen, "Collectives data plane HOST:PORT (port 0 = any)")
-      ->capture_default_str()
+  app.add_option("--advertise", config.advertise,
+                 "Host (name or address) other hosts dial for this daemon's ports (default: the "
+                 "--listen host; for 0.0.0.0 the local address routed toward the controller)");
+  app.add_option("--data-listen", config.data_listen,
+                 "Collectives data plane HOST:PORT (port 0 = any; default: the --listen host, "
+                 "any port)")
       ->check(tg::flags::host_port(tg::flags::kServe));
+  app.add_option("--rack", config.rack,
+                 "Rack this host stands in: hosts of one rack share a switch, racks are joined "
+                 "by slower uplinks (placement and collectives use it)");
   app.add_option("--metrics", config.metrics_address,
                  "Serve Prometheus /metrics on HOST:PORT (port 0 = any)")
       ->check(tg::flags::host_port(tg::flags::kServe));
@@ -100,6 +108,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.device_memory = *bytes;
+  if (auto addresses = tg::daemon_addresses(config); !addresses.ok()) {
+    std::fprintf(stderr, "tgd: %s\n", std::string(addresses.status().message()).c_str());
+    return 2;
+  }
 
   // Block the stop signals in every thread; main waits for them with sigwait.
   sigset_t signals;

@@ -9,13 +9,13 @@
 #                                     a package's dependencies with it (docs/deploy.md). The
 #                                     ROCm runtime (libamdhip64-5, librocm-smi64-1) belongs
 #                                     only on GPU hosts, for the tgrack-hip plugin.
-# A minimal Debian (debootstrap --variant=minbase) lacks make, ps and the CA certificates;
+# A minimal Debian (debootstrap --variant=minbase) lacks make, ps, ip and the CA certificates;
 # the build, deploy/quickstart.sh (ps, setsid, awk) and the tests (sh, promtool) need them.
 set -euo pipefail
 
 build_packages=(
   cmake make g++ pkg-config
-  procps ca-certificates
+  procps ca-certificates iproute2
   clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev

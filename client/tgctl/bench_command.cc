@@ -71,11 +71,12 @@ absl::StatusOr<tgrack::v1::ReduceOp> parse_op(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("--op '", name, "': expected sum, prod, min, max or avg"));
 }
 
-// --devices: "all" (none listed), or device names; a name in the old NODE:INDEX form gets a
+// --devices: "all" or a count N (none listed: the controller picks), or device names; a name
+// in the old NODE:INDEX form gets a
 // hint on stderr.
 absl::StatusOr<std::vector<tgrack::v1::DeviceRef>> parse_devices(const std::string& text) {
   std::vector<tgrack::v1::DeviceRef> refs;
-  if (text == "all") return refs;
+  if (uint32_t count = 0; text == "all" || absl::SimpleAtoi(text, &count)) return refs;
   auto parsed = parse_device_names(text);
   if (!parsed.ok()) return parsed.status();
   for (const ParsedDevice& device : *parsed) {
@@ -100,6 +101,7 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
   auto stub = tgrack::v1::ControllerService::NewStub(make_channel(global.controller));
   tgrack::v1::CreateCommunicatorRequest create;
   for (auto& d : *devices) *create.add_devices() = d;
+  if (uint32_t count = 0; absl::SimpleAtoi(o.devices, &count)) create.set_device_count(count);
   create.set_timeout_ms(o.timeout_ms);
   create.set_transport(o.transport);
   create.set_require_link(o.require_link);
@@ -204,11 +206,11 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
   auto o = std::make_shared<BenchOptions>();
   for (const Kind& kind : kKinds) {
     CLI::App* c = bench->add_subcommand(kind.command, absl::StrCat("Benchmark ", kind.command));
-    c->add_option("--devices", o->devices, "all, or NODE/INDEX,... (rank i = i-th device)")
+    c->add_option("--devices", o->devices, "all; N (the controller places N, inside one rack when one has them); or NODE/INDEX,... (rank i = i-th device)")
         ->capture_default_str()
         ->check(CLI::Validator(
             [](std::string& text) -> std::string {
-              if (text == "all") return "";
+              if (uint32_t count = 0; text == "all" || absl::SimpleAtoi(text, &count)) return "";
               auto parsed = parse_device_names(text);
               return parsed.ok() ? "" : std::string(parsed.status().message());
             },

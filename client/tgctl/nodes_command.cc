@@ -19,7 +19,7 @@ absl::Status run_nodes(const GlobalOptions& options, bool json) {
     std::cout << out.dump(2) << "\n";
     return absl::OkStatus();
   }
-  Table table({"NODE", "STATE", "ADDRESS", "DEVICES", "MEMORY", "PID", "LAST HEARTBEAT"});
+  Table table({"NODE", "RACK", "STATE", "ADDRESS", "DEVICES", "MEMORY", "PID", "LAST HEARTBEAT"});
   for (const auto& node : *nodes) {
     uint64_t memory = 0;
     for (const auto& device : node.devices()) memory += device.memory_bytes();
@@ -27,7 +27,7 @@ absl::Status run_nodes(const GlobalOptions& options, bool json) {
     std::snprintf(since, sizeof(since), "%.1fs ago", node.seconds_since_heartbeat());
     std::string state = state_name(node.state());
     if (node.cordoned()) state += ",CORDONED (" + node.cordon_reason() + ")";
-    table.add_row({node.name(), state, node.address(),
+    table.add_row({node.name(), node.rack().empty() ? "-" : node.rack(), state, node.address(),
                    std::to_string(node.devices_size()), format_bytes(memory),
                    std::to_string(node.pid()), since});
   }

@@ -64,6 +64,7 @@ nlohmann::json node_json(const tgrack::v1::NodeInfo& node) {
       {"name", node.name()},
       {"address", node.address()},
       {"data_address", node.data_address()},
+      {"rack", node.rack()},
       {"state", state_name(node.state())},
       {"pid", node.pid()},
       {"version", node.version()},

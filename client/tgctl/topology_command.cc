@@ -29,10 +29,12 @@ absl::Status run_topology(const GlobalOptions& options, bool json) {
       entry["state"] = state_name(node.state());
       entry["source"] = source;
       entry["data_address"] = node.data_address();
+      entry["rack"] = node.rack();
       out["nodes"].push_back(std::move(entry));
       continue;
     }
-    std::cout << "Node " << node.name() << " (" << state_name(node.state()) << ", "
+    std::cout << "Node " << node.name() << " ("
+              << (node.rack().empty() ? "" : "rack " + node.rack() + ", ") << state_name(node.state()) << ", "
               << node.devices_size() << " devices, links from " << source << ")\n\n";
     if (policy->size() == 0) {
       std::cout << "  no devices\n\n";
@@ -47,9 +49,11 @@ absl::Status run_topology(const GlobalOptions& options, bool json) {
     std::cout << out.dump(2) << "\n";
     return absl::OkStatus();
   }
-  std::cout << "Between nodes: NET (data plane: tcp, or RDMA where a NIC allows)\n";
+  std::cout << "Between nodes: NET (data plane: tcp, or RDMA where a NIC allows; between racks "
+               "over the rack uplinks)\n";
   for (const auto& node : *nodes) {
-    std::cout << "  " << node.name() << "  " << node.data_address() << "\n";
+    std::cout << "  " << node.name() << "  " << node.data_address()
+              << (node.rack().empty() ? "" : "  rack " + node.rack()) << "\n";
   }
   return absl::OkStatus();
 }

@@ -1,0 +1,87 @@
+// Racks in the cost model: ranks that name two or more racks are grouped by rack, so the
+// model's remote links are the rack uplinks, and all-reduce weighs ring against
+// hierarchical with one leader per rack, never the all-to-all algorithms that would put
+// every flow on the uplinks at once.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "collectives/cost_model.h"
+#include "collectives/rack_groups.h"
+
+namespace tg::coll {
+namespace {
+
+tgrack::v1::CommunicatorSpec spec_of(const std::vector<std::string>& racks) {
+  tgrack::v1::CommunicatorSpec spec;
+  for (size_t r = 0; r < racks.size(); ++r) {
+    auto* rank = spec.add_ranks();
+    rank->set_rank(static_cast<uint32_t>(r));
+    rank->mutable_device()->set_node("host-" + std::to_string(r));
+    rank->set_data_address("10.77.0." + std::to_string(r + 1) + ":7072");
+    rank->set_rack(racks[r]);
+  }
+  return spec;
+}
+
+TEST(RackGroups, GroupsRanksByRackUnderTheRacksLowestRank) {
+  auto groups = rack_groups(spec_of({"r1", "r2", "r1", "r2", "r3"}));
+  ASSERT_TRUE(groups.has_value());
+  EXPECT_EQ(*groups, (std::vector<uint32_t>{0, 1, 0, 1, 4}));
+}
+
+TEST(RackGroups, NoGroupsWhenARankNamesNoRackOrAllShareOne) {
+  EXPECT_FALSE(rack_groups(spec_of({"r1", "", "r2", "r2"})).has_value());
+  EXPECT_FALSE(rack_groups(spec_of({"r1", "r1", "r1"})).has_value());
+}
+
+// 2 racks x 2 hosts, one rank per host; links inside a rack at `inside_bytes_per_s`, the
+// rack uplinks at 1 Gbit/s.
+Topology two_racks(double inside_bytes_per_s) {
+  Topology t;
+  t.world = 4;
+  t.node_of = *rack_groups(spec_of({"r1", "r1", "r2", "r2"}));
+  t.local = LinkCost{50e-6, 1 / inside_bytes_per_s};
+  t.remote = LinkCost{50e-6, 1 / 125e6};
+  t.local_transport = "tcp";
+  t.link_shape = "hierarchical";
+  return t;
+}
+
+std::string choice(const Topology& t, uint64_t bytes) {
+  auto chosen = choose_algorithm(t, tgrack::v1::COLLECTIVE_ALL_REDUCE, bytes, "");
+  EXPECT_TRUE(chosen.ok()) << chosen.status();
+  return chosen.ok() ? chosen->algorithm : "";
+}
+
+TEST(RackCosts, FastLinksInsideRacksMakeHierarchicalWinAtLargeSizes) {
+  // Inside a rack 25 GB/s: reducing to one leader per rack first halves what crosses the
+  // uplinks (one full buffer each way instead of ring's 1.5).
+  EXPECT_EQ(choice(two_racks(25e9), 64 << 20), "hierarchical");
+}
+
+TEST(RackCosts, HostLinksOnlyTwiceTheUplinkKeepRing) {
+  // Inside a rack 2 Gbit/s: a leader receiving whole buffers over its host link costs more
+  // than ring's pipelined blocks over the uplinks.
+  EXPECT_EQ(choice(two_racks(250e6), 64 << 20), "ring");
+}
+
+TEST(RackCosts, NeverPicksAllToAllAlgorithmsAcrossRacks) {
+  for (uint64_t bytes : {uint64_t{1} << 10, uint64_t{64} << 10, uint64_t{1} << 20}) {
+    for (double inside : {250e6, 25e9}) {
+      const std::string chosen = choice(two_racks(inside), bytes);
+      EXPECT_TRUE(chosen == "ring" || chosen == "hierarchical") << chosen << " at " << bytes;
+    }
+  }
+}
+
+TEST(RackCosts, ReasonNamesTheRackGroups) {
+  auto chosen = choose_algorithm(two_racks(250e6), tgrack::v1::COLLECTIVE_ALL_REDUCE, 1 << 20, "");
+  ASSERT_TRUE(chosen.ok()) << chosen.status();
+  EXPECT_NE(chosen->reason.find("over 4 ranks on 2 link group(s)"), std::string::npos)
+      << chosen->reason;
+}
+
+}  // namespace
+}  // namespace tg::coll
