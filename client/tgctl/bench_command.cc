@@ -71,9 +71,8 @@ absl::StatusOr<tgrack::v1::ReduceOp> parse_op(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("--op '", name, "': expected sum, prod, min, max or avg"));
 }
 
-// --devices: "all" or a count N (none listed: the controller picks), or device names; a name
-// in the old NODE:INDEX form gets a
-// hint on stderr.
+// --devices: "all" or a count N (none listed: the controller picks), or device names; a
+// name in the old NODE:INDEX form gets a hint on stderr.
 absl::StatusOr<std::vector<tgrack::v1::DeviceRef>> parse_devices(const std::string& text) {
   std::vector<tgrack::v1::DeviceRef> refs;
   if (uint32_t count = 0; text == "all" || absl::SimpleAtoi(text, &count)) return refs;
