@@ -12,7 +12,7 @@
 int main(int argc, char** argv) {
   tg::ControllerConfig config;
   std::string down_after = "3s", heartbeat_interval = "1s", job_timeout = "60s",
-              forget_down_after = "1h";
+              forget_down_after = "60m";
   CLI::App app{"tgcontroller: knows every tgd and its devices, places and runs graphs"};
   tg::flags::add_version(app, "tgcontroller", TGRACK_VERSION);
   app.add_option("--listen", config.listen_address, "HOST:PORT to serve on (port 0 = any)")

@@ -14,6 +14,12 @@
 namespace tg::testing {
 namespace {
 
+#define ASSERT_OK_POOL(started)               \
+  do {                                         \
+    const absl::Status status_ = (started);    \
+    ASSERT_TRUE(status_.ok()) << status_;      \
+  } while (0)
+
 using nlohmann::json;
 using tgrack::v1::DTYPE_F32;
 
@@ -63,7 +69,7 @@ class NodeLifecycle : public ::testing::Test {
 
 TEST_F(NodeLifecycle, DrainingThenCordonedNodeAndItsDevicesAreNotUsable) {
   pool_.hold_kernels_on("node-a");
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
   std::thread job([&] {
     HostTensor x(TensorType{DTYPE_F32, {2, 3}});
@@ -117,7 +123,7 @@ TEST_F(NodeLifecycle, DrainingThenCordonedNodeAndItsDevicesAreNotUsable) {
 }
 
 TEST_F(NodeLifecycle, RemoveForgetsOnlyADownNode) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   Completed up = tgctl({"nodes", "remove", "node-b"});
   EXPECT_EQ(up.exit_status, 1);
   EXPECT_NE(up.err.find("FAILED_PRECONDITION"), std::string::npos) << up.err;
@@ -150,7 +156,7 @@ TEST_F(NodeLifecycle, RemoveForgetsOnlyADownNode) {
 
 TEST_F(NodeLifecycle, NodesDownLongerThanForgetDownAfterLeaveTheDefaultListing) {
   pool_.controller_args = {"--forget-down-after", "10ms"};
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   const pid_t pid = pool_.daemon("node-b").pid();
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
   const bool hidden = wait_until(

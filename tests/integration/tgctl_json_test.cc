@@ -15,6 +15,12 @@
 namespace tg::testing {
 namespace {
 
+#define ASSERT_OK_POOL(started)               \
+  do {                                         \
+    const absl::Status status_ = (started);    \
+    ASSERT_TRUE(status_.ok()) << status_;      \
+  } while (0)
+
 using tgrack::v1::DTYPE_F32;
 
 // y = relu(x) + relu(x); a relu named "test_hold_job" waits on a daemon started after
@@ -63,13 +69,13 @@ class TgctlJson : public ::testing::Test {
 };
 
 TEST_F(TgctlJson, Nodes) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   expect_command("nodes", {"nodes"});
   expect_command("nodes", {"nodes", "--all"});  // The same document, with long-DOWN nodes.
 }
 
 TEST_F(TgctlJson, NodesRemove) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   const pid_t pid = pool_.daemon("node-b").pid();
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
   const bool down = pool_.wait_for_node("node-b", tgrack::v1::NODE_STATE_DOWN, 30s);
@@ -82,29 +88,29 @@ TEST_F(TgctlJson, NodesRemove) {
 }
 
 TEST_F(TgctlJson, Devices) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   expect_command("devices", {"devices"});
 }
 
 TEST_F(TgctlJson, Pool) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   expect_command("pool", {"pool"});
 }
 
 TEST_F(TgctlJson, Topology) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   expect_command("topology", {"topology"});
 }
 
 TEST_F(TgctlJson, Jobs) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   ran_a_graph();
   expect_command("jobs", {"jobs"});
 }
 
 TEST_F(TgctlJson, Cancel) {
   pool_.hold_kernels_on("node-a");
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
   std::thread job([&] {
     result = pool_.client().submit(relu_graph("test_hold_job"), relu_feeds(), on_device("node-a", 0));
@@ -125,20 +131,20 @@ TEST_F(TgctlJson, Cancel) {
 }
 
 TEST_F(TgctlJson, Sessions) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   auto session = Session::open(pool_.client(), 10s, "golden-test");
   ASSERT_TRUE(session.ok()) << session.status();
   expect_command("sessions", {"sessions"});
 }
 
 TEST_F(TgctlJson, Top) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   ran_a_graph();
   expect_command("top", {"top", "--once"});
 }
 
 TEST_F(TgctlJson, CordonUncordonDrainReset) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   expect_command("cordon", {"cordon", "node-a", "--reason", "golden test"});
   expect_command("uncordon", {"uncordon", "node-a"});
   expect_command("drain", {"drain", "node-b", "--deadline", "10s"});
@@ -146,14 +152,14 @@ TEST_F(TgctlJson, CordonUncordonDrainReset) {
 }
 
 TEST_F(TgctlJson, BenchAllreduce) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   expect_command("bench_allreduce", {"bench", "allreduce", "--min", "1K", "--max", "1K",
                                      "--iters", "1", "--warmup", "0", "--check"});
 }
 
 // Global flags go before or after the subcommand alike.
 TEST_F(TgctlJson, GlobalFlagsWorkBeforeAndAfterTheSubcommand) {
-  ASSERT_TRUE(pool_.start_default().ok());
+  ASSERT_OK_POOL(pool_.start_default());
   const std::string controller = pool_.controller_address();
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"--controller", controller, "--json", "pool"},
@@ -174,14 +180,23 @@ TEST_F(TgctlJson, GlobalFlagsWorkBeforeAndAfterTheSubcommand) {
 // exist or lacks its value is a usage error (exit 2) naming the flag.
 TEST(Programs, PrintTheirVersionAndExit2OnUnknownOrIncompleteFlags) {
   TempDir dir;
-  for (const auto& [name, path] : {std::pair{"tgd", TGD_PATH},
-                                   std::pair{"tgcontroller", TGCONTROLLER_PATH},
-                                   std::pair{"tgctl", TGCTL_PATH}}) {
+  struct Program {
+    std::string name, path;
+    std::vector<std::string> valid_args;  // Enough for the program to reach unknown flags.
+  };
+  for (const Program& program :
+       {Program{"tgd", TGD_PATH, {"--controller", "127.0.0.1:1"}},
+        Program{"tgcontroller", TGCONTROLLER_PATH, {}},
+        Program{"tgctl", TGCTL_PATH, {"nodes"}}}) {
+    const std::string& name = program.name;
+    const std::string& path = program.path;
     Completed version = run(dir, path, {"--version"});
     EXPECT_EQ(version.exit_status, 0) << name << ": " << version.err;
-    EXPECT_EQ(version.out, std::string(name) + " " + TGRACK_VERSION + "\n") << name;
+    EXPECT_EQ(version.out, name + " " + TGRACK_VERSION + "\n") << name;
 
-    Completed unknown = run(dir, path, {"--no-such-flag"});
+    std::vector<std::string> args = program.valid_args;
+    args.push_back("--no-such-flag");
+    Completed unknown = run(dir, path, args);
     EXPECT_EQ(unknown.exit_status, 2) << name << ": " << unknown.err;
     EXPECT_NE(unknown.err.find("--no-such-flag"), std::string::npos) << name << ": " << unknown.err;
 
