@@ -185,7 +185,7 @@ TEST(Programs, PrintTheirVersionAndExit2OnUnknownOrIncompleteFlags) {
     std::vector<std::string> valid_args;  // Enough for the program to reach unknown flags.
   };
   for (const Program& program :
-       {Program{"tgd", TGD_PATH, {"--controller", "127.0.0.1:1"}},
+       {Program{"tgd", TGD_PATH, {"--controller", "127.0.0.1:1", "--state-dir", dir.file("state")}},
         Program{"tgcontroller", TGCONTROLLER_PATH, {}},
         Program{"tgctl", TGCTL_PATH, {"nodes"}}}) {
     const std::string& name = program.name;
