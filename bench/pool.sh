@@ -55,7 +55,7 @@ for i in $(seq "$daemons"); do
   wait_port_file "$work/node$i.port" >/dev/null
 done
 for _ in $(seq 200); do
-  up=$("$bin/client/tgctl" nodes --json | grep -c '"state": "UP"' || true)
+  up=$("$bin/client/tgctl" nodes --json | grep -c '"state": "up"' || true)
   [[ $up -eq $daemons ]] && break
   sleep 0.1
 done

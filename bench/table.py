@@ -16,8 +16,10 @@ def load_ours(out, name):
     for path in sorted(glob.glob(os.path.join(out, f"{name}.*.json"))):
         with open(path) as f:
             data = json.load(f)
-        for r in data["results"]:
-            rows[r["size"]] = r
+        for r in data["results"]:  # tgctl bench --json (docs/cli-json.md): base units.
+            rows[r["size_bytes"]] = {"busbw": r["busbw_bytes_per_second"] / 1e9,
+                                     "time_us": r["time_seconds"] * 1e6,
+                                     "wrong": r["wrong_count"]}
     return rows
 
 
@@ -74,7 +76,7 @@ def main(out):
             best = max([p[0] for p in (g, mt) if p] or [0]) or None
             ours_t = t["busbw"] if t else None
             ours_l = l["busbw"] if l else None
-            wrong = sum(int(x["wrong"]) for x in (t, l) if x and x["wrong"] != "N/A")
+            wrong = sum(x["wrong"] for x in (t, l) if x and x["wrong"] is not None)
             label = f"{size // 1024} KiB" if size < (1 << 20) else f"{size >> 20} MiB"
             print(f"| {label} | {fmt(ours_t)} | {fmt(t['time_us'] if t else None, 1)} | {fmt(g[0] if g else None)} | "
                   f"{fmt(mt[0] if mt else None)} | {ratio(ours_t, best)} | {fmt(ours_l)} | "

@@ -24,7 +24,7 @@ std::string host_name() {
 
 ControllerServer::ControllerServer(const ControllerConfig& config)
     : metrics_(host_name()),
-      membership_(config.down_after),
+      membership_(config.down_after, Membership::Clock::now, config.forget_down_after),
       collectives_([this] { return membership_.nodes(); }),
       jobs_(membership_, stubs_, registry_, config.job_timeout),
       plans_(membership_, collectives_, stubs_, registry_, config.job_timeout),

@@ -38,6 +38,8 @@ struct ControllerConfig {
   SocketCallLimits call_limits;  // Connections and timeouts of the socket-call port.
   std::string port_file;                                  // "" = none.
   std::chrono::milliseconds down_after{3000};             // Silence before a node is DOWN.
+  // A node DOWN this long leaves the default node listing (ListNodes without `all`).
+  std::chrono::milliseconds forget_down_after{std::chrono::hours(1)};
   std::chrono::milliseconds heartbeat_interval{1000};     // Told to daemons.
   std::chrono::milliseconds job_timeout{60000};           // Deadline of one RunGraph.
   std::string metrics_address;      // Prometheus /metrics HOST:PORT (port 0 = any); "" = none.

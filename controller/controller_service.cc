@@ -38,9 +38,11 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext*,
 }
 
 grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
-                                              const tgrack::v1::ListNodesRequest*,
+                                              const tgrack::v1::ListNodesRequest* request,
                                               tgrack::v1::ListNodesReply* reply) {
-  for (tgrack::v1::NodeInfo& node : membership_.nodes()) *reply->add_nodes() = std::move(node);
+  for (tgrack::v1::NodeInfo& node : membership_.listed(request->all())) {
+    *reply->add_nodes() = std::move(node);
+  }
   return grpc::Status::OK;
 }
 
@@ -111,15 +113,22 @@ grpc::Status ControllerServiceImpl::UncordonNode(grpc::ServerContext*,
   return to_grpc(membership_.uncordon(request->node()));
 }
 
+grpc::Status ControllerServiceImpl::RemoveNode(grpc::ServerContext*,
+                                               const tgrack::v1::RemoveNodeRequest* request,
+                                               tgrack::v1::RemoveNodeReply*) {
+  return to_grpc(membership_.remove(request->node()));
+}
+
 grpc::Status ControllerServiceImpl::DrainNode(grpc::ServerContext*,
                                               const tgrack::v1::DrainNodeRequest* request,
                                               tgrack::v1::DrainNodeReply* reply) {
   const std::string reason = request->reason().empty() ? "draining" : request->reason();
-  if (absl::Status status = membership_.cordon(request->node(), reason); !status.ok()) {
+  if (absl::Status status = membership_.begin_drain(request->node(), reason); !status.ok()) {
     return to_grpc(status);
   }
   auto [finished, cancelled] =
       registry_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()));
+  membership_.end_drain(request->node());
   reply->set_finished(static_cast<uint32_t>(finished));
   reply->set_cancelled(static_cast<uint32_t>(cancelled));
   return grpc::Status::OK;

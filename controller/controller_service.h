@@ -73,6 +73,8 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                           tgrack::v1::CordonNodeReply*) override;
   grpc::Status UncordonNode(grpc::ServerContext*, const tgrack::v1::UncordonNodeRequest*,
                             tgrack::v1::UncordonNodeReply*) override;
+  grpc::Status RemoveNode(grpc::ServerContext*, const tgrack::v1::RemoveNodeRequest*,
+                          tgrack::v1::RemoveNodeReply*) override;
   grpc::Status DrainNode(grpc::ServerContext*, const tgrack::v1::DrainNodeRequest*,
                          tgrack::v1::DrainNodeReply*) override;
   grpc::Status ResetDevice(grpc::ServerContext*, const tgrack::v1::ResetDeviceRequest*,

@@ -11,8 +11,10 @@
 
 int main(int argc, char** argv) {
   tg::ControllerConfig config;
-  std::string down_after = "3s", heartbeat_interval = "1s", job_timeout = "60s";
+  std::string down_after = "3s", heartbeat_interval = "1s", job_timeout = "60s",
+              forget_down_after = "60m";
   CLI::App app{"tgcontroller: knows every tgd and its devices, places and runs graphs"};
+  tg::flags::add_version(app, "tgcontroller", TGRACK_VERSION);
   app.add_option("--listen", config.listen_address, "HOST:PORT to serve on (port 0 = any)")
       ->capture_default_str()
       ->check(tg::flags::host_port(tg::flags::kServe));
@@ -35,6 +37,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--down-after", down_after, "A node silent this long is DOWN")
       ->capture_default_str();
+  app.add_option("--forget-down-after", forget_down_after,
+                 "A node DOWN this long leaves the default node listing (tgctl nodes --all "
+                 "still shows it)")
+      ->capture_default_str();
   app.add_option("--heartbeat-interval", heartbeat_interval, "How often daemons heartbeat")
       ->capture_default_str();
   app.add_option("--job-timeout", job_timeout, "Deadline for one graph on a daemon")
@@ -50,6 +56,7 @@ int main(int argc, char** argv) {
        {std::tuple{&down_after, &config.down_after, "--down-after"},
         std::tuple{&heartbeat_interval, &config.heartbeat_interval, "--heartbeat-interval"},
         std::tuple{&job_timeout, &config.job_timeout, "--job-timeout"},
+        std::tuple{&forget_down_after, &config.forget_down_after, "--forget-down-after"},
         std::tuple{&call_idle_timeout, &config.call_limits.idle_timeout, "--call-idle-timeout"}}) {
     auto parsed = tg::parse_duration(*text);
     if (!parsed.ok()) {

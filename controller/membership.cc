@@ -6,8 +6,9 @@
 
 namespace tg {
 
-Membership::Membership(std::chrono::milliseconds down_after, Now now)
-    : down_after_(down_after), now_(std::move(now)) {
+Membership::Membership(std::chrono::milliseconds down_after, Now now,
+                       std::chrono::milliseconds forget_down_after)
+    : down_after_(down_after), forget_down_after_(forget_down_after), now_(std::move(now)) {
   std::random_device random;
   next_incarnation_ = (uint64_t{random()} << 32 | random()) & ~(uint64_t{0xffff});
   if (next_incarnation_ == 0) next_incarnation_ = 1 << 16;
@@ -74,6 +75,7 @@ tgrack::v1::NodeInfo Membership::view(const Entry& entry, Clock::time_point now)
   if (auto it = cordons_.find(info.name()); it != cordons_.end()) {
     info.set_cordoned(true);
     info.set_cordon_reason(it->second.reason);
+    info.set_draining(it->second.draining);
   }
   for (int i = 0; i < info.devices_size(); ++i) {
     auto it = overrides_.find({info.name(), static_cast<uint32_t>(i)});
@@ -91,6 +93,34 @@ std::vector<tgrack::v1::NodeInfo> Membership::nodes() const {
   std::vector<tgrack::v1::NodeInfo> result;
   for (const auto& [name, entry] : nodes_) result.push_back(view(entry, now));
   return result;
+}
+
+std::vector<tgrack::v1::NodeInfo> Membership::listed(bool all) const {
+  const Clock::time_point now = now_();
+  std::lock_guard lock(mutex_);
+  std::vector<tgrack::v1::NodeInfo> result;
+  for (const auto& [name, entry] : nodes_) {
+    if (!all && now - entry.last_heartbeat > down_after_ + forget_down_after_) continue;
+    result.push_back(view(entry, now));
+  }
+  return result;
+}
+
+absl::Status Membership::remove(const std::string& name) {
+  absl::StatusOr<tgrack::v1::NodeInfo> known = node(name);
+  if (!known.ok()) return known.status();
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return absl::NotFoundError("unknown node '" + name + "'");
+  if (now_() - it->second.last_heartbeat <= down_after_) {
+    return absl::FailedPreconditionError(
+        "node '" + name + "' is UP (it heartbeats); only a DOWN node can be removed");
+  }
+  nodes_.erase(it);
+  cordons_.erase(name);
+  std::erase_if(overrides_, [&name](const auto& entry) { return entry.first.first == name; });
+  spdlog::info("node '{}' removed", name);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<tgrack::v1::NodeInfo> Membership::node(const std::string& name) const {
@@ -117,6 +147,18 @@ absl::Status Membership::uncordon(const std::string& name) {
   std::lock_guard lock(mutex_);
   if (cordons_.erase(name) > 0) spdlog::info("node '{}' uncordoned", name);
   return absl::OkStatus();
+}
+
+absl::Status Membership::begin_drain(const std::string& name, const std::string& reason) {
+  if (absl::Status status = cordon(name, reason); !status.ok()) return status;
+  std::lock_guard lock(mutex_);
+  cordons_[name].draining = true;
+  return absl::OkStatus();
+}
+
+void Membership::end_drain(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (auto it = cordons_.find(name); it != cordons_.end()) it->second.draining = false;
 }
 
 void Membership::set_device_override(const std::string& node, uint32_t index,

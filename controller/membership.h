@@ -5,7 +5,9 @@
 // daemon to register again (this is how daemons find their way back after a controller
 // restart: tokens start from a random value per controller process). A node whose last
 // heartbeat is older than `down_after` is DOWN, and UP again with its next heartbeat; state
-// is computed from the clock whenever the table is read. Thread-safe.
+// is computed from the clock whenever the table is read. A node DOWN for longer than
+// `forget_down_after` drops out of listed() unless asked for, and remove() forgets a DOWN
+// node. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -29,7 +31,8 @@ class Membership {
   using Now = std::function<Clock::time_point()>;
 
   // `now` is injectable for tests; by default the steady clock.
-  explicit Membership(std::chrono::milliseconds down_after, Now now = Clock::now);
+  explicit Membership(std::chrono::milliseconds down_after, Now now = Clock::now,
+                      std::chrono::milliseconds forget_down_after = std::chrono::hours(1));
 
   // Adds or replaces the node `node.name()`. ALREADY_EXISTS when a node of that name is UP
   // at a different address (two daemons claiming one name); INVALID_ARGUMENT for an empty
@@ -44,6 +47,14 @@ class Membership {
   // Every node, sorted by name, with state and seconds_since_heartbeat filled in.
   std::vector<tgrack::v1::NodeInfo> nodes() const;
 
+  // The nodes an operator sees (tgctl nodes): nodes() less those DOWN for longer than
+  // forget_down_after, unless `all`.
+  std::vector<tgrack::v1::NodeInfo> listed(bool all) const;
+
+  // Forgets node `name`: its entry, cordon and device marks. NOT_FOUND for an unknown node,
+  // FAILED_PRECONDITION naming it when it is not DOWN.
+  absl::Status remove(const std::string& name);
+
   // One node as nodes() shows it; NOT_FOUND naming it and listing the known ones.
   absl::StatusOr<tgrack::v1::NodeInfo> node(const std::string& name) const;
 
@@ -51,6 +62,11 @@ class Membership {
   // across re-registration. NOT_FOUND for an unknown node.
   absl::Status cordon(const std::string& name, const std::string& reason);
   absl::Status uncordon(const std::string& name);
+
+  // Drain: cordons the node with `reason` and marks it draining (NodeInfo.draining) until
+  // end_drain, which leaves it cordoned. NOT_FOUND for an unknown node.
+  absl::Status begin_drain(const std::string& name, const std::string& reason);
+  void end_drain(const std::string& name);
 
   // Marks device `index` of `node` Unhealthy with `reason` whatever its daemon reports
   // (a reset in progress or failed); an empty reason clears the mark.
@@ -65,10 +81,12 @@ class Membership {
   };
   struct Cordon {
     std::string reason;
+    bool draining = false;
   };
   tgrack::v1::NodeInfo view(const Entry& entry, Clock::time_point now) const;
 
   const std::chrono::milliseconds down_after_;
+  const std::chrono::milliseconds forget_down_after_;
   const Now now_;
   mutable std::mutex mutex_;
   std::map<std::string, Entry> nodes_;

@@ -90,5 +90,49 @@ TEST_F(MembershipTest, UnknownNodeErrorListsKnownNodes) {
   EXPECT_NE(missing.status().message().find("known: a"), std::string::npos);
 }
 
+TEST_F(MembershipTest, NodeDownLongerThanForgetDownAfterIsListedOnlyWithAll) {
+  Membership forgetting(400ms, [this] { return now_; }, 1000ms);
+  ASSERT_TRUE(forgetting.register_node(node("a", "h:1")).ok());
+  uint64_t b = *forgetting.register_node(node("b", "h:2"));
+  now_ += 1400ms;  // a and b DOWN for 1000 ms: still listed.
+  ASSERT_TRUE(forgetting.heartbeat("b", b, {}).ok());
+  EXPECT_EQ(forgetting.listed(false).size(), 2u);
+  now_ += 1ms;  // a DOWN for longer than 1000 ms.
+  ASSERT_EQ(forgetting.listed(false).size(), 1u);
+  EXPECT_EQ(forgetting.listed(false)[0].name(), "b");
+  ASSERT_EQ(forgetting.listed(true).size(), 2u);
+  EXPECT_EQ(forgetting.listed(true)[0].state(), NODE_STATE_DOWN);
+  EXPECT_EQ(forgetting.nodes().size(), 2u);  // Placement still sees every node.
+}
+
+TEST_F(MembershipTest, RemoveForgetsOnlyDownNodesWithTheirCordon) {
+  ASSERT_TRUE(membership_.register_node(node("a", "h:1")).ok());
+  ASSERT_TRUE(membership_.cordon("a", "fans").ok());
+  absl::Status up = membership_.remove("a");
+  EXPECT_EQ(up.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(up.message().find("node 'a' is UP"), std::string::npos) << up;
+  absl::Status unknown = membership_.remove("z");
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(unknown.message().find("unknown node 'z'"), std::string::npos) << unknown;
+  now_ += 401ms;
+  ASSERT_TRUE(membership_.remove("a").ok());
+  EXPECT_TRUE(membership_.listed(true).empty());
+  EXPECT_EQ(membership_.node("a").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(membership_.register_node(node("a", "h:1")).ok());
+  EXPECT_FALSE(membership_.node("a")->cordoned());  // Forgotten with the node.
+}
+
+TEST_F(MembershipTest, DrainMarksDrainingUntilItEndsAndLeavesTheNodeCordoned) {
+  ASSERT_TRUE(membership_.register_node(node("a", "h:1")).ok());
+  ASSERT_TRUE(membership_.begin_drain("a", "new fans").ok());
+  EXPECT_TRUE(membership_.node("a")->draining());
+  EXPECT_TRUE(membership_.node("a")->cordoned());
+  membership_.end_drain("a");
+  EXPECT_FALSE(membership_.node("a")->draining());
+  EXPECT_TRUE(membership_.node("a")->cordoned());
+  EXPECT_EQ(membership_.node("a")->cordon_reason(), "new fans");
+  EXPECT_EQ(membership_.begin_drain("z", "x").code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace tg

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   tg::DaemonConfig config;
   std::string device_memory = "512M";
   CLI::App app{"tgd: owns this host's devices and runs work on them for tgcontroller"};
+  tg::flags::add_version(app, "tgd", TGRACK_VERSION);
   app.add_option("--controller", config.controller_address, "tgcontroller HOST:PORT")
       ->required()
       ->check(tg::flags::host_port(tg::flags::kConnect));

@@ -78,7 +78,7 @@ done
 
 # Both daemons register within a heartbeat or two; wait up to 20 s.
 for _ in $(seq 200); do
-  up=$("$bin/client/tgctl" nodes --json | grep -c '"state": "UP"' || true)
+  up=$("$bin/client/tgctl" nodes --json | grep -c '"state": "up"' || true)
   [[ $up -eq 2 ]] && break
   sleep 0.1
 done

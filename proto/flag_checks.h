@@ -4,6 +4,9 @@
 //   host_port(kConnect) HOST:PORT to connect to; the port must be 1..65535.
 //   byte_size(min)      a size as parse_bytes reads it ("512M"), at least `min` bytes.
 //   parse(app, ...)     CLI11_PARSE with the usage-error exit status 2 (CLI11's own are 1xx).
+//   add_version(app, name, version)  --version printing "NAME VERSION", exit 0.
+// Every tgrack program exits kExitOk (0) when it did its work, kExitFailed (1) when the work
+// failed, kExitUsage (2) when the command line makes no sense.
 //   duration(zero)      a duration ("500ms", "30s", "2m") up to 24 h, positive unless `zero`
 //                       is kZeroAllowed.
 #pragma once
@@ -19,6 +22,10 @@
 #include "devices/units.h"
 
 namespace tg::flags {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
 
 enum class PortUse { kServe, kConnect };
 inline constexpr PortUse kServe = PortUse::kServe;
@@ -74,6 +81,10 @@ inline CLI::Validator duration(Zero zero) {
       "DURATION");
 }
 
+inline void add_version(CLI::App& app, const std::string& name, const std::string& version) {
+  app.set_version_flag("--version", name + " " + version, "Print the program's name and version");
+}
+
 // Parses the command line: nullopt when the program should go on; otherwise the status to
 // exit with, after CLI11 printed the help (0) or the error naming the flag (2).
 inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
@@ -81,7 +92,7 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
     app.parse(argc, argv);
     return std::nullopt;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
 }
 

@@ -36,7 +36,7 @@ struct BenchOptions {
   std::string algo, dtype = "f32", op = "sum", transport;
   std::string require_link;  // "", "xgmi" or "pcie".
   uint32_t iters = 20, warmup = 5, trials = 1, root = 0, timeout_ms = 10000;
-  bool check = false, json = false, in_place = false, verbose = false;
+  bool check = false, in_place = false, verbose = false;
 };
 
 struct Kind {
@@ -86,6 +86,7 @@ absl::StatusOr<std::vector<tgrack::v1::DeviceRef>> parse_devices(const std::stri
 }
 
 absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const BenchOptions& o) {
+  const bool json = global.json;
   auto dtype = parse_dtype(o.dtype);
   if (!dtype.ok()) return dtype.status();
   auto op = parse_op(o.op);
@@ -153,12 +154,19 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
     const double size = static_cast<double>(req.count() * es);
     const double algbw = seconds > 0 ? size / seconds / 1e9 : 0;
     const double busbw = algbw * bus_factor(kind.kind, n);
-    if (o.json) {
-      rows.push_back({{"size", req.count() * es}, {"count", req.count()}, {"type", std::string(dtype_name(*dtype))},
-                      {"redop", kind.reduces ? o.op : "none"}, {"time_us", seconds * 1e6}, {"algbw", algbw},
-                      {"busbw", busbw}, {"wrong", o.check ? nlohmann::json(wrong) : nlohmann::json("N/A")},
-                      {"checked", o.check ? nlohmann::json(checked) : nlohmann::json("N/A")},
-                      {"algorithm", reply.algorithm()}, {"transport", reply.transport()}, {"reason", reply.reason()}});
+    if (json) {
+      rows.push_back({{"size_bytes", req.count() * es},
+                      {"element_count", req.count()},
+                      {"dtype", std::string(dtype_name(*dtype))},
+                      {"op", kind.reduces ? o.op : "none"},
+                      {"algorithm", reply.algorithm()},
+                      {"transport", reply.transport()},
+                      {"reason", reply.reason()},
+                      {"time_seconds", seconds},
+                      {"algbw_bytes_per_second", algbw * 1e9},
+                      {"busbw_bytes_per_second", busbw * 1e9},
+                      {"wrong_count", o.check ? nlohmann::json(wrong) : nlohmann::json(nullptr)},
+                      {"checked_count", o.check ? nlohmann::json(checked) : nlohmann::json(nullptr)}});
       continue;
     }
     if (!header) {
@@ -183,8 +191,10 @@ absl::Status run_bench(const GlobalOptions& global, const Kind& kind, const Benc
   tgrack::v1::DestroyCommunicatorReply destroyed;
   auto dctx = context_with_deadline(std::chrono::milliseconds(o.timeout_ms + 5000));
   absl::Status d = from_grpc(stub->DestroyCommunicator(dctx.get(), destroy, &destroyed));
-  if (o.json && result.ok()) {
-    std::cout << nlohmann::json({{"collective", kind.command}, {"ranks", n}, {"comm_id", spec.comm_id()},
+  if (json && result.ok()) {
+    std::cout << nlohmann::json({{"collective", kind.command},
+                                 {"rank_count", spec.ranks_size()},
+                                 {"communicator_id", spec.comm_id()},
                                  {"results", rows}})
                      .dump(2)
               << "\n";
@@ -244,7 +254,6 @@ void add_bench_command(CLI::App& app, const GlobalOptions& options, Action& acti
         ->check(CLI::IsMember({"xgmi", "pcie"}));
     c->add_flag("--check", o->check, "Fill known values and verify every result");
     c->add_flag("--in-place", o->in_place, "Output buffer = input buffer");
-    c->add_flag("--json", o->json, "Print JSON");
     c->add_flag("--verbose", o->verbose, "Print the algorithm choice and why, per size");
     c->callback([&options, &action, o, &kind] {
       if (*parse_bytes(o->min) > *parse_bytes(o->max)) {  // Both passed byte_size.

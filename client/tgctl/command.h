@@ -2,6 +2,9 @@
 // add_*_command function, called from tgctl's main (one line per group). The function adds a
 // CLI11 subcommand whose callback stores the command's Action; main runs that Action after
 // parsing and turns a non-OK Status into one line on stderr and exit code 1.
+// Global options (--controller, --json, ...) belong to the top-level app and are accepted
+// anywhere on the command line; every command honours --json, printing one JSON document
+// that follows docs/cli-json.md.
 #pragma once
 
 #include <functional>
@@ -15,6 +18,7 @@ namespace tg::tgctl {
 // Options every command sees; filled by the time an Action runs.
 struct GlobalOptions {
   std::string controller = "127.0.0.1:7070";  // --controller or TGRACK_CONTROLLER.
+  bool json = false;                          // --json: one JSON document on stdout.
 };
 
 using Action = std::function<absl::Status()>;

@@ -65,12 +65,12 @@ Table jobs_table(const std::vector<tgrack::v1::JobInfo>& jobs) {
 nlohmann::json jobs_json(const std::vector<tgrack::v1::JobInfo>& jobs) {
   nlohmann::json out = {{"jobs", nlohmann::json::array()}};
   for (const auto& job : jobs) {
-    out["jobs"].push_back({{"job_id", job.job_id()},
+    out["jobs"].push_back({{"id", job.job_id()},
                            {"state", job_state_name(job.state())},
-                           {"devices", devices_json(job.devices())},
-                           {"seconds", job.seconds()},
+                           {"device_ids", devices_json(job.devices())},
+                           {"run_seconds", job.seconds()},
                            {"plan_id", job.plan_id()},
-                           {"session", job.session()},
+                           {"session_id", job.session()},
                            {"started_unix_seconds", job.started_unix_seconds()},
                            {"error", job.error()}});
   }
@@ -98,14 +98,15 @@ nlohmann::json sessions_json(const std::vector<tgrack::v1::SessionInfo>& session
   for (const auto& session : sessions) {
     nlohmann::json memory = nlohmann::json::array();
     for (const auto& device : session.memory()) {
-      memory.push_back({{"device", device_ref_name(device.device())}, {"bytes", device.bytes()}});
+      memory.push_back({{"device_id", device_ref_name(device.device())},
+                        {"memory_bytes", device.bytes()}});
     }
-    out["sessions"].push_back({{"session", session.session()},
+    out["sessions"].push_back({{"id", session.session()},
                                {"client", session.client()},
-                               {"seconds_left", session.seconds_left()},
-                               {"tensors", session.tensors()},
-                               {"plans", session.plans()},
-                               {"memory", memory}});
+                               {"lease_left_seconds", session.seconds_left()},
+                               {"tensor_count", session.tensors()},
+                               {"plan_count", session.plans()},
+                               {"device_memory", memory}});
   }
   return out;
 }

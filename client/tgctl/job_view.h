@@ -1,5 +1,5 @@
 // What tgctl shows of jobs and sessions: the table `tgctl jobs` / `tgctl sessions` print and
-// the JSON their --json prints (stable keys, plain numbers, lower-case states). Pure
+// the JSON their --json prints (docs/cli-json.md). Pure
 // functions of the controller's replies, so the output is tested without a pool.
 #pragma once
 

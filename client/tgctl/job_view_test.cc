@@ -46,7 +46,7 @@ TEST(JobView, JobsJsonUsesLowerCaseStatesAndDeviceNames) {
   jobs[0].set_error("boom");
   const nlohmann::json json = jobs_json(jobs);
   EXPECT_EQ(json["jobs"][0]["state"], "failed");
-  EXPECT_EQ(json["jobs"][0]["devices"][0], "node-a/1");
+  EXPECT_EQ(json["jobs"][0]["device_ids"][0], "node-a/1");
   EXPECT_EQ(json["jobs"][0]["error"], "boom");
 }
 
@@ -69,7 +69,7 @@ TEST(JobView, SessionsTableShowsMemoryPerDevice) {
             "SESSION  CLIENT   LEASE LEFT  TENSORS  PLANS  MEMORY\n"
             "s-1      trainer  4.50s       3        1      node-a/0=1.0 MiB,node-b/0=512 B\n"
             "s-2      -        0us         0        0      -\n");
-  EXPECT_EQ(sessions_json(sessions)["sessions"][0]["memory"][1]["bytes"], 512);
+  EXPECT_EQ(sessions_json(sessions)["sessions"][0]["device_memory"][1]["memory_bytes"], 512);
 }
 
 }  // namespace

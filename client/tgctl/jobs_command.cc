@@ -8,10 +8,10 @@
 namespace tg::tgctl {
 namespace {
 
-absl::Status run_jobs(const GlobalOptions& options, bool running_only, bool json) {
+absl::Status run_jobs(const GlobalOptions& options, bool running_only) {
   auto jobs = Client(options.controller, std::chrono::seconds(10)).jobs(running_only);
   if (!jobs.ok()) return jobs.status();
-  if (json) {
+  if (options.json) {
     std::cout << jobs_json(*jobs).dump(2) << "\n";
   } else {
     jobs_table(*jobs).print(std::cout);
@@ -23,7 +23,11 @@ absl::Status run_cancel(const GlobalOptions& options, const std::string& job,
                         const std::string& reason) {
   absl::Status status = Client(options.controller, std::chrono::seconds(10)).cancel(job, reason);
   if (!status.ok()) return absl::Status(status.code(), "cancel " + job + ": " + std::string(status.message()));
-  std::cout << "cancelled " << job << "\n";
+  if (options.json) {
+    std::cout << nlohmann::json({{"id", job}, {"cancel_requested", true}}).dump(2) << "\n";
+  } else {
+    std::cout << "cancelled " << job << "\n";
+  }
   return absl::OkStatus();
 }
 
@@ -32,11 +36,9 @@ absl::Status run_cancel(const GlobalOptions& options, const std::string& job,
 void add_jobs_commands(CLI::App& app, const GlobalOptions& options, Action& action) {
   CLI::App* jobs = app.add_subcommand("jobs", "List running jobs, then recently finished ones");
   auto running = std::make_shared<bool>(false);
-  auto json = std::make_shared<bool>(false);
   jobs->add_flag("--running", *running, "Only running jobs");
-  jobs->add_flag("--json", *json, "Print JSON instead of a table");
-  jobs->callback([&options, &action, running, json] {
-    action = [&options, running, json] { return run_jobs(options, *running, *json); };
+  jobs->callback([&options, &action, running] {
+    action = [&options, running] { return run_jobs(options, *running); };
   });
 
   CLI::App* cancel = app.add_subcommand("cancel", "Cancel a running job (NOT_FOUND if not running)");

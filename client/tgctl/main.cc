@@ -1,5 +1,7 @@
 // tgctl: the command line for a tgrack pool. Command groups register themselves from their
-// own files (command.h); add a group with one add_*_command line below.
+// own files (command.h); add a group with one add_*_command line below. Global options are
+// added here and, through CLI11's fallthrough, work before or after the subcommand.
+// Exit status: 0 done, 1 the command failed, 2 the command line makes no sense.
 #include <cstdio>
 #include <iostream>
 
@@ -11,10 +13,13 @@ int main(int argc, char** argv) {
   GlobalOptions options;
   Action action;
   CLI::App app{"tgctl: inspect and use a tgrack pool"};
+  tg::flags::add_version(app, "tgctl", TGRACK_VERSION);
+  app.fallthrough();  // Subcommands (added below) pass global options up to this app.
   app.add_option("--controller", options.controller, "tgcontroller HOST:PORT")
       ->envname("TGRACK_CONTROLLER")
       ->capture_default_str()
       ->check(tg::flags::host_port(tg::flags::kConnect));
+  app.add_flag("--json", options.json, "Print one JSON document (docs/cli-json.md)");
   app.require_subcommand(1);
 
   add_nodes_command(app, options, action);
@@ -29,9 +34,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version.
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     const std::vector<std::string> extra = app.remaining();
@@ -40,13 +43,13 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr, "tgctl: %s (see tgctl --help)\n", e.what());
     }
-    return 2;
+    return tg::flags::kExitUsage;
   }
   absl::Status status = action ? action() : absl::InvalidArgumentError("no command given");
   if (!status.ok()) {
     std::fprintf(stderr, "tgctl: %s (%s, controller %s)\n", std::string(status.message()).c_str(),
                  absl::StatusCodeToString(status.code()).c_str(), options.controller.c_str());
-    return 1;
+    return tg::flags::kExitFailed;
   }
-  return 0;
+  return tg::flags::kExitOk;
 }

@@ -1,5 +1,8 @@
 // tgctl cordon / uncordon / drain / reset: taking nodes and devices out of service and back.
+// With --json each prints the node or device it acted on (docs/cli-json.md).
 #include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include <absl/status/statusor.h>
 #include <absl/strings/numbers.h>
@@ -37,8 +40,15 @@ absl::Status cordon(const GlobalOptions& options, const std::string& node,
   tgrack::v1::CordonNodeReply reply;
   auto context = context_with_deadline(std::chrono::seconds(10));
   absl::Status status = from_grpc(stub(options)->CordonNode(context.get(), request, &reply));
-  if (status.ok()) std::cout << "node " << node << " cordoned: " << reason << "\n";
-  return status;
+  if (!status.ok()) return status;
+  if (options.json) {
+    std::cout << nlohmann::json({{"id", node}, {"cordoned", true}, {"cordon_reason", reason}})
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "node " << node << " cordoned: " << reason << "\n";
+  }
+  return absl::OkStatus();
 }
 
 absl::Status uncordon(const GlobalOptions& options, const std::string& node) {
@@ -47,8 +57,13 @@ absl::Status uncordon(const GlobalOptions& options, const std::string& node) {
   tgrack::v1::UncordonNodeReply reply;
   auto context = context_with_deadline(std::chrono::seconds(10));
   absl::Status status = from_grpc(stub(options)->UncordonNode(context.get(), request, &reply));
-  if (status.ok()) std::cout << "node " << node << " uncordoned\n";
-  return status;
+  if (!status.ok()) return status;
+  if (options.json) {
+    std::cout << nlohmann::json({{"id", node}, {"cordoned", false}}).dump(2) << "\n";
+  } else {
+    std::cout << "node " << node << " uncordoned\n";
+  }
+  return absl::OkStatus();
 }
 
 absl::Status drain(const GlobalOptions& options, const std::string& node,
@@ -62,11 +77,20 @@ absl::Status drain(const GlobalOptions& options, const std::string& node,
   tgrack::v1::DrainNodeReply reply;
   auto context = context_with_deadline(std::chrono::milliseconds(*ms) + std::chrono::seconds(30));
   absl::Status status = from_grpc(stub(options)->DrainNode(context.get(), request, &reply));
-  if (status.ok()) {
+  if (!status.ok()) return status;
+  if (options.json) {
+    std::cout << nlohmann::json({{"id", node},
+                                 {"cordoned", true},
+                                 {"cordon_reason", request.reason()},
+                                 {"finished_job_count", reply.finished()},
+                                 {"cancelled_job_count", reply.cancelled()}})
+                     .dump(2)
+              << "\n";
+  } else {
     std::cout << "node " << node << " drained: " << reply.finished() << " job(s) finished, "
               << reply.cancelled() << " cancelled at the deadline\n";
   }
-  return status;
+  return absl::OkStatus();
 }
 
 absl::Status reset(const GlobalOptions& options, const std::string& target,
@@ -85,6 +109,17 @@ absl::Status reset(const GlobalOptions& options, const std::string& target,
   auto context = context_with_deadline(std::chrono::milliseconds(*ms) + std::chrono::seconds(60));
   absl::Status status = from_grpc(stub(options)->ResetDevice(context.get(), request, &reply));
   if (!status.ok()) return status;
+  if (options.json) {
+    nlohmann::json devices = nlohmann::json::array();
+    for (const auto& device : reply.devices()) {
+      devices.push_back(device.node() + "/" + std::to_string(device.index()));
+    }
+    std::cout << nlohmann::json({{"id", target}, {"hive_id", reply.hive_id()},
+                                 {"reset_device_ids", devices}})
+                     .dump(2)
+              << "\n";
+    return absl::OkStatus();
+  }
   std::cout << (reply.hive_id().empty() ? "reset" : "reset hive " + reply.hive_id() + ":");
   for (const auto& device : reply.devices()) std::cout << " " << device.node() << "/" << device.index();
   std::cout << "\n";

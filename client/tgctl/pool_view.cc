@@ -1,6 +1,12 @@
 #include "client/tgctl/pool_view.h"
 
+#include <chrono>
 #include <cstdio>
+
+#include <absl/strings/ascii.h>
+
+#include "rpc.h"
+#include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg::tgctl {
 
@@ -40,37 +46,75 @@ std::string format_flops(double flops) {
   return text;
 }
 
-nlohmann::json device_json(const tgrack::v1::DeviceInfo& device) {
+std::string node_status(const tgrack::v1::NodeInfo& node) {
+  std::string status = state_name(node.state());
+  if (node.draining()) {
+    status += ",DRAINING (" + node.cordon_reason() + ")";
+  } else if (node.cordoned()) {
+    status += ",CORDONED (" + node.cordon_reason() + ")";
+  }
+  return status;
+}
+
+bool node_usable(const tgrack::v1::NodeInfo& node) {
+  return node.state() == tgrack::v1::NODE_STATE_UP && !node.cordoned() && !node.draining();
+}
+
+bool device_usable(const tgrack::v1::NodeInfo& node, const tgrack::v1::DeviceInfo& device) {
+  return node_usable(node) && device.health() != tgrack::v1::HEALTH_UNHEALTHY;
+}
+
+absl::StatusOr<std::vector<tgrack::v1::NodeInfo>> list_nodes(const std::string& controller,
+                                                             bool all) {
+  auto stub = tgrack::v1::ControllerService::NewStub(make_channel(controller));
+  tgrack::v1::ListNodesRequest request;
+  request.set_all(all);
+  tgrack::v1::ListNodesReply reply;
+  auto context = context_with_deadline(std::chrono::seconds(10));
+  if (absl::Status status = from_grpc(stub->ListNodes(context.get(), request, &reply));
+      !status.ok()) {
+    return status;
+  }
+  return std::vector<tgrack::v1::NodeInfo>(reply.nodes().begin(), reply.nodes().end());
+}
+
+nlohmann::json device_json(const tgrack::v1::NodeInfo& node, const tgrack::v1::DeviceInfo& device) {
   return {
-      {"device", device.ref().node() + "/" + std::to_string(device.ref().index())},
-      {"node", device.ref().node()},
+      {"id", device.ref().node() + "/" + std::to_string(device.ref().index())},
+      {"node_id", device.ref().node()},
       {"index", device.ref().index()},
       {"kind", kind_name(device.kind())},
       {"name", device.name()},
       {"memory_bytes", device.memory_bytes()},
       {"memory_used_bytes", device.memory_used_bytes()},
-      {"peak_flops", device.peak_flops()},
-      {"memory_bandwidth", device.memory_bandwidth()},
+      {"peak_flops_per_second", device.peak_flops()},
+      {"memory_bandwidth_bytes_per_second", device.memory_bandwidth()},
       {"health", health_name(device.health())},
       {"health_reason", device.health_reason()},
       {"hive_id", device.hive_id()},
+      {"node_state", absl::AsciiStrToLower(state_name(node.state()))},
+      {"cordoned", node.cordoned()},
+      {"draining", node.draining()},
+      {"usable", device_usable(node, device)},
   };
 }
 
 nlohmann::json node_json(const tgrack::v1::NodeInfo& node) {
   nlohmann::json devices = nlohmann::json::array();
-  for (const auto& device : node.devices()) devices.push_back(device_json(device));
+  for (const auto& device : node.devices()) devices.push_back(device_json(node, device));
   return {
-      {"name", node.name()},
+      {"id", node.name()},
       {"address", node.address()},
       {"data_address", node.data_address()},
       {"rack", node.rack()},
-      {"state", state_name(node.state())},
+      {"state", absl::AsciiStrToLower(state_name(node.state()))},
+      {"cordoned", node.cordoned()},
+      {"draining", node.draining()},
+      {"cordon_reason", node.cordon_reason()},
+      {"usable", node_usable(node)},
       {"pid", node.pid()},
       {"version", node.version()},
       {"seconds_since_heartbeat", node.seconds_since_heartbeat()},
-      {"cordoned", node.cordoned()},
-      {"cordon_reason", node.cordon_reason()},
       {"devices", devices},
   };
 }

@@ -8,10 +8,10 @@
 namespace tg::tgctl {
 namespace {
 
-absl::Status run_sessions(const GlobalOptions& options, bool json) {
+absl::Status run_sessions(const GlobalOptions& options) {
   auto sessions = Client(options.controller, std::chrono::seconds(10)).sessions();
   if (!sessions.ok()) return sessions.status();
-  if (json) {
+  if (options.json) {
     std::cout << sessions_json(*sessions).dump(2) << "\n";
   } else {
     sessions_table(*sessions).print(std::cout);
@@ -24,10 +24,8 @@ absl::Status run_sessions(const GlobalOptions& options, bool json) {
 void add_sessions_command(CLI::App& app, const GlobalOptions& options, Action& action) {
   CLI::App* command = app.add_subcommand(
       "sessions", "List client sessions: lease left, remote tensors, plans, memory per device");
-  auto json = std::make_shared<bool>(false);
-  command->add_flag("--json", *json, "Print JSON instead of a table");
-  command->callback([&options, &action, json] {
-    action = [&options, json] { return run_sessions(options, *json); };
+  command->callback([&options, &action] {
+    action = [&options] { return run_sessions(options); };
   });
 }
 

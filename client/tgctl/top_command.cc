@@ -46,17 +46,17 @@ nlohmann::json to_json(const std::vector<NodeStats>& nodes) {
   nlohmann::json kernels = nlohmann::json::array(), copies = nlohmann::json::array(),
                  errors = nlohmann::json::array();
   for (const NodeStats& node : nodes) {
-    if (!node.error.empty()) errors.push_back({{"node", node.node}, {"error", node.error}});
+    if (!node.error.empty()) errors.push_back({{"node_id", node.node}, {"error", node.error}});
     for (const auto& k : node.stats.kernels()) {
-      kernels.push_back({{"device", node.node + "/" + std::to_string(k.device_index())},
+      kernels.push_back({{"device_id", node.node + "/" + std::to_string(k.device_index())},
                          {"op", k.op()},
-                         {"count", k.count()},
+                         {"run_count", k.count()},
                          {"total_seconds", k.total_seconds()},
-                         {"bytes", k.bytes()}});
+                         {"touched_bytes", k.bytes()}});
     }
     for (const auto& c : node.stats.copies()) {
-      copies.push_back({{"device", node.node + "/" + std::to_string(c.device_index())},
-                        {"bytes_copied", c.bytes()}});
+      copies.push_back({{"device_id", node.node + "/" + std::to_string(c.device_index())},
+                        {"copied_bytes", c.bytes()}});
     }
   }
   return {{"kernels", kernels}, {"copies", copies}, {"errors", errors}};
@@ -82,7 +82,8 @@ void print_table(const std::vector<NodeStats>& nodes) {
   table.print(std::cout);
 }
 
-absl::Status run_top(const GlobalOptions& options, bool json, bool once, double interval) {
+absl::Status run_top(const GlobalOptions& options, bool once, double interval) {
+  const bool json = options.json;
   for (;;) {
     auto nodes = collect(options);
     if (!nodes.ok()) return nodes.status();
@@ -103,17 +104,16 @@ absl::Status run_top(const GlobalOptions& options, bool json, bool once, double 
 void add_top_command(CLI::App& app, const GlobalOptions& options, Action& action) {
   CLI::App* command = app.add_subcommand("top", "Kernel scoreboard per device, refreshing");
   struct Args {
-    bool json = false, once = false;
+    bool once = false;
     double interval = 2;
   };
   auto args = std::make_shared<Args>();
-  command->add_flag("--json", args->json, "Print JSON instead of a table");
   command->add_flag("--once", args->once, "Print one view and exit");
   command->add_option("--interval", args->interval, "Seconds between views (0.1 to 3600)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
   command->callback([&options, &action, args] {
-    action = [&options, args] { return run_top(options, args->json, args->once, args->interval); };
+    action = [&options, args] { return run_top(options, args->once, args->interval); };
   });
 }
 

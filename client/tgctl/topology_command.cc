@@ -3,9 +3,9 @@
 // other: only over the network.
 #include <iostream>
 
+#include <absl/strings/ascii.h>
 #include <nlohmann/json.hpp>
 
-#include "client/client.h"
 #include "client/tgctl/command.h"
 #include "client/tgctl/pool_view.h"
 #include "devices/topology/topology_proto.h"
@@ -14,8 +14,41 @@
 namespace tg::tgctl {
 namespace {
 
-absl::Status run_topology(const GlobalOptions& options, bool json) {
-  auto nodes = Client(options.controller, std::chrono::seconds(10)).nodes();
+// The link report of `node` (format_topology_json) in tgctl's JSON convention: devices and
+// pairs name devices by id ("node-a/0"), times and rates carry their units in the key.
+nlohmann::json node_topology_json(const tgrack::v1::NodeInfo& node, const LinkPolicy& policy,
+                                  const std::string& source) {
+  const nlohmann::json report = nlohmann::json::parse(format_topology_json(policy));
+  auto device_id = [&node](const nlohmann::json& index) {
+    return node.name() + "/" + std::to_string(index.get<int>());
+  };
+  nlohmann::json devices = nlohmann::json::array(), pairs = nlohmann::json::array();
+  for (nlohmann::json device : report["devices"]) {
+    device["id"] = device_id(device["index"]);
+    devices.push_back(std::move(device));
+  }
+  for (const nlohmann::json& pair : report["pairs"]) {
+    pairs.push_back({{"device_ids", {device_id(pair["a"]), device_id(pair["b"])}},
+                     {"class", pair["class"]},
+                     {"latency_seconds", pair["latency_s"]},
+                     {"bandwidth_bytes_per_second", pair["bandwidth_bytes_per_s"]},
+                     {"reason", pair["reason"]}});
+  }
+  return {{"id", node.name()},
+          {"state", absl::AsciiStrToLower(state_name(node.state()))},
+          {"rack", node.rack()},
+          {"source", source},
+          {"data_address", node.data_address()},
+          {"devices", devices},
+          {"pairs", pairs},
+          {"collective_shape", report["collective_shape"]},
+          {"full_xgmi_mesh", report["full_xgmi_mesh"]},
+          {"reason", report["reason"]}};
+}
+
+absl::Status run_topology(const GlobalOptions& options) {
+  const bool json = options.json;
+  auto nodes = list_nodes(options.controller);
   if (!nodes.ok()) return nodes.status();
   nlohmann::json out = {{"nodes", nlohmann::json::array()}};
   for (const auto& node : *nodes) {
@@ -24,13 +57,7 @@ absl::Status run_topology(const GlobalOptions& options, bool json) {
     const std::string source = node.topology().source().empty() ? "not reported"
                                                                 : node.topology().source();
     if (json) {
-      nlohmann::json entry = nlohmann::json::parse(format_topology_json(*policy));
-      entry["name"] = node.name();
-      entry["state"] = state_name(node.state());
-      entry["source"] = source;
-      entry["data_address"] = node.data_address();
-      entry["rack"] = node.rack();
-      out["nodes"].push_back(std::move(entry));
+      out["nodes"].push_back(node_topology_json(node, *policy, source));
       continue;
     }
     std::cout << "Node " << node.name() << " ("
@@ -63,10 +90,8 @@ absl::Status run_topology(const GlobalOptions& options, bool json) {
 void add_topology_command(CLI::App& app, const GlobalOptions& options, Action& action) {
   CLI::App* command =
       app.add_subcommand("topology", "Print how each node's devices are linked (XGMI, PCIe, host)");
-  auto json = std::make_shared<bool>(false);
-  command->add_flag("--json", *json, "Print JSON instead of matrices");
-  command->callback([&options, &action, json] {
-    action = [&options, json] { return run_topology(options, *json); };
+  command->callback([&options, &action] {
+    action = [&options] { return run_topology(options); };
   });
 }
 

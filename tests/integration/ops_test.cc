@@ -77,7 +77,7 @@ class OpsTest : public ::testing::Test {
     json all = devices_json();
     if (all.is_discarded() || !all.contains("devices")) return json::object();
     for (const json& d : all["devices"]) {
-      if (d.value("device", "") == name) return d;
+      if (d.value("id", "") == name) return d;
     }
     return json::object();
   }
@@ -198,11 +198,11 @@ TEST_F(OpsTest, BenchCheckComparesEveryElementOfEveryRank) {
   ASSERT_EQ(bench.exit_status, 0) << bench.out << bench.err;
   const json out = json::parse(bench.out, nullptr, false);
   ASSERT_FALSE(out.is_discarded()) << bench.out;
-  EXPECT_EQ(out["ranks"], 4);
+  EXPECT_EQ(out["rank_count"], 4);
   ASSERT_EQ(out["results"].size(), 2u) << bench.out;
   for (const json& row : out["results"]) {
-    EXPECT_EQ(row["wrong"], 0) << row.dump();
-    EXPECT_EQ(row["checked"], 4 * row["count"].get<uint64_t>()) << row.dump();
+    EXPECT_EQ(row["wrong_count"], 0) << row.dump();
+    EXPECT_EQ(row["checked_count"], 4 * row["element_count"].get<uint64_t>()) << row.dump();
   }
 }
 
@@ -325,7 +325,7 @@ TEST_F(OpsTest, CordonedNodeGetsNoNewWorkUntilUncordoned) {
   Completed nodes = tgctl({"nodes", "--json"});
   json listed = json::parse(nodes.out);
   ASSERT_EQ(listed["nodes"].size(), 2u);
-  EXPECT_EQ(listed["nodes"][0]["name"], "node-a");
+  EXPECT_EQ(listed["nodes"][0]["id"], "node-a");
   EXPECT_EQ(listed["nodes"][0]["cordoned"], true);
   EXPECT_EQ(listed["nodes"][0]["cordon_reason"], "replacing fans");
   EXPECT_EQ(listed["nodes"][1]["cordoned"], false);
@@ -500,15 +500,15 @@ TEST_F(OpsTest, TopShowsEveryKernelPerDeviceWithCountsAndBytes) {
   json board = json::parse(top.out);
   std::map<std::string, uint64_t> counts;
   for (const json& k : board["kernels"]) {
-    EXPECT_EQ(k["device"], "node-b/1") << k.dump();
-    counts[k["op"]] = k["count"];
-    EXPECT_GT(k["bytes"].get<uint64_t>(), 0u);
+    EXPECT_EQ(k["device_id"], "node-b/1") << k.dump();
+    counts[k["op"]] = k["run_count"];
+    EXPECT_GT(k["touched_bytes"].get<uint64_t>(), 0u);
     EXPECT_GE(k["total_seconds"].get<double>(), 0.0);
   }
   EXPECT_EQ(counts, (std::map<std::string, uint64_t>{
                         {"add", 3}, {"constant", 6}, {"matmul", 3}, {"relu", 3}}));
   ASSERT_EQ(board["copies"].size(), 1u);
-  EXPECT_GE(board["copies"][0]["bytes_copied"].get<uint64_t>(), 3u * (24 + 32));
+  EXPECT_GE(board["copies"][0]["copied_bytes"].get<uint64_t>(), 3u * (24 + 32));
   Completed table = tgctl({"top", "--once"});
   EXPECT_NE(table.out.find("node-b/1  matmul"), std::string::npos) << table.out;
 }

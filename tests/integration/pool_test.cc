@@ -66,17 +66,17 @@ TEST_F(PoolTest, TgctlListsTwoNodesAndFourDevices) {
   ASSERT_EQ(json["nodes"].size(), 2u);
   int devices = 0;
   for (const auto& node : json["nodes"]) {
-    EXPECT_EQ(node["state"], "UP");
-    EXPECT_EQ(node["pid"], pool_.daemon(node["name"]).pid());
-    EXPECT_EQ(node["address"], pool_.daemon_address(node["name"]));
+    EXPECT_EQ(node["state"], "up");
+    EXPECT_EQ(node["pid"], pool_.daemon(node["id"]).pid());
+    EXPECT_EQ(node["address"], pool_.daemon_address(node["id"]));
     for (const auto& device : node["devices"]) {
       EXPECT_EQ(device["memory_bytes"], kDeviceMemory);
       EXPECT_EQ(device["kind"], "cpu");
       ++devices;
     }
   }
-  EXPECT_EQ(json["nodes"][0]["name"], "node-a");
-  EXPECT_EQ(json["nodes"][1]["name"], "node-b");
+  EXPECT_EQ(json["nodes"][0]["id"], "node-a");
+  EXPECT_EQ(json["nodes"][1]["id"], "node-b");
   EXPECT_EQ(devices, 4);
 
   // The environment variable stands in for --controller.
@@ -84,9 +84,9 @@ TEST_F(PoolTest, TgctlListsTwoNodesAndFourDevices) {
                        {{"TGRACK_CONTROLLER", pool_.controller_address()}});
   ASSERT_EQ(pool.exit_status, 0) << pool.err;
   auto totals = nlohmann::json::parse(pool.out);
-  EXPECT_EQ(totals["nodes_up"], 2);
-  EXPECT_EQ(totals["nodes_down"], 0);
-  EXPECT_EQ(totals["devices"], 4);
+  EXPECT_EQ(totals["up_node_count"], 2);
+  EXPECT_EQ(totals["down_node_count"], 0);
+  EXPECT_EQ(totals["device_count"], 4);
   EXPECT_EQ(totals["memory_bytes"], 4 * kDeviceMemory);
 
   Completed table = run(pool_.dir(), TGCTL_PATH, {"--controller", pool_.controller_address(), "devices"});
@@ -101,7 +101,11 @@ TEST_F(PoolTest, EveryTgctlCommandHasHelp) {
     Completed help = run(pool_.dir(), TGCTL_PATH, {command, "--help"});
     EXPECT_EQ(help.exit_status, 0) << command << ": " << help.err;
     EXPECT_NE(help.out.find(std::string("tgctl ") + command), std::string::npos) << help.out;
-    EXPECT_NE(help.out.find("--json"), std::string::npos) << help.out;
+  }
+  Completed help = run(pool_.dir(), TGCTL_PATH, {"--help"});
+  EXPECT_EQ(help.exit_status, 0) << help.err;
+  for (const char* global : {"--controller", "--json", "--version"}) {
+    EXPECT_NE(help.out.find(global), std::string::npos) << global << " missing in\n" << help.out;
   }
   Completed unknown = run(pool_.dir(), TGCTL_PATH, {"frobnicate"});
   EXPECT_NE(unknown.exit_status, 0);

@@ -219,7 +219,7 @@ TEST_F(RemoteTensorTest, JobsListsAFinishedJobWithItsDevice) {
   bool listed = false;
   const nlohmann::json out = nlohmann::json::parse(tgctl.out);
   for (const auto& j : out["jobs"]) {
-    if (j["job_id"] == ran->job_id) listed = j["state"] == "succeeded";
+    if (j["id"] == ran->job_id) listed = j["state"] == "succeeded";
   }
   EXPECT_TRUE(listed) << tgctl.out;
 }

@@ -141,11 +141,11 @@ TEST_F(TopologyPool, TopologyJsonShowsConfiguredClasses) {
   const nlohmann::json json = nlohmann::json::parse(out.out);
   ASSERT_EQ(json["nodes"].size(), 2u) << out.out;
   std::map<std::string, nlohmann::json> by_name;
-  for (const auto& node : json["nodes"]) by_name[node["name"]] = node;
+  for (const auto& node : json["nodes"]) by_name[node["id"]] = node;
   const nlohmann::json& a = by_name.at("node-a");
   ASSERT_EQ(a["pairs"].size(), 1u);
   EXPECT_EQ(a["pairs"][0]["class"], "xgmi");
-  EXPECT_DOUBLE_EQ(a["pairs"][0]["bandwidth_bytes_per_s"].get<double>(), 64e9);
+  EXPECT_DOUBLE_EQ(a["pairs"][0]["bandwidth_bytes_per_second"].get<double>(), 64e9);
   EXPECT_EQ(a["devices"][0]["hive_id"], "h0");
   EXPECT_EQ(a["collective_shape"], "mesh");
   EXPECT_NE(a["source"].get<std::string>().find("config "), std::string::npos);
