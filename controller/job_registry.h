@@ -5,8 +5,9 @@
 // job's work there) and finish() with its outcome. cancel() records the reason and calls
 // that function once; the runner then reports CANCELLED with the reason. drain() waits for
 // the jobs touching a node and cancels those still running at the deadline. The last
-// `history` finished jobs are kept. Thread-safe; the cancel function is called without the
-// registry's lock held.
+// `history` finished jobs are kept. Jobs that clients run on daemons directly (under grants)
+// arrive through report(), from the daemons' heartbeats. Thread-safe; the cancel function is
+// called without the registry's lock held.
 #pragma once
 
 #include <chrono>
@@ -38,6 +39,15 @@ class JobRegistry {
   // Records the outcome. Returns the cancel reason when the job was cancelled, else "".
   std::string finish(const std::string& job_id, const absl::Status& status);
 
+  // Jobs clients ran directly on `node`, as its daemon reported them: those running now
+  // (replacing the node's earlier report) and those finished since. `cancel_on_node` stops
+  // a reported running job on that daemon.
+  using NodeCancelFn = std::function<void(const std::string& job_id, const std::string& reason)>;
+  void report(const std::string& node, std::vector<tgrack::v1::JobInfo> running,
+              std::vector<tgrack::v1::JobInfo> finished, NodeCancelFn cancel_on_node);
+  // Jobs running on device `index` of `node` (for placement).
+  int running_on(const std::string& node, uint32_t index) const;
+
   // NOT_FOUND naming the job when it is not running.
   absl::Status cancel(const std::string& job_id, const std::string& reason);
   // Waits up to `deadline` for the running jobs on `node`; cancels the rest with a reason
@@ -54,6 +64,7 @@ class JobRegistry {
     std::chrono::steady_clock::time_point started;
     CancelFn cancel;
     std::string cancelled_because;
+    std::string reported_by;  // The node whose daemon reported it; "" = run by the controller.
   };
   bool touches(const Job& job, const std::string& node) const;
 

@@ -24,9 +24,7 @@
 #include "devices/graph/executor.h"
 #include "devices/topology/topology_proto.h"
 #include "devices/units.h"
-#include "call_methods.h"
 #include "rpc.h"
-#include "socket_call_server.h"
 
 #ifndef TGRACK_VERSION
 #define TGRACK_VERSION "unknown"
@@ -186,16 +184,6 @@ absl::Status Daemon::start() {
     return listen_failure(config_.listen_address);
   }
   address_ = advertised_address(config_.listen_address, port);
-  calls_ = std::make_unique<SocketCallServer>(config_.call_limits);
-  calls_->handle<tgrack::v1::RunGraphRequest>(
-      kCallRunGraph, "RunGraph",
-      [this](const tgrack::v1::RunGraphRequest& request) { return service_->run_graph(request); });
-  if (absl::Status status = calls_->start(config_.listen_address.substr(
-                                              0, config_.listen_address.rfind(':')),
-                                          config_.call_port);
-      !status.ok()) {
-    return status;
-  }
   const uint64_t device_memory = devices_.empty() ? 0 : devices_[0]->properties().memory_bytes;
   spdlog::info("node '{}' serving on {} with {} {} device(s) of {} each", config_.name, address_,
                devices_.size(), backend_name_,
@@ -205,11 +193,18 @@ absl::Status Daemon::start() {
       return status;
     }
   }
-  registrar_ = std::make_unique<Registrar>(config_.controller_address,
-                                           [this] {
-                                             sample_metrics();
-                                             return node_info();
-                                           });
+  Registrar::Hooks hooks;
+  hooks.describe = [this] {
+    sample_metrics();
+    return node_info();
+  };
+  hooks.registered = [this](const tgrack::v1::RegisterReply& reply) {
+    if (absl::Status status = grants_.trust(reply.grant_public_key()); !status.ok()) {
+      spdlog::error("the controller's grant key: {}", status.ToString());
+    }
+  };
+  hooks.reports = &job_reports_;
+  registrar_ = std::make_unique<Registrar>(config_.controller_address, std::move(hooks));
   registrar_->start();
   return absl::OkStatus();
 }
@@ -224,7 +219,6 @@ void Daemon::stop() {
   probe_wake_.notify_all();
   if (probe_thread_.joinable()) probe_thread_.join();
   if (registrar_) registrar_->stop();
-  if (calls_) calls_->stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
   registrar_.reset();
@@ -243,7 +237,6 @@ tgrack::v1::NodeInfo Daemon::node_info() const {
   node.set_name(config_.name);
   node.set_address(address_);
   node.set_data_address(config_.data_address);
-  if (calls_) node.set_call_port(static_cast<uint32_t>(calls_->port()));
   node.set_pid(static_cast<uint32_t>(getpid()));
   node.set_version(TGRACK_VERSION);
   *node.mutable_topology() = topology_to_proto(*links_, links_source_);
@@ -302,36 +295,6 @@ absl::StatusOr<std::shared_ptr<Device>> Daemon::enter_device(uint32_t index,
     }
     idle_.notify_all();
   });
-}
-
-absl::StatusOr<std::vector<HostTensor>> Daemon::run_graph(
-    uint32_t device_index, const tgrack::v1::Graph& graph, const std::vector<HostTensor>& feeds,
-    const std::vector<std::string>& feed_names, const std::string& job_id) {
-  auto entered = enter_device(device_index, job_id);
-  if (!entered.ok()) return entered.status();
-  std::shared_ptr<Device> device = *std::move(entered);
-  std::unique_ptr<JobCancels::Scope> scope;
-  ExecuteOptions options;
-  if (!job_id.empty()) {
-    scope = cancels_->enter(job_id);
-    options.check = [token = scope->token()] { return token->status(); };
-  }
-  const auto start = std::chrono::steady_clock::now();
-  auto result = execute_graph(*device, graph, feeds, feed_names, options);
-  metrics_->fragment_done(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-      result.status().code());
-  device = nullptr;  // Leaves the device, so a reset waiting for it may go on.
-  if (!result.ok()) {
-    absl::Status status = result.status();
-    if (absl::IsCancelled(status)) {
-      status = absl::CancelledError("job " + job_id + ": " + std::string(status.message()));
-    }
-    spdlog::warn("job {} on device {}: {}", job_id, device_index, status.ToString());
-    return status;
-  }
-  spdlog::debug("job {} ran on device {}", job_id, device_index);
-  return std::move(result->outputs);
 }
 
 }  // namespace tg

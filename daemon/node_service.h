@@ -17,10 +17,6 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
 
   grpc::Status GetNodeInfo(grpc::ServerContext*, const tgrack::v1::GetNodeInfoRequest*,
                            tgrack::v1::NodeInfo* reply) override;
-  grpc::Status RunGraph(grpc::ServerContext*, const tgrack::v1::RunGraphRequest* request,
-                        tgrack::v1::RunGraphReply* reply) override;
-  // RunGraph's work, for the gRPC call and the socket call alike.
-  absl::StatusOr<tgrack::v1::RunGraphReply> run_graph(const tgrack::v1::RunGraphRequest& request);
 
   // Collectives: handed to the daemon's CollectiveRuntime.
   grpc::Status JoinCommunicator(grpc::ServerContext*, const tgrack::v1::JoinCommunicatorRequest*,
@@ -41,6 +37,7 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
                            tgrack::v1::InstallPlanReply*) override;
   grpc::Status DropPlan(grpc::ServerContext*, const tgrack::v1::DropPlanRequest* request,
                         tgrack::v1::DropPlanReply*) override;
+  // Checks the request's grant (net/grant.h) before anything runs.
   grpc::Status RunFragments(grpc::ServerContext*, const tgrack::v1::RunFragmentsRequest* request,
                             tgrack::v1::RunFragmentsReply* reply) override;
   grpc::Status PushTensor(grpc::ServerContext*, const tgrack::v1::PushTensorRequest* request,

@@ -1,6 +1,6 @@
 // The pool the bad-input catalogue (bad_input_test.cc) runs against: a controller and two
 // daemons as real processes, with metrics served, and what a hostile peer reaches of them —
-// gRPC stubs, metrics ports, socket-call ports and the daemons' data ports — plus the checks
+// gRPC stubs, metrics ports and the daemons' data ports — plus the checks
 // every case ends with: every process alive and the pool still computing right.
 #pragma once
 
@@ -29,7 +29,6 @@ class HostilePool {
   // node-a's NodeService.
   tgrack::v1::NodeService::Stub& daemon() { return *daemon_; }
   int metrics_port(Target target) const;
-  int call_port(Target target) const;
   int data_port(Target target) const;  // A daemon's collectives data plane.
   pid_t pid(Target target);
 
@@ -55,7 +54,6 @@ class HostilePool {
   std::unique_ptr<tgrack::v1::ControllerService::Stub> controller_;
   std::unique_ptr<tgrack::v1::NodeService::Stub> daemon_;
   int controller_metrics_ = 0, daemon_metrics_ = 0;
-  int controller_calls_ = 0, daemon_calls_ = 0;
   int data_port_ = 0, peer_data_port_ = 0;
 };
 
