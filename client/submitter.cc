@@ -1,7 +1,9 @@
 #include "client/submitter.h"
 
+#include <algorithm>
 #include <future>
 #include <random>
+#include <tuple>
 
 #include <absl/strings/str_cat.h>
 
@@ -27,6 +29,46 @@ std::string random_hex() {
 
 std::chrono::system_clock::time_point from_unix_ms(int64_t ms) {
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+// Whether the controller runs `request` itself (Submit): graphs that read or keep remote
+// tensors (it keeps their books), and one-off graphs spread over several devices (it holds
+// their communicators while they run and names the daemon at fault when one dies). Every
+// other graph, and every captured plan, runs on the daemons directly.
+bool controller_drives(const v1::SubmitRequest& request) {
+  if (request.inputs_size() > 0 || request.keep_size() > 0) return true;
+  if (request.capture() || !request.plan_id().empty()) return false;
+  return request.deterministic() ||
+         std::any_of(request.graph().nodes().begin(), request.graph().nodes().end(),
+                     [](const v1::Node& node) {
+                       return node.has_placement() || node.sharding().devices_size() > 0;
+                     });
+}
+
+// Every INPUT of the plan fed once, with its planned dtype and shape, and every feed an INPUT.
+absl::Status check_feeds(const v1::PlaceReply& plan,
+                         const std::map<std::string, v1::NamedTensor*>& feeds) {
+  for (const v1::PlacedValue& input : plan.inputs()) {
+    const TensorType planned{input.dtype(), {input.shape().begin(), input.shape().end()}};
+    auto feed = feeds.find(input.name());
+    if (feed == feeds.end()) {
+      return absl::InvalidArgumentError("input '" + input.name() + "' (" + planned.str() +
+                                        ") is not fed");
+    }
+    const v1::Tensor& tensor = feed->second->tensor();
+    const TensorType got{tensor.dtype(), {tensor.shape().begin(), tensor.shape().end()}};
+    if (!(got == planned)) {
+      return absl::InvalidArgumentError("input '" + input.name() + "': expected " +
+                                        planned.str() + ", got " + got.str());
+    }
+  }
+  for (const auto& [name, feed] : feeds) {
+    if (std::none_of(plan.inputs().begin(), plan.inputs().end(),
+                     [&](const v1::PlacedValue& input) { return input.name() == name; })) {
+      return absl::InvalidArgumentError("feed '" + name + "' names no INPUT of the graph");
+    }
+  }
+  return absl::OkStatus();
 }
 
 // A placement's reply, with the time to renew its grants.
@@ -58,7 +100,7 @@ v1::NodeService::Stub& Submitter::daemon(const std::string& address) {
 
 absl::StatusOr<v1::SubmitReply> Submitter::submit(v1::SubmitRequest& request,
                                                   std::chrono::milliseconds timeout) {
-  if (request.inputs_size() > 0 || request.keep_size() > 0) {
+  if (controller_drives(request)) {
     v1::SubmitReply reply;
     auto context = context_with_deadline(timeout);
     absl::Status status = from_grpc(stub_->Submit(context.get(), request, &reply));
@@ -141,16 +183,14 @@ absl::StatusOr<v1::SubmitReply> Submitter::run(const Placed& placed, v1::SubmitR
   }
 
   std::map<std::string, v1::NamedTensor*> feeds;
-  for (v1::NamedTensor& feed : *request.mutable_feeds()) {
-    if (!feeds.emplace(feed.name(), &feed).second) {
-      return absl::InvalidArgumentError("input '" + feed.name() + "' is fed twice");
-    }
+  for (v1::NamedTensor& feed : *request.mutable_feeds()) feeds.emplace(feed.name(), &feed);
+  if (absl::Status status = check_feeds(plan, feeds); !status.ok()) {
+    if (request.plan_id().empty()) return status;
+    return absl::InvalidArgumentError(
+        absl::StrCat("replay of ", plan.plan_id(), " refused: ", status.message()));
   }
   for (const v1::PlacedValue& input : plan.inputs()) {
     auto feed = feeds.find(input.name());
-    if (feed == feeds.end()) {
-      return absl::InvalidArgumentError("input '" + input.name() + "' is not fed");
-    }
     v1::Tensor& whole = *feed->second->mutable_tensor();
     std::vector<v1::Tensor> shards;
     if (input.shard_axis() >= 0) {
@@ -172,11 +212,6 @@ absl::StatusOr<v1::SubmitReply> Submitter::run(const Placed& placed, v1::SubmitR
         *fed->mutable_tensor() = whole;
       }
     }
-    feeds.erase(feed);
-  }
-  if (!feeds.empty()) {
-    return absl::InvalidArgumentError("feed '" + feeds.begin()->first +
-                                      "' names no INPUT of the graph");
   }
 
   std::vector<v1::RunFragmentsReply> replies(runs.size());

@@ -9,8 +9,9 @@
 //   daemons while the grants last, and the grants are renewed from the controller when a
 //   fifth of their lifetime is left (a controller that cannot be reached then is asked
 //   again at the next replay; the daemons accept the old grants until they expire).
-// - Remote tensors (inputs from, or outputs kept on, the pool) go through the controller's
-//   Submit, which keeps their bookkeeping.
+// - The controller runs (Submit) graphs that read or keep remote tensors, whose books it
+//   keeps, and one-off graphs spread over several devices, whose communicators it holds
+//   while they run and whose failures it pins on the daemon at fault.
 // Submit is not idempotent, so nothing is ever sent twice. A daemon's error keeps its code
 // and names the job and the node; one that cannot be reached is UNAVAILABLE naming its
 // address. When one daemon of a run fails, the run is cancelled on the others.

@@ -121,7 +121,8 @@ grpc::Status ControllerServiceImpl::DrainNode(grpc::ServerContext*,
     return to_grpc(status);
   }
   auto [finished, cancelled] =
-      registry_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()));
+      registry_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()),
+                      heartbeat_interval_ * 3);
   reply->set_finished(static_cast<uint32_t>(finished));
   reply->set_cancelled(static_cast<uint32_t>(cancelled));
   return grpc::Status::OK;

@@ -61,6 +61,7 @@ void JobRegistry::report(const std::string& node, std::vector<tgrack::v1::JobInf
                          std::vector<tgrack::v1::JobInfo> finished, NodeCancelFn cancel_on_node) {
   {
     std::lock_guard lock(mu_);
+    ++reports_[node];
     std::erase_if(running_, [&](const auto& entry) {
       const Job& job = entry.second;
       return job.reported_by == node &&
@@ -145,11 +146,14 @@ bool JobRegistry::touches(const Job& job, const std::string& node) const {
 }
 
 std::pair<int, int> JobRegistry::drain(const std::string& node,
-                                       std::chrono::milliseconds deadline) {
+                                       std::chrono::milliseconds deadline,
+                                       std::chrono::milliseconds report_wait) {
   std::vector<std::string> late;
   int before = 0;
   {
     std::unique_lock lock(mu_);
+    const uint64_t seen = reports_[node];
+    finished_cv_.wait_for(lock, report_wait, [&] { return reports_[node] >= seen + 2; });
     auto on_node = [&] {
       int count = 0;
       for (const auto& [id, job] : running_) count += touches(job, node) ? 1 : 0;

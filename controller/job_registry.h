@@ -51,8 +51,11 @@ class JobRegistry {
   // NOT_FOUND naming the job when it is not running.
   absl::Status cancel(const std::string& job_id, const std::string& reason);
   // Waits up to `deadline` for the running jobs on `node`; cancels the rest with a reason
-  // naming the node and the drain. Returns {finished, cancelled}.
-  std::pair<int, int> drain(const std::string& node, std::chrono::milliseconds deadline);
+  // naming the node and the drain. Returns {finished, cancelled}. Jobs clients run directly
+  // are known from the node's reports, so it first waits (up to `report_wait`) for two more
+  // reports from the node: the second was taken after the drain began.
+  std::pair<int, int> drain(const std::string& node, std::chrono::milliseconds deadline,
+                            std::chrono::milliseconds report_wait = std::chrono::milliseconds(0));
 
   // Running jobs first (oldest first), then finished ones (newest first).
   std::vector<tgrack::v1::JobInfo> list(bool running_only) const;
@@ -73,6 +76,7 @@ class JobRegistry {
   std::condition_variable finished_cv_;
   uint64_t next_ = 1;
   std::map<std::string, Job> running_;
+  std::map<std::string, uint64_t> reports_;  // Reports received, by node.
   std::deque<tgrack::v1::JobInfo> finished_;  // Newest first.
 };
 

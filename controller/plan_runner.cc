@@ -714,6 +714,8 @@ absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request
   auto describe = [&](const PlannedValue& value, v1::PlacedValue* placed) {
     placed->set_name(value.name);
     placed->set_shard_axis(value.layout.kind == Layout::Kind::kSharded ? value.layout.axis : -1);
+    placed->set_dtype(value.type.dtype);
+    for (int64_t d : value.type.shape) placed->add_shape(d);
     for (const PlannedPiece& piece : value.pieces) {
       v1::PlacedPiece* out = placed->add_pieces();
       out->set_daemon(daemon_of.at(piece.device.node()));

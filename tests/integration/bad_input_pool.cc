@@ -50,6 +50,18 @@ absl::Status HostilePool::start_processes() {
 int HostilePool::metrics_port(Target target) const {
   return target == Target::kController ? controller_metrics_ : daemon_metrics_;
 }
+v1::SignedGrant HostilePool::grant(const std::vector<uint32_t>& devices,
+                                   const std::string& plan_id) const {
+  v1::Grant grant;
+  grant.set_grant_id("g-hostile");
+  grant.set_node("node-a");
+  for (uint32_t d : devices) grant.add_device_indices(d);
+  grant.set_plan_id(plan_id);
+  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + std::chrono::minutes(5)));
+  auto signer = GrantSigner::load_or_create(pool_.grant_key_file());
+  return signer.ok() ? signer->sign(grant) : v1::SignedGrant();
+}
+
 int HostilePool::data_port(Target target) const {
   return target == Target::kPeerDaemon ? peer_data_port_ : data_port_;
 }

@@ -10,6 +10,7 @@
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
+#include "net/grant.h"
 #include "pool.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 #include "tgrack/v1/node.grpc.pb.h"
@@ -30,6 +31,9 @@ class HostilePool {
   tgrack::v1::NodeService::Stub& daemon() { return *daemon_; }
   int metrics_port(Target target) const;
   int data_port(Target target) const;  // A daemon's collectives data plane.
+  // A grant for `devices` of node-a (and plan `plan_id`), signed with the controller's key.
+  tgrack::v1::SignedGrant grant(const std::vector<uint32_t>& devices,
+                                const std::string& plan_id = "") const;
   pid_t pid(Target target);
 
   // OK when every process runs; else names the dead ones with their last log lines.
