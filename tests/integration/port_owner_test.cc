@@ -1,5 +1,5 @@
 // One owner per port: a second tgcontroller or tgd started on any port a first one already
-// serves (gRPC, socket calls, metrics, collectives data) exits at once with an error naming
+// serves (gRPC, metrics, collectives data) exits at once with an error naming
 // the port, and the first one goes on serving alone.
 #include <netinet/in.h>
 #include <sys/socket.h>
