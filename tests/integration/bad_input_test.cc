@@ -262,7 +262,7 @@ const std::vector<RpcCase>& rpc_cases() {
          return submit(p, request); },
        StatusCode::NOT_FOUND, {"node-a", "9"}},
       {"DaemonRunOnUnknownDevice", [](auto& p) { return run_graph(p, relu_of(v1::DTYPE_F32, {2}), {feed("x", v1::DTYPE_F32, {2}, 8)}, 7); },
-       StatusCode::NOT_FOUND, {"7"}},
+       StatusCode::INVALID_ARGUMENT, {"node-a/7", "has 2 devices"}},
       {"ReplayUnknownPlan", [](auto& p) {
          v1::SubmitRequest request;
          request.set_plan_id("no-such-plan");
