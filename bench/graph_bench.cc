@@ -1,5 +1,7 @@
 // graph_bench: the cost of one trivial graph through the pool. y = x + 1 on a 4-element f32
-// input, submitted through the controller and run on a daemon, checked every time.
+// input, run on a daemon over the direct path (docs/rpc.md), checked every time, two ways:
+//   placed graph:  each graph placed by the controller (Place), then run on the daemon;
+//   replayed plan: one captured plan, replayed straight on the daemon (no controller call).
 //   latency:    one client, one graph at a time: p50, p99 and mean round trip after warm-up.
 //   throughput: N clients (threads, each with its own Client and connection) for a fixed
 //               time: graphs per second, and the p50 round trip under that load.
@@ -8,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <numeric>
 #include <thread>
 
@@ -20,6 +23,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using tg::RunOptions;
 
 struct Options {
   std::string controller = "127.0.0.1:7070";
@@ -37,15 +41,19 @@ tgrack::v1::Graph plus_one() {
   return *g.build();
 }
 
+// How a graph is sent: placed afresh each time, or as a replay of one captured plan.
+using Run = std::function<absl::StatusOr<std::vector<tg::HostTensor>>(
+    const tg::Client&, const std::map<std::string, tg::HostTensor>&)>;
+
 // One graph; false (with the reason on stderr) when it failed or returned a wrong value.
-bool run_once(const tg::Client& client, const tgrack::v1::Graph& graph,
+bool run_once(const Run& run, const tg::Client& client,
               const std::map<std::string, tg::HostTensor>& feeds) {
-  auto result = client.submit(graph, feeds);
-  if (!result.ok()) {
-    std::fprintf(stderr, "graph_bench: %s\n", result.status().ToString().c_str());
+  auto outputs = run(client, feeds);
+  if (!outputs.ok()) {
+    std::fprintf(stderr, "graph_bench: %s\n", outputs.status().ToString().c_str());
     return false;
   }
-  const auto y = result->outputs.at(0).values<float>();
+  const auto y = outputs->at(0).values<float>();
   const auto x = feeds.at("x").values<float>();
   for (size_t i = 0; i < 4; ++i) {
     if (y[i] != x[i] + 1) {
@@ -88,67 +96,97 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const tgrack::v1::Graph graph = plus_one();
-
-  // Latency: one client, one at a time.
   const tg::Client client(options.controller, std::chrono::seconds(10));
-  const auto feeds = feeds_for(1);
-  for (int i = 0; i < options.warmup; ++i) {
-    if (!run_once(client, graph, feeds)) return 1;
+  RunOptions capture;
+  capture.capture = true;
+  auto captured = client.run(graph, feeds_for(1), capture);
+  if (!captured.ok()) {
+    std::fprintf(stderr, "graph_bench: capture: %s\n", captured.status().ToString().c_str());
+    return 1;
   }
-  std::vector<double> latency;
-  latency.reserve(options.iters);
-  for (int i = 0; i < options.iters; ++i) {
-    const auto start = Clock::now();
-    if (!run_once(client, graph, feeds)) return 1;
-    latency.push_back(micros(Clock::now() - start));
-  }
-  const double mean = std::accumulate(latency.begin(), latency.end(), 0.0) / latency.size();
+  const std::string plan_id = captured->plan_id;
+  const std::vector<std::pair<std::string, Run>> modes = {
+      {"placed graph",
+       [&graph](const tg::Client& c, const std::map<std::string, tg::HostTensor>& feeds)
+           -> absl::StatusOr<std::vector<tg::HostTensor>> {
+         auto result = c.submit(graph, feeds);
+         if (!result.ok()) return result.status();
+         return std::move(result->outputs);
+       }},
+      {"replayed plan",
+       [&plan_id](const tg::Client& c, const std::map<std::string, tg::HostTensor>& feeds)
+           -> absl::StatusOr<std::vector<tg::HostTensor>> {
+         auto result = c.replay(plan_id, feeds);
+         if (!result.ok()) return result.status();
+         return std::move(result->outputs);
+       }},
+  };
 
-  // Throughput: every client its own connection, all for the same fixed time.
-  std::atomic<bool> failed{false};
-  std::vector<std::vector<double>> loaded(options.clients);
-  std::vector<std::thread> threads;
-  const auto deadline_warm = Clock::now() + std::chrono::milliseconds(300);
-  const auto stop = deadline_warm + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(options.seconds));
-  for (int c = 0; c < options.clients; ++c) {
-    threads.emplace_back([&, c] {
-      const tg::Client own(options.controller, std::chrono::seconds(10));
-      const auto mine = feeds_for(static_cast<float>(10 * c));
-      while (Clock::now() < deadline_warm && !failed) {
-        if (!run_once(own, graph, mine)) failed = true;
-      }
-      while (!failed) {
-        const auto start = Clock::now();
-        if (start >= stop) break;
-        if (!run_once(own, graph, mine)) failed = true;
-        loaded[c].push_back(micros(Clock::now() - start));
-      }
-    });
+  nlohmann::json json_rows = nlohmann::json::array();
+  if (!options.json) {
+    std::printf("%-40s %10s %10s %10s %12s\n", "RUN", "P50 us", "P99 us", "MEAN us", "GRAPHS/S");
   }
-  for (std::thread& t : threads) t.join();
-  if (failed) return 1;
-  std::vector<double> all;
-  for (const auto& per : loaded) all.insert(all.end(), per.begin(), per.end());
-  const double per_second = options.clients > 0 ? all.size() / options.seconds : 0;
+  for (const auto& [mode, run] : modes) {
+    // Latency: one client, one at a time.
+    const auto feeds = feeds_for(1);
+    for (int i = 0; i < options.warmup; ++i) {
+      if (!run_once(run, client, feeds)) return 1;
+    }
+    std::vector<double> latency;
+    latency.reserve(options.iters);
+    for (int i = 0; i < options.iters; ++i) {
+      const auto start = Clock::now();
+      if (!run_once(run, client, feeds)) return 1;
+      latency.push_back(micros(Clock::now() - start));
+    }
+    const double mean = std::accumulate(latency.begin(), latency.end(), 0.0) / latency.size();
 
-  const double p50 = percentile(latency, 0.5), p99 = percentile(latency, 0.99);
-  const double loaded_p50 = percentile(all, 0.5), loaded_p99 = percentile(all, 0.99);
-  if (options.json) {
-    nlohmann::json out = {{"iters", options.iters},         {"p50_us", p50},
-                          {"p99_us", p99},                  {"mean_us", mean},
-                          {"clients", options.clients},     {"seconds", options.seconds},
-                          {"graphs", all.size()},           {"graphs_per_second", per_second},
-                          {"loaded_p50_us", loaded_p50},    {"loaded_p99_us", loaded_p99}};
-    std::printf("%s\n", out.dump(2).c_str());
-    return 0;
+    // Throughput: every client its own connection, all for the same fixed time.
+    std::atomic<bool> failed{false};
+    std::vector<std::vector<double>> loaded(options.clients);
+    std::vector<std::thread> threads;
+    const auto deadline_warm = Clock::now() + std::chrono::milliseconds(300);
+    const auto stop = deadline_warm + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(options.seconds));
+    for (int c = 0; c < options.clients; ++c) {
+      threads.emplace_back([&, c] {
+        const tg::Client own(options.controller, std::chrono::seconds(10));
+        const auto mine = feeds_for(static_cast<float>(10 * c));
+        while (Clock::now() < deadline_warm && !failed) {
+          if (!run_once(run, own, mine)) failed = true;
+        }
+        while (!failed) {
+          const auto start = Clock::now();
+          if (start >= stop) break;
+          if (!run_once(run, own, mine)) failed = true;
+          loaded[c].push_back(micros(Clock::now() - start));
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    if (failed) return 1;
+    std::vector<double> all;
+    for (const auto& per : loaded) all.insert(all.end(), per.begin(), per.end());
+    const double per_second = options.clients > 0 ? all.size() / options.seconds : 0;
+
+    const double p50 = percentile(latency, 0.5), p99 = percentile(latency, 0.99);
+    const double loaded_p50 = percentile(all, 0.5), loaded_p99 = percentile(all, 0.99);
+    if (options.json) {
+      json_rows.push_back({{"mode", mode},                  {"iters", options.iters},
+                           {"p50_us", p50},                 {"p99_us", p99},
+                           {"mean_us", mean},               {"clients", options.clients},
+                           {"seconds", options.seconds},    {"graphs", all.size()},
+                           {"graphs_per_second", per_second},
+                           {"loaded_p50_us", loaded_p50},   {"loaded_p99_us", loaded_p99}});
+      continue;
+    }
+    std::printf("%-40s %10.1f %10.1f %10.1f %12.0f\n",
+                (mode + ", 1 client, " + std::to_string(options.iters) + " graphs").c_str(), p50,
+                p99, mean, 1e6 / mean);
+    std::printf("%-40s %10.1f %10.1f %10s %12.0f\n",
+                (mode + ", " + std::to_string(options.clients) + " clients").c_str(), loaded_p50,
+                loaded_p99, "-", per_second);
   }
-  std::printf("%-34s %10s %10s %10s %12s\n", "RUN", "P50 us", "P99 us", "MEAN us", "GRAPHS/S");
-  std::printf("%-34s %10.1f %10.1f %10.1f %12.0f\n",
-              ("latency, 1 client, " + std::to_string(options.iters) + " graphs").c_str(), p50,
-              p99, mean, 1e6 / mean);
-  std::printf("%-34s %10.1f %10.1f %10s %12.0f\n",
-              ("throughput, " + std::to_string(options.clients) + " clients").c_str(), loaded_p50,
-              loaded_p99, "-", per_second);
+  if (options.json) std::printf("%s\n", json_rows.dump(2).c_str());
   return 0;
 }

@@ -18,7 +18,7 @@ Client::Client(const std::string& controller_address, std::chrono::milliseconds 
       stub_(tgrack::v1::ControllerService::NewStub(
           make_channel(controller_address, /*own_connection=*/true))),
       fetcher_(std::make_shared<TensorFetcher>(deadline)) {
-  submitter_ = std::make_shared<Submitter>(controller_address, stub_);
+  submitter_ = std::make_shared<Submitter>(stub_);
 }
 
 template <class Request, class Reply>

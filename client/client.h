@@ -1,9 +1,10 @@
 // Client: a connection to tgcontroller for programs that use the pool.
 //
 // Every call is one RPC under the client's deadline and returns the controller's status
-// unchanged in code and message (UNAVAILABLE when the controller cannot be reached); graph
-// submissions travel as socket calls on pooled plain-TCP connections (client/submitter.h),
-// which cost less per call than gRPC; fetch() reads remote tensors straight from the daemons holding them (client/remote_tensor.h).
+// unchanged in code and message (UNAVAILABLE when the controller cannot be reached). Graphs
+// run on the daemons directly, under grants the controller signed when it placed them
+// (client/submitter.h); fetch() reads remote tensors straight from the daemons holding them
+// (client/remote_tensor.h).
 // A Client is cheap to copy (copies share the channel and the daemon channels) and
 // thread-safe. Each Client constructed (not copied) opens its own connection.
 //

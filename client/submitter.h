@@ -1,43 +1,66 @@
-// Submitter: sends Submit requests to the controller. It asks the controller once for its
-// Submit socket-call port (GetCallPort) and from then on submits over pooled plain-TCP
-// connections (proto/socket_calls.h), the fast path for small graphs; a controller without
-// such a port gets gRPC Submit calls. When a socket call finds the controller unavailable,
-// the port is asked for again, and if the controller came back on another port the call is
-// made once more there. Errors are the controller's, unchanged, or name the address that
-// could not be reached. Thread-safe; shared by the copies of a Client.
+// Submitter: runs a client's graphs. The controller admits and places (Place); the client
+// then runs the fragments on the daemons itself (NodeService.RunFragments), carrying the
+// grant the controller signed for each daemon, so a graph costs no controller hop beyond its
+// placement and a replay of a captured plan none at all (docs/rpc.md).
+//
+// - A graph: Place, then RunFragments on every daemon of the plan at once; the outputs come
+//   back from the daemons (shards joined in order).
+// - capture: the plan and its grants are kept here by plan id; replays go straight to the
+//   daemons while the grants last, and the grants are renewed from the controller when a
+//   fifth of their lifetime is left (a controller that cannot be reached then is asked
+//   again at the next replay; the daemons accept the old grants until they expire).
+// - The controller runs (Submit) graphs that read or keep remote tensors, whose books it
+//   keeps, and one-off graphs spread over several devices, whose communicators it holds
+//   while they run and whose failures it pins on the daemon at fault.
+// Submit is not idempotent, so nothing is ever sent twice. A daemon's error keeps its code
+// and names the job and the node; one that cannot be reached is UNAVAILABLE naming its
+// address. When one daemon of a run fails, the run is cancelled on the others.
+// Thread-safe; shared by the copies of a Client.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include <absl/status/statusor.h>
 
-#include "socket_calls.h"
 #include "tgrack/v1/controller.grpc.pb.h"
+#include "tgrack/v1/node.grpc.pb.h"
 
 namespace tg {
 
 class Submitter {
  public:
-  Submitter(std::string controller_address,
-            std::shared_ptr<tgrack::v1::ControllerService::Stub> stub);
+  explicit Submitter(std::shared_ptr<tgrack::v1::ControllerService::Stub> stub);
 
-  absl::StatusOr<tgrack::v1::SubmitReply> submit(const tgrack::v1::SubmitRequest& request,
+  // Runs `request`; its feeds are moved out, its graph is left as it was.
+  absl::StatusOr<tgrack::v1::SubmitReply> submit(tgrack::v1::SubmitRequest& request,
                                                  std::chrono::milliseconds timeout);
 
- private:
-  // The socket calls to the controller's Submit port, null when it serves none; asks the
-  // controller when not known yet or when `ask_again`.
-  absl::StatusOr<std::shared_ptr<SocketCalls>> socket_calls(std::chrono::milliseconds timeout,
-                                                            bool ask_again);
+  struct Placed;  // A placement (PlaceReply) and when to renew its grants.
 
-  const std::string address_;
+ private:
+  // Places (or captures) the request's graph.
+  absl::StatusOr<std::shared_ptr<const Placed>> place(tgrack::v1::SubmitRequest& request,
+                                                      std::chrono::milliseconds timeout);
+  // The captured plan `plan_id` with grants good for a while yet, renewed when needed.
+  absl::StatusOr<std::shared_ptr<const Placed>> captured(const std::string& plan_id,
+                                                         const std::string& session,
+                                                         std::chrono::milliseconds timeout);
+  absl::StatusOr<tgrack::v1::SubmitReply> run(const Placed& placed,
+                                              tgrack::v1::SubmitRequest& request,
+                                              std::chrono::milliseconds timeout);
+  tgrack::v1::NodeService::Stub& daemon(const std::string& address);
+  std::string next_job_id();
+
   const std::shared_ptr<tgrack::v1::ControllerService::Stub> stub_;
+  const std::string job_prefix_;
   std::mutex mu_;
-  bool known_ = false;                  // Guarded by mu_, as is calls_.
-  std::shared_ptr<SocketCalls> calls_;
+  uint64_t next_job_ = 1;                                           // Guarded by mu_.
+  std::map<std::string, std::shared_ptr<const Placed>> plans_;      // By plan id; mu_.
+  std::map<std::string, std::unique_ptr<tgrack::v1::NodeService::Stub>> daemons_;  // mu_.
 };
 
 }  // namespace tg

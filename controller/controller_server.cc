@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include "advertised_address.h"
-#include "call_methods.h"
 #include "rpc.h"
 
 namespace tg {
@@ -22,18 +21,17 @@ std::string host_name() {
 
 }  // namespace
 
-ControllerServer::ControllerServer(const ControllerConfig& config)
+ControllerServer::ControllerServer(const ControllerConfig& config, GrantSigner signer)
     : metrics_(host_name()),
       membership_(config.down_after, Membership::Clock::now, config.forget_down_after),
       collectives_([this] { return membership_.nodes(); }),
-      jobs_(membership_, stubs_, registry_, config.job_timeout),
-      plans_(membership_, collectives_, stubs_, registry_, config.job_timeout),
+      signer_(std::move(signer)),
+      plans_(membership_, collectives_, stubs_, registry_, config.job_timeout, signer_,
+             config.grant_lifetime),
       sessions_([this](const auto& pieces) { plans_.free_pieces(pieces); },
                 [this](const auto& plan_ids) { plans_.drop_all(plan_ids); }),
-      service_({membership_, jobs_, plans_, registry_, sessions_, collectives_},
-               config.heartbeat_interval, &metrics_),
-      calls_(config.call_limits) {
-  jobs_.set_metrics(&metrics_);
+      service_({membership_, plans_, registry_, sessions_, collectives_, stubs_, signer_},
+               config.heartbeat_interval, &metrics_) {
   plans_.set_metrics(&metrics_);
   plans_.set_sessions(&sessions_);
 }
@@ -62,7 +60,18 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
     return absl::InvalidArgumentError(
         "--down-after must be longer than --heartbeat-interval, and both positive");
   }
-  std::unique_ptr<ControllerServer> server(new ControllerServer(config));
+  if (!config.state_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(config.state_dir, error);
+    if (error) {
+      return absl::FailedPreconditionError("--state-dir " + config.state_dir + ": " + error.message());
+    }
+  }
+  auto signer = config.state_dir.empty()
+                    ? GrantSigner::generate()
+                    : GrantSigner::load_or_create(config.state_dir + "/grant-key.pem");
+  if (!signer.ok()) return signer.status();
+  std::unique_ptr<ControllerServer> server(new ControllerServer(config, *std::move(signer)));
   grpc::ServerBuilder builder;
   configure_server(builder);
   int port = 0;
@@ -75,19 +84,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   const std::string host = host_of(config.listen_address);
   const std::string shown_host = advertised_host(config.advertise, host, "");
   server->address_ = shown_host + ":" + std::to_string(port);
-  server->calls_.handle<tgrack::v1::SubmitRequest>(
-      kCallSubmit, "Submit",
-      [raw = server.get()](const tgrack::v1::SubmitRequest& request) {
-        return raw->service_.submit(request);
-      });
-  if (absl::Status status = server->calls_.start(host, config.call_port); !status.ok()) {
-    return status;
-  }
-  server->service_.set_call_port(server->calls_.port());
-  spdlog::info("tgcontroller serving on {}, Submit socket calls on port {} (heartbeat {} ms, "
-               "down after {} ms)",
-               server->address_, server->calls_.port(), config.heartbeat_interval.count(),
-               config.down_after.count());
+  spdlog::info("tgcontroller serving on {} (heartbeat {} ms, down after {} ms, grants for {} s)",
+               server->address_, config.heartbeat_interval.count(), config.down_after.count(),
+               config.grant_lifetime.count() / 1000);
   if (!config.port_file.empty()) {
     if (absl::Status status = write_port_file(config.port_file, server->address_); !status.ok()) {
       return status;
@@ -121,7 +120,6 @@ void ControllerServer::stop() {
   }
   sample_wake_.notify_all();
   if (sampler_.joinable()) sampler_.join();
-  calls_.stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
 }

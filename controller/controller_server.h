@@ -1,6 +1,7 @@
-// ControllerServer: a whole tgcontroller — membership, job runners, sessions and the gRPC
-// server —
-// wired together apart from main, so tests can run a controller in-process.
+// ControllerServer: a whole tgcontroller — membership, the plan runner, sessions, the grant
+// key and the gRPC server — wired together apart from main, so tests can run a controller
+// in-process. The grant key is read from STATE_DIR/grant-key.pem (made there on first start)
+// when a state directory is given, so grants outlive a restart; else it is made afresh.
 //
 // start() binds the listen address (port 0 = ephemeral), writes the bound address to the
 // port file when one is given and serves until stop() or destruction.
@@ -20,12 +21,11 @@
 #include "collectives/coordinator.h"
 #include "controller/controller_service.h"
 #include "controller/job_registry.h"
-#include "controller/job_runner.h"
 #include "controller/membership.h"
 #include "controller/node_stubs.h"
 #include "controller/plan_runner.h"
 #include "controller/sessions.h"
-#include "socket_call_server.h"
+#include "net/grant.h"
 
 namespace tg {
 
@@ -34,14 +34,14 @@ struct ControllerConfig {
   // Host written to --port-file and logs for the bound ports; "" = the --listen host, or for
   // a wildcard one the first non-loopback interface address (proto/advertised_address.h).
   std::string advertise;
-  int call_port = 0;  // Submit as a socket call, on the listen host (0 = any port).
-  SocketCallLimits call_limits;  // Connections and timeouts of the socket-call port.
   std::string port_file;                                  // "" = none.
   std::chrono::milliseconds down_after{3000};             // Silence before a node is DOWN.
   // A node DOWN this long leaves the default node listing (ListNodes without `all`).
   std::chrono::milliseconds forget_down_after{std::chrono::hours(1)};
   std::chrono::milliseconds heartbeat_interval{1000};     // Told to daemons.
-  std::chrono::milliseconds job_timeout{60000};           // Deadline of one RunGraph.
+  std::chrono::milliseconds job_timeout{60000};           // Deadline of one run on a daemon.
+  std::chrono::milliseconds grant_lifetime{600000};       // Of the grants Place hands out.
+  std::string state_dir;                                  // Holds the grant key; "" = none.
   std::string metrics_address;      // Prometheus /metrics HOST:PORT (port 0 = any); "" = none.
   std::string metrics_port_file;    // Where the bound metrics HOST:PORT goes; "" = none.
 };
@@ -60,7 +60,7 @@ class ControllerServer {
   void stop();
 
  private:
-  explicit ControllerServer(const ControllerConfig& config);
+  ControllerServer(const ControllerConfig& config, GrantSigner signer);
   // Refreshes the nodes/devices-by-state gauges every second until stop().
   void sample_loop();
 
@@ -69,12 +69,11 @@ class ControllerServer {
   NodeStubs stubs_;
   JobRegistry registry_;
   coll::CollectiveCoordinator collectives_;
-  JobRunner jobs_;
+  const GrantSigner signer_;
   PlanRunner plans_;
   Sessions sessions_;
   ControllerServiceImpl service_;
   std::unique_ptr<grpc::Server> server_;
-  SocketCallServer calls_;
   std::string address_;
   std::mutex sample_mutex_;
   std::condition_variable sample_wake_;

@@ -27,14 +27,42 @@ grpc::Status ControllerServiceImpl::Register(grpc::ServerContext*,
   if (!incarnation.ok()) return to_grpc(incarnation.status());
   reply->set_incarnation(*incarnation);
   reply->set_heartbeat_interval_ms(static_cast<uint32_t>(heartbeat_interval_.count()));
+  reply->set_grant_public_key(signer_.public_key());
   return grpc::Status::OK;
 }
 
 grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext*,
                                               const tgrack::v1::HeartbeatRequest* request,
                                               tgrack::v1::HeartbeatReply*) {
-  return to_grpc(
-      membership_.heartbeat(request->node_name(), request->incarnation(), request->devices()));
+  if (absl::Status status = membership_.heartbeat(request->node_name(), request->incarnation(),
+                                                  request->devices());
+      !status.ok()) {
+    return to_grpc(status);
+  }
+  if (metrics_ != nullptr) {
+    for (const tgrack::v1::JobInfo& job : request->finished_jobs()) {
+      metrics_->job_submitted();
+      metrics_->job_done(job.seconds(), job.state() == tgrack::v1::JOB_STATE_SUCCEEDED
+                                            ? absl::StatusCode::kOk
+                                        : job.state() == tgrack::v1::JOB_STATE_CANCELLED
+                                            ? absl::StatusCode::kCancelled
+                                            : absl::StatusCode::kUnknown);
+    }
+  }
+  auto node = membership_.node(request->node_name());
+  registry_.report(
+      request->node_name(), {request->running_jobs().begin(), request->running_jobs().end()},
+      {request->finished_jobs().begin(), request->finished_jobs().end()},
+      [this, address = node.ok() ? node->address() : std::string()](const std::string& job_id,
+                                                                    const std::string& reason) {
+        tgrack::v1::CancelJobRequest cancel;
+        cancel.set_job_id(job_id);
+        cancel.set_reason(reason);
+        tgrack::v1::CancelJobReply reply;
+        auto context = context_with_deadline(std::chrono::seconds(2));
+        stubs_.at(address).CancelJob(context.get(), cancel, &reply);
+      });
+  return grpc::Status::OK;
 }
 
 grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
@@ -49,7 +77,7 @@ grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext* context,
                                            const tgrack::v1::SubmitRequest* request,
                                            tgrack::v1::SubmitReply* reply) {
-  auto result = submit(*request, time_left(*context));
+  auto result = plans_.submit(*request, time_left(*context));
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the Submit reply"); !s.ok()) {
     return to_grpc(s);
@@ -58,17 +86,13 @@ grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::GetCallPort(grpc::ServerContext*,
-                                                const tgrack::v1::GetCallPortRequest*,
-                                                tgrack::v1::GetCallPortReply* reply) {
-  reply->set_port(static_cast<uint32_t>(call_port_));
+grpc::Status ControllerServiceImpl::Place(grpc::ServerContext*,
+                                          const tgrack::v1::PlaceRequest* request,
+                                          tgrack::v1::PlaceReply* reply) {
+  auto result = plans_.place(*request);
+  if (!result.ok()) return to_grpc(result.status());
+  *reply = std::move(*result);
   return grpc::Status::OK;
-}
-
-absl::StatusOr<tgrack::v1::SubmitReply> ControllerServiceImpl::submit(
-    const tgrack::v1::SubmitRequest& request, std::chrono::milliseconds caller_timeout) {
-  return PlanRunner::needs_plan(request) ? plans_.submit(request, caller_timeout)
-                                         : jobs_.submit(request, caller_timeout);
 }
 
 grpc::Status ControllerServiceImpl::CreateCommunicator(
@@ -127,7 +151,8 @@ grpc::Status ControllerServiceImpl::DrainNode(grpc::ServerContext*,
     return to_grpc(status);
   }
   auto [finished, cancelled] =
-      registry_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()));
+      registry_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()),
+                      heartbeat_interval_ * 3);
   membership_.end_drain(request->node());
   reply->set_finished(static_cast<uint32_t>(finished));
   reply->set_cancelled(static_cast<uint32_t>(cancelled));

@@ -1,5 +1,5 @@
 // ControllerServiceImpl: the gRPC face of the controller. Each handler reads the request,
-// calls Membership or JobRunner and fills the reply; a non-OK absl::Status becomes the
+// calls Membership or PlanRunner and fills the reply; a non-OK absl::Status becomes the
 // grpc::Status with the same code and message (to_grpc). Nothing throws out of a handler.
 #pragma once
 
@@ -8,8 +8,9 @@
 #include "collectives/coordinator.h"
 #include "controller/hive_reset.h"
 #include "controller/job_registry.h"
-#include "controller/job_runner.h"
 #include "controller/membership.h"
+#include "controller/node_stubs.h"
+#include "net/grant.h"
 #include "controller/plan_runner.h"
 #include "controller/sessions.h"
 #include "tgrack/v1/controller.grpc.pb.h"
@@ -21,23 +22,26 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   // The parts of a controller the handlers call; all must outlive the service.
   struct Parts {
     Membership& membership;
-    JobRunner& jobs;
     PlanRunner& plans;
     JobRegistry& registry;
     Sessions& sessions;
     coll::CollectiveCoordinator& collectives;
+    NodeStubs& stubs;
+    const GrantSigner& signer;  // Its public key goes to daemons as they register.
   };
   // `heartbeat_interval` is what daemons are told to use.
   ControllerServiceImpl(Parts parts, std::chrono::milliseconds heartbeat_interval,
                         ControllerMetrics* metrics = nullptr)
       : membership_(parts.membership),
-        jobs_(parts.jobs),
         plans_(parts.plans),
         registry_(parts.registry),
         sessions_(parts.sessions),
         collectives_(parts.collectives),
+        stubs_(parts.stubs),
+        signer_(parts.signer),
         resets_(parts.membership, metrics),
-        heartbeat_interval_(heartbeat_interval) {}
+        heartbeat_interval_(heartbeat_interval),
+        metrics_(metrics) {}
 
   grpc::Status Register(grpc::ServerContext*, const tgrack::v1::RegisterRequest* request,
                         tgrack::v1::RegisterReply* reply) override;
@@ -47,16 +51,8 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                          tgrack::v1::ListNodesReply* reply) override;
   grpc::Status Submit(grpc::ServerContext*, const tgrack::v1::SubmitRequest* request,
                       tgrack::v1::SubmitReply* reply) override;
-  grpc::Status GetCallPort(grpc::ServerContext*, const tgrack::v1::GetCallPortRequest*,
-                           tgrack::v1::GetCallPortReply* reply) override;
-  // Submit's work, for the gRPC call and the socket call alike. The work on the daemons is
-  // bounded by `caller_timeout` (what is left of the caller's deadline) as well as by the
-  // controller's own job timeout.
-  absl::StatusOr<tgrack::v1::SubmitReply> submit(
-      const tgrack::v1::SubmitRequest& request,
-      std::chrono::milliseconds caller_timeout = std::chrono::milliseconds::max());
-  // The port Submit is served on as a socket call; 0 (the default) = not served.
-  void set_call_port(int port) { call_port_ = port; }
+  grpc::Status Place(grpc::ServerContext*, const tgrack::v1::PlaceRequest* request,
+                     tgrack::v1::PlaceReply* reply) override;
 
   // Collectives: handed to the CollectiveCoordinator.
   grpc::Status CreateCommunicator(grpc::ServerContext*,
@@ -100,14 +96,15 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
 
  private:
   Membership& membership_;
-  JobRunner& jobs_;
   PlanRunner& plans_;
   JobRegistry& registry_;
   Sessions& sessions_;
   coll::CollectiveCoordinator& collectives_;
+  NodeStubs& stubs_;
+  const GrantSigner& signer_;
   HiveReset resets_;
   const std::chrono::milliseconds heartbeat_interval_;
-  int call_port_ = 0;
+  ControllerMetrics* metrics_;
 };
 
 }  // namespace tg

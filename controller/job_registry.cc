@@ -57,6 +57,69 @@ std::string JobRegistry::finish(const std::string& job_id, const absl::Status& s
   return reason;
 }
 
+void JobRegistry::report(const std::string& node, std::vector<tgrack::v1::JobInfo> running,
+                         std::vector<tgrack::v1::JobInfo> finished, NodeCancelFn cancel_on_node) {
+  {
+    std::lock_guard lock(mu_);
+    ++reports_[node];
+    std::erase_if(running_, [&](const auto& entry) {
+      const Job& job = entry.second;
+      return job.reported_by == node &&
+             std::none_of(running.begin(), running.end(),
+                          [&](const auto& info) { return info.job_id() == entry.first; });
+    });
+    const double now_unix = unix_seconds();
+    for (tgrack::v1::JobInfo& info : running) {
+      if (running_.contains(info.job_id())) continue;
+      Job job;
+      job.started = std::chrono::steady_clock::now() -
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(now_unix - info.started_unix_seconds()));
+      job.reported_by = node;
+      job.cancel = [cancel_on_node, id = info.job_id()](const std::string& reason) {
+        cancel_on_node(id, reason);
+      };
+      job.info = std::move(info);
+      running_.emplace(job.info.job_id(), std::move(job));
+    }
+    for (tgrack::v1::JobInfo& info : finished) {
+      if (auto it = running_.find(info.job_id());
+          it != running_.end() && it->second.reported_by == node) {
+        if (!it->second.cancelled_because.empty() && info.error().empty()) {
+          info.set_error(it->second.cancelled_because);
+        }
+        running_.erase(it);
+      }
+      // A job over several daemons is reported by each: one entry, with all their devices.
+      auto same = std::find_if(finished_.begin(),
+                               finished_.begin() + std::min<size_t>(finished_.size(), 64),
+                               [&](const auto& known) { return known.job_id() == info.job_id(); });
+      if (same != finished_.begin() + std::min<size_t>(finished_.size(), 64)) {
+        for (const auto& device : info.devices()) *same->add_devices() = device;
+        same->set_seconds(std::max(same->seconds(), info.seconds()));
+        if (same->state() == tgrack::v1::JOB_STATE_SUCCEEDED) {
+          same->set_state(info.state());
+          same->set_error(info.error());
+        }
+        continue;
+      }
+      finished_.push_front(std::move(info));
+      if (finished_.size() > history_) finished_.pop_back();
+    }
+  }
+  finished_cv_.notify_all();
+}
+
+int JobRegistry::running_on(const std::string& node, uint32_t index) const {
+  std::lock_guard lock(mu_);
+  int count = 0;
+  for (const auto& [id, job] : running_) {
+    count += std::count_if(job.info.devices().begin(), job.info.devices().end(),
+                           [&](const auto& d) { return d.node() == node && d.index() == index; });
+  }
+  return count;
+}
+
 absl::Status JobRegistry::cancel(const std::string& job_id, const std::string& reason) {
   CancelFn fn;
   {
@@ -83,11 +146,14 @@ bool JobRegistry::touches(const Job& job, const std::string& node) const {
 }
 
 std::pair<int, int> JobRegistry::drain(const std::string& node,
-                                       std::chrono::milliseconds deadline) {
+                                       std::chrono::milliseconds deadline,
+                                       std::chrono::milliseconds report_wait) {
   std::vector<std::string> late;
   int before = 0;
   {
     std::unique_lock lock(mu_);
+    const uint64_t seen = reports_[node];
+    finished_cv_.wait_for(lock, report_wait, [&] { return reports_[node] >= seen + 2; });
     auto on_node = [&] {
       int count = 0;
       for (const auto& [id, job] : running_) count += touches(job, node) ? 1 : 0;

@@ -5,8 +5,9 @@
 // job's work there) and finish() with its outcome. cancel() records the reason and calls
 // that function once; the runner then reports CANCELLED with the reason. drain() waits for
 // the jobs touching a node and cancels those still running at the deadline. The last
-// `history` finished jobs are kept. Thread-safe; the cancel function is called without the
-// registry's lock held.
+// `history` finished jobs are kept. Jobs that clients run on daemons directly (under grants)
+// arrive through report(), from the daemons' heartbeats. Thread-safe; the cancel function is
+// called without the registry's lock held.
 #pragma once
 
 #include <chrono>
@@ -38,11 +39,23 @@ class JobRegistry {
   // Records the outcome. Returns the cancel reason when the job was cancelled, else "".
   std::string finish(const std::string& job_id, const absl::Status& status);
 
+  // Jobs clients ran directly on `node`, as its daemon reported them: those running now
+  // (replacing the node's earlier report) and those finished since. `cancel_on_node` stops
+  // a reported running job on that daemon.
+  using NodeCancelFn = std::function<void(const std::string& job_id, const std::string& reason)>;
+  void report(const std::string& node, std::vector<tgrack::v1::JobInfo> running,
+              std::vector<tgrack::v1::JobInfo> finished, NodeCancelFn cancel_on_node);
+  // Jobs running on device `index` of `node` (for placement).
+  int running_on(const std::string& node, uint32_t index) const;
+
   // NOT_FOUND naming the job when it is not running.
   absl::Status cancel(const std::string& job_id, const std::string& reason);
   // Waits up to `deadline` for the running jobs on `node`; cancels the rest with a reason
-  // naming the node and the drain. Returns {finished, cancelled}.
-  std::pair<int, int> drain(const std::string& node, std::chrono::milliseconds deadline);
+  // naming the node and the drain. Returns {finished, cancelled}. Jobs clients run directly
+  // are known from the node's reports, so it first waits (up to `report_wait`) for two more
+  // reports from the node: the second was taken after the drain began.
+  std::pair<int, int> drain(const std::string& node, std::chrono::milliseconds deadline,
+                            std::chrono::milliseconds report_wait = std::chrono::milliseconds(0));
 
   // Running jobs first (oldest first), then finished ones (newest first).
   std::vector<tgrack::v1::JobInfo> list(bool running_only) const;
@@ -54,6 +67,7 @@ class JobRegistry {
     std::chrono::steady_clock::time_point started;
     CancelFn cancel;
     std::string cancelled_because;
+    std::string reported_by;  // The node whose daemon reported it; "" = run by the controller.
   };
   bool touches(const Job& job, const std::string& node) const;
 
@@ -62,6 +76,7 @@ class JobRegistry {
   std::condition_variable finished_cv_;
   uint64_t next_ = 1;
   std::map<std::string, Job> running_;
+  std::map<std::string, uint64_t> reports_;  // Reports received, by node.
   std::deque<tgrack::v1::JobInfo> finished_;  // Newest first.
 };
 

@@ -12,7 +12,7 @@
 int main(int argc, char** argv) {
   tg::ControllerConfig config;
   std::string down_after = "3s", heartbeat_interval = "1s", job_timeout = "60s",
-              forget_down_after = "60m";
+              forget_down_after = "60m", grant_lifetime = "10m";
   CLI::App app{"tgcontroller: knows every tgd and its devices, places and runs graphs"};
   tg::flags::add_version(app, "tgcontroller", TGRACK_VERSION);
   app.add_option("--listen", config.listen_address, "HOST:PORT to serve on (port 0 = any)")
@@ -22,18 +22,11 @@ int main(int argc, char** argv) {
                  "Host (name or address) shown for the bound ports in --port-file and logs "
                  "(default: the --listen host; for 0.0.0.0 the first non-loopback address)");
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
-  app.add_option("--call-port", config.call_port,
-                 "Port on the --listen host for Submit as a plain-TCP socket call, the fast path "
-                 "of clients (0 = any)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
-  std::string call_idle_timeout = "300s";
-  app.add_option("--call-max-connections", config.call_limits.max_connections,
-                 "Connections (one thread each) the --call-port serves at once; more are refused")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--call-idle-timeout", call_idle_timeout,
-                 "Close a --call-port connection idle this long between calls")
+  app.add_option("--state-dir", config.state_dir,
+                 "Directory for the grant signing key (grant-key.pem, made on first start); "
+                 "without one a fresh key is made at every start");
+  app.add_option("--grant-lifetime", grant_lifetime,
+                 "How long a grant from Place lets a client run on daemons directly")
       ->capture_default_str();
   app.add_option("--down-after", down_after, "A node silent this long is DOWN")
       ->capture_default_str();
@@ -57,7 +50,7 @@ int main(int argc, char** argv) {
         std::tuple{&heartbeat_interval, &config.heartbeat_interval, "--heartbeat-interval"},
         std::tuple{&job_timeout, &config.job_timeout, "--job-timeout"},
         std::tuple{&forget_down_after, &config.forget_down_after, "--forget-down-after"},
-        std::tuple{&call_idle_timeout, &config.call_limits.idle_timeout, "--call-idle-timeout"}}) {
+        std::tuple{&grant_lifetime, &config.grant_lifetime, "--grant-lifetime"}}) {
     auto parsed = tg::parse_duration(*text);
     if (!parsed.ok()) {
       std::fprintf(stderr, "tgcontroller: %s: %s\n", flag,

@@ -52,7 +52,7 @@ std::optional<PlacementChoice> least_loaded(const std::vector<const NodeInfo*>& 
                               : static_cast<double>(device.memory_used_bytes()) / device.memory_bytes();
       const std::tuple<int, double> load{jobs_running(node->name(), index), used};
       if (!best || load < best_load) {
-        best = PlacementChoice{node->name(), node->address(), index, node->call_port()};
+        best = PlacementChoice{node->name(), node->address(), index};
         best_load = load;
       }
     }
@@ -84,7 +84,7 @@ absl::StatusOr<PlacementChoice> place(const std::vector<NodeInfo>& nodes,
       return absl::UnavailableError("device " + device_name(name, index) +
                                     " is unhealthy: " + device.health_reason());
     }
-    return PlacementChoice{name, (*node)->address(), index, (*node)->call_port()};
+    return PlacementChoice{name, (*node)->address(), index};
   }
 
   if (!request.node().empty()) {

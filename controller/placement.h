@@ -26,7 +26,6 @@ struct PlacementChoice {
   std::string node;     // Node name.
   std::string address;  // Its NodeService host:port.
   uint32_t index = 0;   // Device index on that node.
-  uint32_t call_port = 0;  // Its RunGraph socket-call port; 0 = none.
 };
 
 // Jobs currently running on a device, by node name and index.

@@ -1,6 +1,7 @@
 #include "controller/plan_runner.h"
 
 #include <algorithm>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/job_failure.h"
+#include "controller/plan_inputs.h"
 #include "controller/placement.h"
 #include "controller/reply_size.h"
 #include "devices/graph/graph_api.h"
@@ -60,87 +62,43 @@ std::string placement_text(const Plan& plan) {
 // The devices of a plan as a short description, e.g. "a/0,b/0".
 std::string plan_devices(const Plan& plan) { return devices_str(plan.devices); }
 
-// Checks every INPUT is fed once, with its captured dtype, shape and layout, and that no
-// two inputs are fed the same remote tensor.
-absl::Status check_inputs(const Plan& plan, const v1::SubmitRequest& request,
-                          const std::map<std::string, v1::RemoteTensor>& fed) {
-  std::map<std::string, const v1::NamedTensor*> by_value;
-  for (const v1::NamedTensor& feed : request.feeds()) {
-    if (!by_value.emplace(feed.name(), &feed).second) {
-      return absl::InvalidArgumentError("input '" + feed.name() + "' is fed twice");
-    }
-  }
-  std::map<std::string, std::string> fed_by;  // Remote tensor id -> input.
-  size_t matched = 0;
-  for (const PlannedValue& input : plan.inputs) {
-    const auto value = by_value.find(input.name);
-    const auto handle = fed.find(input.name);
-    if (value != by_value.end() && handle != fed.end()) {
-      return absl::InvalidArgumentError("input '" + input.name +
-                                        "' is fed twice (by value and by a remote tensor)");
-    }
-    if (value == by_value.end() && handle == fed.end()) {
-      return absl::InvalidArgumentError("input '" + input.name + "' (" + input.type.str() +
-                                        ") is not fed");
-    }
-    TensorType got;
-    if (value != by_value.end()) {
-      ++matched;
-      got.dtype = value->second->tensor().dtype();
-      got.shape.assign(value->second->tensor().shape().begin(), value->second->tensor().shape().end());
-    } else {
-      const v1::RemoteTensor& tensor = handle->second;
-      got.dtype = tensor.dtype();
-      got.shape.assign(tensor.shape().begin(), tensor.shape().end());
-      auto [it, fresh] = fed_by.emplace(tensor.id(), input.name);
-      if (!fresh) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "inputs '", it->second, "' and '", input.name, "' are both fed remote tensor '",
-            tensor.id(), "'; an input may not alias another"));
-      }
-      auto layout = Layout::from_sharding(tensor.layout(), static_cast<int>(got.shape.size()));
-      if (!layout.ok() || !(*layout == input.layout)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "input '", input.name, "' was planned ", input.layout.str(), " but remote tensor '",
-            tensor.id(), "' is ", layout.ok() ? layout->str() : std::string(layout.status().message())));
-      }
-    }
-    if (!(got == input.type)) {
-      return absl::InvalidArgumentError("input '" + input.name + "': expected " +
-                                        input.type.str() + ", got " + got.str());
-    }
-  }
-  if (matched != by_value.size()) {
-    for (const auto& fed : by_value) {
-      const std::string& name = fed.first;
-      if (std::none_of(plan.inputs.begin(), plan.inputs.end(),
-                       [&](const PlannedValue& v) { return v.name == name; })) {
-        return absl::InvalidArgumentError("feed '" + name + "' names no INPUT of the graph");
-      }
-    }
-  }
-  return absl::OkStatus();
-}
+}  // namespace
 
+namespace {
+std::string random_hex() {
+  std::random_device random;
+  return absl::StrCat(absl::Hex(random(), absl::kZeroPad8), absl::Hex(random(), absl::kZeroPad8));
+}
 }  // namespace
 
 PlanRunner::PlanRunner(const Membership& membership, coll::CollectiveCoordinator& coordinator,
-                       NodeStubs& stubs, JobRegistry& jobs, std::chrono::milliseconds run_timeout)
+                       NodeStubs& stubs, JobRegistry& jobs, std::chrono::milliseconds run_timeout,
+                       const GrantSigner& signer, std::chrono::milliseconds grant_lifetime)
     : membership_(membership),
       coordinator_(coordinator),
       stubs_(stubs),
       jobs_(jobs),
-      run_timeout_(run_timeout) {}
+      run_timeout_(run_timeout),
+      signer_(signer),
+      grant_lifetime_(grant_lifetime),
+      grant_prefix_("g-" + random_hex()) {}
 
-bool PlanRunner::needs_plan(const v1::SubmitRequest& request) {
-  if (!request.plan_id().empty() || request.capture() || !request.session().empty() ||
-      request.inputs_size() > 0 || request.keep_size() > 0 || request.deterministic()) {
-    return true;
+v1::SignedGrant PlanRunner::grant(const std::string& node, const std::vector<uint32_t>& devices,
+                                  const std::string& plan_id, const std::string& session,
+                                  bool client_driven, std::chrono::milliseconds lifetime) {
+  v1::Grant grant;
+  {
+    std::lock_guard lock(mu_);
+    grant.set_grant_id(absl::StrCat(grant_prefix_, "-", next_grant_++));
   }
-  return std::any_of(request.graph().nodes().begin(), request.graph().nodes().end(),
-                     [](const v1::Node& node) {
-                       return node.has_placement() || node.sharding().devices_size() > 0;
-                     });
+  grant.set_tenant("default");
+  grant.set_session(session);
+  grant.set_node(node);
+  for (uint32_t index : devices) grant.add_device_indices(index);
+  grant.set_plan_id(plan_id);
+  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + lifetime));
+  grant.set_client_driven(client_driven);
+  return signer_.sign(grant);
 }
 
 std::string PlanRunner::address_of(const std::string& node) const {
@@ -158,16 +116,18 @@ bool PlanRunner::lost(const std::string& node, const std::string& address) {
          probe.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
-absl::StatusOr<Plan> PlanRunner::make_plan(const v1::SubmitRequest& request,
+absl::StatusOr<Plan> PlanRunner::make_plan(const Ask& ask,
                                            const std::map<std::string, Layout>& fed_layouts) {
-  auto validated = validate_graph(request.graph());
+  auto validated = validate_graph(ask.graph);
   if (!validated.ok()) return validated.status();
   PlanOptions options;
-  options.deterministic = request.deterministic();
+  options.deterministic = ask.deterministic;
   options.input_layouts = fed_layouts;
   options.place = [this](const v1::Placement& placement) -> absl::StatusOr<v1::DeviceRef> {
-    auto choice = place(membership_.nodes(), placement,
-                        [](const std::string&, uint32_t) { return 0; });
+    auto choice = tg::place(membership_.nodes(), placement,
+                            [this](const std::string& node, uint32_t index) {
+                              return jobs_.running_on(node, index);
+                            });
     if (!choice.ok()) return choice.status();
     v1::DeviceRef device;
     device.set_node(choice->node);
@@ -178,7 +138,7 @@ absl::StatusOr<Plan> PlanRunner::make_plan(const v1::SubmitRequest& request,
   options.communicator = [](const std::vector<v1::DeviceRef>& devices) -> absl::StatusOr<std::string> {
     return kCommPlaceholder + devices_str(devices);
   };
-  return plan_graph(request.graph(), *validated, request.placement(), options);
+  return plan_graph(ask.graph, *validated, ask.placement, options);
 }
 
 absl::Status PlanRunner::bind_communicators(Plan& plan) {
@@ -272,10 +232,10 @@ absl::Status PlanRunner::install(const std::string& plan_id, const Plan& plan) {
 }
 
 absl::StatusOr<std::shared_ptr<PlanRunner::Captured>> PlanRunner::capture(
-    const v1::SubmitRequest& request, const std::map<std::string, Layout>& fed_layouts, Plan plan) {
-  std::string fingerprint = request.graph().SerializeAsString();
-  absl::StrAppend(&fingerprint, "|", request.placement().SerializeAsString(), "|",
-                  request.deterministic() ? "deterministic" : "fast");
+    const Ask& ask, const std::map<std::string, Layout>& fed_layouts, Plan plan) {
+  std::string fingerprint = ask.graph.SerializeAsString();
+  absl::StrAppend(&fingerprint, "|", ask.placement.SerializeAsString(), "|",
+                  ask.deterministic ? "deterministic" : "fast");
   for (const auto& [name, layout] : fed_layouts) {  // Layouts of remote inputs.
     absl::StrAppend(&fingerprint, "|", name, "=", layout.str());
   }
@@ -292,7 +252,7 @@ absl::StatusOr<std::shared_ptr<PlanRunner::Captured>> PlanRunner::capture(
     }
   }
   auto captured = std::make_shared<Captured>();
-  captured->session = request.session();
+  captured->session = ask.session;
   captured->unbound = plan;
   captured->placement = placement;
   if (absl::Status status = bind_communicators(plan); !status.ok()) return status;
@@ -379,35 +339,17 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
     }
 
     if (!request.plan_id().empty()) {
-      std::shared_ptr<Captured> captured;
-      {
-        std::lock_guard lock(mu_);
-        auto it = plans_.find(request.plan_id());
-        if (it == plans_.end()) {
-          return absl::NotFoundError("plan '" + request.plan_id() + "' is unknown (never "
-                                     "captured, or dropped)");
-        }
-        captured = it->second;
+      std::shared_ptr<Captured> captured = this->captured(request.plan_id());
+      if (captured == nullptr) {
+        return absl::NotFoundError("plan '" + request.plan_id() + "' is unknown (never "
+                                   "captured, or dropped)");
       }
       if (absl::Status status = check_inputs(captured->unbound, request, fed); !status.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("replay of ", captured->id, " refused: ",
                                                        status.message()));
       }
       std::lock_guard rebinding(captured->rebinding);
-      bool stale = false;
-      {
-        std::lock_guard lock(mu_);
-        for (const std::string& id : captured->bound.comm_ids) {
-          stale |= std::none_of(comms_.begin(), comms_.end(),
-                                [&](const auto& entry) { return entry.second.id == id; });
-        }
-      }
-      if (stale) {
-        Plan rebound = captured->unbound;
-        if (absl::Status status = bind_communicators(rebound); !status.ok()) return status;
-        if (absl::Status status = install(captured->id, rebound); !status.ok()) return status;
-        captured->bound = std::move(rebound);
-      }
+      if (absl::Status status = refresh_communicators(*captured); !status.ok()) return status;
       return execute(request, captured->bound, captured->id, fed, caller_timeout, queued);
     }
 
@@ -419,11 +361,12 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
       }
       fed_layouts[name] = *layout;
     }
-    auto plan = make_plan(request, fed_layouts);
+    const Ask ask{request.graph(), request.placement(), request.deterministic(), request.session()};
+    auto plan = make_plan(ask, fed_layouts);
     if (!plan.ok()) return plan.status();
     if (absl::Status status = check_inputs(*plan, request, fed); !status.ok()) return status;
     if (request.capture()) {
-      auto captured = capture(request, fed_layouts, *plan);
+      auto captured = capture(ask, fed_layouts, *plan);
       if (!captured.ok()) return captured.status();
       std::lock_guard rebinding((*captured)->rebinding);
       return execute(request, (*captured)->bound, (*captured)->id, fed, caller_timeout, queued);
@@ -533,6 +476,12 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
     *run.add_runs() = std::move(runs[i]);
     run.set_timeout_ms(static_cast<uint32_t>(run_timeout.count()));
     run.set_session(request.session());
+  }
+  for (auto& [node, run] : per_node) {
+    std::vector<uint32_t> devices;
+    for (const v1::FragmentRun& r : run.runs()) devices.push_back(r.device_index());
+    *run.mutable_grant() = grant(node, devices, plan_id, request.session(),
+                                 /*client_driven=*/false, run_timeout_ + std::chrono::seconds(30));
   }
   std::vector<std::string> nodes;
   std::map<std::string, std::string> addresses;
@@ -678,6 +627,115 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   reply.set_plan_id(plan_id);
   if (!plan.devices.empty()) *reply.mutable_device() = plan.devices.front();
   for (const v1::DeviceRef& d : plan.devices) *reply.add_devices() = d;
+  return reply;
+}
+
+std::shared_ptr<PlanRunner::Captured> PlanRunner::captured(const std::string& plan_id) {
+  std::lock_guard lock(mu_);
+  auto it = plans_.find(plan_id);
+  return it == plans_.end() ? nullptr : it->second;
+}
+
+absl::Status PlanRunner::refresh_communicators(Captured& captured) {
+  bool stale = false;
+  {
+    std::lock_guard lock(mu_);
+    for (const std::string& id : captured.bound.comm_ids) {
+      stale |= std::none_of(comms_.begin(), comms_.end(),
+                            [&](const auto& entry) { return entry.second.id == id; });
+    }
+  }
+  if (!stale) return absl::OkStatus();
+  Plan rebound = captured.unbound;
+  if (absl::Status status = bind_communicators(rebound); !status.ok()) return status;
+  if (absl::Status status = install(captured.id, rebound); !status.ok()) return status;
+  captured.bound = std::move(rebound);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request) {
+  if (!request.session().empty()) {
+    if (sessions_ == nullptr) return absl::InternalError("sessions are not set up");
+    if (absl::Status status = sessions_->check(request.session()); !status.ok()) return status;
+  }
+  Plan plan;
+  std::string plan_id;
+  std::shared_ptr<Captured> held;
+  if (!request.plan_id().empty()) {
+    held = captured(request.plan_id());
+    if (held == nullptr) {
+      return absl::NotFoundError("plan '" + request.plan_id() +
+                                 "' is unknown (never captured, dropped, or captured by a "
+                                 "controller that has restarted since)");
+    }
+  } else {
+    const Ask ask{request.graph(), request.placement(), request.deterministic(), request.session()};
+    auto made = make_plan(ask, {});
+    if (!made.ok()) return made.status();
+    if (request.capture()) {
+      auto captured = capture(ask, {}, *std::move(made));
+      if (!captured.ok()) return captured.status();
+      held = *std::move(captured);
+    } else {
+      if (absl::Status status = bind_communicators(*made); !status.ok()) return status;
+      plan = *std::move(made);
+    }
+  }
+  if (held != nullptr) {
+    std::lock_guard rebinding(held->rebinding);
+    if (absl::Status status = refresh_communicators(*held); !status.ok()) return status;
+    plan = held->bound;
+    plan_id = held->id;
+  }
+  std::vector<std::pair<std::string, TensorType>> returned;
+  for (const PlannedValue& output : plan.outputs) returned.emplace_back(output.name, output.type);
+  if (absl::Status status = check_returned_outputs(returned); !status.ok()) return status;
+
+  v1::PlaceReply reply;
+  std::map<std::string, uint32_t> daemon_of;  // Node -> index in reply.daemons.
+  for (size_t i = 0; i < plan.devices.size(); ++i) {
+    const std::string& node = plan.devices[i].node();
+    auto [it, fresh] = daemon_of.emplace(node, reply.daemons_size());
+    if (fresh) {
+      v1::PlacedDaemon* daemon = reply.add_daemons();
+      daemon->set_node(node);
+      daemon->set_address(address_of(node));
+      if (daemon->address().empty()) {
+        return absl::UnavailableError("node '" + node + "' of the plan is no longer in the pool");
+      }
+    }
+    v1::PlacedDaemon* daemon = reply.mutable_daemons(static_cast<int>(it->second));
+    daemon->add_device_indices(plan.devices[i].index());
+    if (plan_id.empty()) {
+      v1::Fragment* fragment = daemon->add_fragments();
+      fragment->set_device_index(plan.devices[i].index());
+      *fragment->mutable_graph() = std::move(plan.fragments[i]);
+    }
+  }
+  for (v1::PlacedDaemon& daemon : *reply.mutable_daemons()) {
+    *daemon.mutable_grant() = grant(daemon.node(), {daemon.device_indices().begin(),
+                                                    daemon.device_indices().end()},
+                                    plan_id, request.session(), /*client_driven=*/true,
+                                    grant_lifetime_);
+  }
+  auto describe = [&](const PlannedValue& value, v1::PlacedValue* placed) {
+    placed->set_name(value.name);
+    placed->set_shard_axis(value.layout.kind == Layout::Kind::kSharded ? value.layout.axis : -1);
+    placed->set_dtype(value.type.dtype);
+    for (int64_t d : value.type.shape) placed->add_shape(d);
+    for (const PlannedPiece& piece : value.pieces) {
+      v1::PlacedPiece* out = placed->add_pieces();
+      out->set_daemon(daemon_of.at(piece.device.node()));
+      out->set_device_index(piece.device.index());
+      out->set_node(piece.node);
+      out->set_index(static_cast<uint32_t>(piece.index));
+    }
+  };
+  for (const PlannedValue& input : plan.inputs) describe(input, reply.add_inputs());
+  for (const PlannedValue& output : plan.outputs) describe(output, reply.add_outputs());
+  reply.set_plan_id(plan_id);
+  reply.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + grant_lifetime_));
+  reply.set_timeout_ms(static_cast<uint32_t>(run_timeout_.count()));
   return reply;
 }
 

@@ -1,5 +1,9 @@
-// PlanRunner: runs graphs that span the pool — sharded or pinned inputs, remote tensors,
-// captured plans — by planning them (planner.h) and running each daemon's fragments there.
+// PlanRunner: plans graphs (planner.h) and runs each daemon's fragments there. Every graph
+// takes this one path: a graph on one device is a plan of one fragment.
+//
+// place(): admits and places a graph (or captures it, or renews a captured plan's grants)
+// without running it: each daemon's fragments, its address and a grant signed for it
+// (net/grant.h), so the client runs the fragments on the daemons itself (docs/rpc.md).
 //
 // submit():
 //   - validates the graph and feeds, resolves remote tensors fed to INPUTs (the session's
@@ -37,6 +41,7 @@
 #include "controller/node_stubs.h"
 #include "controller/planner.h"
 #include "controller/sessions.h"
+#include "net/grant.h"
 #include "tgrack/v1/controller.pb.h"
 
 namespace tg {
@@ -44,21 +49,21 @@ namespace tg {
 class PlanRunner {
  public:
   // Every argument must outlive the runner.
+  // Grants it hands out last `grant_lifetime`; those for its own runs, the run's timeout.
   PlanRunner(const Membership& membership, coll::CollectiveCoordinator& coordinator,
-             NodeStubs& stubs, JobRegistry& jobs, std::chrono::milliseconds run_timeout);
+             NodeStubs& stubs, JobRegistry& jobs, std::chrono::milliseconds run_timeout,
+             const GrantSigner& signer, std::chrono::milliseconds grant_lifetime);
 
   // Sessions own kept tensors and captured plans; set before the first submit().
   void set_sessions(Sessions* sessions) { sessions_ = sessions; }
   void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
-
-  // Whether `request` uses anything beyond "one graph on one device" (so needs a plan).
-  static bool needs_plan(const tgrack::v1::SubmitRequest& request);
 
   // The daemons' runs are bounded by `caller_timeout` (what is left of the caller's deadline)
   // as well as by the runner's own timeout; they stop themselves when it passes.
   absl::StatusOr<tgrack::v1::SubmitReply> submit(
       const tgrack::v1::SubmitRequest& request,
       std::chrono::milliseconds caller_timeout = std::chrono::milliseconds::max());
+  absl::StatusOr<tgrack::v1::PlaceReply> place(const tgrack::v1::PlaceRequest& request);
   // Forgets captured plans here and on their daemons; NOT_FOUND for an unknown id.
   absl::Status drop(const std::string& plan_id);
   void drop_all(const std::vector<std::string>& plan_ids);
@@ -73,13 +78,27 @@ class PlanRunner {
     std::shared_ptr<std::mutex> in_use;
   };
 
-  absl::StatusOr<Plan> make_plan(const tgrack::v1::SubmitRequest& request,
-                                 const std::map<std::string, Layout>& fed_layouts);
+  // What planning and capturing read of a Submit or Place request (referenced, not copied).
+  struct Ask {
+    const tgrack::v1::Graph& graph;
+    const tgrack::v1::Placement& placement;
+    bool deterministic;
+    const std::string& session;
+  };
+
+  absl::StatusOr<Plan> make_plan(const Ask& ask, const std::map<std::string, Layout>& fed_layouts);
+  // A grant for `devices` of `node`, signed, lasting `lifetime`.
+  tgrack::v1::SignedGrant grant(const std::string& node, const std::vector<uint32_t>& devices,
+                                const std::string& plan_id, const std::string& session,
+                                bool client_driven, std::chrono::milliseconds lifetime);
+  std::shared_ptr<Captured> captured(const std::string& plan_id);
+  // Rebinds a captured plan whose communicators were torn down; caller holds its rebinding.
+  absl::Status refresh_communicators(Captured& captured);
   // Replaces the planner's communicator placeholders with live communicators.
   absl::Status bind_communicators(Plan& plan);
   // `fed_layouts`: the layouts of the INPUTs fed from remote tensors, part of what makes two
   // captures "the same graph".
-  absl::StatusOr<std::shared_ptr<Captured>> capture(const tgrack::v1::SubmitRequest& request,
+  absl::StatusOr<std::shared_ptr<Captured>> capture(const Ask& ask,
                                                     const std::map<std::string, Layout>& fed_layouts,
                                                     Plan plan);
   absl::Status install(const std::string& plan_id, const Plan& plan);
@@ -99,6 +118,8 @@ class PlanRunner {
   NodeStubs& stubs_;
   JobRegistry& jobs_;
   const std::chrono::milliseconds run_timeout_;
+  const GrantSigner& signer_;
+  const std::chrono::milliseconds grant_lifetime_;
   Sessions* sessions_ = nullptr;
   ControllerMetrics* metrics_ = nullptr;
 
@@ -107,6 +128,8 @@ class PlanRunner {
   std::map<std::string, std::shared_ptr<Captured>> plans_;     // By plan id.
   std::map<std::string, std::string> plan_by_fingerprint_;
   uint64_t next_plan_ = 1;
+  uint64_t next_grant_ = 1;
+  const std::string grant_prefix_;  // Random per controller start, so grant ids never repeat.
 };
 
 }  // namespace tg

@@ -26,10 +26,8 @@
 #include "devices/topology/topology_proto.h"
 #include "devices/units.h"
 #include "advertised_address.h"
-#include "call_methods.h"
 #include "daemon/daemon_addresses.h"
 #include "rpc.h"
-#include "socket_call_server.h"
 
 #ifndef TGRACK_VERSION
 #define TGRACK_VERSION "unknown"
@@ -197,16 +195,6 @@ absl::Status Daemon::start() {
     return listen_failure(config_.listen_address);
   }
   address_ = addresses->node_host + ":" + std::to_string(port);
-  calls_ = std::make_unique<SocketCallServer>(config_.call_limits);
-  calls_->handle<tgrack::v1::RunGraphRequest>(
-      kCallRunGraph, "RunGraph",
-      [this](const tgrack::v1::RunGraphRequest& request) { return service_->run_graph(request); });
-  if (absl::Status status = calls_->start(config_.listen_address.substr(
-                                              0, config_.listen_address.rfind(':')),
-                                          config_.call_port);
-      !status.ok()) {
-    return status;
-  }
   const uint64_t device_memory = devices_.empty() ? 0 : devices_[0]->properties().memory_bytes;
   spdlog::info("node '{}' serving on {} with {} {} device(s) of {} each", config_.name, address_,
                devices_.size(), backend_name_,
@@ -216,11 +204,18 @@ absl::Status Daemon::start() {
       return status;
     }
   }
-  registrar_ = std::make_unique<Registrar>(config_.controller_address,
-                                           [this] {
-                                             sample_metrics();
-                                             return node_info();
-                                           });
+  Registrar::Hooks hooks;
+  hooks.describe = [this] {
+    sample_metrics();
+    return node_info();
+  };
+  hooks.registered = [this](const tgrack::v1::RegisterReply& reply) {
+    if (absl::Status status = grants_.trust(reply.grant_public_key()); !status.ok()) {
+      spdlog::error("the controller's grant key: {}", status.ToString());
+    }
+  };
+  hooks.reports = &job_reports_;
+  registrar_ = std::make_unique<Registrar>(config_.controller_address, std::move(hooks));
   registrar_->start();
   return absl::OkStatus();
 }
@@ -235,7 +230,6 @@ void Daemon::stop() {
   probe_wake_.notify_all();
   if (probe_thread_.joinable()) probe_thread_.join();
   if (registrar_) registrar_->stop();
-  if (calls_) calls_->stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_.reset();
   registrar_.reset();
@@ -255,7 +249,6 @@ tgrack::v1::NodeInfo Daemon::node_info() const {
   node.set_address(address_);
   node.set_rack(config_.rack);
   node.set_data_address(config_.data_address);
-  if (calls_) node.set_call_port(static_cast<uint32_t>(calls_->port()));
   node.set_pid(static_cast<uint32_t>(getpid()));
   node.set_version(TGRACK_VERSION);
   *node.mutable_topology() = topology_to_proto(*links_, links_source_);
@@ -314,42 +307,6 @@ absl::StatusOr<std::shared_ptr<Device>> Daemon::enter_device(uint32_t index,
     }
     idle_.notify_all();
   });
-}
-
-absl::StatusOr<std::vector<HostTensor>> Daemon::run_graph(
-    uint32_t device_index, const tgrack::v1::Graph& graph, const std::vector<HostTensor>& feeds,
-    const std::vector<std::string>& feed_names, const std::string& job_id,
-    const grpc::ServerContextBase* caller) {
-  auto entered = enter_device(device_index, job_id);
-  if (!entered.ok()) return entered.status();
-  std::shared_ptr<Device> device = *std::move(entered);
-  std::unique_ptr<JobCancels::Scope> scope;  // Registered for CancelJob when it has a job id.
-  std::shared_ptr<CancelToken> token = std::make_shared<CancelToken>();
-  if (!job_id.empty()) {
-    scope = cancels_->enter(job_id);
-    token = scope->token();
-  }
-  const std::string label = job_id.empty() ? std::string("a graph") : "job " + job_id;
-  auto watched = call_watch_->watch(caller, token, label);
-  ExecuteOptions options;
-  options.check = [&token] { return token->status(); };
-  options.stop = token->stop_flag();
-  const auto start = std::chrono::steady_clock::now();
-  auto result = execute_graph(*device, graph, feeds, feed_names, options);
-  metrics_->fragment_done(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-      result.status().code());
-  device = nullptr;  // Leaves the device, so a reset waiting for it may go on.
-  if (!result.ok()) {
-    absl::Status status = result.status();
-    if (token->cancelled()) {
-      status = absl::Status(status.code(), label + ": " + std::string(status.message()));
-    }
-    spdlog::warn("job {} on device {}: {}", job_id, device_index, status.ToString());
-    return status;
-  }
-  spdlog::debug("job {} ran on device {}", job_id, device_index);
-  return std::move(result->outputs);
 }
 
 }  // namespace tg

@@ -27,8 +27,9 @@
 #include <absl/status/statusor.h>
 #include <grpcpp/grpcpp.h>
 
+#include "daemon/job_reports.h"
 #include "daemon/kernel_stats.h"
-#include "socket_call_server.h"
+#include "net/grant.h"
 
 #include "devices/device.h"
 #include "devices/device_lock.h"
@@ -57,8 +58,6 @@ struct DaemonConfig {
   // Host peers dial for every port of this daemon; "" = daemon_addresses.h decides.
   std::string advertise;
   std::string rack;  // The rack the host stands in, reported in NodeInfo; "" = not told.
-  int call_port = 0;  // RunGraph as a socket call, on the listen host (0 = any port).
-  SocketCallLimits call_limits;  // Connections and timeouts of the socket-call port.
   int cpu_devices = 2;
   uint64_t device_memory = uint64_t{512} << 20;  // Per cpu device.
   int worker_threads = 1;                      // Per cpu device.
@@ -118,20 +117,13 @@ class Daemon {
   // This node as it is now: addresses, pid, version and every device's live state.
   tgrack::v1::NodeInfo node_info() const;
 
-  // Runs `graph` on local device `device_index`. NOT_FOUND for an index the node lacks;
-  // INVALID_ARGUMENT from validation or feeds (internal ops are refused); CANCELLED with the
-  // reason when CancelJob names `job_id` or `caller` (the gRPC call, when there is one) is
-  // cancelled, DEADLINE_EXCEEDED when the caller's deadline passes: checked between nodes
-  // and by held kernels, and reported as "job J: node 'x': why"; the device's error otherwise.
-  absl::StatusOr<std::vector<HostTensor>> run_graph(
-      uint32_t device_index, const tgrack::v1::Graph& graph, const std::vector<HostTensor>& feeds,
-      const std::vector<std::string>& feed_names, const std::string& job_id,
-      const grpc::ServerContextBase* caller = nullptr);
-
   // Graphs across the pool: plan fragments, remote tensors, transfers and cancellation
-  // (valid after start(); tensors() and cancels() after create()). CancelJob cancels
-  // RunFragments runs and RunGraph runs of the job alike.
+  // (valid after start(); tensors() and cancels() after create()).
   FragmentRunner& fragments() const { return *fragments_; }
+  // The controller's keys, to check the grant of every run (net/grant.h), and the runs that
+  // clients drove directly, reported to the controller in heartbeats (daemon/job_reports.h).
+  const GrantVerifier& grants() const { return grants_; }
+  JobReports& job_reports() { return job_reports_; }
   TensorStore& tensors() const { return *tensors_; }
   JobCancels& cancels() const { return *cancels_; }
   // Stops runs whose gRPC caller gave up or whose deadline passed (valid after create()).
@@ -173,7 +165,6 @@ class Daemon {
   std::unique_ptr<FragmentRunner> fragments_;
   std::unique_ptr<NodeServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<SocketCallServer> calls_;
   std::unique_ptr<Registrar> registrar_;
   std::mutex stop_mutex_;
 
@@ -188,6 +179,8 @@ class Daemon {
 
   std::unique_ptr<DaemonMetrics> metrics_;
   KernelStats kernel_stats_;
+  GrantVerifier grants_;
+  JobReports job_reports_;
   std::chrono::steady_clock::time_point last_sample_ = std::chrono::steady_clock::now();
 
   // Per device, guarded by state_mutex_: graphs running, reset in progress, why unhealthy.

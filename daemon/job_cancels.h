@@ -1,6 +1,6 @@
-// Cancellation of runs by job id. A CancelToken belongs to one run (a RunFragments call or a
-// RunGraph): it is cancelled once, with a status (CANCELLED, or DEADLINE_EXCEEDED when the
-// caller's deadline passed), and wakes whoever waits on its behalf
+// Cancellation of runs by job id. A CancelToken belongs to one run (a RunFragments call): it
+// is cancelled once, with a status (CANCELLED, or DEADLINE_EXCEEDED when the caller's deadline
+// passed), and wakes whoever waits on its behalf
 // (mailbox receives, communicators) through callbacks. JobCancels maps job ids to the tokens
 // of the runs going on this daemon, so CancelJob (and a drain) can stop them.
 //

@@ -24,19 +24,6 @@ int main(int argc, char** argv) {
   app.add_option("--listen", config.listen_address, "NodeService HOST:PORT (port 0 = any)")
       ->capture_default_str()
       ->check(tg::flags::host_port(tg::flags::kServe));
-  app.add_option("--call-port", config.call_port,
-                 "Port on the --listen host for RunGraph as a plain-TCP socket call, the "
-                 "controller's fast path (0 = any)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
-  std::string call_idle_timeout = "300s";
-  app.add_option("--call-max-connections", config.call_limits.max_connections,
-                 "Connections (one thread each) the --call-port serves at once; more are refused")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--call-idle-timeout", call_idle_timeout,
-                 "Close a --call-port connection idle this long between calls")
-      ->capture_default_str();
   app.add_option("--cpu-devices", config.cpu_devices, "Number of virtual cpu devices")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -92,8 +79,7 @@ int main(int argc, char** argv) {
 
   for (auto [text, target, flag] :
        {std::tuple{&probe_timeout, &config.health_probe_timeout, "--health-probe-timeout"},
-        std::tuple{&probe_interval, &config.health_probe_interval, "--health-probe-interval"},
-        std::tuple{&call_idle_timeout, &config.call_limits.idle_timeout, "--call-idle-timeout"}}) {
+        std::tuple{&probe_interval, &config.health_probe_interval, "--health-probe-interval"}}) {
     absl::Duration duration;
     if (!absl::ParseDuration(*text, &duration) || duration <= absl::ZeroDuration()) {
       std::fprintf(stderr, "tgd: %s: '%s' is not a positive duration (e.g. 500ms, 10s)\n", flag,

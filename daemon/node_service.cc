@@ -1,10 +1,13 @@
 #include "daemon/node_service.h"
 
+#include <optional>
+
 #include "collectives/collective_runtime.h"
 #include "daemon/daemon.h"
 #include "daemon/fragment_runner.h"
 #include "daemon/job_cancels.h"
 #include "daemon/tensor_store.h"
+#include "net/grant.h"
 #include "rpc.h"
 
 namespace tg {
@@ -14,33 +17,6 @@ grpc::Status NodeServiceImpl::GetNodeInfo(grpc::ServerContext*,
                                           tgrack::v1::NodeInfo* reply) {
   *reply = daemon_.node_info();
   return grpc::Status::OK;
-}
-
-grpc::Status NodeServiceImpl::RunGraph(grpc::ServerContext* context,
-                                       const tgrack::v1::RunGraphRequest* request,
-                                       tgrack::v1::RunGraphReply* reply) {
-  auto result = run_graph(*request, context);
-  if (!result.ok()) return to_grpc(result.status());
-  *reply = std::move(*result);
-  return grpc::Status::OK;
-}
-
-absl::StatusOr<tgrack::v1::RunGraphReply> NodeServiceImpl::run_graph(
-    const tgrack::v1::RunGraphRequest& request, const grpc::ServerContextBase* caller) {
-  std::vector<HostTensor> feeds;
-  std::vector<std::string> names;
-  for (const tgrack::v1::NamedTensor& feed : request.feeds()) {
-    auto tensor = HostTensor::from_proto(feed.tensor(), "feed '" + feed.name() + "'");
-    if (!tensor.ok()) return tensor.status();
-    feeds.push_back(std::move(*tensor));
-    names.push_back(feed.name());
-  }
-  auto outputs = daemon_.run_graph(request.device_index(), request.graph(), feeds, names,
-                                   request.job_id(), caller);
-  if (!outputs.ok()) return outputs.status();
-  tgrack::v1::RunGraphReply reply;
-  for (const HostTensor& output : *outputs) *reply.add_outputs() = output.to_proto();
-  return reply;
 }
 
 grpc::Status NodeServiceImpl::JoinCommunicator(grpc::ServerContext*,
@@ -96,7 +72,26 @@ grpc::Status NodeServiceImpl::DropPlan(grpc::ServerContext*,
 grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext* context,
                                            const tgrack::v1::RunFragmentsRequest* request,
                                            tgrack::v1::RunFragmentsReply* reply) {
+  GrantedWork work{daemon_.name(), {}, request->plan_id()};
+  for (const tgrack::v1::FragmentRun& run : request->runs()) {
+    work.device_indices.push_back(run.device_index());
+  }
+  for (const tgrack::v1::Fragment& fragment : request->fragments()) {
+    work.device_indices.push_back(fragment.device_index());
+  }
+  auto grant = daemon_.grants().verify(request->grant(), work, std::chrono::system_clock::now());
+  if (!grant.ok()) {
+    return to_grpc(absl::Status(grant.status().code(),
+                                "RunFragments on node '" + daemon_.name() + "' refused: " +
+                                    std::string(grant.status().message())));
+  }
+  if (request->job_id().empty()) {
+    return to_grpc(absl::InvalidArgumentError("RunFragments needs a job_id"));
+  }
+  std::optional<JobReports::Run> reported;
+  if (grant->client_driven()) reported.emplace(daemon_.job_reports(), *request, *grant);
   auto result = daemon_.fragments().run(*request, context);
+  if (reported) reported->finish(result.status());
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the RunFragments reply");
       !s.ok()) {

@@ -1,7 +1,7 @@
 // NodeServiceImpl: the gRPC face of a Daemon. Each handler reads the request, calls the
 // Daemon and fills the reply; a non-OK absl::Status becomes the grpc::Status with the same
-// code and message (to_grpc). Nothing throws out of a handler. The graph handlers (RunGraph,
-// RunFragments) stop their work when their caller gives up or its deadline passes.
+// code and message (to_grpc). Nothing throws out of a handler. The graph handler
+// (RunFragments) stops its work when its caller gives up or its deadline passes.
 #pragma once
 
 #include <absl/status/statusor.h>
@@ -18,13 +18,6 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
 
   grpc::Status GetNodeInfo(grpc::ServerContext*, const tgrack::v1::GetNodeInfoRequest*,
                            tgrack::v1::NodeInfo* reply) override;
-  grpc::Status RunGraph(grpc::ServerContext*, const tgrack::v1::RunGraphRequest* request,
-                        tgrack::v1::RunGraphReply* reply) override;
-  // RunGraph's work, for the gRPC call and the socket call alike; the work stops when
-  // `caller` (the gRPC call, null for a socket call) is cancelled or its deadline passes.
-  absl::StatusOr<tgrack::v1::RunGraphReply> run_graph(
-      const tgrack::v1::RunGraphRequest& request,
-      const grpc::ServerContextBase* caller = nullptr);
 
   // Collectives: handed to the daemon's CollectiveRuntime.
   grpc::Status JoinCommunicator(grpc::ServerContext*, const tgrack::v1::JoinCommunicatorRequest*,
@@ -45,6 +38,7 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
                            tgrack::v1::InstallPlanReply*) override;
   grpc::Status DropPlan(grpc::ServerContext*, const tgrack::v1::DropPlanRequest* request,
                         tgrack::v1::DropPlanReply*) override;
+  // Checks the request's grant (net/grant.h) before anything runs.
   grpc::Status RunFragments(grpc::ServerContext*, const tgrack::v1::RunFragmentsRequest* request,
                             tgrack::v1::RunFragmentsReply* reply) override;
   grpc::Status PushTensor(grpc::ServerContext*, const tgrack::v1::PushTensorRequest* request,

@@ -24,9 +24,9 @@ std::shared_ptr<grpc::Channel> controller_channel(const std::string& address) {
 
 }  // namespace
 
-Registrar::Registrar(std::string controller_address, Describe describe)
+Registrar::Registrar(std::string controller_address, Hooks hooks)
     : controller_address_(std::move(controller_address)),
-      describe_(std::move(describe)),
+      hooks_(std::move(hooks)),
       stub_(tgrack::v1::ControllerService::NewStub(controller_channel(controller_address_))) {}
 
 Registrar::~Registrar() { stop(); }
@@ -83,11 +83,12 @@ void Registrar::loop() {
 
 absl::Status Registrar::register_once() {
   tgrack::v1::RegisterRequest request;
-  *request.mutable_node() = describe_();
+  *request.mutable_node() = hooks_.describe();
   tgrack::v1::RegisterReply reply;
   auto context = context_with_deadline(std::chrono::milliseconds(2000));
   absl::Status status = from_grpc(stub_->Register(context.get(), request, &reply));
   if (!status.ok()) return status;
+  if (hooks_.registered) hooks_.registered(reply);
   std::lock_guard lock(mutex_);
   registered_ = true;
   incarnation_ = reply.incarnation();
@@ -99,9 +100,13 @@ absl::Status Registrar::register_once() {
 
 absl::Status Registrar::heartbeat_once() {
   tgrack::v1::HeartbeatRequest request;
-  tgrack::v1::NodeInfo node = describe_();
+  tgrack::v1::NodeInfo node = hooks_.describe();
   request.set_node_name(node.name());
   *request.mutable_devices() = node.devices();
+  JobReports::Batch reports;
+  if (hooks_.reports != nullptr) reports = hooks_.reports->take();
+  for (tgrack::v1::JobInfo& job : reports.finished) *request.add_finished_jobs() = std::move(job);
+  for (tgrack::v1::JobInfo& job : reports.running) *request.add_running_jobs() = std::move(job);
   std::chrono::milliseconds deadline;
   {
     std::lock_guard lock(mutex_);
@@ -112,6 +117,11 @@ absl::Status Registrar::heartbeat_once() {
   tgrack::v1::HeartbeatReply reply;
   auto context = context_with_deadline(deadline);
   absl::Status status = from_grpc(stub_->Heartbeat(context.get(), request, &reply));
+  if (!status.ok() && hooks_.reports != nullptr) {
+    auto& finished = *request.mutable_finished_jobs();
+    hooks_.reports->restore(std::vector<tgrack::v1::JobInfo>(
+        std::make_move_iterator(finished.begin()), std::make_move_iterator(finished.end())));
+  }
   if (status.code() == absl::StatusCode::kNotFound) {
     std::lock_guard lock(mutex_);
     registered_ = false;

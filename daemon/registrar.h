@@ -4,7 +4,9 @@
 // asked for, sending fresh device state. A heartbeat answered NOT_FOUND (the controller
 // restarted or forgot the node) leads straight to a new registration; while the controller
 // is unreachable the thread keeps retrying at the same interval. Every RPC has a deadline,
-// so stop() returns within about one RPC deadline. Thread-safe.
+// so stop() returns within about one RPC deadline. Every registration hands the controller's
+// reply (its grant key) to the daemon; every heartbeat carries the runs clients drove
+// directly (JobReports), and puts the finished ones back when it fails. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -18,17 +20,23 @@
 
 #include <absl/status/status.h>
 
+#include "daemon/job_reports.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg {
 
 class Registrar {
  public:
-  // `describe` is called from the registrar thread for every register and heartbeat; it
-  // must return the node as it is now and be safe to call concurrently with the caller.
-  using Describe = std::function<tgrack::v1::NodeInfo()>;
+  struct Hooks {
+    // Called from the registrar thread for every register and heartbeat; must return the
+    // node as it is now and be safe to call concurrently with the caller.
+    std::function<tgrack::v1::NodeInfo()> describe;
+    // Called with every successful registration's reply; may be empty.
+    std::function<void(const tgrack::v1::RegisterReply&)> registered;
+    JobReports* reports = nullptr;  // Runs to report in heartbeats; may be null.
+  };
 
-  Registrar(std::string controller_address, Describe describe);
+  Registrar(std::string controller_address, Hooks hooks);
   ~Registrar();  // Calls stop().
   Registrar(const Registrar&) = delete;
   Registrar& operator=(const Registrar&) = delete;
@@ -47,7 +55,7 @@ class Registrar {
   bool pause(std::chrono::milliseconds delay);
 
   const std::string controller_address_;
-  const Describe describe_;
+  const Hooks hooks_;
   std::unique_ptr<tgrack::v1::ControllerService::Stub> stub_;
 
   mutable std::mutex mutex_;

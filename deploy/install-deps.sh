@@ -19,7 +19,7 @@ build_packages=(
   clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
-  libcli11-dev libspdlog-dev nlohmann-json3-dev
+  libcli11-dev libspdlog-dev nlohmann-json3-dev libssl-dev
   libopenblas-dev prometheus-cpp-dev libibverbs-dev
   hipcc libamdhip64-dev librocm-smi-dev
   prometheus systemd dpkg-dev

@@ -130,7 +130,7 @@ InProcessPool& pool() {
         method("Controller.Heartbeat", c, &C::Heartbeat),
         method("Controller.ListNodes", c, &C::ListNodes),
         method("Controller.Submit", c, &C::Submit),
-        method("Controller.GetCallPort", c, &C::GetCallPort),
+        method("Controller.Place", c, &C::Place),
         method("Controller.CreateCommunicator", c, &C::CreateCommunicator),
         method("Controller.RunCollective", c, &C::RunCollective),
         method("Controller.DestroyCommunicator", c, &C::DestroyCommunicator),
@@ -147,7 +147,6 @@ InProcessPool& pool() {
         method("Controller.ListJobs", c, &C::ListJobs),
         method("Controller.CancelJob", c, &C::CancelJob),
         method("Node.GetNodeInfo", n, &N::GetNodeInfo),
-        method("Node.RunGraph", n, &N::RunGraph),
         method("Node.JoinCommunicator", n, &N::JoinCommunicator),
         method("Node.RunCollective", n, &N::RunCollective),
         method("Node.DestroyCommunicator", n, &N::DestroyCommunicator),
@@ -161,6 +160,7 @@ InProcessPool& pool() {
         method("Node.FreeTensors", n, &N::FreeTensors),
         method("Node.ListTensors", n, &N::ListTensors),
         method("Node.CancelJob", n, &N::CancelJob),
+        method("Controller.RemoveNode", c, &C::RemoveNode),
     };
     return p;
   }();

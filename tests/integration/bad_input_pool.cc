@@ -35,17 +35,10 @@ absl::Status HostilePool::start_processes() {
   controller_ = v1::ControllerService::NewStub(make_channel(pool_.controller_address(), true));
   daemon_ = v1::NodeService::NewStub(make_channel(pool_.daemon_address("node-a"), true));
 
-  grpc::ClientContext context;
-  v1::GetCallPortReply call_port;
-  if (grpc::Status s = controller_->GetCallPort(&context, {}, &call_port); !s.ok()) {
-    return absl::UnavailableError("GetCallPort: " + s.error_message());
-  }
-  controller_calls_ = static_cast<int>(call_port.port());
   auto nodes = pool_.client().nodes();
   if (!nodes.ok()) return nodes.status();
   for (const v1::NodeInfo& node : *nodes) {
     if (node.name() == "node-a") {
-      daemon_calls_ = static_cast<int>(node.call_port());
       data_port_ = port_of(node.data_address());
     } else {
       peer_data_port_ = port_of(node.data_address());
@@ -57,9 +50,18 @@ absl::Status HostilePool::start_processes() {
 int HostilePool::metrics_port(Target target) const {
   return target == Target::kController ? controller_metrics_ : daemon_metrics_;
 }
-int HostilePool::call_port(Target target) const {
-  return target == Target::kController ? controller_calls_ : daemon_calls_;
+v1::SignedGrant HostilePool::grant(const std::vector<uint32_t>& devices,
+                                   const std::string& plan_id) const {
+  v1::Grant grant;
+  grant.set_grant_id("g-hostile");
+  grant.set_node("node-a");
+  for (uint32_t d : devices) grant.add_device_indices(d);
+  grant.set_plan_id(plan_id);
+  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + std::chrono::minutes(5)));
+  auto signer = GrantSigner::load_or_create(pool_.grant_key_file());
+  return signer.ok() ? signer->sign(grant) : v1::SignedGrant();
 }
+
 int HostilePool::data_port(Target target) const {
   return target == Target::kPeerDaemon ? peer_data_port_ : data_port_;
 }

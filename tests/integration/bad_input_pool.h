@@ -1,6 +1,6 @@
 // The pool the bad-input catalogue (bad_input_test.cc) runs against: a controller and two
 // daemons as real processes, with metrics served, and what a hostile peer reaches of them —
-// gRPC stubs, metrics ports, socket-call ports and the daemons' data ports — plus the checks
+// gRPC stubs, metrics ports and the daemons' data ports — plus the checks
 // every case ends with: every process alive and the pool still computing right.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
+#include "net/grant.h"
 #include "pool.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 #include "tgrack/v1/node.grpc.pb.h"
@@ -29,8 +30,10 @@ class HostilePool {
   // node-a's NodeService.
   tgrack::v1::NodeService::Stub& daemon() { return *daemon_; }
   int metrics_port(Target target) const;
-  int call_port(Target target) const;
   int data_port(Target target) const;  // A daemon's collectives data plane.
+  // A grant for `devices` of node-a (and plan `plan_id`), signed with the controller's key.
+  tgrack::v1::SignedGrant grant(const std::vector<uint32_t>& devices,
+                                const std::string& plan_id = "") const;
   pid_t pid(Target target);
 
   // OK when every process runs; else names the dead ones with their last log lines.
@@ -55,7 +58,6 @@ class HostilePool {
   std::unique_ptr<tgrack::v1::ControllerService::Stub> controller_;
   std::unique_ptr<tgrack::v1::NodeService::Stub> daemon_;
   int controller_metrics_ = 0, daemon_metrics_ = 0;
-  int controller_calls_ = 0, daemon_calls_ = 0;
   int data_port_ = 0, peer_data_port_ = 0;
 };
 

@@ -126,13 +126,19 @@ grpc::Status submit(HostilePool& p, v1::Graph graph, std::vector<v1::NamedTensor
   for (v1::NamedTensor& f : feeds) *request.add_feeds() = std::move(f);
   return submit(p, std::move(request));
 }
+// `graph` as one inline fragment on node-a's `device`, under a grant for it.
 grpc::Status run_graph(HostilePool& p, v1::Graph graph, std::vector<v1::NamedTensor> feeds = {},
                        uint32_t device = 0) {
-  v1::RunGraphRequest request;
-  request.set_device_index(device);
-  *request.mutable_graph() = std::move(graph);
-  for (v1::NamedTensor& f : feeds) *request.add_feeds() = std::move(f);
-  return to_daemon(p, &v1::NodeService::Stub::RunGraph, request);
+  v1::RunFragmentsRequest request;
+  request.set_job_id("job-hostile");
+  v1::Fragment* fragment = request.add_fragments();
+  fragment->set_device_index(device);
+  *fragment->mutable_graph() = std::move(graph);
+  v1::FragmentRun* run = request.add_runs();
+  run->set_device_index(device);
+  for (v1::NamedTensor& f : feeds) *run->add_feeds() = std::move(f);
+  *request.mutable_grant() = p.grant({device});
+  return to_daemon(p, &v1::NodeService::Stub::RunFragments, request);
 }
 
 // A collective of `count` elements over a new communicator of the pool's four devices.
@@ -163,17 +169,17 @@ const std::vector<RpcCase>& rpc_cases() {
       // Sizes and shapes that overflow, or are negative, or larger than anything can hold.
       {"SubmitPadOutputOverflows", [](auto& p) { return submit(p, pad_overflow(), {feed("x", v1::DTYPE_F32, {0, kPadDim}, 0)}); },
        StatusCode::INVALID_ARGUMENT, {"'p'"}},
-      {"RunGraphPadOutputOverflows", [](auto& p) { return run_graph(p, pad_overflow(), {feed("x", v1::DTYPE_F32, {0, kPadDim}, 0)}); },
+      {"DaemonRunPadOutputOverflows", [](auto& p) { return run_graph(p, pad_overflow(), {feed("x", v1::DTYPE_F32, {0, kPadDim}, 0)}); },
        StatusCode::INVALID_ARGUMENT, {"'p'"}},
       {"SubmitConcatOutputOverflows", [](auto& p) { return submit(p, concat_overflow(), {feed("x", v1::DTYPE_BOOL, {0, int64_t{1} << 62}, 0)}); },
        StatusCode::INVALID_ARGUMENT, {"'c'"}},
-      {"RunGraphConcatOutputOverflows", [](auto& p) { return run_graph(p, concat_overflow(), {feed("x", v1::DTYPE_BOOL, {0, int64_t{1} << 62}, 0)}); },
+      {"DaemonRunConcatOutputOverflows", [](auto& p) { return run_graph(p, concat_overflow(), {feed("x", v1::DTYPE_BOOL, {0, int64_t{1} << 62}, 0)}); },
        StatusCode::INVALID_ARGUMENT, {"'c'"}},
       {"SubmitNegativeDim", [](auto& p) { return submit(p, relu_of(v1::DTYPE_F32, {-3, 2})); },
        StatusCode::INVALID_ARGUMENT, {"'x'", "-3"}},
       {"SubmitElementCountOverflows", [](auto& p) { return submit(p, relu_of(v1::DTYPE_F32, {int64_t{1} << 40, int64_t{1} << 40})); },
        StatusCode::INVALID_ARGUMENT, {"'x'", "1099511627776"}},
-      {"RunGraphElementCountOverflows", [](auto& p) { return run_graph(p, relu_of(v1::DTYPE_F32, {int64_t{1} << 40, int64_t{1} << 40})); },
+      {"DaemonRunElementCountOverflows", [](auto& p) { return run_graph(p, relu_of(v1::DTYPE_F32, {int64_t{1} << 40, int64_t{1} << 40})); },
        StatusCode::INVALID_ARGUMENT, {"'x'", "1099511627776"}},
       {"SubmitExpandOverflows", [](auto& p) {
          v1::Graph g;
@@ -211,7 +217,7 @@ const std::vector<RpcCase>& rpc_cases() {
          g.mutable_nodes(1)->set_op(static_cast<v1::OpKind>(999));
          return submit(p, g, {feed("x", v1::DTYPE_F32, {2}, 8)}); },
        StatusCode::INVALID_ARGUMENT, {"'y'", "999"}},
-      {"RunGraphUnknownOp", [](auto& p) {
+      {"DaemonRunUnknownOp", [](auto& p) {
          v1::Graph g = relu_of(v1::DTYPE_F32, {2});
          g.mutable_nodes(1)->set_op(static_cast<v1::OpKind>(999));
          return run_graph(p, g, {feed("x", v1::DTYPE_F32, {2}, 8)}); },
@@ -220,7 +226,7 @@ const std::vector<RpcCase>& rpc_cases() {
        StatusCode::INVALID_ARGUMENT, {"'x'", "dtype"}},
       {"SubmitFeedOfWrongByteSize", [](auto& p) { return submit(p, relu_of(v1::DTYPE_F32, {2}), {feed("x", v1::DTYPE_F32, {2}, 5)}); },
        StatusCode::INVALID_ARGUMENT, {"'x'", "5"}},
-      {"RunGraphFeedOfWrongByteSize", [](auto& p) { return run_graph(p, relu_of(v1::DTYPE_F32, {2}), {feed("x", v1::DTYPE_F32, {2}, 5)}); },
+      {"DaemonRunFeedOfWrongByteSize", [](auto& p) { return run_graph(p, relu_of(v1::DTYPE_F32, {2}), {feed("x", v1::DTYPE_F32, {2}, 5)}); },
        StatusCode::INVALID_ARGUMENT, {"'x'", "5"}},
       {"SubmitFeedOfWrongShape", [](auto& p) { return submit(p, relu_of(v1::DTYPE_F32, {2}), {feed("x", v1::DTYPE_F32, {3}, 12)}); },
        StatusCode::INVALID_ARGUMENT, {"'x'", "[3]"}},
@@ -255,8 +261,8 @@ const std::vector<RpcCase>& rpc_cases() {
          *request.mutable_placement()->mutable_device() = device("node-a", 9);
          return submit(p, request); },
        StatusCode::NOT_FOUND, {"node-a", "9"}},
-      {"RunGraphOnUnknownDevice", [](auto& p) { return run_graph(p, relu_of(v1::DTYPE_F32, {2}), {feed("x", v1::DTYPE_F32, {2}, 8)}, 7); },
-       StatusCode::NOT_FOUND, {"7"}},
+      {"DaemonRunOnUnknownDevice", [](auto& p) { return run_graph(p, relu_of(v1::DTYPE_F32, {2}), {feed("x", v1::DTYPE_F32, {2}, 8)}, 7); },
+       StatusCode::INVALID_ARGUMENT, {"node-a/7", "has 2 devices"}},
       {"ReplayUnknownPlan", [](auto& p) {
          v1::SubmitRequest request;
          request.set_plan_id("no-such-plan");
@@ -315,8 +321,23 @@ const std::vector<RpcCase>& rpc_cases() {
          v1::RunFragmentsRequest request;
          request.set_job_id("job-x");
          request.set_plan_id("no-such-plan");
+         *request.mutable_grant() = p.grant({}, "no-such-plan");
          return to_daemon(p, &N::RunFragments, request); },
        StatusCode::NOT_FOUND, {"no-such-plan"}},
+      {"RunFragmentsWithoutAGrant", [](auto& p) {
+         v1::RunFragmentsRequest request;
+         request.set_job_id("job-x");
+         request.add_runs()->set_device_index(0);
+         return to_daemon(p, &N::RunFragments, request); },
+       StatusCode::UNAUTHENTICATED, {"node-a", "no grant"}},
+      {"RunFragmentsWithAGarbledGrant", [](auto& p) {
+         v1::RunFragmentsRequest request;
+         request.set_job_id("job-x");
+         request.add_runs()->set_device_index(0);
+         request.mutable_grant()->set_grant(std::string(100, '\xff'));
+         request.mutable_grant()->set_signature(std::string(7, 'x'));
+         return to_daemon(p, &N::RunFragments, request); },
+       StatusCode::UNAUTHENTICATED, {"node-a", "does not verify"}},
       {"RunCollectiveOnUnknownCommunicator", [](auto& p) {
          v1::RunCollectiveRequest request;
          request.set_comm_id("no-such-comm");

@@ -1,5 +1,5 @@
 // The bad-input catalogue, raw bytes: what a hostile peer sends straight to the metrics
-// ports, the socket-call ports and the collectives' data port of a real controller and real
+// ports and the collectives' data port of a real controller and real
 // daemons — garbage, oversized claims, half-finished messages, idle and dripping
 // connections. Each case checks what the port does with the bytes (answers or closes, never
 // allocates on a peer's word, never lets one connection block the others), then that every
@@ -14,7 +14,6 @@
 
 #include "bad_input_pool.h"
 #include "raw_socket.h"
-#include "socket_frames.h"
 
 namespace tg::testing {
 namespace {
@@ -29,9 +28,6 @@ std::string le32(uint32_t value) {
   return out;
 }
 
-// A socket-call frame header: payload length, then tag.
-std::string frame_header(uint32_t length, uint32_t tag) { return le32(length) + le32(tag); }
-std::string hello_frame() { return frame_header(kSocketCallHello.size(), 0) + std::string(kSocketCallHello); }
 // A data-plane handshake header: magic "TGC1", comm id length, from, to, stream.
 std::string handshake_header(uint32_t comm_id_length) {
   return le32(0x31434754) + le32(comm_id_length) + le32(0) + le32(1) + le32(0);
@@ -141,25 +137,6 @@ std::vector<WireCase> metrics_cases(Target target, const std::string& who) {
   };
 }
 
-std::vector<WireCase> socket_call_cases(Target target, const std::string& who) {
-  auto port = [target](HostilePool& p) { return p.call_port(target); };
-  return {
-      {who + "CallHeaderClaimsOneGiBBeforeHello", target, port,
-       claim_without_allocation(frame_header(kOneGiB, 0), target)},
-      {who + "CallHeaderClaimsOneGiBAfterHello", target, port,
-       claim_without_allocation(hello_frame() + frame_header(kOneGiB, 2), target)},
-      {who + "CallHeaderOverTheLimit", target, port,
-       send_and_expect_close(hello_frame() + frame_header(kOneGiB + 1, 2))},
-      {who + "CallWrongHello", target, port, send_and_expect_close(frame_header(8, 0) + "HTTP/1.1")},
-      {who + "CallIdleConnections", target, port, hold_open_while_computing("", 64)},
-      {who + "CallDrippingHello", target, port, hold_open_while_computing(hello_frame().substr(0, 5))},
-      {who + "CallAbandonedHellos", target, port,
-       [target](HostilePool& p, int port) {
-         return abandoned_handshakes_close(p, port, target, hello_frame().substr(0, 6));
-       }},
-  };
-}
-
 // Four connections, each held longer than a handshake may take, outlast a communicator's
 // creation deadline if the listener serves them one after another.
 std::vector<WireCase> data_port_cases(Target target, const std::string& who) {
@@ -181,8 +158,6 @@ std::vector<WireCase> data_port_cases(Target target, const std::string& who) {
 std::vector<WireCase> wire_cases() {
   std::vector<WireCase> all;
   for (auto cases : {metrics_cases(Target::kController, "Controller"), metrics_cases(Target::kDaemon, "Daemon"),
-                     socket_call_cases(Target::kController, "Controller"),
-                     socket_call_cases(Target::kDaemon, "Daemon"),
                      data_port_cases(Target::kDaemon, "Daemon"),
                      data_port_cases(Target::kPeerDaemon, "PeerDaemon")}) {
     all.insert(all.end(), cases.begin(), cases.end());

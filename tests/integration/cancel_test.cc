@@ -1,6 +1,7 @@
 // Deadlines and cancellation reach the daemon's executor: a graph held on a real tgd (its
 // kernel named "test_hold...", daemon/test_hold.h) is stopped there within 1 s after its
-// caller's deadline passes (calling the daemon, or the controller), after its caller cancels
+// caller's deadline passes (calling the daemon directly with the controller's grant, or
+// calling the controller), after its caller cancels
 // the call, after `tgctl cancel`, and after
 // a drain's deadline. Each test shows the daemon itself stopped: the held kernel observed the
 // cancellation (it never ran), the daemon logged why, naming the job and the node it stopped
@@ -60,13 +61,26 @@ class CancelTest : public ::testing::Test {
     node_ = v1::NodeService::NewStub(make_channel(pool_.daemon_address("node-a")));
   }
 
-  v1::RunGraphRequest run_graph_request(const std::string& key, const std::string& job) {
-    v1::RunGraphRequest request;
-    *request.mutable_graph() = held_graph(key);
-    v1::NamedTensor* feed = request.add_feeds();
-    feed->set_name("x");
-    *feed->mutable_tensor() = f32({1, 2}).to_proto();
+  // The held graph placed by the controller (Place) and addressed to its daemon directly,
+  // with the controller's grant: the client's direct path (docs/rpc.md).
+  v1::RunFragmentsRequest placed_request(const std::string& key, const std::string& job) {
+    auto controller = v1::ControllerService::NewStub(make_channel(pool_.controller_address()));
+    v1::PlaceRequest place;
+    *place.mutable_graph() = held_graph(key);
+    v1::PlaceReply placed;
+    auto context = context_with_deadline(10s);
+    const grpc::Status status = controller->Place(context.get(), place, &placed);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    v1::RunFragmentsRequest request;
+    if (!status.ok() || placed.daemons_size() != 1 || placed.inputs_size() != 1) return request;
     request.set_job_id(job);
+    *request.mutable_grant() = placed.daemons(0).grant();
+    *request.mutable_fragments() = placed.daemons(0).fragments();
+    v1::FragmentRun* run = request.add_runs();
+    run->set_device_index(placed.daemons(0).device_indices(0));
+    v1::NamedTensor* feed = run->add_feeds();
+    feed->set_name(placed.inputs(0).pieces(0).node());
+    *feed->mutable_tensor() = f32({1, 2}).to_proto();
     return request;
   }
 
@@ -103,12 +117,12 @@ class CancelTest : public ::testing::Test {
 
 TEST_F(CancelTest, TheCallersDeadlineStopsTheGraphOnTheDaemon) {
   constexpr auto kDeadline = 2s;
-  v1::RunGraphReply reply;
+  const v1::RunFragmentsRequest request = placed_request("test_hold_deadline", "job-deadline");
+  v1::RunFragmentsReply reply;
   grpc::ClientContext context;
   const auto started = Clock::now();
   context.set_deadline(std::chrono::system_clock::now() + kDeadline);
-  const grpc::Status status =
-      node_->RunGraph(&context, run_graph_request("test_hold_deadline", "job-deadline"), &reply);
+  const grpc::Status status = node_->RunFragments(&context, request, &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
   // The daemon logs the run's end once its executor returned: within 1 s of the deadline.
   const std::string why = "deadline exceeded: the caller's deadline for job job-deadline passed";
@@ -159,14 +173,7 @@ TEST_F(CancelTest, TheCallersDeadlineTravelsThroughTheControllerToTheDaemon) {
 }
 
 TEST_F(CancelTest, ACallerThatGivesUpStopsItsFragmentsOnTheDaemon) {
-  v1::RunFragmentsRequest request;
-  request.set_job_id("job-gone");
-  v1::Fragment* fragment = request.add_fragments();
-  *fragment->mutable_graph() = held_graph("test_hold_gone");
-  v1::FragmentRun* binding = request.add_runs();
-  v1::NamedTensor* feed = binding->add_feeds();
-  feed->set_name("x");
-  *feed->mutable_tensor() = f32({1, 2}).to_proto();
+  const v1::RunFragmentsRequest request = placed_request("test_hold_gone", "job-gone");
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + 30s);
   auto running = std::async(std::launch::async, [&] {

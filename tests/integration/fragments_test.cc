@@ -1,11 +1,13 @@
 // Graphs across the pool, daemon side: a controller and two real tgd processes on loopback,
 // driven through NodeService directly (RunFragments, PushTensor between daemons, the tensor
-// store, CancelJob) as the controller's plan runner drives them.
+// store, CancelJob) as the controller's plan runner drives them, each run under a grant the
+// test signs with the controller's key.
 #include <absl/strings/match.h>
 #include <gtest/gtest.h>
 
 #include <future>
 
+#include "net/grant.h"
 #include "pool.h"
 #include "rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
@@ -63,6 +65,21 @@ class Fragments : public ::testing::Test {
     for (const char* name : {"node-a", "node-b"}) {
       stubs[name] = v1::NodeService::NewStub(make_channel(pool.daemon_address(name)));
     }
+    auto loaded = GrantSigner::load_or_create(pool.grant_key_file());
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    signer = std::make_unique<GrantSigner>(*std::move(loaded));
+  }
+
+  // `request` with a grant for its devices on node `name`.
+  v1::RunFragmentsRequest granted(const std::string& name, v1::RunFragmentsRequest request) {
+    v1::Grant grant;
+    grant.set_grant_id("test-grant");
+    grant.set_node(name);
+    for (const v1::FragmentRun& run : request.runs()) grant.add_device_indices(run.device_index());
+    grant.set_plan_id(request.plan_id());
+    grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + std::chrono::minutes(5)));
+    *request.mutable_grant() = signer->sign(grant);
+    return request;
   }
 
   v1::NodeService::Stub& node(const std::string& name) { return *stubs.at(name); }
@@ -71,7 +88,7 @@ class Fragments : public ::testing::Test {
                                             const v1::RunFragmentsRequest& request) {
     v1::RunFragmentsReply reply;
     auto context = context_with_deadline(std::chrono::seconds(30));
-    grpc::Status status = node(name).RunFragments(context.get(), request, &reply);
+    grpc::Status status = node(name).RunFragments(context.get(), granted(name, request), &reply);
     if (!status.ok()) return from_grpc(status);
     return reply;
   }
@@ -90,6 +107,7 @@ class Fragments : public ::testing::Test {
 
   Pool pool;
   std::map<std::string, std::unique_ptr<v1::NodeService::Stub>> stubs;
+  std::unique_ptr<GrantSigner> signer;
 };
 
 TEST_F(Fragments, SendToAnotherDaemonIsReceivedComputedAndReturned) {
@@ -362,18 +380,6 @@ TEST_F(Fragments, StoredTensorOfAResetDeviceIsLost) {
   status = node("node-a").FetchTensor(context.get(), fetch, &fetched);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(status.error_message(), "tensor 't-x' was lost: device node-a/1 was reset");
-}
-
-TEST_F(Fragments, ClientGraphWithAnInternalOpIsRefusedByRunGraph) {
-  v1::RunGraphRequest r;
-  r.set_device_index(0);
-  set_peer(declared(*r.mutable_graph(), "r", v1::OP_RECV, {2}), "k", "node-a", 1);
-  r.mutable_graph()->add_outputs("r");
-  v1::RunGraphReply reply;
-  auto context = context_with_deadline(std::chrono::seconds(5));
-  grpc::Status status = node("node-a").RunGraph(context.get(), r, &reply);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(status.error_message(), "node 'r': op RECV is internal to plans");
 }
 
 }  // namespace

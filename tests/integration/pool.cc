@@ -15,7 +15,8 @@ absl::Status Pool::start_controller(const std::string& listen) {
   const std::string stem = dir_.file("controller-" + std::to_string(spawned_++));
   std::vector<std::string> args = {"--listen", listen, "--port-file", stem + ".port",
                                    "--heartbeat-interval", std::to_string(kHeartbeat.count()) + "ms",
-                                   "--down-after", std::to_string(kDownAfter.count()) + "ms"};
+                                   "--down-after", std::to_string(kDownAfter.count()) + "ms",
+                                   "--state-dir", state_dir("controller")};
   args.insert(args.end(), controller_args.begin(), controller_args.end());
   auto process = Process::spawn(TGCONTROLLER_PATH, args, stem + ".out", stem + ".err");
   if (!process.ok()) return process.status();

@@ -27,7 +27,8 @@ class Pool {
   Pool() = default;
   ~Pool();  // Kills daemons, then the controller.
 
-  // Starts the controller on `listen` (default: an ephemeral loopback port).
+  // Starts the controller on `listen` (default: an ephemeral loopback port), killing the one
+  // running; its state directory (grant key) is state_dir("controller") whatever its start.
   absl::Status start_controller(const std::string& listen = "127.0.0.1:0");
   // Starts daemon `name` with its own state directory (state/<name>).
   absl::Status start_daemon(const std::string& name);
@@ -60,6 +61,8 @@ class Pool {
   const std::string& controller_address() const { return controller_address_; }
   std::string daemon_address(const std::string& name) const { return daemon_addresses_.at(name); }
   std::string state_dir(const std::string& name) const { return dir_.file("state-" + name); }
+  // The controller's grant signing key (PEM), for tests that sign grants themselves.
+  std::string grant_key_file() const { return state_dir("controller") + "/grant-key.pem"; }
   Client& client() { return *client_; }
 
   // Extra flags for processes started after they are set.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/graph_builder.h"
+#include "net/grant.h"
 #include "pool.h"
 #include "rpc.h"
 #include "tgrack/v1/node.grpc.pb.h"
@@ -231,13 +232,25 @@ TEST_F(PoolTest, MalformedGraphIsInvalidArgumentNamingNodeAndDaemonKeepsServing)
   EXPECT_EQ(submitted.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(submitted.status().message().find("bad_matmul"), std::string::npos) << submitted.status();
 
-  // Straight to the daemon: it validates too, and keeps serving afterwards.
+  // Straight to the daemon, under a grant: it validates too, and keeps serving afterwards.
   auto stub = tgrack::v1::NodeService::NewStub(make_channel(pool_.daemon_address("node-a")));
-  tgrack::v1::RunGraphRequest request;
-  *request.mutable_graph() = graph;
-  tgrack::v1::RunGraphReply reply;
+  auto signer = GrantSigner::load_or_create(pool_.grant_key_file());
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  tgrack::v1::Grant grant;
+  grant.set_grant_id("g-test");
+  grant.set_node("node-a");
+  grant.add_device_indices(0);
+  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + std::chrono::minutes(1)));
+  tgrack::v1::RunFragmentsRequest request;
+  request.set_job_id("job-direct");
+  tgrack::v1::Fragment* fragment = request.add_fragments();
+  fragment->set_device_index(0);
+  *fragment->mutable_graph() = graph;
+  request.add_runs()->set_device_index(0);
+  *request.mutable_grant() = signer->sign(grant);
+  tgrack::v1::RunFragmentsReply reply;
   auto context = context_with_deadline(10s);
-  absl::Status direct = from_grpc(stub->RunGraph(context.get(), request, &reply));
+  absl::Status direct = from_grpc(stub->RunFragments(context.get(), request, &reply));
   EXPECT_EQ(direct.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(direct.message().find("bad_matmul"), std::string::npos) << direct;
 

@@ -1,5 +1,5 @@
 // One owner per port: a second tgcontroller or tgd started on any port a first one already
-// serves (gRPC, socket calls, metrics, collectives data) exits at once with an error naming
+// serves (gRPC, metrics, collectives data) exits at once with an error naming
 // the port, and the first one goes on serving alone.
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -61,60 +61,58 @@ void expect_second_refused(const TempDir& dir, const std::string& binary,
 }
 
 std::vector<std::string> controller_args(const TempDir& dir, const std::string& name, int listen,
-                                         int call, int metrics) {
+                                         int metrics) {
   // The metrics port file is written last, once every port is bound.
-  return {"--listen",  loopback(listen),  "--call-port", std::to_string(call),
-          "--metrics", loopback(metrics), "--port-file", dir.file(name + ".grpc"),
+  return {"--listen",  loopback(listen),  "--metrics", loopback(metrics),
+          "--port-file", dir.file(name + ".grpc"),
           "--metrics-port-file", dir.file(name + ".port")};
 }
 
 TEST(PortOwner, ASecondControllerOnAServedPortExitsNamingIt) {
-  const int grpc = free_port(), call = free_port(), metrics = free_port();
+  const int grpc = free_port(), metrics = free_port();
   struct Case {
     const char* what;
-    std::vector<int> ports;  // gRPC, socket calls, metrics of the second controller.
+    std::vector<int> ports;  // gRPC, metrics of the second controller.
     int taken;
     std::string why;
   };
   for (const Case& c :
-       {Case{"gRPC", {grpc, 0, 0}, grpc, served(grpc)},
-        Case{"socket calls", {0, call, 0}, call, served(call)},
-        Case{"metrics", {0, 0, metrics}, metrics, "cannot serve metrics on " + loopback(metrics)}}) {
+       {Case{"gRPC", {grpc, 0}, grpc, served(grpc)},
+        Case{"metrics", {0, metrics}, metrics, "cannot serve metrics on " + loopback(metrics)}}) {
     SCOPED_TRACE(c.what);
     TempDir dir;
-    expect_second_refused(dir, TGCONTROLLER_PATH, controller_args(dir, "first", grpc, call, metrics),
-                          controller_args(dir, "second", c.ports[0], c.ports[1], c.ports[2]),
+    expect_second_refused(dir, TGCONTROLLER_PATH, controller_args(dir, "first", grpc, metrics),
+                          controller_args(dir, "second", c.ports[0], c.ports[1]),
                           c.taken, c.why);
   }
 }
 
 std::vector<std::string> daemon_args(const TempDir& dir, const std::string& name, int listen,
-                                     int call, int data, int metrics) {
+                                     int data, int metrics) {
   return {"--controller",  "127.0.0.1:1",           "--listen",      loopback(listen),
-          "--call-port",   std::to_string(call),    "--data-listen", loopback(data),
+          "--data-listen", loopback(data),
           "--metrics",     loopback(metrics),       "--state-dir",   dir.file(name + "-state"),
           "--name",        name,                    "--cpu-devices", "1",
           "--device-memory", "16M",                 "--port-file",   dir.file(name + ".port")};
 }
 
 TEST(PortOwner, ASecondDaemonOnAServedPortExitsNamingIt) {
-  const int grpc = free_port(), call = free_port(), data = free_port(), metrics = free_port();
+  const int grpc = free_port(), data = free_port(), metrics = free_port();
   struct Case {
     const char* what;
-    std::vector<int> ports;  // gRPC, socket calls, data, metrics of the second daemon.
+    std::vector<int> ports;  // gRPC, data, metrics of the second daemon.
     int taken;
     std::string why;
   };
   for (const Case& c :
-       {Case{"gRPC", {grpc, 0, 0, 0}, grpc, served(grpc)},
-        Case{"socket calls", {0, call, 0, 0}, call, served(call)},
-        Case{"data", {0, 0, data, 0}, data, served(data)},
-        Case{"metrics", {0, 0, 0, metrics}, metrics, "cannot serve metrics on " + loopback(metrics)}}) {
+       {Case{"gRPC", {grpc, 0, 0}, grpc, served(grpc)},
+        Case{"data", {0, data, 0}, data, served(data)},
+        Case{"metrics", {0, 0, metrics}, metrics, "cannot serve metrics on " + loopback(metrics)}}) {
     SCOPED_TRACE(c.what);
     TempDir dir;
     expect_second_refused(
-        dir, TGD_PATH, daemon_args(dir, "first", grpc, call, data, metrics),
-        daemon_args(dir, "second", c.ports[0], c.ports[1], c.ports[2], c.ports[3]), c.taken,
+        dir, TGD_PATH, daemon_args(dir, "first", grpc, data, metrics),
+        daemon_args(dir, "second", c.ports[0], c.ports[1], c.ports[2]), c.taken,
         c.why);
   }
 }

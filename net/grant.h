@@ -1,0 +1,78 @@
+// Grants (tgrack/v1/grant.proto): the controller's signed permission for a client to run
+// work on one daemon's devices. The controller signs with an Ed25519 key (GrantSigner); a
+// daemon verifies locally with the public key alone (GrantVerifier), never calling the
+// controller. Refusals name why: UNAUTHENTICATED for a missing grant, a bad signature or an
+// expired grant; PERMISSION_DENIED for work on another node, devices or plan than granted.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include "tgrack/v1/grant.pb.h"
+
+namespace tg {
+
+struct EvpKey;  // An OpenSSL EVP_PKEY, shared by copies.
+
+// Holds the controller's private key. Copyable; signing is thread-safe.
+class GrantSigner {
+ public:
+  // A fresh key.
+  static absl::StatusOr<GrantSigner> generate();
+  // The key in PEM file `path`, or a fresh one written there (mode 0600) when it is absent.
+  static absl::StatusOr<GrantSigner> load_or_create(const std::string& path);
+
+  const std::string& public_key() const { return public_key_; }  // 32 raw bytes.
+  tgrack::v1::SignedGrant sign(const tgrack::v1::Grant& grant) const;
+
+ private:
+  explicit GrantSigner(std::shared_ptr<EvpKey> key);
+  std::shared_ptr<EvpKey> key_;
+  std::string public_key_;
+};
+
+// What a call asks to do under a grant.
+struct GrantedWork {
+  std::string node;                      // The daemon's own node name.
+  std::vector<uint32_t> device_indices;  // Every device the call runs on.
+  std::string plan_id;                   // "" = fragments carried in the request.
+};
+
+// Checks grants against the controller keys it was given: the current one and a few before
+// it, so grants signed before a controller restarted with a new key stay good until they
+// expire. Verified grants are remembered (by their exact bytes), so a replayed grant costs a
+// lookup, not a signature check. Thread-safe.
+class GrantVerifier {
+ public:
+  // Trusts `public_key` (32 raw bytes) from now on; INVALID_ARGUMENT for a malformed key.
+  absl::Status trust(const std::string& public_key);
+  bool has_keys() const;
+
+  // The grant, when `signed_grant` is valid for `work` at `now`.
+  absl::StatusOr<tgrack::v1::Grant> verify(const tgrack::v1::SignedGrant& signed_grant,
+                                           const GrantedWork& work,
+                                           std::chrono::system_clock::time_point now) const;
+
+ private:
+  absl::StatusOr<tgrack::v1::Grant> check_signature(
+      const tgrack::v1::SignedGrant& signed_grant) const;
+
+  static constexpr size_t kKeysKept = 4;
+  static constexpr size_t kVerifiedKept = 4096;
+  mutable std::mutex mu_;
+  std::vector<std::pair<std::string, std::shared_ptr<EvpKey>>> keys_;  // Newest last.
+  // Grants verified, by signature: the bytes signed, and the grant they hold.
+  mutable std::map<std::string, std::pair<std::string, tgrack::v1::Grant>> verified_;
+};
+
+// Milliseconds since the Unix epoch.
+int64_t unix_ms(std::chrono::system_clock::time_point t);
+
+}  // namespace tg
