@@ -29,21 +29,34 @@ class Admission final : public grpc::AuthMetadataProcessor {
   std::weak_ptr<ClientCallLimit> limit_;
 };
 
-// Counts one call of its client for as long as the call lives.
+// Counts one call of a client from its initial metadata (when its certificate is known) until
+// its status is sent, so a client that got its reply may call again at once; a call that ends
+// without a status (cancelled) stops counting when it is destroyed.
 class OpenCall final : public grpc::experimental::Interceptor {
  public:
-  OpenCall(std::shared_ptr<ClientCallLimit> limit, std::string client)
-      : limit_(std::move(limit)), client_(std::move(client)) {
-    limit_->call_started(client_);
-  }
-  ~OpenCall() override { limit_->call_finished(client_); }
+  OpenCall(std::shared_ptr<ClientCallLimit> limit, grpc::experimental::ServerRpcInfo* info)
+      : limit_(std::move(limit)), info_(info) {}
+  ~OpenCall() override { finish(); }
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      std::shared_ptr<const grpc::AuthContext> auth = info_->server_context()->auth_context();
+      client_ = auth == nullptr ? "" : bounded_client(*auth);
+      if (!client_.empty()) limit_->call_started(client_);
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) finish();
     methods->Proceed();
   }
 
  private:
+  void finish() {
+    if (!client_.empty()) limit_->call_finished(client_);
+    client_.clear();
+  }
+
   std::shared_ptr<ClientCallLimit> limit_;
-  std::string client_;
+  grpc::experimental::ServerRpcInfo* info_;
+  std::string client_;  // Counted until finish(); empty for components and when finished.
 };
 
 class OpenCallCounter final : public grpc::experimental::ServerInterceptorFactoryInterface {
@@ -51,9 +64,7 @@ class OpenCallCounter final : public grpc::experimental::ServerInterceptorFactor
   explicit OpenCallCounter(std::shared_ptr<ClientCallLimit> limit) : limit_(std::move(limit)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    std::shared_ptr<const grpc::AuthContext> auth = info->server_context()->auth_context();
-    const std::string client = auth == nullptr ? "" : bounded_client(*auth);
-    return client.empty() ? nullptr : new OpenCall(limit_, client);
+    return new OpenCall(limit_, info);
   }
 
  private:

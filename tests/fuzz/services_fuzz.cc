@@ -97,7 +97,9 @@ InProcessPool& pool() {
     controller.down_after = std::chrono::milliseconds(60000);
     controller.job_timeout = std::chrono::milliseconds(2000);
     // In-process handlers have no TLS peer to check; plain text lets every method through.
-    tg::net::set_transport_security(tg::net::TransportSecurity{.insecure = true});
+    tg::net::TransportSecurity plain_text;
+    plain_text.insecure = true;
+    tg::net::set_transport_security(plain_text);
     auto started = tg::ControllerServer::start(controller);
     if (!started.ok()) die(started.status().ToString());
     p->controller = std::move(*started);

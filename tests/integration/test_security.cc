@@ -106,7 +106,9 @@ void use_certificate(net::Role role, const std::string& name) {
 }
 
 void use_plain_text() {
-  net::set_transport_security(net::TransportSecurity{.insecure = true});
+  net::TransportSecurity plain_text;
+  plain_text.insecure = true;
+  net::set_transport_security(plain_text);
   for (const char* name : {"TGRACK_TLS_CA", "TGRACK_TLS_CERT", "TGRACK_TLS_KEY"}) ::unsetenv(name);
   ::setenv("TGRACK_INSECURE", "1", 1);
 }
