@@ -10,6 +10,7 @@
 #include "rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 #include "tgrack/v1/node.grpc.pb.h"
+#include "test_security.h"
 
 namespace tg::testing {
 namespace {
@@ -60,9 +61,12 @@ class Fragments : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(pool.start_default().ok());
+    // Daemons are driven as the controller drives them, with its certificate.
+    use_certificate(net::Role::kController, "controller");
     for (const char* name : {"node-a", "node-b"}) {
-      stubs[name] = v1::NodeService::NewStub(make_channel(pool.daemon_address(name)));
+      stubs[name] = v1::NodeService::NewStub(make_channel(pool.daemon_address(name), true));
     }
+    use_client_certificate();
   }
 
   v1::NodeService::Stub& node(const std::string& name) { return *stubs.at(name); }
