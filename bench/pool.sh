@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts a loopback pool for benchmarks: tgcontroller and DAEMONS tgd with DEVICES cpu devices
 # each, runs the given command with TGRACK_CONTROLLER set, then stops everything it started.
+# The pool speaks mutual TLS (certificates from tgctl certs init; the command gets TGRACK_TLS_*),
+# or plain text when TGRACK_INSECURE=1.
 #   bench/pool.sh BIN_DIR DAEMONS DEVICES -- COMMAND...
 set -euo pipefail
 bin=$1 daemons=$2 devices=$3
@@ -46,12 +48,23 @@ wait_port_file() {
   return 1
 }
 
-start controller "$bin/controller/tgcontroller" --listen 127.0.0.1:0 --port-file "$work/controller.port"
+nodes=$(seq -f 'node%g' -s , "$daemons")
+if [[ ${TGRACK_INSECURE:-} == 1 ]]; then
+  tls() { echo --insecure; }
+else
+  "$bin/client/tgctl" certs init "$work/certs" --nodes "$nodes" >/dev/null
+  export TGRACK_TLS_CA=$work/certs/ca.pem TGRACK_TLS_CERT=$work/certs/client.pem \
+    TGRACK_TLS_KEY=$work/certs/client.key
+  tls() { echo --tls-ca "$work/certs/ca.pem" --tls-cert "$work/certs/$1.pem" --tls-key "$work/certs/$1.key"; }
+fi
+
+start controller "$bin/controller/tgcontroller" --listen 127.0.0.1:0 --port-file "$work/controller.port" \
+  $(tls controller)
 export TGRACK_CONTROLLER=$(wait_port_file "$work/controller.port")
 for i in $(seq "$daemons"); do
   start "node$i" "$bin/daemon/tgd" --controller "$TGRACK_CONTROLLER" --listen 127.0.0.1:0 \
     --data-listen 127.0.0.1:0 --cpu-devices "$devices" --device-memory 2G --worker-threads 1 \
-    --state-dir "$work/node$i" --name "node$i" --port-file "$work/node$i.port"
+    --state-dir "$work/node$i" --name "node$i" --port-file "$work/node$i.port" $(tls "node$i")
   wait_port_file "$work/node$i.port" >/dev/null
 done
 for _ in $(seq 200); do

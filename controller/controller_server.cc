@@ -75,7 +75,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
   grpc::ServerBuilder builder;
   configure_server(builder);
   int port = 0;
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
+  add_listening_port(builder, config.listen_address, &port);
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || port == 0) {

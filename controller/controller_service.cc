@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "controller/placement.h"
+#include "net/peer_identity.h"
 #include "rpc.h"
 
 namespace tg {
@@ -20,9 +21,12 @@ std::chrono::milliseconds time_left(const grpc::ServerContextBase& context) {
 
 }  // namespace
 
-grpc::Status ControllerServiceImpl::Register(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::Register(grpc::ServerContext* context,
                                              const tgrack::v1::RegisterRequest* request,
                                              tgrack::v1::RegisterReply* reply) {
+  if (absl::Status s = net::require_node(*context, request->node().name()); !s.ok()) {
+    return to_grpc(s);
+  }
   auto incarnation = membership_.register_node(request->node());
   if (!incarnation.ok()) return to_grpc(incarnation.status());
   reply->set_incarnation(*incarnation);
@@ -31,9 +35,12 @@ grpc::Status ControllerServiceImpl::Register(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                               const tgrack::v1::HeartbeatRequest* request,
                                               tgrack::v1::HeartbeatReply*) {
+  if (absl::Status s = net::require_node(*context, request->node_name()); !s.ok()) {
+    return to_grpc(s);
+  }
   if (absl::Status status = membership_.heartbeat(request->node_name(), request->incarnation(),
                                                   request->devices());
       !status.ok()) {

@@ -18,7 +18,7 @@ absl::Status check_returned_outputs(
     if (!sum.ok()) return sum.status();
     total = *sum;
   }
-  if (total <= kMaxMessageBytes) return absl::OkStatus();  // Names built only for the error.
+  if (total <= message_limit()) return absl::OkStatus();  // Names built only for the error.
   const std::string what = absl::StrCat(
       "the reply with outputs (",
       absl::StrJoin(returned, ", ",

@@ -188,7 +188,7 @@ absl::Status Daemon::start() {
   grpc::ServerBuilder builder;
   configure_server(builder);
   int port = 0;
-  builder.AddListeningPort(config_.listen_address, grpc::InsecureServerCredentials(), &port);
+  add_listening_port(builder, config_.listen_address, &port);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {

@@ -8,6 +8,7 @@
 #include "daemon/job_cancels.h"
 #include "daemon/tensor_store.h"
 #include "net/grant.h"
+#include "net/peer_identity.h"
 #include "rpc.h"
 
 namespace tg {
@@ -19,24 +20,33 @@ grpc::Status NodeServiceImpl::GetNodeInfo(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::JoinCommunicator(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::JoinCommunicator(grpc::ServerContext* context,
                                                const tgrack::v1::JoinCommunicatorRequest* request,
                                                tgrack::v1::JoinCommunicatorReply*) {
+  if (absl::Status s = net::require_component(*context, "JoinCommunicator"); !s.ok()) {
+    return to_grpc(s);
+  }
   return to_grpc(daemon_.join_collective(*request));
 }
 
-grpc::Status NodeServiceImpl::RunCollective(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::RunCollective(grpc::ServerContext* context,
                                             const tgrack::v1::RunCollectiveRequest* request,
                                             tgrack::v1::RunCollectiveReply* reply) {
+  if (absl::Status s = net::require_component(*context, "RunCollective"); !s.ok()) {
+    return to_grpc(s);
+  }
   auto result = daemon_.run_collective(*request);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::DestroyCommunicator(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::DestroyCommunicator(grpc::ServerContext* context,
                                                   const tgrack::v1::DestroyCommunicatorRequest* request,
                                                   tgrack::v1::DestroyCommunicatorReply*) {
+  if (absl::Status s = net::require_component(*context, "DestroyCommunicator"); !s.ok()) {
+    return to_grpc(s);
+  }
   return to_grpc(daemon_.collectives().destroy(request->comm_id()));
 }
 
@@ -47,9 +57,12 @@ grpc::Status NodeServiceImpl::GetKernelStats(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::ResetDevices(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::ResetDevices(grpc::ServerContext* context,
                                            const tgrack::v1::ResetDevicesRequest* request,
                                            tgrack::v1::ResetDevicesReply*) {
+  if (absl::Status s = net::require_component(*context, "ResetDevices"); !s.ok()) {
+    return to_grpc(s);
+  }
   const std::vector<uint32_t> indices(request->device_indices().begin(),
                                       request->device_indices().end());
   const uint32_t drain_ms = request->drain_timeout_ms() == 0 ? 10000 : request->drain_timeout_ms();
@@ -101,9 +114,12 @@ grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::PushTensor(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::PushTensor(grpc::ServerContext* context,
                                          const tgrack::v1::PushTensorRequest* request,
                                          tgrack::v1::PushTensorReply*) {
+  if (absl::Status s = net::require_component(*context, "PushTensor"); !s.ok()) {
+    return to_grpc(s);
+  }
   return to_grpc(daemon_.fragments().deliver(*request));
 }
 

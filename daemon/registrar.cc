@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include "net/transport_security.h"
 #include "rpc.h"
 
 namespace tg {
@@ -14,12 +15,12 @@ namespace {
 // backoff (up to two minutes) would leave the node unregistered long after a restart.
 std::shared_ptr<grpc::Channel> controller_channel(const std::string& address) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetMaxReceiveMessageSize(message_limit());
+  args.SetMaxSendMessageSize(message_limit());
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, net::channel_credentials(), args);
 }
 
 }  // namespace

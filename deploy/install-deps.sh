@@ -17,7 +17,7 @@ build_packages=(
   cmake make g++ pkg-config
   procps ca-certificates iproute2
   clang libclang-rt-14-dev
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libssl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libssl-dev
   libopenblas-dev prometheus-cpp-dev libibverbs-dev

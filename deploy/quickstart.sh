@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Command 1: installs what is missing, builds, starts a pool on loopback — tgcontroller and
-# two tgd with two cpu devices each — shows it, runs an example graph and checks its result,
+# Command 1: installs what is missing, builds, makes the pool's certificates (tgctl certs
+# init), starts a pool on loopback speaking mutual TLS — tgcontroller and two tgd with two cpu
+# devices each — shows it, runs an example graph and checks its result,
 # trains a small MLP data-parallel over all four devices (the loss must go down), runs a
 # checked all-reduce, then stops everything it started (also on failure or Ctrl-C). Builds into ./build, or into
 # $BUILD_DIR when set.
@@ -63,7 +64,15 @@ wait_port_file() {
   return 1
 }
 
-start controller "$bin/controller/tgcontroller" --listen 127.0.0.1:0 --port-file "$work/controller.port"
+# Every gRPC port speaks mutual TLS: a CA, and certificates for the controller, each node and
+# the client programs below (tgctl and the examples read TGRACK_TLS_*).
+certs="$work/certs"
+"$bin/client/tgctl" certs init "$certs" --nodes node-a,node-b >/dev/null
+export TGRACK_TLS_CA=$certs/ca.pem TGRACK_TLS_CERT=$certs/client.pem TGRACK_TLS_KEY=$certs/client.key
+tls() { echo --tls-ca "$certs/ca.pem" --tls-cert "$certs/$1.pem" --tls-key "$certs/$1.key"; }
+
+start controller "$bin/controller/tgcontroller" --listen 127.0.0.1:0 --port-file "$work/controller.port" \
+  $(tls controller)
 controller=$(wait_port_file "$work/controller.port" "${children[-1]}")
 echo "quickstart: tgcontroller on $controller"
 export TGRACK_CONTROLLER=$controller
@@ -71,7 +80,7 @@ export TGRACK_CONTROLLER=$controller
 for node in node-a node-b; do
   start "$node" "$bin/daemon/tgd" --controller "$controller" --listen 127.0.0.1:0 \
     --cpu-devices 2 --device-memory 256M --state-dir "$work/$node" --name "$node" \
-    --port-file "$work/$node.port"
+    --port-file "$work/$node.port" $(tls "$node")
   address=$(wait_port_file "$work/$node.port" "${children[-1]}")
   echo "quickstart: tgd $node on $address"
 done

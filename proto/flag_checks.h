@@ -2,7 +2,8 @@
 // refused at start (CLI11 prints "--flag: why", the program exits 2) instead of being run with.
 //   host_port(kServe)   HOST:PORT to listen on; port 0 picks a free port.
 //   host_port(kConnect) HOST:PORT to connect to; the port must be 1..65535.
-//   byte_size(min)      a size as parse_bytes reads it ("512M"), at least `min` bytes.
+//   byte_size(min, max) a size as parse_bytes reads it ("512M"), at least `min` bytes and
+//                       at most `max`.
 //   parse(app, ...)     CLI11_PARSE with the usage-error exit status 2 (CLI11's own are 1xx).
 //   add_version(app, name, version)  --version printing "NAME VERSION", exit 0.
 // Every tgrack program exits kExitOk (0) when it did its work, kExitFailed (1) when the work
@@ -47,14 +48,18 @@ inline CLI::Validator host_port(PortUse use) {
       "HOST:PORT");
 }
 
-inline CLI::Validator byte_size(uint64_t min) {
+inline CLI::Validator byte_size(uint64_t min, uint64_t max = UINT64_MAX) {
   return CLI::Validator(
-      [min](std::string& text) -> std::string {
+      [min, max](std::string& text) -> std::string {
         auto bytes = parse_bytes(text);
         if (!bytes.ok()) return std::string(bytes.status().message());
         if (*bytes < min) {
           return "'" + text + "' is " + format_bytes(*bytes) + ", less than the minimum of " +
                  format_bytes(min) + " (sizes take a unit: 512K, 64M, 2G)";
+        }
+        if (*bytes > max) {
+          return "'" + text + "' is " + format_bytes(*bytes) + ", more than the maximum of " +
+                 format_bytes(max);
         }
         return "";
       },

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +18,8 @@
 #include <absl/synchronization/mutex.h>
 
 #include "accept_guard.h"
+#include "net/call_limits.h"
+#include "net/transport_security.h"
 
 namespace tg {
 namespace {
@@ -29,13 +33,23 @@ void tune_process() {
   std::call_once(once, [] { absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore); });
 }
 
+std::atomic<int> message_limit_bytes{kDefaultMessageLimit};
+
 }  // namespace
 
+int message_limit() { return message_limit_bytes.load(std::memory_order_relaxed); }
+
+void set_message_limit(uint64_t bytes) {
+  message_limit_bytes = static_cast<int>(
+      std::clamp<uint64_t>(bytes, 1, static_cast<uint64_t>(kMaxMessageBytes)));
+}
+
 absl::Status check_message_size(uint64_t bytes, std::string_view what) {
-  if (bytes <= static_cast<uint64_t>(kMaxMessageBytes)) return absl::OkStatus();
+  const int limit = message_limit();
+  if (bytes <= static_cast<uint64_t>(limit)) return absl::OkStatus();
   return absl::ResourceExhaustedError(
       absl::StrCat(std::string(what), " needs ", bytes, " bytes, more than the message limit of ",
-                   kMaxMessageBytes,
+                   limit,
                    " bytes; keep large results on the pool as remote tensors (RunOptions keep)"));
 }
 
@@ -53,20 +67,28 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address, bool own
   tune_process();
   grpc::ChannelArguments args;
   if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  args.SetMaxReceiveMessageSize(message_limit());
+  args.SetMaxSendMessageSize(message_limit());
+  return grpc::CreateCustomChannel(address, net::channel_credentials(), args);
 }
 
 void configure_server(grpc::ServerBuilder& builder) {
   tune_process();
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.SetMaxReceiveMessageSize(message_limit());
+  builder.SetMaxSendMessageSize(message_limit());
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams);
   grpc::ResourceQuota quota("tgrack-server");
   quota.SetMaxThreads(kMaxServerThreads);
   builder.SetResourceQuota(quota);
+}
+
+void add_listening_port(grpc::ServerBuilder& builder, const std::string& address, int* port) {
+  auto limit = net::ClientCallLimit::create(net::calls_per_client(), "--max-calls-per-client");
+  builder.AddListeningPort(address, limit->credentials(), port);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
+  counters.push_back(limit->counter());
+  builder.experimental().SetInterceptorCreators(std::move(counters));
 }
 
 absl::Status listen_failure(const std::string& address) {

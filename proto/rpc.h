@@ -16,11 +16,16 @@
 
 namespace tg {
 
-// Largest message any tgrack channel or server accepts; larger requests fail with
-// RESOURCE_EXHAUSTED from gRPC itself.
+// Largest message a tgrack channel or server accepts: message_limit(), 64 MiB unless the
+// process sets another (tgd and tgcontroller: --max-message-size) up to kMaxMessageBytes.
+// Larger messages fail with RESOURCE_EXHAUSTED naming the limit; the server goes on.
 inline constexpr int kMaxMessageBytes = 1 << 30;
+inline constexpr int kDefaultMessageLimit = 64 << 20;
+int message_limit();
+// Sets message_limit() for channels and servers made from now on; clamped to 1..kMaxMessageBytes.
+void set_message_limit(uint64_t bytes);
 
-// OK when a message of `bytes` fits kMaxMessageBytes; otherwise RESOURCE_EXHAUSTED naming
+// OK when a message of `bytes` fits message_limit(); otherwise RESOURCE_EXHAUSTED naming
 // `what`, the size and the limit, and saying that large results stay on the pool as remote
 // tensors (RunOptions keep). Every reply is checked before it is built, so a reply that cannot
 // be sent is an error, never an empty success.
@@ -29,7 +34,8 @@ absl::Status check_message_size(uint64_t bytes, std::string_view what);
 grpc::Status to_grpc(const absl::Status& status);
 absl::Status from_grpc(const grpc::Status& status);
 
-// An insecure channel to host:port that accepts messages up to kMaxMessageBytes. Channels to
+// A channel to host:port secured as this process is (net/transport_security.h: mutual TLS,
+// or plain text only when asked for) that accepts messages up to message_limit(). Channels to
 // one address share a connection unless `own_connection` (e.g. clients measured apart).
 std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
                                             bool own_connection = false);
@@ -40,10 +46,15 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
 inline constexpr int kMaxServerThreads = 512;
 inline constexpr int kMaxConcurrentStreams = 256;
 
-// Applies kMaxMessageBytes, kMaxServerThreads and kMaxConcurrentStreams to a server being
+// Applies message_limit(), kMaxServerThreads and kMaxConcurrentStreams to a server being
 // built, and turns port reuse off: a second server on a port one already serves fails to
 // start instead of sharing the port.
 void configure_server(grpc::ServerBuilder& builder);
+
+// Adds `address` to a server being built, secured as this process is and bounding the calls
+// each client has open (net/call_limits.h); `port` receives the bound port once the server
+// starts (0 when it could not bind).
+void add_listening_port(grpc::ServerBuilder& builder, const std::string& address, int* port);
 
 // Why `address` (HOST:PORT) cannot be listened on, for a server that failed to bind it:
 // UNAVAILABLE "cannot listen on ADDRESS: REASON", naming the port when another process

@@ -7,6 +7,7 @@
 
 #include "client/tgctl/command.h"
 #include "flag_checks.h"
+#include "net/transport_security.h"
 
 int main(int argc, char** argv) {
   using namespace tg::tgctl;
@@ -20,6 +21,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(tg::flags::host_port(tg::flags::kConnect));
   app.add_flag("--json", options.json, "Print one JSON document (docs/cli-json.md)");
+  tg::net::TlsFiles tls;
+  tg::net::add_tls_flags(app, tls);
   app.require_subcommand(1);
 
   add_nodes_command(app, options, action);
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   add_top_command(app, options, action);
   add_jobs_commands(app, options, action);
   add_sessions_command(app, options, action);
+  add_certs_command(app, options, action);
 
   try {
     app.parse(argc, argv);
@@ -45,6 +49,14 @@ int main(int argc, char** argv) {
     }
     return tg::flags::kExitUsage;
   }
+  // The controller is verified against --tls-ca (or TGRACK_TLS_CA) and this process shows the
+  // client certificate given, unless --insecure (or TGRACK_INSECURE=1) asks for plain text.
+  auto security = tg::net::load_transport_security(tg::net::with_environment(tls));
+  if (!security.ok()) {
+    std::fprintf(stderr, "tgctl: %s\n", std::string(security.status().message()).c_str());
+    return 2;
+  }
+  tg::net::set_transport_security(std::move(*security));
   absl::Status status = action ? action() : absl::InvalidArgumentError("no command given");
   if (!status.ok()) {
     std::fprintf(stderr, "tgctl: %s (%s, controller %s)\n", std::string(status.message()).c_str(),

@@ -12,6 +12,7 @@
 
 #include "process.h"
 #include "rpc.h"
+#include "test_security.h"
 #include "tgrack/v1/node.grpc.pb.h"
 
 namespace tg::coll {
@@ -23,12 +24,14 @@ using Clock = std::chrono::steady_clock;
 // process group, killed and reaped on destruction).
 std::unique_ptr<tg::testing::Process> start_tgd(const tg::testing::TempDir& dir,
                                                 const std::string& name, int devices = 1) {
-  auto process = tg::testing::Process::spawn(
-      TGD_PATH,
-      {"--controller", "127.0.0.1:1", "--listen", "127.0.0.1:0", "--data-listen", "127.0.0.1:0",
-       "--cpu-devices", std::to_string(devices), "--device-memory", "256M", "--state-dir", dir.file(name), "--name",
-       name, "--port-file", dir.file(name + ".port")},
-      dir.file(name + ".out"), dir.file(name + ".err"));
+  std::vector<std::string> args = {
+      "--controller", "127.0.0.1:1", "--listen", "127.0.0.1:0", "--data-listen", "127.0.0.1:0",
+      "--cpu-devices", std::to_string(devices), "--device-memory", "256M", "--state-dir", dir.file(name), "--name",
+      name, "--port-file", dir.file(name + ".port")};
+  const std::vector<std::string> tls = tg::testing::tls_flags_for_node(name);
+  args.insert(args.end(), tls.begin(), tls.end());
+  auto process = tg::testing::Process::spawn(TGD_PATH, args, dir.file(name + ".out"),
+                                             dir.file(name + ".err"));
   return process.ok() ? std::move(*process) : nullptr;
 }
 
@@ -85,6 +88,7 @@ tgrack::v1::RunCollectiveRequest all_reduce(const std::string& id, uint32_t iter
 
 TEST(DaemonKillTest, KillNineMidAllReduceFailsSurvivorsNamingTheDeadRank) {
   const tg::testing::TempDir dir;
+  tg::testing::use_certificate(tg::net::Role::kController, "controller");  // Drives ranks as it does.
   std::vector<std::unique_ptr<tg::testing::Process>> procs;
   std::vector<Node> nodes(3);
   for (int i = 0; i < 3; ++i) {

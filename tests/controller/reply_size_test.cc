@@ -13,21 +13,21 @@ using tgrack::v1::DTYPE_F32;
 
 TEST(ReplySize, OutputsUpToTheMessageLimitPass) {
   EXPECT_TRUE(check_returned_outputs({}).ok());
-  // Two f32 outputs of half the limit each: exactly kMaxMessageBytes together.
-  const int64_t quarter = kMaxMessageBytes / 8;
+  // Two f32 outputs of half the limit each: exactly the default limit together.
+  const int64_t quarter = kDefaultMessageLimit / 8;
   EXPECT_TRUE(check_returned_outputs({{"a", TensorType{DTYPE_F32, {quarter}}},
                                       {"b", TensorType{DTYPE_F32, {quarter}}}})
                   .ok());
 }
 
 TEST(ReplySize, OneByteOverTheLimitIsResourceExhaustedNamingEverything) {
-  const int64_t quarter = kMaxMessageBytes / 8;
+  const int64_t quarter = kDefaultMessageLimit / 8;
   const absl::Status status = check_returned_outputs(
       {{"a", TensorType{DTYPE_F32, {quarter}}}, {"b", TensorType{DTYPE_F32, {quarter + 1}}}});
   ASSERT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   EXPECT_EQ(status.message(),
-            "the reply with outputs (a: f32[134217728], b: f32[134217729]) needs 1073741828 "
-            "bytes, more than the message limit of 1073741824 bytes; keep large results on the "
+            "the reply with outputs (a: f32[8388608], b: f32[8388609]) needs 67108868 "
+            "bytes, more than the message limit of 67108864 bytes; keep large results on the "
             "pool as remote tensors (RunOptions keep)");
 }
 

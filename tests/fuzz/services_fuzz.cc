@@ -25,6 +25,7 @@
 #include "controller/controller_server.h"
 #include "daemon/daemon.h"
 #include "daemon/node_service.h"
+#include "net/transport_security.h"
 #include "tests/fuzz/quiet_protobuf.h"
 
 namespace {
@@ -95,6 +96,10 @@ InProcessPool& pool() {
     controller.heartbeat_interval = std::chrono::milliseconds(200);
     controller.down_after = std::chrono::milliseconds(60000);
     controller.job_timeout = std::chrono::milliseconds(2000);
+    // In-process handlers have no TLS peer to check; plain text lets every method through.
+    tg::net::TransportSecurity plain_text;
+    plain_text.insecure = true;
+    tg::net::set_transport_security(plain_text);
     auto started = tg::ControllerServer::start(controller);
     if (!started.ok()) die(started.status().ToString());
     p->controller = std::move(*started);

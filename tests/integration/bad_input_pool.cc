@@ -9,6 +9,7 @@
 #include "raw_socket.h"
 #include "rpc.h"
 #include "tests/ops/http_get.h"
+#include "test_security.h"
 
 namespace tg::testing {
 
@@ -33,7 +34,10 @@ absl::Status HostilePool::start_processes() {
     *port = port_of(*address);
   }
   controller_ = v1::ControllerService::NewStub(make_channel(pool_.controller_address(), true));
+  // The daemon is called as the controller calls it: its component methods refuse clients.
+  use_certificate(net::Role::kController, "controller");
   daemon_ = v1::NodeService::NewStub(make_channel(pool_.daemon_address("node-a"), true));
+  use_client_certificate();
 
   auto nodes = pool_.client().nodes();
   if (!nodes.ok()) return nodes.status();

@@ -210,7 +210,7 @@ const std::vector<RpcCase>& rpc_cases() {
          add(g, "big", v1::OP_EXPAND, {"x"}).add_shape(15 << 20);
          for (int i = 0; i < 18; ++i) g.add_outputs("big");
          return submit(p, g, {feed("x", v1::DTYPE_F32, {1}, 4)}); },
-       StatusCode::RESOURCE_EXHAUSTED, {"1073741824", "remote"}},
+       StatusCode::RESOURCE_EXHAUSTED, {"67108864", "remote"}},
       // Unknown ops and dtypes, feeds that do not fit.
       {"SubmitUnknownOp", [](auto& p) {
          v1::Graph g = relu_of(v1::DTYPE_F32, {2});

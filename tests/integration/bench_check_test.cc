@@ -6,7 +6,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "net/transport_security.h"
 #include "process.h"
+#include "test_security.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg::testing {
@@ -20,8 +22,9 @@ class ReportingController final : public v1::ControllerService::Service {
  public:
   ReportingController(uint64_t checked, std::vector<uint64_t> wrong)
       : checked_(checked), wrong_(std::move(wrong)) {
+    use_client_certificate();  // It serves with the test client's certificate; tgctl shows it too.
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:0", net::server_credentials(), &port_);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
   }

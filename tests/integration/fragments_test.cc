@@ -12,6 +12,7 @@
 #include "rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 #include "tgrack/v1/node.grpc.pb.h"
+#include "test_security.h"
 
 namespace tg::testing {
 namespace {
@@ -62,12 +63,15 @@ class Fragments : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(pool.start_default().ok());
+    // Daemons are driven as the controller drives them, with its certificate.
+    use_certificate(net::Role::kController, "controller");
     for (const char* name : {"node-a", "node-b"}) {
-      stubs[name] = v1::NodeService::NewStub(make_channel(pool.daemon_address(name)));
+      stubs[name] = v1::NodeService::NewStub(make_channel(pool.daemon_address(name), true));
     }
     auto loaded = GrantSigner::load_or_create(pool.grant_key_file());
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     signer = std::make_unique<GrantSigner>(*std::move(loaded));
+    use_client_certificate();
   }
 
   // `request` with a grant for its devices on node `name`.

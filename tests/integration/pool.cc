@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test_security.h"
+
 namespace tg::testing {
 
 Pool::~Pool() {
@@ -17,6 +19,14 @@ absl::Status Pool::start_controller(const std::string& listen) {
                                    "--heartbeat-interval", std::to_string(kHeartbeat.count()) + "ms",
                                    "--down-after", std::to_string(kDownAfter.count()) + "ms",
                                    "--state-dir", state_dir("controller")};
+  if (insecure) {
+    use_plain_text();
+    args.push_back("--insecure");
+  } else {
+    use_client_certificate();
+    const std::vector<std::string> tls = tls_flags_for_controller();
+    args.insert(args.end(), tls.begin(), tls.end());
+  }
   args.insert(args.end(), controller_args.begin(), controller_args.end());
   auto process = Process::spawn(TGCONTROLLER_PATH, args, stem + ".out", stem + ".err");
   if (!process.ok()) return process.status();
@@ -34,6 +44,14 @@ std::unique_ptr<Process> Pool::spawn_daemon(const std::string& name, const std::
       "--controller", controller_address_, "--listen", "127.0.0.1:0", "--cpu-devices",
       std::to_string(kDevicesPerDaemon), "--device-memory", "64M", "--state-dir", state_dir,
       "--name", name, "--port-file", stem + ".port"};
+  if (insecure) {
+    args.push_back("--insecure");
+  } else {
+    auto it = daemon_tls_args.find(name);
+    const std::vector<std::string> tls =
+        it != daemon_tls_args.end() ? it->second : tls_flags_for_node(name);
+    args.insert(args.end(), tls.begin(), tls.end());
+  }
   if (auto it = daemon_args.find(name); it != daemon_args.end()) {
     args.insert(args.end(), it->second.begin(), it->second.end());
   }

@@ -3,6 +3,9 @@
 // Pool is destroyed. Heartbeats are fast (kHeartbeat), and a node is DOWN after kDownAfter
 // of silence: ten heartbeats, so a daemon slowed by a loaded machine never looks DOWN, while
 // tests of failure detection still finish in seconds (they wait on the state, never on time).
+// Processes speak mutual TLS with the binary's test certificates (test_security.h), and so
+// does the test process itself (its make_channel and Client) and what it starts; a Pool with
+// `insecure` set before it starts runs everything in plain text instead.
 #pragma once
 
 #include <map>
@@ -68,6 +71,10 @@ class Pool {
   // Extra flags for processes started after they are set.
   std::vector<std::string> controller_args;
   std::map<std::string, std::vector<std::string>> daemon_args;  // By node name.
+  // Plain text (--insecure) for processes started after it is set, and this process.
+  bool insecure = false;
+  // TLS flags of a node in place of its own certificate's (e.g. another node's), by node name.
+  std::map<std::string, std::vector<std::string>> daemon_tls_args;
   const TempDir& dir() const { return dir_; }
 
  private:

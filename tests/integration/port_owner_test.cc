@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "process.h"
+#include "test_security.h"
 
 namespace tg::testing {
 namespace {
@@ -63,9 +64,13 @@ void expect_second_refused(const TempDir& dir, const std::string& binary,
 std::vector<std::string> controller_args(const TempDir& dir, const std::string& name, int listen,
                                          int metrics) {
   // The metrics port file is written last, once every port is bound.
-  return {"--listen",  loopback(listen),  "--metrics", loopback(metrics),
-          "--port-file", dir.file(name + ".grpc"),
-          "--metrics-port-file", dir.file(name + ".port")};
+  std::vector<std::string> args = {
+      "--listen",  loopback(listen),  "--metrics", loopback(metrics),
+      "--port-file", dir.file(name + ".grpc"),
+      "--metrics-port-file", dir.file(name + ".port")};
+  const std::vector<std::string> tls = tls_flags_for_controller();
+  args.insert(args.end(), tls.begin(), tls.end());
+  return args;
 }
 
 TEST(PortOwner, ASecondControllerOnAServedPortExitsNamingIt) {
@@ -89,11 +94,15 @@ TEST(PortOwner, ASecondControllerOnAServedPortExitsNamingIt) {
 
 std::vector<std::string> daemon_args(const TempDir& dir, const std::string& name, int listen,
                                      int data, int metrics) {
-  return {"--controller",  "127.0.0.1:1",           "--listen",      loopback(listen),
-          "--data-listen", loopback(data),
-          "--metrics",     loopback(metrics),       "--state-dir",   dir.file(name + "-state"),
-          "--name",        name,                    "--cpu-devices", "1",
-          "--device-memory", "16M",                 "--port-file",   dir.file(name + ".port")};
+  std::vector<std::string> args = {
+      "--controller",  "127.0.0.1:1",           "--listen",      loopback(listen),
+      "--data-listen", loopback(data),
+      "--metrics",     loopback(metrics),       "--state-dir",   dir.file(name + "-state"),
+      "--name",        name,                    "--cpu-devices", "1",
+      "--device-memory", "16M",                 "--port-file",   dir.file(name + ".port")};
+  const std::vector<std::string> tls = tls_flags_for_node(name);
+  args.insert(args.end(), tls.begin(), tls.end());
+  return args;
 }
 
 TEST(PortOwner, ASecondDaemonOnAServedPortExitsNamingIt) {

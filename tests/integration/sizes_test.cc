@@ -42,7 +42,7 @@ class SizesTest : public ::testing::Test {
   Pool pool_;
 };
 
-// f64[2^28] is 2 GiB: twice the message limit, refused from the output types alone.
+// f64[2^28] is 2 GiB: far beyond the message limit (64 MiB), refused from the output types alone.
 v1::Graph two_gib_output_graph() {
   GraphBuilder g;
   Value x = g.input("x", v1::DTYPE_F64, {1});
@@ -58,7 +58,7 @@ TEST_F(SizesTest, ReplyBeyondTheMessageLimitIsResourceExhaustedNamingSizeAndLimi
   ASSERT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted) << result.status();
   EXPECT_THAT(result.status().message(), HasSubstr("big: f64[268435456]"));
   EXPECT_THAT(result.status().message(),
-              HasSubstr("needs 2147483656 bytes, more than the message limit of 1073741824"));
+              HasSubstr("needs 2147483656 bytes, more than the message limit of 67108864"));
   EXPECT_THAT(result.status().message(), HasSubstr("RunOptions keep"));
   expect_pool_alive_and_correct();
 }
@@ -73,7 +73,7 @@ TEST_F(SizesTest, PlannedGraphReplyBeyondTheLimitIsRefusedAndKeepingTheSmallOutp
   ASSERT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted) << result.status();
   EXPECT_THAT(result.status().message(),
               HasSubstr("the reply with outputs (big: f64[268435456]) needs 2147483648 bytes, more "
-                        "than the message limit of 1073741824 bytes"));
+                        "than the message limit of 67108864 bytes"));
   expect_pool_alive_and_correct();
 }
 

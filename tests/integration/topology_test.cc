@@ -31,7 +31,7 @@ TEST(Backend, HipWithoutGpuExitsWithOneClearLine) {
   if (has_amd_gpu()) GTEST_SKIP() << "this host has an AMD GPU (/dev/kfd present)";
   TempDir dir;
   Completed tgd = run(dir, TGD_PATH,
-                      {"--backend", "hip", "--controller", "127.0.0.1:1", "--state-dir",
+                      {"--backend", "hip", "--insecure", "--controller", "127.0.0.1:1", "--state-dir",
                        dir.file("state"), "--name", "gpu-node"},
                       20s);
   const std::string all = tgd.out + tgd.err;
@@ -77,7 +77,7 @@ TEST(Backend, HipAskedForWithoutThePluginExitsNamingWhereItLooked) {
 TEST(Backend, UnknownBackendIsRefused) {
   TempDir dir;
   Completed tgd = run(dir, TGD_PATH,
-                      {"--backend", "cuda", "--controller", "127.0.0.1:1", "--state-dir",
+                      {"--backend", "cuda", "--insecure", "--controller", "127.0.0.1:1", "--state-dir",
                        dir.file("state")});
   EXPECT_NE(tgd.exit_status, 0);
   EXPECT_NE((tgd.out + tgd.err).find("--backend"), std::string::npos) << tgd.out << tgd.err;
@@ -209,7 +209,7 @@ TEST(Backend, TopologyConfigMustMatchTheDeviceCount) {
   std::ofstream(config) << kXgmiPair;
   Completed tgd = run(dir, TGD_PATH,
                       {"--backend", "cpu", "--cpu-devices", "3", "--topology", config,
-                       "--controller", "127.0.0.1:1", "--state-dir", dir.file("state")});
+                       "--insecure", "--controller", "127.0.0.1:1", "--state-dir", dir.file("state")});
   EXPECT_EQ(tgd.exit_status, 1) << tgd.out << tgd.err;
   EXPECT_NE((tgd.out + tgd.err).find("describes 2 device(s) but --cpu-devices is 3"),
             std::string::npos)
