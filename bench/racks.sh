@@ -17,6 +17,7 @@ racks=${RACKS:-4} hosts=${HOSTS:-4}
 host_rate=${HOST_RATE:-2gbit} uplink_rate=${UPLINK_RATE:-1gbit}
 
 netns up --racks "$racks" --hosts "$hosts" --host-rate "$host_rate" --uplink-rate "$uplink_rate"
+pool_certs $(netns hosts | awk '{ print "node-" $1 }')
 start_controller r1h1
 max_bytes=$(numfmt --from=iec "$max")
 device_memory=$(( (2 * max_bytes >> 20) + 64 ))M

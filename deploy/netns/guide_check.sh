@@ -157,11 +157,15 @@ echo "== 7. upgrade node-a"
 in_host r1h1 "$tgctl" drain node-a --deadline 5m \
   >"$work/drain.log" 2>&1 || fail "tgctl drain node-a"
 kill -TERM "${pid_of[node-a]}"
-wait "${pid_of[node-a]}" || true
+# systemctl stop returns once the unit's process is gone.
+for _ in $(seq 100); do kill -0 "${pid_of[node-a]}" 2>/dev/null || break; sleep 0.1; done
+kill -0 "${pid_of[node-a]}" 2>/dev/null && fail "tgd on node-a still runs 10 s after SIGTERM"
+wait "${pid_of[node-a]}" 2>/dev/null || true
 # The upgrade: the package's files again, but for the conffiles (/etc/tgrack), which dpkg keeps
 # (tests/deploy/package_test.sh checks they are conffiles).
 dpkg -x "$(deb daemon)" "$work/upgrade"
-cp -a "$work/upgrade/usr/." "$(root node-a)/usr/"
+# dpkg replaces files by renaming new ones over them; --remove-destination does the same.
+cp -a --remove-destination "$work/upgrade/usr/." "$(root node-a)/usr/"
 start_unit node-a tgd
 wait_nodes_up 2
 in_host r1h1 "$tgctl" uncordon node-a \

@@ -1,12 +1,15 @@
 # Sourced by the namespace tests and bench/racks.sh: a pool of real tgcontroller and tgd
 # processes, each in its own simulated host (netns.sh beside this file), started with the
 # flags of deploy/systemd's units and the documented ports (controller 7070, daemon 7071,
-# metrics 9465 and 9464). Extra flags for every binary (e.g. certificates) come from
+# metrics 9465 and 9464), speaking mutual TLS with certificates from `tgctl certs init`
+# (TGRACK_INSECURE=1: plain text). Extra flags for every binary come from
 # TGCONTROLLER_EXTRA_FLAGS, TGD_EXTRA_FLAGS and TGCTL_EXTRA_FLAGS.
 #
 #   pool_init NAME BUILD_DIR   a unique prefix, a scratch directory, the cleanup trap; exits
 #                              77 naming what is missing when namespaces cannot be made
 #   netns ARGS...              netns.sh with this pool's prefix
+#   pool_certs NODE...         after `netns up`: a CA and certificates for the controller, the
+#                              named nodes and tgctl, valid for every host's address
 #   start_controller HOST      tgcontroller in HOST (e.g. r1h1); sets $controller
 #   start_daemon HOST NAME [FLAG...]   tgd in HOST with $devices_per_daemon cpu devices (1)
 #                              of $device_memory each (256M)
@@ -60,6 +63,31 @@ pool_cleanup() {
 
 netns() { "$netns_script" "$1" --prefix "$prefix" "${@:2}"; }
 
+pool_certs() {
+  if [[ ${TGRACK_INSECURE:-} == 1 ]]; then
+    controller_extra+=(--insecure)
+    return
+  fi
+  certs="$work/certs"
+  local nodes hosts
+  nodes=$(IFS=,; echo "$*")
+  hosts=$(netns hosts | awk '{ printf "%s,", $3 } END { printf "localhost,127.0.0.1" }')
+  "$bin/client/tgctl" certs init "$certs" --nodes "$nodes" --hosts "$hosts" >/dev/null
+  controller_extra+=(--tls-cert "$certs/controller.pem" --tls-key "$certs/controller.key"
+                     --tls-ca "$certs/ca.pem")
+  export TGRACK_TLS_CA="$certs/ca.pem" TGRACK_TLS_CERT="$certs/client.pem"
+  export TGRACK_TLS_KEY="$certs/client.key"
+}
+
+# The TLS flags of node NAME (or --insecure).
+node_security() {
+  if [[ -z ${certs:-} ]]; then
+    echo --insecure
+  else
+    echo --tls-cert "$certs/$1.pem" --tls-key "$certs/$1.key" --tls-ca "$certs/ca.pem"
+  fi
+}
+
 fail() {
   echo "$test_name: FAILED: $*" >&2
   local log
@@ -90,7 +118,8 @@ start_daemon() {
   "$netns_script" exec --prefix "$prefix" "$host" -- "$bin/daemon/tgd" \
     --controller "$controller" --cpu-devices "${devices_per_daemon:-1}" \
     --device-memory "${device_memory:-256M}" --state-dir "$work/$name" --name "$name" \
-    --metrics 0.0.0.0:9464 "$@" "${daemon_extra[@]}" >"$work/$name.log" 2>&1 &
+    --metrics 0.0.0.0:9464 $(node_security "$name") "$@" "${daemon_extra[@]}" \
+    >"$work/$name.log" 2>&1 &
   started+=($!)
 }
 

@@ -9,6 +9,7 @@ source "$(dirname "$0")/../../deploy/netns/netns_pool.sh"
 pool_init multi_host_test "${1:?usage: multi_host_test.sh BUILD_DIR}"
 
 netns up --racks 1 --hosts 3 >/dev/null
+pool_certs node-b node-c
 devices_per_daemon=2
 start_controller r1h1
 start_daemon r1h2 node-b --listen "$(netns addr r1h2):7071" --advertise "$(netns addr r1h2)"
@@ -33,14 +34,14 @@ grep -q "result OK" <<<"$graph" || fail "tg-example-graph printed a wrong result
 training=$(netns exec r1h1 -- "$bin/examples/tg-example-mlp" --controller "$controller" \
   --steps 3 2>&1) || fail "data-parallel training over both hosts: $training"
 
-bench=$(tgctl_in r1h1 bench allreduce --devices node-b:0,node-b:1,node-c:0,node-c:1 \
+bench=$(tgctl_in r1h1 bench allreduce --devices node-b/0,node-b/1,node-c/0,node-c/1 \
   --min 1K --max 1M --factor 32 --iters 3 --warmup 1 --check 2>&1) || fail "all-reduce: $bench"
 awk '!/^#/ && NF { rows++; if ($NF != "0") bad = 1 } END { exit (bad || rows == 0) }' \
   <<<"$bench" || fail "the all-reduce across hosts reported wrong elements: $bench"
 
 set +e
 refused=$(netns exec r1h2 -- "$bin/daemon/tgd" --controller "$controller" --listen 127.0.0.1:0 \
-  --cpu-devices 1 --state-dir "$work/refused" --name refused "${daemon_extra[@]}" 2>&1)
+  --cpu-devices 1 --state-dir "$work/refused" --name refused --insecure "${daemon_extra[@]}" 2>&1)
 status=$?
 set -e
 [[ $status -eq 2 ]] || fail "a daemon advertising loopback to a remote controller exited $status: $refused"

@@ -93,7 +93,7 @@ done
 echo "== HIP plugin place"
 if [[ -e "$root/usr/bin/tgd" ]]; then
   set +e
-  "$root/usr/bin/tgd" --backend hip --controller 127.0.0.1:1 --state-dir "$scratch/state" \
+  "$root/usr/bin/tgd" --backend hip --controller 127.0.0.1:1 --insecure --state-dir "$scratch/state" \
     >"$scratch/hip.txt" 2>&1 </dev/null
   status=$?
   set -e
@@ -111,7 +111,7 @@ if [[ -f "$hip_deb" && -e "$root/usr/bin/tgd" ]]; then
   [[ -e "$root/usr/lib/tgrack/libtgrack-hip.so" ]] || fail "/usr/lib/tgrack/libtgrack-hip.so is not installed"
   if [[ ! -e /dev/kfd ]]; then
     set +e
-    "$root/usr/bin/tgd" --backend hip --controller 127.0.0.1:1 --state-dir "$scratch/state" \
+    "$root/usr/bin/tgd" --backend hip --controller 127.0.0.1:1 --insecure --state-dir "$scratch/state" \
       >"$scratch/hip.txt" 2>&1 </dev/null
     set -e
     expect_contains "$(cat "$scratch/hip.txt")" "hip backend: no AMD GPU found" \

@@ -11,6 +11,7 @@ source "$(dirname "$0")/../../deploy/netns/netns_pool.sh"
 pool_init rack_sim_test "${1:?usage: rack_sim_test.sh BUILD_DIR}"
 
 netns up --racks 2 --hosts 2 --host-rate 2gbit --uplink-rate 1gbit >/dev/null
+pool_certs $(netns hosts | awk '{ print "node-" $1 }')
 start_controller r1h1
 while read -r host rack address; do
   start_daemon "$host" "node-$host" --listen 0.0.0.0:7071 --advertise "$address" --rack "r$rack"

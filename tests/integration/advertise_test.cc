@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "pool.h"
+#include "test_security.h"
 
 namespace tg::testing {
 namespace {
@@ -32,7 +33,7 @@ TEST(Advertise, DaemonRefusesToAdvertiseLoopbackToARemoteController) {
            {{"--listen", "0.0.0.0:0", "--advertise", "10.1.2.3", "--data-listen", "127.0.0.1:0"},
             "--data-listen: the collectives' data port 127.0.0.1:0 is a loopback address"},
        }) {
-    std::vector<std::string> args = {"--controller", kRemoteController, state};
+    std::vector<std::string> args = {"--controller", kRemoteController, state, "--insecure"};
     args.insert(args.end(), c.args.begin(), c.args.end());
     SCOPED_TRACE(::testing::PrintToString(args));
     const Completed done = run(dir, TGD_PATH, args, 20s);
@@ -45,12 +46,13 @@ TEST(Advertise, WildcardDaemonAdvertisesTheAddressItReachesTheControllerFrom) {
   Pool pool;
   ASSERT_TRUE(pool.start_controller().ok());
   const std::string stem = pool.dir().file("wildcard");
-  auto daemon = Process::spawn(
-      TGD_PATH,
-      {"--controller", pool.controller_address(), "--listen", "0.0.0.0:0", "--cpu-devices", "1",
-       "--device-memory", "64M", "--state-dir", pool.dir().file("state-wildcard"), "--name",
-       "wildcard", "--port-file", stem + ".port"},
-      stem + ".out", stem + ".err");
+  std::vector<std::string> args = {
+      "--controller", pool.controller_address(), "--listen", "0.0.0.0:0", "--cpu-devices", "1",
+      "--device-memory", "64M", "--state-dir", pool.dir().file("state-wildcard"), "--name",
+      "wildcard", "--port-file", stem + ".port"};
+  const std::vector<std::string> tls = tls_flags_for_node("wildcard");
+  args.insert(args.end(), tls.begin(), tls.end());
+  auto daemon = Process::spawn(TGD_PATH, args, stem + ".out", stem + ".err");
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   auto address = read_port_file(stem + ".port", **daemon);
   ASSERT_TRUE(address.ok()) << address.status();

@@ -61,9 +61,15 @@ class TgctlJson : public ::testing::Test {
     ASSERT_EQ(out.exit_status, 0) << golden << ": " << out.err;
     expect_golden_shape(golden, out.out);
   }
+  // Runs a graph and waits until the controller lists it (daemons report the jobs that
+  // clients run directly in their heartbeats).
   void ran_a_graph() {
     auto ran = pool_.client().submit(relu_graph("relu"), relu_feeds(), on_device("node-b", 1));
     ASSERT_TRUE(ran.ok()) << ran.status();
+    ASSERT_TRUE(wait_until([&] {
+      auto jobs = pool_.client().jobs(/*running_only=*/false);
+      return jobs.ok() && !jobs->empty();
+    }, 10s));
   }
   Pool pool_;
 };
@@ -117,6 +123,10 @@ TEST_F(TgctlJson, Cancel) {
   });
   const bool held = pool_.wait_held("node-a", "test_hold_job");
   auto running = pool_.client().jobs(/*running_only=*/true);
+  wait_until([&] {
+    running = pool_.client().jobs(/*running_only=*/true);
+    return running.ok() && running->size() == 1;
+  }, 10s);
   Completed cancelled;
   if (held && running.ok() && running->size() == 1) {
     cancelled = tgctl_json({"cancel", running->front().job_id(), "--reason", "golden test"});

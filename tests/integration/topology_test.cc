@@ -50,7 +50,7 @@ TEST(Backend, HipAskedForWithoutItsLibraryExitsNamingIt) {
   TempDir dir;
   Completed tgd = run(dir, TGD_PATH,
                       {"--backend", "hip", "--hip-plugin", FAKE_PLUGIN_MISSING_LIBRARY_PATH,
-                       "--controller", "127.0.0.1:1", "--state-dir", dir.file("state")});
+                       "--controller", "127.0.0.1:1", "--state-dir", dir.file("state"), "--insecure"});
   const std::string all = tgd.out + tgd.err;
   EXPECT_EQ(tgd.exit_status, 1) << all;
   EXPECT_EQ(count_lines_with(all, "hip backend: cannot load plugin " +
@@ -66,7 +66,7 @@ TEST(Backend, HipAskedForWithoutThePluginExitsNamingWhereItLooked) {
   const std::string absent = dir.file("elsewhere/libtgrack-hip.so");
   Completed tgd = run(dir, TGD_PATH,
                       {"--backend", "hip", "--controller", "127.0.0.1:1", "--state-dir",
-                       dir.file("state")},
+                       dir.file("state"), "--insecure"},
                       20s, {{"TGRACK_HIP_PLUGIN", absent}});
   const std::string all = tgd.out + tgd.err;
   EXPECT_EQ(tgd.exit_status, 1) << all;
