@@ -1,6 +1,7 @@
 #include "controller/job_registry.h"
 
 #include <algorithm>
+#include <set>
 
 namespace tg {
 
@@ -153,13 +154,25 @@ std::pair<int, int> JobRegistry::drain(const std::string& node,
   {
     std::unique_lock lock(mu_);
     const uint64_t seen = reports_[node];
-    finished_cv_.wait_for(lock, report_wait, [&] { return reports_[node] >= seen + 2; });
+    // Every job known on the node from the drain's start on: one may finish while the
+    // node's reports are awaited.
+    std::set<std::string> known;
     auto on_node = [&] {
       int count = 0;
-      for (const auto& [id, job] : running_) count += touches(job, node) ? 1 : 0;
+      for (const auto& [id, job] : running_) {
+        if (!touches(job, node)) continue;
+        known.insert(id);
+        ++count;
+      }
       return count;
     };
-    before = on_node();
+    on_node();
+    finished_cv_.wait_for(lock, report_wait, [&] {
+      on_node();
+      return reports_[node] >= seen + 2;
+    });
+    on_node();
+    before = static_cast<int>(known.size());
     if (finished_cv_.wait_for(lock, deadline, [&] { return on_node() == 0; })) return {before, 0};
     for (const auto& [id, job] : running_) {
       if (touches(job, node)) late.push_back(id);

@@ -51,7 +51,12 @@ void CallWatch::poll() {
     const auto now = std::chrono::system_clock::now();
     for (const auto& [id, watched] : watched_) {
       if (watched.token->cancelled()) continue;
-      if (watched.call->deadline() <= now) {
+      // gRPC cancels a call whose deadline passed on its own timer, which may fire before
+      // this poll sees the deadline: a cancelled call at its deadline ran out of time.
+      const bool out_of_time = watched.call->deadline() <= now ||
+                               (watched.call->IsCancelled() &&
+                                watched.call->deadline() <= now + kPollInterval);
+      if (out_of_time) {
         ended.emplace_back(watched.token,
                            absl::DeadlineExceededError(absl::StrCat(
                                "deadline exceeded: the caller's deadline for ", watched.what,

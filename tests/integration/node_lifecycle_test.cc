@@ -77,7 +77,12 @@ TEST_F(NodeLifecycle, DrainingThenCordonedNodeAndItsDevicesAreNotUsable) {
     placement.mutable_device()->set_node("node-a");
     result = pool_.client().submit(held_graph(), {{"x", std::move(x)}}, placement);
   });
-  const bool held = pool_.wait_held("node-a", "test_hold_job");
+  // Held, and known to the controller (the daemon reports jobs clients run directly in its
+  // heartbeats), so the drain waits for it.
+  const bool held = pool_.wait_held("node-a", "test_hold_job") && wait_until([&] {
+    auto running = pool_.client().jobs(/*running_only=*/true);
+    return running.ok() && running->size() == 1;
+  }, 10s);
   Completed drain;
   std::thread drainer([&] {
     if (held) drain = tgctl({"drain", "node-a", "--deadline", "60s", "--reason", "new fans"}, 90s);
