@@ -8,8 +8,7 @@
 #include "controller/controller_server.h"
 #include "controller/duration.h"
 #include "flag_checks.h"
-#include "net/call_limits.h"
-#include "net/transport_security.h"
+#include "net/component_flags.h"
 #include "rpc.h"
 
 int main(int argc, char** argv) {
@@ -46,20 +45,8 @@ int main(int argc, char** argv) {
       ->check(tg::flags::host_port(tg::flags::kServe));
   app.add_option("--metrics-port-file", config.metrics_port_file,
                  "Write the bound metrics HOST:PORT to this file");
-  tg::net::TlsFiles tls;
-  tg::net::add_tls_flags(app, tls);
-  std::string max_message_size = "64M";
-  app.add_option("--max-message-size", max_message_size,
-                 "Largest gRPC message served or sent (up to 1G); larger ones are refused with "
-                 "RESOURCE_EXHAUSTED")
-      ->capture_default_str()
-      ->check(tg::flags::byte_size(1 << 10, tg::kMaxMessageBytes));
-  int max_calls_per_client = tg::net::kDefaultCallsPerClient;
-  app.add_option("--max-calls-per-client", max_calls_per_client,
-                 "Calls one client certificate may have open at once; more are refused with "
-                 "RESOURCE_EXHAUSTED (the pool's controller and nodes are not bounded)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  tg::net::ComponentFlags transport;
+  transport.add(app);
   if (auto exit_status = tg::flags::parse(app, argc, argv)) return *exit_status;
 
   for (auto [text, target, flag] :
@@ -82,14 +69,10 @@ int main(int argc, char** argv) {
     *target = *parsed;
   }
 
-  auto security = tg::net::component_security(tls);
-  if (!security.ok()) {
-    std::fprintf(stderr, "tgcontroller: %s\n", std::string(security.status().message()).c_str());
-    return 2;
+  if (absl::Status status = transport.apply(); !status.ok()) {
+    std::fprintf(stderr, "tgcontroller: %s\n", std::string(status.message()).c_str());
+    return tg::flags::kExitUsage;
   }
-  tg::net::set_transport_security(std::move(*security));
-  tg::set_message_limit(*tg::parse_bytes(max_message_size));
-  tg::net::set_calls_per_client(max_calls_per_client);
 
   sigset_t signals;
   sigemptyset(&signals);
