@@ -10,30 +10,13 @@
 
 #include "client/graph_builder.h"
 #include "pool.h"
+#include "test_graphs.h"
 
 namespace tg::testing {
 namespace {
 
-#define ASSERT_OK_POOL(started)               \
-  do {                                         \
-    const absl::Status status_ = (started);    \
-    ASSERT_TRUE(status_.ok()) << status_;      \
-  } while (0)
-
 using nlohmann::json;
 using tgrack::v1::DTYPE_F32;
-
-// relu(x) + relu(x), the relu named "test_hold_job": held on a daemon started after
-// pool.hold_kernels_on(...) until released.
-tgrack::v1::Graph held_graph() {
-  GraphBuilder g;
-  Value x = g.input("x", DTYPE_F32, {2, 3});
-  tgrack::v1::Node held;
-  held.set_name("test_hold_job");
-  Value h = g.add(tgrack::v1::OP_RELU, {x}, held);
-  g.output(h + h, "y");
-  return *g.build();
-}
 
 class NodeLifecycle : public ::testing::Test {
  protected:

@@ -12,6 +12,7 @@
 
 #include "client/graph_builder.h"
 #include "pool.h"
+#include "test_graphs.h"
 #include "tests/ops/exposition.h"
 #include "tests/ops/http_get.h"
 
@@ -31,20 +32,6 @@ tgrack::v1::Graph dense_graph() {
   return *g.build();
 }
 const std::vector<float> kDenseY = {10.5f, 0, 0.5f, 1, 11.5f, 0, 4.5f, 0};
-
-std::map<std::string, HostTensor> dense_feeds() {
-  HostTensor x(TensorType{DTYPE_F32, {2, 3}});
-  const std::vector<float> values = {1, 2, 3, -1, 0, 4};
-  std::copy(values.begin(), values.end(), x.values<float>().begin());
-  return {{"x", std::move(x)}};
-}
-
-tgrack::v1::Placement on_device(const std::string& node, uint32_t index) {
-  tgrack::v1::Placement placement;
-  placement.mutable_device()->set_node(node);
-  placement.mutable_device()->set_index(index);
-  return placement;
-}
 
 tgrack::v1::Placement on_node(const std::string& node) {
   tgrack::v1::Placement placement;
@@ -125,7 +112,7 @@ TEST_F(OpsTest, PrometheusScrapesDeviceCollectiveAndControllerMetricsFromRealPro
   ASSERT_TRUE(server.ok()) << server.status();
 
   // Workload: a graph on node-a/0 and a checked 1 MiB all-reduce over all four devices.
-  expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-a", 0)));
+  expect_dense(pool_.client().submit(dense_graph(), x_feeds(), on_device("node-a", 0)));
   Completed bench = tgctl({"bench", "allreduce", "--devices", "all", "--min", "1M", "--max", "1M",
                            "--check"},
                           60s);
@@ -297,11 +284,11 @@ TEST_F(OpsTest, HealthProbeTimeoutKillsItsWholeGroupAndMarksDevicesUnhealthy) {
   EXPECT_TRUE(running_with("/bin/sh -c sleep 417.25").empty());
 
   // Unhealthy devices are left out of placement, with the reason.
-  auto refused = pool_.client().submit(dense_graph(), dense_feeds(), on_node("node-a"));
+  auto refused = pool_.client().submit(dense_graph(), x_feeds(), on_node("node-a"));
   ASSERT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
   EXPECT_NE(refused.status().message().find("no healthy device"), std::string::npos);
   for (int i = 0; i < 3; ++i) {
-    auto anywhere = pool_.client().submit(dense_graph(), dense_feeds());
+    auto anywhere = pool_.client().submit(dense_graph(), x_feeds());
     expect_dense(anywhere);
     if (anywhere.ok()) {
       EXPECT_EQ(anywhere->device.node(), "node-b");
@@ -331,13 +318,13 @@ TEST_F(OpsTest, CordonedNodeGetsNoNewWorkUntilUncordoned) {
   EXPECT_EQ(listed["nodes"][1]["cordoned"], false);
   EXPECT_NE(tgctl({"nodes"}).out.find("CORDONED (replacing fans)"), std::string::npos);
 
-  auto refused = pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-a", 1));
+  auto refused = pool_.client().submit(dense_graph(), x_feeds(), on_device("node-a", 1));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(refused.status().message().find("node 'node-a' is cordoned: replacing fans"),
             std::string::npos)
       << refused.status();
   for (int i = 0; i < 4; ++i) {
-    auto anywhere = pool_.client().submit(dense_graph(), dense_feeds());
+    auto anywhere = pool_.client().submit(dense_graph(), x_feeds());
     expect_dense(anywhere);
     if (anywhere.ok()) {
       EXPECT_EQ(anywhere->device.node(), "node-b");
@@ -350,7 +337,7 @@ TEST_F(OpsTest, CordonedNodeGetsNoNewWorkUntilUncordoned) {
   EXPECT_NE(unknown.err.find("NOT_FOUND"), std::string::npos) << unknown.err;
 
   ASSERT_EQ(tgctl({"uncordon", "node-a"}).exit_status, 0);
-  expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-a", 1)));
+  expect_dense(pool_.client().submit(dense_graph(), x_feeds(), on_device("node-a", 1)));
 }
 
 TEST_F(OpsTest, DrainOfAnIdleNodeFinishesAtOnceAndLeavesItCordoned) {
@@ -358,7 +345,7 @@ TEST_F(OpsTest, DrainOfAnIdleNodeFinishesAtOnceAndLeavesItCordoned) {
   Completed drain = tgctl({"drain", "node-b", "--deadline", "20s"}, 10s);
   ASSERT_EQ(drain.exit_status, 0) << drain.err;
   EXPECT_NE(drain.out.find("0 job(s) finished, 0 cancelled"), std::string::npos) << drain.out;
-  auto refused = pool_.client().submit(dense_graph(), dense_feeds(), on_node("node-b"));
+  auto refused = pool_.client().submit(dense_graph(), x_feeds(), on_node("node-b"));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(refused.status().message().find("cordoned: draining"), std::string::npos);
   Completed bad = tgctl({"drain", "node-b", "--deadline", "soon"});
@@ -366,18 +353,6 @@ TEST_F(OpsTest, DrainOfAnIdleNodeFinishesAtOnceAndLeavesItCordoned) {
   EXPECT_NE(bad.err.find("--deadline: 'soon' is not a duration"), std::string::npos) << bad.err;
 }
 
-// y = relu(x) + relu(x) with x = dense_feeds(), whose relu is named "test_hold_job": on a
-// daemon started after pool.hold_kernels_on(...), the job stays running until the test calls
-// release(...). The add after the held relu is where a cancelled job stops.
-tgrack::v1::Graph held_graph() {
-  GraphBuilder g;
-  Value x = g.input("x", DTYPE_F32, {2, 3});
-  tgrack::v1::Node held;
-  held.set_name("test_hold_job");
-  Value h = g.add(tgrack::v1::OP_RELU, {x}, held);
-  g.output(h + h, "y");
-  return *g.build();
-}
 const std::vector<float> kHeldY = {2, 4, 6, 0, 0, 8};
 
 TEST_F(OpsTest, DrainCancelsJobsStillRunningAtTheDeadlineNamingTheNodeAndTheDrain) {
@@ -385,7 +360,7 @@ TEST_F(OpsTest, DrainCancelsJobsStillRunningAtTheDeadlineNamingTheNodeAndTheDrai
   ASSERT_TRUE(pool_.start_default().ok());
   absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
   std::thread job([&] {
-    result = pool_.client().submit(held_graph(), dense_feeds(), on_device("node-a", 0));
+    result = pool_.client().submit(held_graph(), x_feeds(), on_device("node-a", 0));
   });
   const bool held = pool_.wait_held("node-a", "test_hold_job");
   Completed drain;
@@ -408,13 +383,13 @@ TEST_F(OpsTest, DrainCancelsJobsStillRunningAtTheDeadlineNamingTheNodeAndTheDrai
 TEST_F(OpsTest, WarmResetReturnsTheDeviceToServiceWithoutRestartingTheDaemon) {
   ASSERT_TRUE(pool_.start_default().ok());
   const pid_t before = pool_.daemon("node-a").pid();
-  expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-a", 0)));
+  expect_dense(pool_.client().submit(dense_graph(), x_feeds(), on_device("node-a", 0)));
   Completed reset = tgctl({"reset", "node-a/0"});
   ASSERT_EQ(reset.exit_status, 0) << reset.err;
   EXPECT_EQ(reset.out, "reset node-a/0\n");
   EXPECT_FALSE(pool_.daemon("node-a").wait_exit(0ms).has_value());
   EXPECT_EQ(pool_.daemon("node-a").pid(), before);
-  expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-a", 0)));
+  expect_dense(pool_.client().submit(dense_graph(), x_feeds(), on_device("node-a", 0)));
   EXPECT_EQ(device("node-a/0").value("health", ""), "healthy");
 
   Completed unknown = tgctl({"reset", "node-a/7"});
@@ -438,8 +413,8 @@ TEST_F(OpsTest, ResettingOneHiveMemberResetsEveryMemberAcrossDaemons) {
     const std::string log = pool_.daemon(name).stdout_text() + pool_.daemon(name).stderr_text();
     EXPECT_NE(log.find("(reset of hive 'hive-7')"), std::string::npos) << log;
   }
-  expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-a", 1)));
-  expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-b", 0)));
+  expect_dense(pool_.client().submit(dense_graph(), x_feeds(), on_device("node-a", 1)));
+  expect_dense(pool_.client().submit(dense_graph(), x_feeds(), on_device("node-b", 0)));
 }
 
 TEST_F(OpsTest, HiveResetThatFailsOnOneMemberLeavesEveryMemberUnhealthyWithTheReason) {
@@ -450,7 +425,7 @@ TEST_F(OpsTest, HiveResetThatFailsOnOneMemberLeavesEveryMemberUnhealthyWithTheRe
   ASSERT_TRUE(pool_.start_default().ok());
   absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
   std::thread job([&] {
-    result = pool_.client().submit(held_graph(), dense_feeds(), on_device("node-b", 0));
+    result = pool_.client().submit(held_graph(), x_feeds(), on_device("node-b", 0));
   });
   const bool held = pool_.wait_held("node-b", "test_hold_job");
   Completed reset;
@@ -476,7 +451,7 @@ TEST_F(OpsTest, HiveResetThatFailsOnOneMemberLeavesEveryMemberUnhealthyWithTheRe
     EXPECT_NE(d.value("health_reason", "").find("reset of hive 'hive-7' failed"), std::string::npos)
         << d.dump();
   }
-  auto refused = pool_.client().submit(dense_graph(), dense_feeds());
+  auto refused = pool_.client().submit(dense_graph(), x_feeds());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
 
   // Once idle, a new reset brings the whole hive back.
@@ -485,7 +460,7 @@ TEST_F(OpsTest, HiveResetThatFailsOnOneMemberLeavesEveryMemberUnhealthyWithTheRe
   for (const char* name : {"node-a/0", "node-a/1", "node-b/0", "node-b/1"}) {
     EXPECT_EQ(device(name).value("health", ""), "healthy") << name;
   }
-  expect_dense(pool_.client().submit(dense_graph(), dense_feeds()));
+  expect_dense(pool_.client().submit(dense_graph(), x_feeds()));
 }
 
 // ---- tgctl top ---------------------------------------------------------------------------
@@ -493,7 +468,7 @@ TEST_F(OpsTest, HiveResetThatFailsOnOneMemberLeavesEveryMemberUnhealthyWithTheRe
 TEST_F(OpsTest, TopShowsEveryKernelPerDeviceWithCountsAndBytes) {
   ASSERT_TRUE(pool_.start_default().ok());
   for (int i = 0; i < 3; ++i) {
-    expect_dense(pool_.client().submit(dense_graph(), dense_feeds(), on_device("node-b", 1)));
+    expect_dense(pool_.client().submit(dense_graph(), x_feeds(), on_device("node-b", 1)));
   }
   Completed top = tgctl({"top", "--once", "--json"});
   ASSERT_EQ(top.exit_status, 0) << top.err;

@@ -11,6 +11,7 @@
 #include "client/graph_builder.h"
 #include "net/grant.h"
 #include "pool.h"
+#include "test_graphs.h"
 #include "rpc.h"
 #include "tgrack/v1/node.grpc.pb.h"
 
@@ -45,13 +46,6 @@ void expect_dense_result(const absl::StatusOr<SubmitResult>& result) {
   const HostTensor& y = result->outputs[0];
   ASSERT_EQ(y.type(), (TensorType{DTYPE_F32, {2, 4}}));
   for (size_t i = 0; i < kDenseY.size(); ++i) EXPECT_FLOAT_EQ(y.values<float>()[i], kDenseY[i]) << i;
-}
-
-tgrack::v1::Placement on_device(const std::string& node, uint32_t index) {
-  tgrack::v1::Placement placement;
-  placement.mutable_device()->set_node(node);
-  placement.mutable_device()->set_index(index);
-  return placement;
 }
 
 class PoolTest : public ::testing::Test {

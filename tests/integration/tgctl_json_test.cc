@@ -11,43 +11,12 @@
 #include "client/session.h"
 #include "json_golden.h"
 #include "pool.h"
+#include "test_graphs.h"
 
 namespace tg::testing {
 namespace {
 
-#define ASSERT_OK_POOL(started)               \
-  do {                                         \
-    const absl::Status status_ = (started);    \
-    ASSERT_TRUE(status_.ok()) << status_;      \
-  } while (0)
-
 using tgrack::v1::DTYPE_F32;
-
-// y = relu(x) + relu(x); a relu named "test_hold_job" waits on a daemon started after
-// pool.hold_kernels_on(...) until the test releases it.
-tgrack::v1::Graph relu_graph(const std::string& relu_name) {
-  GraphBuilder g;
-  Value x = g.input("x", DTYPE_F32, {2, 3});
-  tgrack::v1::Node relu;
-  relu.set_name(relu_name);
-  Value h = g.add(tgrack::v1::OP_RELU, {x}, relu);
-  g.output(h + h, "y");
-  return *g.build();
-}
-
-std::map<std::string, HostTensor> relu_feeds() {
-  HostTensor x(TensorType{DTYPE_F32, {2, 3}});
-  const std::vector<float> values = {1, 2, 3, -1, 0, 4};
-  std::copy(values.begin(), values.end(), x.values<float>().begin());
-  return {{"x", std::move(x)}};
-}
-
-tgrack::v1::Placement on_device(const std::string& node, uint32_t index) {
-  tgrack::v1::Placement placement;
-  placement.mutable_device()->set_node(node);
-  placement.mutable_device()->set_index(index);
-  return placement;
-}
 
 class TgctlJson : public ::testing::Test {
  protected:
@@ -64,7 +33,7 @@ class TgctlJson : public ::testing::Test {
   // Runs a graph and waits until the controller lists it (daemons report the jobs that
   // clients run directly in their heartbeats).
   void ran_a_graph() {
-    auto ran = pool_.client().submit(relu_graph("relu"), relu_feeds(), on_device("node-b", 1));
+    auto ran = pool_.client().submit(relu_graph("relu"), x_feeds(), on_device("node-b", 1));
     ASSERT_TRUE(ran.ok()) << ran.status();
     ASSERT_TRUE(wait_until([&] {
       auto jobs = pool_.client().jobs(/*running_only=*/false);
@@ -119,7 +88,7 @@ TEST_F(TgctlJson, Cancel) {
   ASSERT_OK_POOL(pool_.start_default());
   absl::StatusOr<SubmitResult> result = absl::UnknownError("not run");
   std::thread job([&] {
-    result = pool_.client().submit(relu_graph("test_hold_job"), relu_feeds(), on_device("node-a", 0));
+    result = pool_.client().submit(relu_graph("test_hold_job"), x_feeds(), on_device("node-a", 0));
   });
   const bool held = pool_.wait_held("node-a", "test_hold_job");
   auto running = pool_.client().jobs(/*running_only=*/true);
