@@ -5,6 +5,7 @@
 // and must deliver a fuzzed handshake that is well formed.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,11 +50,22 @@ int connect_and_send(const void* data, size_t size) {
   peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof(peer)) != 0) {
-    fail(std::string("cannot connect: ") + std::strerror(errno));
+    // A signal (libFuzzer's timers) may interrupt connect; the connection then completes in
+    // the background, and its outcome is read once the socket is writable.
+    int error = errno;
+    if (error == EINTR) {
+      pollfd writable{fd, POLLOUT, 0};
+      while (::poll(&writable, 1, -1) < 0 && errno == EINTR) {
+      }
+      socklen_t length = sizeof(error);
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    }
+    if (error != 0) fail(std::string("cannot connect: ") + std::strerror(error));
   }
   const auto* p = static_cast<const char*>(data);
   while (size > 0) {
     ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // The listener may close on a bad header; that is its right.
     p += n;
     size -= static_cast<size_t>(n);
