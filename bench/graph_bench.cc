@@ -1,7 +1,9 @@
 // graph_bench: the cost of one trivial graph through the pool. y = x + 1 on a 4-element f32
-// input, run on a daemon over the direct path (docs/rpc.md), checked every time, two ways:
-//   placed graph:  each graph placed by the controller (Place), then run on the daemon;
-//   replayed plan: one captured plan, replayed straight on the daemon (no controller call).
+// input, run on a daemon over the direct path (docs/rpc.md), checked every time, three ways:
+//   placed graph:  placed once by the controller (Client::place), then run straight on the
+//                  daemon under its grant (no controller call);
+//   replayed plan: one captured plan, replayed straight on the daemon (no controller call);
+//   placed afresh: (--afresh) each graph placed by the controller (Place), then run.
 //   latency:    one client, one graph at a time: p50, p99 and mean round trip after warm-up.
 //   throughput: N clients (threads, each with its own Client and connection) for a fixed
 //               time: graphs per second, and the p50 round trip under that load.
@@ -32,6 +34,7 @@ struct Options {
   int clients = 8;
   double seconds = 5;
   bool json = false;
+  bool afresh = false;
 };
 
 tgrack::v1::Graph plus_one() {
@@ -41,14 +44,15 @@ tgrack::v1::Graph plus_one() {
   return *g.build();
 }
 
-// How a graph is sent: placed afresh each time, or as a replay of one captured plan.
+// How a graph is sent, by one client: a run with feeds.
 using Run = std::function<absl::StatusOr<std::vector<tg::HostTensor>>(
-    const tg::Client&, const std::map<std::string, tg::HostTensor>&)>;
+    const std::map<std::string, tg::HostTensor>&)>;
+// Prepares a client to send graphs one way (e.g. places the graph once).
+using Prepare = std::function<absl::StatusOr<Run>(const tg::Client&)>;
 
 // One graph; false (with the reason on stderr) when it failed or returned a wrong value.
-bool run_once(const Run& run, const tg::Client& client,
-              const std::map<std::string, tg::HostTensor>& feeds) {
-  auto outputs = run(client, feeds);
+bool run_once(const Run& run, const std::map<std::string, tg::HostTensor>& feeds) {
+  auto outputs = run(feeds);
   if (!outputs.ok()) {
     std::fprintf(stderr, "graph_bench: %s\n", outputs.status().ToString().c_str());
     return false;
@@ -93,6 +97,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seconds", options.seconds, "Length of the throughput run")->capture_default_str();
   app.add_flag("--json", options.json, "Print JSON instead of a table");
+  app.add_flag("--afresh", options.afresh, "Also measure graphs placed afresh each time");
   CLI11_PARSE(app, argc, argv);
 
   const tgrack::v1::Graph graph = plus_one();
@@ -105,38 +110,61 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string plan_id = captured->plan_id;
-  const std::vector<std::pair<std::string, Run>> modes = {
+  using Outputs = absl::StatusOr<std::vector<tg::HostTensor>>;
+  std::vector<std::pair<std::string, Prepare>> modes = {
       {"placed graph",
-       [&graph](const tg::Client& c, const std::map<std::string, tg::HostTensor>& feeds)
-           -> absl::StatusOr<std::vector<tg::HostTensor>> {
-         auto result = c.submit(graph, feeds);
-         if (!result.ok()) return result.status();
-         return std::move(result->outputs);
+       [&graph](const tg::Client& c) -> absl::StatusOr<Run> {
+         auto placed = c.place(graph);
+         if (!placed.ok()) return placed.status();
+         return Run([&c, placed = *std::move(placed)](
+                        const std::map<std::string, tg::HostTensor>& feeds) -> Outputs {
+           auto result = c.run(placed, feeds);
+           if (!result.ok()) return result.status();
+           return std::move(result->outputs);
+         });
        }},
       {"replayed plan",
-       [&plan_id](const tg::Client& c, const std::map<std::string, tg::HostTensor>& feeds)
-           -> absl::StatusOr<std::vector<tg::HostTensor>> {
-         auto result = c.replay(plan_id, feeds);
-         if (!result.ok()) return result.status();
-         return std::move(result->outputs);
+       [&plan_id](const tg::Client& c) -> absl::StatusOr<Run> {
+         return Run([&c, &plan_id](const std::map<std::string, tg::HostTensor>& feeds) -> Outputs {
+           auto result = c.replay(plan_id, feeds);
+           if (!result.ok()) return result.status();
+           return std::move(result->outputs);
+         });
        }},
+  };
+  if (options.afresh) {
+    modes.emplace_back("placed afresh", [&graph](const tg::Client& c) -> absl::StatusOr<Run> {
+      return Run([&c, &graph](const std::map<std::string, tg::HostTensor>& feeds) -> Outputs {
+        auto result = c.submit(graph, feeds);
+        if (!result.ok()) return result.status();
+        return std::move(result->outputs);
+      });
+    });
+  }
+  auto prepared = [](const Prepare& prepare, const tg::Client& c) -> Run {
+    auto run = prepare(c);
+    if (run.ok()) return *std::move(run);
+    std::fprintf(stderr, "graph_bench: %s\n", run.status().ToString().c_str());
+    return {};
   };
 
   nlohmann::json json_rows = nlohmann::json::array();
   if (!options.json) {
     std::printf("%-40s %10s %10s %10s %12s\n", "RUN", "P50 us", "P99 us", "MEAN us", "GRAPHS/S");
   }
-  for (const auto& [mode, run] : modes) {
+  for (const auto& [mode, prepare] : modes) {
     // Latency: one client, one at a time.
     const auto feeds = feeds_for(1);
+    const Run run = prepared(prepare, client);
+    if (!run) return 1;
     for (int i = 0; i < options.warmup; ++i) {
-      if (!run_once(run, client, feeds)) return 1;
+      if (!run_once(run, feeds)) return 1;
     }
     std::vector<double> latency;
     latency.reserve(options.iters);
     for (int i = 0; i < options.iters; ++i) {
       const auto start = Clock::now();
-      if (!run_once(run, client, feeds)) return 1;
+      if (!run_once(run, feeds)) return 1;
       latency.push_back(micros(Clock::now() - start));
     }
     const double mean = std::accumulate(latency.begin(), latency.end(), 0.0) / latency.size();
@@ -152,13 +180,15 @@ int main(int argc, char** argv) {
       threads.emplace_back([&, c] {
         const tg::Client own(options.controller, std::chrono::seconds(10));
         const auto mine = feeds_for(static_cast<float>(10 * c));
+        const Run run_own = prepared(prepare, own);
+        if (!run_own) failed = true;
         while (Clock::now() < deadline_warm && !failed) {
-          if (!run_once(run, own, mine)) failed = true;
+          if (!run_once(run_own, mine)) failed = true;
         }
         while (!failed) {
           const auto start = Clock::now();
           if (start >= stop) break;
-          if (!run_once(run, own, mine)) failed = true;
+          if (!run_once(run_own, mine)) failed = true;
           loaded[c].push_back(micros(Clock::now() - start));
         }
       });

@@ -90,8 +90,48 @@ absl::StatusOr<RunResult> Client::run_request(tgrack::v1::SubmitRequest& request
 
   auto submitted = submitter_->submit(request, deadline_);
   if (!submitted.ok()) return submitted.status();
-  tgrack::v1::SubmitReply& reply = *submitted;
+  return read_reply(*submitted, request.graph(), device);
+}
 
+absl::StatusOr<PlacedGraph> Client::place(const tgrack::v1::Graph& graph,
+                                          const RunOptions& options) const {
+  tgrack::v1::SubmitRequest request;
+  *request.mutable_graph() = graph;
+  *request.mutable_placement() = options.placement;
+  request.set_session(options.session);
+  request.set_deterministic(options.deterministic);
+  for (const auto& [name, id] : options.inputs) {
+    tgrack::v1::NamedHandle* input = request.add_inputs();
+    input->set_name(name);
+    input->set_tensor_id(id);
+  }
+  for (const std::string& name : options.keep) request.add_keep(name);
+  auto runs = submitter_->place_once(request, deadline_);
+  if (!runs.ok()) return runs.status();
+  PlacedGraph placed;
+  placed.runs_ = *std::move(runs);
+  return placed;
+}
+
+absl::StatusOr<RunResult> Client::run(const PlacedGraph& placed,
+                                      const std::map<std::string, HostTensor>& feeds) const {
+  if (placed.runs_ == nullptr) {
+    return absl::FailedPreconditionError("run of a PlacedGraph that Client::place did not make");
+  }
+  tgrack::v1::SubmitRequest request;
+  for (const auto& [name, tensor] : feeds) {
+    tgrack::v1::NamedTensor* feed = request.add_feeds();
+    feed->set_name(name);
+    *feed->mutable_tensor() = tensor.to_proto();
+  }
+  auto submitted = submitter_->run_placed(*placed.runs_, request, deadline_);
+  if (!submitted.ok()) return submitted.status();
+  return read_reply(*submitted, placed.runs_->request.graph(), nullptr);
+}
+
+absl::StatusOr<RunResult> Client::read_reply(tgrack::v1::SubmitReply& reply,
+                                             const tgrack::v1::Graph& graph,
+                                             tgrack::v1::DeviceRef* device) {
   RunResult result;
   result.job_id = reply.job_id();
   result.plan_id = reply.plan_id();
@@ -99,7 +139,6 @@ absl::StatusOr<RunResult> Client::run_request(tgrack::v1::SubmitRequest& request
   if (result.devices.empty() && !reply.device().node().empty()) result.devices = {reply.device()};
   result.kept.assign(reply.kept().begin(), reply.kept().end());
   if (device != nullptr) *device = reply.device();
-  const tgrack::v1::Graph& graph = request.graph();
   for (int i = 0; i < reply.outputs_size(); ++i) {
     if (reply.outputs(i).dtype() == tgrack::v1::DTYPE_UNSPECIFIED) {  // Kept on the pool.
       result.outputs.emplace_back();

@@ -12,6 +12,10 @@
 // a session (client/session.h) as inputs; outputs named in `keep` stay on the pool as
 // RemoteTensors owned by that session. `capture` keeps the plan; replay() runs it again with
 // new inputs, and the controller refuses inputs that would change the plan.
+//
+// A graph run many times without a plan on the controller: place() places it once and
+// run(placed, feeds) runs it straight on its daemons under the grants of that placement, one
+// daemon call per run and no controller call (placed again when its grants near expiry).
 #pragma once
 
 #include <chrono>
@@ -58,6 +62,14 @@ struct RunResult {
   std::vector<tgrack::v1::DeviceRef> devices;
 };
 
+// A graph placed once (Client::place) for many runs. Cheap to copy (copies share the
+// placement) and thread-safe.
+class PlacedGraph {
+ private:
+  friend class Client;
+  std::shared_ptr<Submitter::PlacedRuns> runs_;
+};
+
 class Client {
  public:
   // Does not contact the controller; the first call does.
@@ -83,6 +95,15 @@ class Client {
   absl::StatusOr<RunResult> replay(const std::string& plan_id,
                                    const std::map<std::string, HostTensor>& feeds,
                                    const RunOptions& options = {}) const;
+
+  // Places `graph` once for run(placed, feeds); options.placement and options.session apply.
+  // FAILED_PRECONDITION for a graph only the controller runs (options.inputs or keep,
+  // deterministic, nodes placed or sharded over several devices): run() it instead.
+  absl::StatusOr<PlacedGraph> place(const tgrack::v1::Graph& graph,
+                                    const RunOptions& options = {}) const;
+  // Runs a placed graph with one feed per INPUT node, straight on its daemons.
+  absl::StatusOr<RunResult> run(const PlacedGraph& placed,
+                                const std::map<std::string, HostTensor>& feeds) const;
 
   // Reads a remote tensor whole, from the daemons holding its pieces.
   absl::StatusOr<HostTensor> fetch(const RemoteTensor& tensor) const;
@@ -112,6 +133,10 @@ class Client {
                                         const std::map<std::string, HostTensor>& feeds,
                                         const RunOptions& options,
                                         tgrack::v1::DeviceRef* device) const;
+  // The result of a run of `graph` from its reply (outputs moved out).
+  static absl::StatusOr<RunResult> read_reply(tgrack::v1::SubmitReply& reply,
+                                              const tgrack::v1::Graph& graph,
+                                              tgrack::v1::DeviceRef* device);
   template <class Request, class Reply>
   absl::Status call(grpc::Status (tgrack::v1::ControllerService::Stub::*method)(
                         grpc::ClientContext*, const Request&, Reply*),

@@ -113,6 +113,49 @@ absl::StatusOr<v1::SubmitReply> Submitter::submit(v1::SubmitRequest& request,
   return run(**placed, request, timeout);
 }
 
+absl::StatusOr<std::shared_ptr<Submitter::PlacedRuns>> Submitter::place_once(
+    const v1::SubmitRequest& request, std::chrono::milliseconds timeout) {
+  auto runs = std::make_shared<PlacedRuns>();
+  *runs->request.mutable_graph() = request.graph();
+  *runs->request.mutable_placement() = request.placement();
+  runs->request.set_session(request.session());
+  runs->request.set_deterministic(request.deterministic());
+  if (controller_drives(runs->request) || request.inputs_size() > 0 || request.keep_size() > 0) {
+    return absl::FailedPreconditionError(
+        "this graph cannot be placed once and run many times: it reads or keeps remote tensors, "
+        "is deterministic, or is spread over several devices, so the controller runs it (run it "
+        "with Client::run, or capture it and replay it)");
+  }
+  v1::SubmitRequest placing = runs->request;
+  auto placed = place(placing, timeout);
+  if (!placed.ok()) return placed.status();
+  runs->placed = *std::move(placed);
+  return runs;
+}
+
+absl::StatusOr<v1::SubmitReply> Submitter::run_placed(PlacedRuns& runs, v1::SubmitRequest& request,
+                                                      std::chrono::milliseconds timeout) {
+  std::shared_ptr<const Placed> placed;
+  {
+    std::lock_guard lock(runs.mu);
+    placed = runs.placed;
+  }
+  const auto now = std::chrono::system_clock::now();
+  if (now >= placed->renew_at) {
+    v1::SubmitRequest placing = runs.request;
+    auto fresh = place(placing, timeout);
+    if (fresh.ok()) {
+      std::lock_guard lock(runs.mu);
+      runs.placed = placed = *std::move(fresh);
+    } else if (now >= from_unix_ms(placed->reply.expires_unix_ms())) {
+      // The controller is away and the grants in hand have expired.
+      return fresh.status();
+    }
+  }
+  request.set_session(runs.request.session());
+  return run(*placed, request, timeout);
+}
+
 absl::StatusOr<std::shared_ptr<const Submitter::Placed>> Submitter::place(
     v1::SubmitRequest& request, std::chrono::milliseconds timeout) {
   v1::PlaceRequest place;

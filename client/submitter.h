@@ -5,6 +5,10 @@
 //
 // - A graph: Place, then RunFragments on every daemon of the plan at once; the outputs come
 //   back from the daemons (shards joined in order).
+// - A graph placed once for many runs (place_once, run_placed): the placement and its grants
+//   are kept by the caller; every run goes straight to the daemons (fragments carried in the
+//   request), and the graph is placed again when a fifth of the grants' lifetime is left
+//   (with the grants in hand until they expire when the controller cannot be reached).
 // - capture: the plan and its grants are kept here by plan id; replays go straight to the
 //   daemons while the grants last, and the grants are renewed from the controller when a
 //   fifth of their lifetime is left (a controller that cannot be reached then is asked
@@ -40,6 +44,22 @@ class Submitter {
                                                  std::chrono::milliseconds timeout);
 
   struct Placed;  // A placement (PlaceReply) and when to renew its grants.
+
+  // A graph placed once for many runs: what it was placed from and its current placement.
+  struct PlacedRuns {
+    tgrack::v1::SubmitRequest request;    // Graph, placement and session; no feeds.
+    std::mutex mu;
+    std::shared_ptr<const Placed> placed;  // Replaced when renewed; guarded by mu.
+  };
+  // Places `request`'s graph for runs with run_placed(), capturing nothing on the controller.
+  // FAILED_PRECONDITION for a graph the controller runs itself (remote inputs, keep,
+  // deterministic, or spread over several devices).
+  absl::StatusOr<std::shared_ptr<PlacedRuns>> place_once(const tgrack::v1::SubmitRequest& request,
+                                                         std::chrono::milliseconds timeout);
+  // Runs `runs` with the feeds of `request` (moved out) on the daemons directly.
+  absl::StatusOr<tgrack::v1::SubmitReply> run_placed(PlacedRuns& runs,
+                                                     tgrack::v1::SubmitRequest& request,
+                                                     std::chrono::milliseconds timeout);
 
  private:
   // Places (or captures) the request's graph.

@@ -1,10 +1,11 @@
 // The direct path through real processes: the controller places, clients run on the daemons
 // under grants the controller signed (docs/rpc.md). A daemon refuses work without a valid
-// grant, naming why; replays go on while the controller is stopped and restarted; the
-// controller still lists jobs that clients ran directly.
+// grant, naming why; replays go on while the controller is stopped and restarted, and so do
+// runs of a graph placed once; the controller still lists jobs that clients ran directly.
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 
 #include "net/grant.h"
 #include "pool.h"
@@ -244,6 +245,45 @@ TEST_F(Direct, ReplaysGoOnWhileTheControllerIsStoppedAndRestarted) {
   // The daemon kept the report of the job run while the controller was away, and hands it
   // to the new controller.
   EXPECT_TRUE(listed(client, while_down, v1::JOB_STATE_SUCCEEDED)) << while_down;
+}
+
+TEST_F(Direct, AGraphPlacedOnceRunsManyTimesWithoutTheController) {
+  Client client(pool.controller_address(), std::chrono::seconds(10));
+  auto placed = client.place(plus_one());
+  ASSERT_TRUE(placed.ok()) << placed.status();
+
+  // Runs go straight to the daemon under the placement's grant: the controller is not asked.
+  pool.controller().kill(9);
+  std::set<std::string> jobs;
+  for (float base : {1.0f, 10.0f, 100.0f}) {
+    auto ran = client.run(*placed, {{"x", host({base, base + 1, base + 2, base + 3})}});
+    ASSERT_TRUE(ran.ok()) << "controller stopped: " << ran.status();
+    EXPECT_EQ(floats(ran->outputs.at(0)),
+              (std::vector<float>{base + 1, base + 2, base + 3, base + 4}));
+    ASSERT_EQ(ran->devices.size(), 1u);
+    EXPECT_EQ(ran->devices[0].node(), "node-a");
+    EXPECT_TRUE(ran->plan_id.empty()) << "nothing is captured on the controller";
+    jobs.insert(ran->job_id);
+  }
+  EXPECT_EQ(jobs.size(), 3u) << "every run is a job of its own";
+
+  auto wrong = client.run(*placed, {{"x", host({1, 2})}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument) << wrong.status();
+  EXPECT_NE(wrong.status().message().find("input 'x': expected f32[4]"), std::string::npos)
+      << wrong.status();
+}
+
+TEST_F(Direct, AGraphTheControllerMustRunIsNotPlacedOnce) {
+  Client client(pool.controller_address(), std::chrono::seconds(10));
+  RunOptions keep;
+  keep.keep = {"y"};
+  auto placed = client.place(plus_one(), keep);
+  ASSERT_FALSE(placed.ok());
+  EXPECT_EQ(placed.status().code(), absl::StatusCode::kFailedPrecondition) << placed.status();
+  EXPECT_NE(placed.status().message().find("reads or keeps remote tensors"), std::string::npos)
+      << placed.status();
+  EXPECT_FALSE(client.run(PlacedGraph(), {{"x", host({1, 2, 3, 4})}}).ok());
 }
 
 }  // namespace
