@@ -26,14 +26,15 @@ std::unique_ptr<CallWatch::Scope> CallWatch::watch(const grpc::ServerContextBase
                                                    std::string what) {
   if (call == nullptr) return std::make_unique<Scope>(nullptr, 0);
   uint64_t id = 0;
-  bool first = false;
+  bool asleep = false;
   {
     std::lock_guard lock(mu_);
     id = next_++;
-    first = watched_.empty();
+    asleep = sleeping_;
+    last_watch_ = std::chrono::steady_clock::now();
     watched_.emplace(id, Watched{call, std::move(token), std::move(what)});
   }
-  if (first) wake_.notify_all();
+  if (asleep) wake_.notify_all();
   return std::make_unique<Scope>(this, id);
 }
 
@@ -45,7 +46,11 @@ void CallWatch::unwatch(uint64_t id) {
 void CallWatch::poll() {
   std::unique_lock lock(mu_);
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || !watched_.empty(); });
+    if (watched_.empty() && std::chrono::steady_clock::now() - last_watch_ >= kIdleGrace) {
+      sleeping_ = true;
+      wake_.wait(lock, [&] { return stopping_ || !watched_.empty(); });
+      sleeping_ = false;
+    }
     if (stopping_) return;
     std::vector<std::pair<std::shared_ptr<CancelToken>, absl::Status>> ended;
     const auto now = std::chrono::system_clock::now();

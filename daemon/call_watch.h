@@ -4,7 +4,8 @@
 // connection broke), with CANCELLED. So a caller that gives up stops the daemon's work within
 // about kPollInterval plus the time to the run's next check (executor.h).
 //
-// Thread-safe. The thread sleeps while nothing is watched.
+// Thread-safe. The thread sleeps once nothing has been watched for kIdleGrace, so calls that
+// follow each other closely do not each have to wake it.
 #pragma once
 
 #include <chrono>
@@ -24,6 +25,7 @@ namespace tg {
 class CallWatch {
  public:
   static constexpr std::chrono::milliseconds kPollInterval{10};
+  static constexpr std::chrono::milliseconds kIdleGrace{1000};
 
   // Watching one call, until destroyed.
   class Scope {
@@ -62,6 +64,8 @@ class CallWatch {
   std::map<uint64_t, Watched> watched_;  // Guarded by mu_.
   uint64_t next_ = 1;                    // Guarded by mu_.
   bool stopping_ = false;                // Guarded by mu_.
+  bool sleeping_ = false;                // Waiting for a call to watch; guarded by mu_.
+  std::chrono::steady_clock::time_point last_watch_;  // Guarded by mu_.
   std::thread poller_;
 };
 

@@ -26,6 +26,14 @@ absl::Status prefixed(const absl::Status& status, const std::string& prefix) {
   return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
 }
 
+template <class Range>
+std::vector<const tgrack::v1::Fragment*> fragments_of(const Range& range) {
+  std::vector<const tgrack::v1::Fragment*> fragments;
+  fragments.reserve(range.size());
+  for (const tgrack::v1::Fragment& fragment : range) fragments.push_back(&fragment);
+  return fragments;
+}
+
 GraphLimits fragment_limits() {
   GraphLimits limits;
   limits.internal_ops = true;
@@ -142,9 +150,10 @@ class FragmentRunner::Hooks final : public InternalOps {
 
 FragmentRunner::FragmentRunner(FragmentRunnerDeps deps) : deps_(std::move(deps)) {}
 
-absl::Status FragmentRunner::check_fragments(const Plan& fragments) const {
+absl::Status FragmentRunner::check_fragments(const Fragments& fragments) const {
   std::set<uint32_t> devices;
-  for (const v1::Fragment& fragment : fragments) {
+  for (const v1::Fragment* each : fragments) {
+    const v1::Fragment& fragment = *each;
     const std::string device = absl::StrCat(deps_.node_name, "/", fragment.device_index());
     if (fragment.device_index() >= deps_.device_count) {
       return absl::InvalidArgumentError(absl::StrCat("fragment for device ", device, ": node ",
@@ -165,7 +174,7 @@ absl::Status FragmentRunner::check_fragments(const Plan& fragments) const {
 absl::Status FragmentRunner::install(const v1::InstallPlanRequest& request) {
   if (request.plan_id().empty()) return absl::InvalidArgumentError("InstallPlan needs a plan_id");
   auto plan = std::make_shared<Plan>(request.fragments().begin(), request.fragments().end());
-  if (absl::Status s = check_fragments(*plan); !s.ok()) {
+  if (absl::Status s = check_fragments(fragments_of(*plan)); !s.ok()) {
     return prefixed(s, absl::StrCat("plan '", request.plan_id(), "': "));
   }
   std::lock_guard lock(mu_);
@@ -227,7 +236,8 @@ struct FragmentResult {
 absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragmentsRequest& request,
                                                           const grpc::ServerContextBase* caller) {
   const std::string& job = request.job_id();
-  std::shared_ptr<const Plan> plan;
+  std::shared_ptr<const Plan> installed;  // Holds an installed plan's fragments while they run.
+  Fragments plan_fragments;                // The installed plan's, or the request's (not copied).
   if (!request.plan_id().empty()) {
     std::lock_guard lock(mu_);
     auto it = plans_.find(request.plan_id());
@@ -235,18 +245,18 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
       return absl::NotFoundError(absl::StrCat("job ", job, ": plan '", request.plan_id(),
                                               "' is not installed on node ", deps_.node_name));
     }
-    plan = it->second;
+    installed = it->second;
+    plan_fragments = fragments_of(*installed);
   } else {
-    auto inline_plan =
-        std::make_shared<Plan>(request.fragments().begin(), request.fragments().end());
-    if (absl::Status s = check_fragments(*inline_plan); !s.ok())
+    plan_fragments = fragments_of(request.fragments());
+    if (absl::Status s = check_fragments(plan_fragments); !s.ok())
       return prefixed(s, absl::StrCat("job ", job, ": "));
-    plan = std::move(inline_plan);
   }
+  const Fragments* plan = &plan_fragments;
   std::map<uint32_t, const v1::FragmentRun*> bindings;
   for (const v1::FragmentRun& binding : request.runs()) {
-    const bool known = std::any_of(plan->begin(), plan->end(), [&](const v1::Fragment& f) {
-      return f.device_index() == binding.device_index();
+    const bool known = std::any_of(plan->begin(), plan->end(), [&](const v1::Fragment* f) {
+      return f->device_index() == binding.device_index();
     });
     if (!known) {
       return absl::InvalidArgumentError(absl::StrCat("job ", job, ": bindings for device ",
@@ -267,7 +277,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
   std::mutex first_mu;
   absl::Status first;  // The failure that cancelled the others. Guarded by first_mu.
   auto run_one = [&](size_t k) {
-    const v1::Fragment& fragment = (*plan)[k];
+    const v1::Fragment& fragment = *(*plan)[k];
     FragmentResult& result = results[k];
     const uint32_t index = fragment.device_index();
     const std::string prefix =
@@ -336,9 +346,13 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
                           result.status.code());
     }
   };
-  std::vector<std::thread> threads;
-  for (size_t k = 0; k < plan->size(); ++k) threads.emplace_back(run_one, k);
-  for (std::thread& thread : threads) thread.join();
+  if (plan->size() == 1) {
+    run_one(0);  // Alone, it runs on the caller's thread: no thread to start and join.
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < plan->size(); ++k) threads.emplace_back(run_one, k);
+    for (std::thread& thread : threads) thread.join();
+  }
   deps_.mailbox->end_job(job);
 
   if (!first.ok()) {
@@ -355,7 +369,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
       KeptOutput& kept = result.kept[i];
       // The id's session owns it; put() only fails for a device index the node lacks.
       deps_.store
-          ->put(result.kept_ids[i], (*plan)[k].device_index(), kept.buffer, kept.type,
+          ->put(result.kept_ids[i], (*plan)[k]->device_index(), kept.buffer, kept.type,
                 request.session())
           .IgnoreError();
     }

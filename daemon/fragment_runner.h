@@ -1,6 +1,7 @@
 // FragmentRunner: the daemon side of graphs across the pool. Runs this daemon's fragments
 // of one run (NodeService.RunFragments) concurrently, one thread per fragment (a fragment is
-// one device; a communicator rank is driven by one thread), each through the executor core
+// one device; a communicator rank is driven by one thread; a run of one fragment uses the
+// caller's thread), each through the executor core
 // (devices/graph/executor.h) in the listed order, with:
 //   - feeds by value, INPUT nodes bound to stored tensors (TensorStore) on that device, and
 //     outputs kept in the store under ids owned by the request's session (only once every
@@ -92,8 +93,9 @@ class FragmentRunner {
  private:
   class Hooks;
   using Plan = std::vector<tgrack::v1::Fragment>;
+  using Fragments = std::vector<const tgrack::v1::Fragment*>;  // Of a Plan or a request.
 
-  absl::Status check_fragments(const Plan& fragments) const;
+  absl::Status check_fragments(const Fragments& fragments) const;
   tgrack::v1::NodeService::Stub& stub(const std::string& address);
 
   const FragmentRunnerDeps deps_;
