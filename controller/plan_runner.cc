@@ -16,7 +16,7 @@
 #include "controller/reply_size.h"
 #include "devices/graph/graph_api.h"
 #include "devices/shard.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 

@@ -25,9 +25,9 @@
 #include "devices/graph/executor.h"
 #include "devices/topology/topology_proto.h"
 #include "devices/units.h"
-#include "advertised_address.h"
+#include "net/advertised_address.h"
 #include "daemon/daemon_addresses.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 #ifndef TGRACK_VERSION
 #define TGRACK_VERSION "unknown"

@@ -9,7 +9,7 @@
 #include "daemon/tensor_store.h"
 #include "net/grant.h"
 #include "net/peer_identity.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 
