@@ -184,7 +184,9 @@ absl::Status Daemon::start() {
     }
   };
   fragments_ = std::make_unique<FragmentRunner>(std::move(deps));
-  service_ = std::make_unique<NodeServiceImpl>(*this);
+  service_ = std::make_unique<NodeServiceImpl>(NodeServiceImpl::Parts{
+      config_.name, *this, *fragments_, *tensors_, *cancels_, job_reports_, grants_, *collectives_,
+      kernel_stats_});
   grpc::ServerBuilder builder;
   configure_server(builder);
   int port = 0;
