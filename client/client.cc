@@ -1,6 +1,6 @@
 #include "client/client.h"
 
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 

@@ -5,7 +5,7 @@
 #include <absl/strings/str_cat.h>
 
 #include "devices/shard.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 

@@ -9,7 +9,7 @@
 
 #include "devices/shard.h"
 #include "devices/tensor.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 

@@ -12,7 +12,7 @@
 
 #include "collectives/communicator.h"
 #include "collectives/link_requirement.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg::coll {
 namespace {

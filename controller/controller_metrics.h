@@ -19,7 +19,7 @@
 
 #include <absl/status/status.h>
 
-#include "metrics_endpoint.h"
+#include "net/metrics_endpoint.h"
 
 namespace prometheus {
 class Registry;

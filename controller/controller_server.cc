@@ -7,8 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "advertised_address.h"
-#include "rpc.h"
+#include "net/advertised_address.h"
+#include "net/rpc.h"
 
 namespace tg {
 namespace {

@@ -32,7 +32,7 @@ namespace tg {
 struct ControllerConfig {
   std::string listen_address = "127.0.0.1:7070";
   // Host written to --port-file and logs for the bound ports; "" = the --listen host, or for
-  // a wildcard one the first non-loopback interface address (proto/advertised_address.h).
+  // a wildcard one the first non-loopback interface address (net/advertised_address.h).
   std::string advertise;
   std::string port_file;                                  // "" = none.
   std::chrono::milliseconds down_after{3000};             // Silence before a node is DOWN.

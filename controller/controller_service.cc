@@ -4,7 +4,7 @@
 
 #include "controller/placement.h"
 #include "net/peer_identity.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 namespace {

@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/placement.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "tgrack/v1/node.grpc.pb.h"
 
 namespace tg {

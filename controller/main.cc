@@ -7,9 +7,9 @@
 
 #include "controller/controller_server.h"
 #include "controller/duration.h"
-#include "flag_checks.h"
+#include "net/flag_checks.h"
 #include "net/component_flags.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 int main(int argc, char** argv) {
   tg::ControllerConfig config;

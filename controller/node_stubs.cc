@@ -1,6 +1,6 @@
 #include "controller/node_stubs.h"
 
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 

@@ -6,8 +6,6 @@
 #include <thread>
 
 #include <absl/strings/str_cat.h>
-#include <absl/strings/str_join.h>
-#include <absl/strings/str_split.h>
 #include <spdlog/spdlog.h>
 
 #include "controller/job_failure.h"
@@ -16,7 +14,7 @@
 #include "controller/reply_size.h"
 #include "devices/graph/graph_api.h"
 #include "devices/shard.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 
@@ -33,22 +31,10 @@ struct PlanRunner::Captured {
 
 namespace {
 
-constexpr char kCommPlaceholder[] = "@comm:";
-constexpr uint32_t kCommTimeoutMs = 10000;
 // How long a daemon may take to answer GetNodeInfo before the controller takes it for lost.
 constexpr std::chrono::seconds kLostProbeTimeout(2);
 
 std::string name_of(const v1::DeviceRef& d) { return device_name(d.node(), d.index()); }
-
-std::string devices_str(const std::vector<v1::DeviceRef>& devices) {
-  return absl::StrJoin(devices, ",", [](std::string* out, const v1::DeviceRef& d) {
-    out->append(name_of(d));
-  });
-}
-
-bool same_device(const v1::DeviceRef& a, const v1::DeviceRef& b) {
-  return a.node() == b.node() && a.index() == b.index();
-}
 
 // What a plan's placement is, for comparing two captures of one graph.
 std::string placement_text(const Plan& plan) {
@@ -136,78 +122,9 @@ absl::StatusOr<Plan> PlanRunner::make_plan(const Ask& ask,
   };
   options.address_of = [this](const std::string& node) { return address_of(node); };
   options.communicator = [](const std::vector<v1::DeviceRef>& devices) -> absl::StatusOr<std::string> {
-    return kCommPlaceholder + devices_str(devices);
+    return comm_placeholder(devices);
   };
   return plan_graph(ask.graph, *validated, ask.placement, options);
-}
-
-absl::Status PlanRunner::bind_communicators(Plan& plan) {
-  std::map<std::string, std::string> ids;  // Placeholder -> communicator id.
-  for (const std::string& placeholder : plan.comm_ids) {
-    if (placeholder.rfind(kCommPlaceholder, 0) != 0) continue;  // Already bound.
-    const std::string key = placeholder.substr(sizeof(kCommPlaceholder) - 1);
-    std::lock_guard lock(mu_);
-    auto it = comms_.find(key);
-    if (it == comms_.end()) {
-      // The devices are those of the collectives' fragments, in rank order.
-      Comm comm;
-      for (size_t i = 0; i < plan.devices.size(); ++i) {
-        for (const v1::Node& node : plan.fragments[i].nodes()) {
-          if (node.collective().comm_id() == placeholder &&
-              std::none_of(comm.devices.begin(), comm.devices.end(), [&](const v1::DeviceRef& d) {
-                return same_device(d, plan.devices[i]);
-              })) {
-            comm.devices.push_back(plan.devices[i]);
-          }
-        }
-      }
-      std::vector<std::string> names = absl::StrSplit(key, ',');
-      std::sort(comm.devices.begin(), comm.devices.end(), [&](const auto& a, const auto& b) {
-        return std::find(names.begin(), names.end(), name_of(a)) <
-               std::find(names.begin(), names.end(), name_of(b));
-      });
-      v1::CreateCommunicatorRequest create;
-      for (const v1::DeviceRef& d : comm.devices) *create.add_devices() = d;
-      create.set_timeout_ms(kCommTimeoutMs);
-      auto spec = coordinator_.create(create);
-      if (!spec.ok()) {
-        return absl::Status(spec.status().code(),
-                            absl::StrCat("creating the communicator over ", key, ": ",
-                                         spec.status().message()));
-      }
-      comm.id = spec->comm_id();
-      comm.in_use = std::make_shared<std::mutex>();
-      it = comms_.emplace(key, std::move(comm)).first;
-    }
-    ids[placeholder] = it->second.id;
-  }
-  for (v1::Graph& fragment : plan.fragments) {
-    for (v1::Node& node : *fragment.mutable_nodes()) {
-      if (auto it = ids.find(node.collective().comm_id()); it != ids.end()) {
-        node.mutable_collective()->set_comm_id(it->second);
-      }
-    }
-  }
-  for (std::string& id : plan.comm_ids) {
-    if (auto it = ids.find(id); it != ids.end()) id = it->second;
-  }
-  return absl::OkStatus();
-}
-
-void PlanRunner::forget_communicators(const Plan& plan) {
-  std::vector<std::string> doomed;
-  {
-    std::lock_guard lock(mu_);
-    for (auto it = comms_.begin(); it != comms_.end();) {
-      if (std::find(plan.comm_ids.begin(), plan.comm_ids.end(), it->second.id) != plan.comm_ids.end()) {
-        doomed.push_back(it->second.id);
-        it = comms_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  for (const std::string& id : doomed) coordinator_.destroy(id).IgnoreError();
 }
 
 absl::Status PlanRunner::install(const std::string& plan_id, const Plan& plan) {

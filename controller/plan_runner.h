@@ -94,6 +94,8 @@ class PlanRunner {
   std::shared_ptr<Captured> captured(const std::string& plan_id);
   // Rebinds a captured plan whose communicators were torn down; caller holds its rebinding.
   absl::Status refresh_communicators(Captured& captured);
+  // What the planner names the communicator over `devices` until bind_communicators().
+  static std::string comm_placeholder(const std::vector<tgrack::v1::DeviceRef>& devices);
   // Replaces the planner's communicator placeholders with live communicators.
   absl::Status bind_communicators(Plan& plan);
   // `fed_layouts`: the layouts of the INPUTs fed from remote tensors, part of what makes two

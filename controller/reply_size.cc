@@ -4,7 +4,7 @@
 #include <absl/strings/str_join.h>
 
 #include "devices/checked_size.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 

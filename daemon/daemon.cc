@@ -25,9 +25,9 @@
 #include "devices/graph/executor.h"
 #include "devices/topology/topology_proto.h"
 #include "devices/units.h"
-#include "advertised_address.h"
+#include "net/advertised_address.h"
 #include "daemon/daemon_addresses.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 #ifndef TGRACK_VERSION
 #define TGRACK_VERSION "unknown"
@@ -184,7 +184,9 @@ absl::Status Daemon::start() {
     }
   };
   fragments_ = std::make_unique<FragmentRunner>(std::move(deps));
-  service_ = std::make_unique<NodeServiceImpl>(*this);
+  service_ = std::make_unique<NodeServiceImpl>(NodeServiceImpl::Parts{
+      config_.name, *this, *fragments_, *tensors_, *cancels_, job_reports_, grants_, *collectives_,
+      kernel_stats_});
   grpc::ServerBuilder builder;
   configure_server(builder);
   int port = 0;

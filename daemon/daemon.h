@@ -29,6 +29,7 @@
 
 #include "daemon/job_reports.h"
 #include "daemon/kernel_stats.h"
+#include "daemon/node_operations.h"
 #include "net/grant.h"
 
 #include "devices/device.h"
@@ -90,10 +91,10 @@ struct DaemonConfig {
   std::string test_hold_dir;
 };
 
-class Daemon {
+class Daemon final : public NodeOperations {
  public:
   static absl::StatusOr<std::unique_ptr<Daemon>> create(DaemonConfig config);
-  ~Daemon();
+  ~Daemon() override;
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
@@ -115,24 +116,12 @@ class Daemon {
   std::vector<Device*> devices() const;
 
   // This node as it is now: addresses, pid, version and every device's live state.
-  tgrack::v1::NodeInfo node_info() const;
-
-  // Graphs across the pool: plan fragments, remote tensors, transfers and cancellation
-  // (valid after start(); tensors() and cancels() after create()).
-  FragmentRunner& fragments() const { return *fragments_; }
-  // The controller's keys, to check the grant of every run (net/grant.h), and the runs that
-  // clients drove directly, reported to the controller in heartbeats (daemon/job_reports.h).
-  const GrantVerifier& grants() const { return grants_; }
-  JobReports& job_reports() { return job_reports_; }
-  TensorStore& tensors() const { return *tensors_; }
-  JobCancels& cancels() const { return *cancels_; }
-  // Stops runs whose gRPC caller gave up or whose deadline passed (valid after create()).
-  CallWatch& call_watch() const { return *call_watch_; }
+  tgrack::v1::NodeInfo node_info() const override;
 
   // Collectives through the runtime, recorded in the metrics.
-  absl::Status join_collective(const tgrack::v1::JoinCommunicatorRequest& request);
+  absl::Status join_collective(const tgrack::v1::JoinCommunicatorRequest& request) override;
   absl::StatusOr<tgrack::v1::RunCollectiveReply> run_collective(
-      const tgrack::v1::RunCollectiveRequest& request);
+      const tgrack::v1::RunCollectiveRequest& request) override;
 
   // Warm reset of local devices together: refuses new graphs on them (UNAVAILABLE naming
   // the device and the reset), waits up to `drain_timeout` for running graphs (else
@@ -140,7 +129,8 @@ class Daemon {
   // and returns them to service. A device whose reset fails stays Unhealthy with the
   // reason, and the first failure is returned. NOT_FOUND for an index the node lacks.
   absl::Status reset_devices(const std::vector<uint32_t>& indices,
-                             std::chrono::milliseconds drain_timeout, const std::string& reason);
+                             std::chrono::milliseconds drain_timeout,
+                             const std::string& reason) override;
 
   // The kernel scoreboard (tgctl top).
   const KernelStats& kernel_stats() const { return kernel_stats_; }
@@ -179,8 +169,8 @@ class Daemon {
 
   std::unique_ptr<DaemonMetrics> metrics_;
   KernelStats kernel_stats_;
-  GrantVerifier grants_;
-  JobReports job_reports_;
+  GrantVerifier grants_;     // The controller's keys, to check every run's grant (net/grant.h).
+  JobReports job_reports_;   // Runs clients drove directly, reported in heartbeats.
   std::chrono::steady_clock::time_point last_sample_ = std::chrono::steady_clock::now();
 
   // Per device, guarded by state_mutex_: graphs running, reset in progress, why unhealthy.

@@ -2,7 +2,7 @@
 
 #include <absl/strings/str_cat.h>
 
-#include "advertised_address.h"
+#include "net/advertised_address.h"
 #include "daemon/daemon.h"
 
 namespace tg {

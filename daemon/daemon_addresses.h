@@ -1,6 +1,6 @@
 // The addresses a daemon listens on and advertises, from its flags:
 //   node service: --advertise, else the --listen host unless it is a wildcard, else the local
-//                 address routed toward the controller (proto/advertised_address.h);
+//                 address routed toward the controller (net/advertised_address.h);
 //   data plane:   --data-listen, default the --listen host with port 0; advertised as its own
 //                 host when that names one, else as the node service's advertised host.
 // A loopback address advertised while the controller is on another host is refused with

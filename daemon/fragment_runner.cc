@@ -10,7 +10,7 @@
 #include "collectives/collective_runtime.h"
 #include "daemon/call_watch.h"
 #include "devices/graph/executor.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 namespace {

@@ -11,9 +11,9 @@
 #include "daemon/daemon.h"
 #include "daemon/daemon_addresses.h"
 #include "devices/units.h"
-#include "flag_checks.h"
+#include "net/flag_checks.h"
 #include "net/component_flags.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 int main(int argc, char** argv) {
   tg::DaemonConfig config;

@@ -3,20 +3,21 @@
 #include <optional>
 
 #include "collectives/collective_runtime.h"
-#include "daemon/daemon.h"
 #include "daemon/fragment_runner.h"
 #include "daemon/job_cancels.h"
+#include "daemon/job_reports.h"
+#include "daemon/kernel_stats.h"
 #include "daemon/tensor_store.h"
 #include "net/grant.h"
 #include "net/peer_identity.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 
 grpc::Status NodeServiceImpl::GetNodeInfo(grpc::ServerContext*,
                                           const tgrack::v1::GetNodeInfoRequest*,
                                           tgrack::v1::NodeInfo* reply) {
-  *reply = daemon_.node_info();
+  *reply = node_.node_info();
   return grpc::Status::OK;
 }
 
@@ -26,7 +27,7 @@ grpc::Status NodeServiceImpl::JoinCommunicator(grpc::ServerContext* context,
   if (absl::Status s = net::require_component(*context, "JoinCommunicator"); !s.ok()) {
     return to_grpc(s);
   }
-  return to_grpc(daemon_.join_collective(*request));
+  return to_grpc(node_.join_collective(*request));
 }
 
 grpc::Status NodeServiceImpl::RunCollective(grpc::ServerContext* context,
@@ -35,7 +36,7 @@ grpc::Status NodeServiceImpl::RunCollective(grpc::ServerContext* context,
   if (absl::Status s = net::require_component(*context, "RunCollective"); !s.ok()) {
     return to_grpc(s);
   }
-  auto result = daemon_.run_collective(*request);
+  auto result = node_.run_collective(*request);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
@@ -47,13 +48,13 @@ grpc::Status NodeServiceImpl::DestroyCommunicator(grpc::ServerContext* context,
   if (absl::Status s = net::require_component(*context, "DestroyCommunicator"); !s.ok()) {
     return to_grpc(s);
   }
-  return to_grpc(daemon_.collectives().destroy(request->comm_id()));
+  return to_grpc(collectives_.destroy(request->comm_id()));
 }
 
 grpc::Status NodeServiceImpl::GetKernelStats(grpc::ServerContext*,
                                              const tgrack::v1::GetKernelStatsRequest*,
                                              tgrack::v1::GetKernelStatsReply* reply) {
-  *reply = daemon_.kernel_stats().snapshot();
+  *reply = kernel_stats_.snapshot();
   return grpc::Status::OK;
 }
 
@@ -67,43 +68,43 @@ grpc::Status NodeServiceImpl::ResetDevices(grpc::ServerContext* context,
                                       request->device_indices().end());
   const uint32_t drain_ms = request->drain_timeout_ms() == 0 ? 10000 : request->drain_timeout_ms();
   return to_grpc(
-      daemon_.reset_devices(indices, std::chrono::milliseconds(drain_ms), request->reason()));
+      node_.reset_devices(indices, std::chrono::milliseconds(drain_ms), request->reason()));
 }
 
 grpc::Status NodeServiceImpl::InstallPlan(grpc::ServerContext*,
                                           const tgrack::v1::InstallPlanRequest* request,
                                           tgrack::v1::InstallPlanReply*) {
-  return to_grpc(daemon_.fragments().install(*request));
+  return to_grpc(fragments_.install(*request));
 }
 
 grpc::Status NodeServiceImpl::DropPlan(grpc::ServerContext*,
                                        const tgrack::v1::DropPlanRequest* request,
                                        tgrack::v1::DropPlanReply*) {
-  return to_grpc(daemon_.fragments().drop(request->plan_id()));
+  return to_grpc(fragments_.drop(request->plan_id()));
 }
 
 grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext* context,
                                            const tgrack::v1::RunFragmentsRequest* request,
                                            tgrack::v1::RunFragmentsReply* reply) {
-  GrantedWork work{daemon_.name(), {}, request->plan_id()};
+  GrantedWork work{node_name_, {}, request->plan_id()};
   for (const tgrack::v1::FragmentRun& run : request->runs()) {
     work.device_indices.push_back(run.device_index());
   }
   for (const tgrack::v1::Fragment& fragment : request->fragments()) {
     work.device_indices.push_back(fragment.device_index());
   }
-  auto grant = daemon_.grants().verify(request->grant(), work, std::chrono::system_clock::now());
+  auto grant = grants_.verify(request->grant(), work, std::chrono::system_clock::now());
   if (!grant.ok()) {
     return to_grpc(absl::Status(grant.status().code(),
-                                "RunFragments on node '" + daemon_.name() + "' refused: " +
+                                "RunFragments on node '" + node_name_ + "' refused: " +
                                     std::string(grant.status().message())));
   }
   if (request->job_id().empty()) {
     return to_grpc(absl::InvalidArgumentError("RunFragments needs a job_id"));
   }
   std::optional<JobReports::Run> reported;
-  if (grant->client_driven()) reported.emplace(daemon_.job_reports(), *request, *grant);
-  auto result = daemon_.fragments().run(*request, context);
+  if (grant->client_driven()) reported.emplace(job_reports_, *request, *grant);
+  auto result = fragments_.run(*request, context);
   if (reported) reported->finish(result.status());
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the RunFragments reply");
@@ -120,13 +121,13 @@ grpc::Status NodeServiceImpl::PushTensor(grpc::ServerContext* context,
   if (absl::Status s = net::require_component(*context, "PushTensor"); !s.ok()) {
     return to_grpc(s);
   }
-  return to_grpc(daemon_.fragments().deliver(*request));
+  return to_grpc(fragments_.deliver(*request));
 }
 
 grpc::Status NodeServiceImpl::FetchTensor(grpc::ServerContext*,
                                           const tgrack::v1::FetchTensorRequest* request,
                                           tgrack::v1::FetchTensorReply* reply) {
-  auto tensor = daemon_.tensors().fetch(request->tensor_id());
+  auto tensor = tensors_.fetch(request->tensor_id());
   if (!tensor.ok()) return to_grpc(tensor.status());
   if (absl::Status s = check_message_size(tensor->bytes(), "tensor '" + request->tensor_id() + "'");
       !s.ok()) {
@@ -140,14 +141,14 @@ grpc::Status NodeServiceImpl::FreeTensors(grpc::ServerContext*,
                                           const tgrack::v1::FreeTensorsRequest* request,
                                           tgrack::v1::FreeTensorsReply* reply) {
   const std::vector<std::string> ids(request->tensor_ids().begin(), request->tensor_ids().end());
-  reply->set_freed(daemon_.tensors().free(ids, request->session()));
+  reply->set_freed(tensors_.free(ids, request->session()));
   return grpc::Status::OK;
 }
 
 grpc::Status NodeServiceImpl::ListTensors(grpc::ServerContext*,
                                           const tgrack::v1::ListTensorsRequest*,
                                           tgrack::v1::ListTensorsReply* reply) {
-  for (const auto& tensor : daemon_.tensors().list()) {
+  for (const auto& tensor : tensors_.list()) {
     tgrack::v1::StoredTensor* out = reply->add_tensors();
     out->set_tensor_id(tensor->id);
     out->set_device_index(tensor->device_index);
@@ -162,7 +163,7 @@ grpc::Status NodeServiceImpl::ListTensors(grpc::ServerContext*,
 grpc::Status NodeServiceImpl::CancelJob(grpc::ServerContext*,
                                         const tgrack::v1::CancelJobRequest* request,
                                         tgrack::v1::CancelJobReply* reply) {
-  reply->set_found(daemon_.cancels().cancel(request->job_id(), request->reason()));
+  reply->set_found(cancels_.cancel(request->job_id(), request->reason()));
   return grpc::Status::OK;
 }
 

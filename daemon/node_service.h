@@ -1,25 +1,58 @@
-// NodeServiceImpl: the gRPC face of a Daemon. Each handler reads the request, calls the
-// Daemon and fills the reply; a non-OK absl::Status becomes the grpc::Status with the same
-// code and message (to_grpc). Nothing throws out of a handler. The graph handler
-// (RunFragments) stops its work when its caller gives up or its deadline passes.
+// NodeServiceImpl: the gRPC face of a daemon. Each handler reads the request, calls one of
+// the daemon's parts (Parts) and fills the reply; a non-OK absl::Status becomes the
+// grpc::Status with the same code and message (to_grpc). Nothing throws out of a handler. The
+// graph handler (RunFragments) stops its work when its caller gives up or its deadline passes.
 #pragma once
+
+#include <string>
+#include <utility>
 
 #include <absl/status/statusor.h>
 
+#include "daemon/node_operations.h"
 #include "tgrack/v1/node.grpc.pb.h"
 
 namespace tg {
+namespace coll {
+class CollectiveRuntime;
+}
 
-class Daemon;
+class FragmentRunner;
+class GrantVerifier;
+class JobCancels;
+class JobReports;
+class KernelStats;
+class TensorStore;
 
 class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
  public:
-  explicit NodeServiceImpl(Daemon& daemon) : daemon_(daemon) {}
+  // The parts of a daemon the handlers call; all must outlive the service.
+  struct Parts {
+    std::string node_name;
+    NodeOperations& node;
+    FragmentRunner& fragments;
+    TensorStore& tensors;
+    JobCancels& cancels;
+    JobReports& job_reports;
+    const GrantVerifier& grants;  // Checks the grant of every run (net/grant.h).
+    coll::CollectiveRuntime& collectives;
+    const KernelStats& kernel_stats;
+  };
+  explicit NodeServiceImpl(Parts parts)
+      : node_name_(std::move(parts.node_name)),
+        node_(parts.node),
+        fragments_(parts.fragments),
+        tensors_(parts.tensors),
+        cancels_(parts.cancels),
+        job_reports_(parts.job_reports),
+        grants_(parts.grants),
+        collectives_(parts.collectives),
+        kernel_stats_(parts.kernel_stats) {}
 
   grpc::Status GetNodeInfo(grpc::ServerContext*, const tgrack::v1::GetNodeInfoRequest*,
                            tgrack::v1::NodeInfo* reply) override;
 
-  // Collectives: handed to the daemon's CollectiveRuntime.
+  // Collectives: handed to the node (recorded in its metrics) and its CollectiveRuntime.
   grpc::Status JoinCommunicator(grpc::ServerContext*, const tgrack::v1::JoinCommunicatorRequest*,
                                 tgrack::v1::JoinCommunicatorReply*) override;
   grpc::Status RunCollective(grpc::ServerContext*, const tgrack::v1::RunCollectiveRequest*,
@@ -53,7 +86,15 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
                          tgrack::v1::CancelJobReply* reply) override;
 
  private:
-  Daemon& daemon_;
+  const std::string node_name_;
+  NodeOperations& node_;
+  FragmentRunner& fragments_;
+  TensorStore& tensors_;
+  JobCancels& cancels_;
+  JobReports& job_reports_;
+  const GrantVerifier& grants_;
+  coll::CollectiveRuntime& collectives_;
+  const KernelStats& kernel_stats_;
 };
 
 }  // namespace tg

@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/transport_security.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 namespace {

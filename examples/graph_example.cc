@@ -7,7 +7,7 @@
 
 #include "client/client.h"
 #include "client/graph_builder.h"
-#include "flag_checks.h"
+#include "net/flag_checks.h"
 
 int main(int argc, char** argv) {
   std::string controller = "127.0.0.1:7070";

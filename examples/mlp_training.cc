@@ -19,7 +19,7 @@
 #include "client/client.h"
 #include "client/graph_builder.h"
 #include "client/session.h"
-#include "flag_checks.h"
+#include "net/flag_checks.h"
 
 namespace {
 

@@ -10,10 +10,10 @@
 #include <absl/status/status.h>
 
 #include "devices/units.h"
-#include "flag_checks.h"
+#include "net/flag_checks.h"
 #include "net/call_limits.h"
 #include "net/transport_security.h"
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg::net {
 

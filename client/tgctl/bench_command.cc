@@ -22,8 +22,8 @@
 #include "client/tgctl/command.h"
 #include "devices/dtype.h"
 #include "devices/units.h"
-#include "flag_checks.h"
-#include "rpc.h"
+#include "net/flag_checks.h"
+#include "net/rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg::tgctl {

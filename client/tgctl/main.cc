@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "client/tgctl/command.h"
-#include "flag_checks.h"
+#include "net/flag_checks.h"
 #include "net/transport_security.h"
 
 int main(int argc, char** argv) {

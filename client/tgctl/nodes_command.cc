@@ -7,7 +7,7 @@
 #include "client/tgctl/pool_view.h"
 #include "client/tgctl/table.h"
 #include "devices/units.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg::tgctl {

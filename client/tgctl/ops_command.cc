@@ -10,8 +10,8 @@
 
 #include "client/device_name.h"
 #include "client/tgctl/command.h"
-#include "flag_checks.h"
-#include "rpc.h"
+#include "net/flag_checks.h"
+#include "net/rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg::tgctl {

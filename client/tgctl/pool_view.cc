@@ -5,7 +5,7 @@
 
 #include <absl/strings/ascii.h>
 
-#include "rpc.h"
+#include "net/rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg::tgctl {

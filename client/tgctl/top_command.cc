@@ -13,7 +13,7 @@
 #include "client/tgctl/command.h"
 #include "client/tgctl/table.h"
 #include "devices/units.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "tgrack/v1/node.grpc.pb.h"
 
 namespace tg::tgctl {

@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "process.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "test_security.h"
 #include "tgrack/v1/node.grpc.pb.h"
 

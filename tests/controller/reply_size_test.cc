@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "rpc.h"
+#include "net/rpc.h"
 
 namespace tg {
 namespace {

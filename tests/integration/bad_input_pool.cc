@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "raw_socket.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "tests/ops/http_get.h"
 #include "test_security.h"
 

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "bad_input_pool.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "tests/ops/http_get.h"
 
 namespace tg::testing {

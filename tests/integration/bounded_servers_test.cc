@@ -10,7 +10,7 @@
 
 #include "client/graph_builder.h"
 #include "pool.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "test_security.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 #include "tgrack/v1/node.grpc.pb.h"

@@ -9,7 +9,7 @@
 
 #include "net/grant.h"
 #include "pool.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 #include "tgrack/v1/node.grpc.pb.h"
 #include "test_security.h"

@@ -9,7 +9,7 @@
 
 #include "client/graph_builder.h"
 #include "pool.h"
-#include "rpc.h"
+#include "net/rpc.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg::testing {

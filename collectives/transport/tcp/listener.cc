@@ -16,7 +16,7 @@
 
 #include <absl/strings/str_cat.h>
 
-#include "accept_guard.h"
+#include "net/accept_guard.h"
 
 namespace tg::coll::tcp {
 namespace {

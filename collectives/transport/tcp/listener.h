@@ -9,7 +9,7 @@
 // within ListenerLimits::handshake_timeout, a malformed one, and a connection beyond
 // max_pending_handshakes are closed; a handshaken connection nobody claims within
 // unclaimed_timeout is closed, and at most max_unclaimed are held. Out of file descriptors,
-// the accept step closes what it cannot take and pauses (proto/accept_guard.h).
+// the accept step closes what it cannot take and pauses (net/accept_guard.h).
 #pragma once
 
 #include <chrono>
@@ -24,7 +24,7 @@
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
-#include "accept_guard.h"
+#include "net/accept_guard.h"
 
 namespace tg::coll::tcp {
 

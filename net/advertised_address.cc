@@ -1,4 +1,4 @@
-#include "advertised_address.h"
+#include "net/advertised_address.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>

@@ -1,4 +1,4 @@
-#include "accept_guard.h"
+#include "net/accept_guard.h"
 
 #include <fcntl.h>
 #include <poll.h>

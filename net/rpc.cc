@@ -1,4 +1,4 @@
-#include "rpc.h"
+#include "net/rpc.h"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -17,7 +17,7 @@
 #include <absl/strings/str_cat.h>
 #include <absl/synchronization/mutex.h>
 
-#include "accept_guard.h"
+#include "net/accept_guard.h"
 #include "net/call_limits.h"
 #include "net/transport_security.h"
 

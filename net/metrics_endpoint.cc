@@ -1,4 +1,4 @@
-#include "metrics_endpoint.h"
+#include "net/metrics_endpoint.h"
 
 #include <exception>
 #include <vector>

@@ -1,7 +1,7 @@
 // Which host a server advertises: the flag, else a named listen host, else the address routed
 // toward the peer; loopback (addresses and names that resolve only to it) is told apart from
 // addresses other hosts reach.
-#include "advertised_address.h"
+#include "net/advertised_address.h"
 
 #include <gtest/gtest.h>
 
