@@ -59,8 +59,9 @@ else
 fi
 
 start controller "$bin/controller/tgcontroller" --listen 127.0.0.1:0 --port-file "$work/controller.port" \
-  $(tls controller)
+  --bootstrap-admin-token-file "$work/admin-token" $(tls controller)
 export TGRACK_CONTROLLER=$(wait_port_file "$work/controller.port")
+export TGRACK_TOKEN_FILE=$work/admin-token  # The command runs as the pool's admin.
 for i in $(seq "$daemons"); do
   start "node$i" "$bin/daemon/tgd" --controller "$TGRACK_CONTROLLER" --listen 127.0.0.1:0 \
     --data-listen 127.0.0.1:0 --cpu-devices "$devices" --device-memory 2G --worker-threads 1 \

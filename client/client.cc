@@ -12,11 +12,12 @@ RunOptions& RunOptions::input(const std::string& name, const RemoteTensor& tenso
   return *this;
 }
 
-Client::Client(const std::string& controller_address, std::chrono::milliseconds deadline)
+Client::Client(const std::string& controller_address, std::chrono::milliseconds deadline,
+               std::optional<std::string> token)
     : address_(controller_address),
       deadline_(deadline),
       stub_(tgrack::v1::ControllerService::NewStub(
-          make_channel(controller_address, /*own_connection=*/true))),
+          make_channel(controller_address, /*own_connection=*/true, std::move(token)))),
       fetcher_(std::make_shared<TensorFetcher>(deadline)) {
   submitter_ = std::make_shared<Submitter>(stub_);
 }

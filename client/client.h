@@ -21,6 +21,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,9 +73,11 @@ class PlacedGraph {
 
 class Client {
  public:
-  // Does not contact the controller; the first call does.
+  // Does not contact the controller; the first call does. Every call carries `token` as its
+  // bearer token; nullopt = the process's (--token, TGRACK_TOKEN, net/bearer_token.h).
   explicit Client(const std::string& controller_address,
-                  std::chrono::milliseconds deadline = std::chrono::seconds(60));
+                  std::chrono::milliseconds deadline = std::chrono::seconds(60),
+                  std::optional<std::string> token = std::nullopt);
 
   const std::string& address() const { return address_; }
   std::chrono::milliseconds deadline() const { return deadline_; }

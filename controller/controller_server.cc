@@ -1,12 +1,15 @@
 #include "controller/controller_server.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include <absl/strings/ascii.h>
 #include <spdlog/spdlog.h>
 
+#include "controller/sqlite_store.h"
 #include "net/advertised_address.h"
 #include "net/rpc.h"
 
@@ -19,10 +22,59 @@ std::string host_name() {
   return buffer;
 }
 
+// Makes tenant "admin" with an admin token when the store holds none, and hands the token
+// over as the header says.
+absl::Status bootstrap_admin(Tenants& tenants, const ControllerConfig& config) {
+  if (tenants.has_admin()) return absl::OkStatus();
+  tgrack::v1::CreateTenantRequest request;
+  request.set_name("admin");
+  request.set_role(tgrack::v1::TOKEN_ROLE_ADMIN);
+  auto created = tenants.tenant("admin").ok() ? [&]() -> absl::StatusOr<std::string> {
+    auto rotated = tenants.rotate("admin");
+    if (!rotated.ok()) return rotated.status();
+    return rotated->token();
+  }()
+                                              : [&]() -> absl::StatusOr<std::string> {
+    auto made = tenants.create(request);
+    if (!made.ok()) return made.status();
+    return made->token();
+  }();
+  if (!created.ok()) return created.status();
+  const std::string file = !config.bootstrap_admin_token_file.empty()
+                               ? config.bootstrap_admin_token_file
+                           : !config.state_dir.empty() ? config.state_dir + "/admin-token"
+                                                       : "";
+  if (file.empty()) {
+    spdlog::warn("admin token (shown once; pass --state-dir or --bootstrap-admin-token-file "
+                 "to have it in a file): {}", *created);
+    return absl::OkStatus();
+  }
+  const std::string temporary = file + ".tmp";
+  {
+    const mode_t old_mask = ::umask(077);
+    std::ofstream out(temporary, std::ios::trunc);
+    out << *created << "\n";
+    out.close();
+    ::umask(old_mask);
+    if (!out) return absl::FailedPreconditionError("cannot write the admin token to " + temporary);
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, file, error);
+  if (error) return absl::FailedPreconditionError("admin token file " + file + ": " + error.message());
+  spdlog::info("made tenant 'admin' and wrote its admin token to {}", file);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-ControllerServer::ControllerServer(const ControllerConfig& config, GrantSigner signer)
-    : metrics_(host_name()),
+ControllerServer::ControllerServer(const ControllerConfig& config, GrantSigner signer,
+                                   std::unique_ptr<StateStore> store,
+                                   std::unique_ptr<Tenants> tenants)
+    : store_(std::move(store)),
+      tenants_(std::move(tenants)),
+      audit_(*store_),
+      ledger_(*store_),
+      metrics_(host_name()),
       membership_(config.down_after, Membership::Clock::now, config.forget_down_after),
       collectives_([this] { return membership_.nodes(); }),
       signer_(std::move(signer)),
@@ -30,10 +82,40 @@ ControllerServer::ControllerServer(const ControllerConfig& config, GrantSigner s
              config.grant_lifetime),
       sessions_([this](const auto& pieces) { plans_.free_pieces(pieces); },
                 [this](const auto& plan_ids) { plans_.drop_all(plan_ids); }),
-      service_({membership_, plans_, registry_, sessions_, collectives_, stubs_, signer_},
+      service_({membership_, plans_, registry_, sessions_, collectives_, stubs_, signer_,
+                *tenants_, audit_, ledger_, *store_},
                config.heartbeat_interval, &metrics_) {
   plans_.set_metrics(&metrics_);
   plans_.set_sessions(&sessions_);
+  if (auto nodes = store_->table("nodes"); nodes.ok()) {
+    std::vector<tgrack::v1::NodeInfo> known;
+    for (const auto& [name, bytes] : *nodes) known.emplace_back().ParseFromString(bytes);
+    membership_.restore(known);
+  } else {
+    spdlog::error("node list: {}", nodes.status().ToString());
+  }
+  if (auto history = ledger_.recent_jobs(1000); history.ok()) {
+    registry_.restore(*std::move(history));
+  } else {
+    spdlog::error("job history: {}", history.status().ToString());
+  }
+  registry_.set_on_finished([this](const tgrack::v1::JobInfo& job) { record_finished(job); });
+}
+
+void ControllerServer::record_finished(const tgrack::v1::JobInfo& job) {
+  std::string kind;
+  if (job.devices_size() > 0) {
+    if (auto node = membership_.node(job.devices(0).node()); node.ok()) {
+      for (const tgrack::v1::DeviceInfo& device : node->devices()) {
+        if (device.ref().index() != job.devices(0).index()) continue;
+        kind = absl::AsciiStrToLower(  // DEVICE_KIND_CPU -> "cpu"
+            tgrack::v1::DeviceKind_Name(device.kind()).substr(sizeof("DEVICE_KIND_") - 1));
+      }
+    }
+  }
+  if (absl::Status status = ledger_.record(job, kind); !status.ok()) {
+    spdlog::error("ledger: job {} not recorded: {}", job.job_id(), status.ToString());
+  }
 }
 
 void ControllerServer::sample_loop() {
@@ -71,7 +153,13 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::start(
                     ? GrantSigner::generate()
                     : GrantSigner::load_or_create(config.state_dir + "/grant-key.pem");
   if (!signer.ok()) return signer.status();
-  std::unique_ptr<ControllerServer> server(new ControllerServer(config, *std::move(signer)));
+  auto store = SqliteStore::open(config.state_dir.empty() ? "" : config.state_dir + "/state.db");
+  if (!store.ok()) return store.status();
+  auto tenants = Tenants::load(**store);
+  if (!tenants.ok()) return tenants.status();
+  if (absl::Status status = bootstrap_admin(**tenants, config); !status.ok()) return status;
+  std::unique_ptr<ControllerServer> server(new ControllerServer(
+      config, *std::move(signer), *std::move(store), *std::move(tenants)));
   grpc::ServerBuilder builder;
   configure_server(builder);
   int port = 0;

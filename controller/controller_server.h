@@ -1,7 +1,13 @@
 // ControllerServer: a whole tgcontroller — membership, the plan runner, sessions, the grant
-// key and the gRPC server — wired together apart from main, so tests can run a controller
-// in-process. The grant key is read from STATE_DIR/grant-key.pem (made there on first start)
-// when a state directory is given, so grants outlive a restart; else it is made afresh.
+// key, the state store (tenants, tokens, audit log, ledger, job history) and the gRPC server —
+// wired together apart from main, so tests can run a controller in-process. With a state
+// directory the grant key is STATE_DIR/grant-key.pem and the store STATE_DIR/state.db (both
+// made on first start), so grants, tenants and the ledger outlive a restart; without one the
+// key is made afresh and the store lives in memory.
+//
+// Admin bootstrap: when the store holds no admin token, the controller makes tenant "admin"
+// with one and writes it (mode 0600) to the bootstrap token file: --bootstrap-admin-token-file,
+// else STATE_DIR/admin-token; with neither it logs the token once.
 //
 // start() binds the listen address (port 0 = ephemeral), writes the bound address to the
 // port file when one is given and serves until stop() or destruction.
@@ -17,7 +23,11 @@
 #include <absl/status/statusor.h>
 #include <grpcpp/grpcpp.h>
 
+#include "controller/audit_log.h"
 #include "controller/controller_metrics.h"
+#include "controller/ledger.h"
+#include "controller/state_store.h"
+#include "controller/tenants.h"
 #include "collectives/coordinator.h"
 #include "controller/controller_service.h"
 #include "controller/job_registry.h"
@@ -41,7 +51,8 @@ struct ControllerConfig {
   std::chrono::milliseconds heartbeat_interval{1000};     // Told to daemons.
   std::chrono::milliseconds job_timeout{60000};           // Deadline of one run on a daemon.
   std::chrono::milliseconds grant_lifetime{600000};       // Of the grants Place hands out.
-  std::string state_dir;                                  // Holds the grant key; "" = none.
+  std::string state_dir;                // Holds the grant key and state.db; "" = none.
+  std::string bootstrap_admin_token_file;  // Where a first admin token goes; "" = see above.
   std::string metrics_address;      // Prometheus /metrics HOST:PORT (port 0 = any); "" = none.
   std::string metrics_port_file;    // Where the bound metrics HOST:PORT goes; "" = none.
 };
@@ -60,10 +71,17 @@ class ControllerServer {
   void stop();
 
  private:
-  ControllerServer(const ControllerConfig& config, GrantSigner signer);
+  ControllerServer(const ControllerConfig& config, GrantSigner signer,
+                   std::unique_ptr<StateStore> store, std::unique_ptr<Tenants> tenants);
+  // Records a finished job in the ledger (logged when the store fails).
+  void record_finished(const tgrack::v1::JobInfo& job);
   // Refreshes the nodes/devices-by-state gauges every second until stop().
   void sample_loop();
 
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Tenants> tenants_;
+  AuditLog audit_;
+  Ledger ledger_;
   ControllerMetrics metrics_;
   Membership membership_;
   NodeStubs stubs_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "controller/placement.h"
 #include "net/peer_identity.h"
 #include "net/rpc.h"
@@ -29,6 +31,7 @@ grpc::Status ControllerServiceImpl::Register(grpc::ServerContext* context,
   }
   auto incarnation = membership_.register_node(request->node());
   if (!incarnation.ok()) return to_grpc(incarnation.status());
+  remember_node(request->node().name());
   reply->set_incarnation(*incarnation);
   reply->set_heartbeat_interval_ms(static_cast<uint32_t>(heartbeat_interval_.count()));
   reply->set_grant_public_key(signer_.public_key());
@@ -37,7 +40,7 @@ grpc::Status ControllerServiceImpl::Register(grpc::ServerContext* context,
 
 grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                               const tgrack::v1::HeartbeatRequest* request,
-                                              tgrack::v1::HeartbeatReply*) {
+                                              tgrack::v1::HeartbeatReply* reply) {
   if (absl::Status s = net::require_node(*context, request->node_name()); !s.ok()) {
     return to_grpc(s);
   }
@@ -69,12 +72,16 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
         auto context = context_with_deadline(std::chrono::seconds(2));
         stubs_.at(address).CancelJob(context.get(), cancel, &reply);
       });
+  for (std::string& id : tenants_.revoked_ids()) reply->add_revoked_token_ids(std::move(id));
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext* context,
                                               const tgrack::v1::ListNodesRequest* request,
                                               tgrack::v1::ListNodesReply* reply) {
+  if (auto who = caller(context, "ListNodes", Access::kTenant); !who.ok()) {
+    return to_grpc(who.status());
+  }
   for (tgrack::v1::NodeInfo& node : membership_.listed(request->all())) {
     *reply->add_nodes() = std::move(node);
   }
@@ -84,7 +91,10 @@ grpc::Status ControllerServiceImpl::ListNodes(grpc::ServerContext*,
 grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext* context,
                                            const tgrack::v1::SubmitRequest* request,
                                            tgrack::v1::SubmitReply* reply) {
-  auto result = plans_.submit(*request, time_left(*context));
+  auto who = caller(context, "Submit", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  if (absl::Status s = check_quota(*who, 1); !s.ok()) return to_grpc(s);
+  auto result = plans_.submit(*request, time_left(*context), *who);
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the Submit reply"); !s.ok()) {
     return to_grpc(s);
@@ -93,33 +103,46 @@ grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::Place(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::Place(grpc::ServerContext* context,
                                           const tgrack::v1::PlaceRequest* request,
                                           tgrack::v1::PlaceReply* reply) {
-  auto result = plans_.place(*request);
+  auto who = caller(context, "Place", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  if (absl::Status s = check_quota(*who, 1); !s.ok()) return to_grpc(s);
+  auto result = plans_.place(*request, *who);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
 }
 
 grpc::Status ControllerServiceImpl::CreateCommunicator(
-    grpc::ServerContext*, const tgrack::v1::CreateCommunicatorRequest* request,
+    grpc::ServerContext* context, const tgrack::v1::CreateCommunicatorRequest* request,
     tgrack::v1::CreateCommunicatorReply* reply) {
+  auto who = caller(context, "CreateCommunicator", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
   tgrack::v1::CreateCommunicatorRequest placed = *request;
   if (placed.devices().empty() && placed.device_count() > 0) {
     auto devices = place_devices(membership_.nodes(), placed.device_count());
     if (!devices.ok()) return to_grpc(devices.status());
     for (auto& ref : *devices) *placed.add_devices() = std::move(ref);
   }
+  if (absl::Status s = check_quota(*who, placed.devices_size()); !s.ok()) return to_grpc(s);
   auto spec = collectives_.create(placed);
   if (!spec.ok()) return to_grpc(spec.status());
+  {
+    std::lock_guard lock(comm_mu_);
+    comm_tenants_[spec->comm_id()] = who->tenant;
+  }
   *reply->mutable_spec() = std::move(*spec);
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::RunCollective(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::RunCollective(grpc::ServerContext* context,
                                                   const tgrack::v1::RunCollectiveRequest* request,
                                                   tgrack::v1::RunCollectiveReply* reply) {
+  auto who = caller(context, "RunCollective", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  if (absl::Status s = check_communicator(*who, request->comm_id()); !s.ok()) return to_grpc(s);
   auto result = collectives_.run(*request);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
@@ -127,110 +150,157 @@ grpc::Status ControllerServiceImpl::RunCollective(grpc::ServerContext*,
 }
 
 grpc::Status ControllerServiceImpl::DestroyCommunicator(
-    grpc::ServerContext*, const tgrack::v1::DestroyCommunicatorRequest* request,
+    grpc::ServerContext* context, const tgrack::v1::DestroyCommunicatorRequest* request,
     tgrack::v1::DestroyCommunicatorReply*) {
-  return to_grpc(collectives_.destroy(request->comm_id()));
+  auto who = caller(context, "DestroyCommunicator", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  if (absl::Status s = check_communicator(*who, request->comm_id()); !s.ok()) return to_grpc(s);
+  absl::Status destroyed = collectives_.destroy(request->comm_id());
+  if (destroyed.ok()) {
+    std::lock_guard lock(comm_mu_);
+    comm_tenants_.erase(request->comm_id());
+  }
+  return to_grpc(destroyed);
 }
 
-grpc::Status ControllerServiceImpl::CordonNode(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::CordonNode(grpc::ServerContext* context,
                                                const tgrack::v1::CordonNodeRequest* request,
                                                tgrack::v1::CordonNodeReply*) {
-  return to_grpc(membership_.cordon(request->node(), request->reason()));
+  auto who = caller(context, "CordonNode", Access::kAdmin);
+  if (!who.ok()) return to_grpc(who.status());
+  absl::Status cordoned = membership_.cordon(request->node(), request->reason());
+  if (cordoned.ok()) remember_node(request->node());
+  return audited(*who, "cordon", request->node(), request->reason(), cordoned);
 }
 
-grpc::Status ControllerServiceImpl::UncordonNode(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::UncordonNode(grpc::ServerContext* context,
                                                  const tgrack::v1::UncordonNodeRequest* request,
                                                  tgrack::v1::UncordonNodeReply*) {
-  return to_grpc(membership_.uncordon(request->node()));
+  auto who = caller(context, "UncordonNode", Access::kAdmin);
+  if (!who.ok()) return to_grpc(who.status());
+  absl::Status uncordoned = membership_.uncordon(request->node());
+  if (uncordoned.ok()) remember_node(request->node());
+  return audited(*who, "uncordon", request->node(), "", uncordoned);
 }
 
-grpc::Status ControllerServiceImpl::RemoveNode(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::RemoveNode(grpc::ServerContext* context,
                                                const tgrack::v1::RemoveNodeRequest* request,
                                                tgrack::v1::RemoveNodeReply*) {
-  return to_grpc(membership_.remove(request->node()));
+  auto who = caller(context, "RemoveNode", Access::kAdmin);
+  if (!who.ok()) return to_grpc(who.status());
+  absl::Status removed = membership_.remove(request->node());
+  if (removed.ok()) remember_node(request->node());
+  return audited(*who, "remove-node", request->node(), "", removed);
 }
 
-grpc::Status ControllerServiceImpl::DrainNode(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::DrainNode(grpc::ServerContext* context,
                                               const tgrack::v1::DrainNodeRequest* request,
                                               tgrack::v1::DrainNodeReply* reply) {
+  auto who = caller(context, "DrainNode", Access::kAdmin);
+  if (!who.ok()) return to_grpc(who.status());
   const std::string reason = request->reason().empty() ? "draining" : request->reason();
   if (absl::Status status = membership_.begin_drain(request->node(), reason); !status.ok()) {
-    return to_grpc(status);
+    return audited(*who, "drain", request->node(), reason, status);
   }
   auto [finished, cancelled] =
       registry_.drain(request->node(), std::chrono::milliseconds(request->deadline_ms()),
                       heartbeat_interval_ * 3);
   membership_.end_drain(request->node());
+  remember_node(request->node());
   reply->set_finished(static_cast<uint32_t>(finished));
   reply->set_cancelled(static_cast<uint32_t>(cancelled));
-  return grpc::Status::OK;
+  return audited(*who, "drain", request->node(), reason,
+                 absl::OkStatus());
 }
 
-grpc::Status ControllerServiceImpl::ResetDevice(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ResetDevice(grpc::ServerContext* context,
                                                 const tgrack::v1::ResetDeviceRequest* request,
                                                 tgrack::v1::ResetDeviceReply* reply) {
+  auto who = caller(context, "ResetDevice", Access::kAdmin);
+  if (!who.ok()) return to_grpc(who.status());
   auto result = resets_.reset(*request);
+  const std::string target =
+      request->device().node() + "/" + std::to_string(request->device().index());
+  audited(*who, "reset", target, "", result.status());
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::OpenSession(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::OpenSession(grpc::ServerContext* context,
                                                 const tgrack::v1::OpenSessionRequest* request,
                                                 tgrack::v1::OpenSessionReply* reply) {
-  *reply = sessions_.open(request->lease_ms(), request->client());
+  auto who = caller(context, "OpenSession", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  *reply = sessions_.open(request->lease_ms(), request->client(), who->tenant);
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::RenewSession(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::RenewSession(grpc::ServerContext* context,
                                                  const tgrack::v1::RenewSessionRequest* request,
                                                  tgrack::v1::RenewSessionReply*) {
-  return to_grpc(sessions_.renew(request->session()));
+  auto who = caller(context, "RenewSession", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  return to_grpc(sessions_.renew(request->session(), who->scope()));
 }
 
-grpc::Status ControllerServiceImpl::CloseSession(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::CloseSession(grpc::ServerContext* context,
                                                  const tgrack::v1::CloseSessionRequest* request,
                                                  tgrack::v1::CloseSessionReply*) {
-  return to_grpc(sessions_.close(request->session()));
+  auto who = caller(context, "CloseSession", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  return to_grpc(sessions_.close(request->session(), who->scope()));
 }
 
-grpc::Status ControllerServiceImpl::ListSessions(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListSessions(grpc::ServerContext* context,
                                                  const tgrack::v1::ListSessionsRequest*,
                                                  tgrack::v1::ListSessionsReply* reply) {
-  for (tgrack::v1::SessionInfo& info : sessions_.list()) *reply->add_sessions() = std::move(info);
+  auto who = caller(context, "ListSessions", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  for (tgrack::v1::SessionInfo& info : sessions_.list(who->scope())) {
+    *reply->add_sessions() = std::move(info);
+  }
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::FreeTensors(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::FreeTensors(grpc::ServerContext* context,
                                                 const tgrack::v1::FreeTensorsRequest* request,
                                                 tgrack::v1::FreeTensorsReply* reply) {
+  auto who = caller(context, "FreeTensors", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
   auto freed = sessions_.free({request->tensor_ids().begin(), request->tensor_ids().end()},
-                              request->session());
+                              request->session(), who->scope());
   if (!freed.ok()) return to_grpc(freed.status());
   reply->set_freed(*freed);
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::DropPlan(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::DropPlan(grpc::ServerContext* context,
                                              const tgrack::v1::DropPlanRequest* request,
                                              tgrack::v1::DropPlanReply*) {
-  return to_grpc(plans_.drop(request->plan_id()));
+  auto who = caller(context, "DropPlan", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  return to_grpc(plans_.drop(request->plan_id(), who->scope()));
 }
 
-grpc::Status ControllerServiceImpl::ListJobs(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListJobs(grpc::ServerContext* context,
                                              const tgrack::v1::ListJobsRequest* request,
                                              tgrack::v1::ListJobsReply* reply) {
-  for (tgrack::v1::JobInfo& job : registry_.list(request->running_only())) {
+  auto who = caller(context, "ListJobs", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  for (tgrack::v1::JobInfo& job : registry_.list(request->running_only(), who->scope())) {
     *reply->add_jobs() = std::move(job);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::CancelJob(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::CancelJob(grpc::ServerContext* context,
                                               const tgrack::v1::CancelJobRequest* request,
                                               tgrack::v1::CancelJobReply* reply) {
+  auto who = caller(context, "CancelJob", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
   reply->set_found(true);
-  return to_grpc(registry_.cancel(request->job_id(), request->reason()));
+  return to_grpc(registry_.cancel(request->job_id(), request->reason(), who->scope()));
 }
 
 }  // namespace tg

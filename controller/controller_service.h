@@ -1,18 +1,27 @@
 // ControllerServiceImpl: the gRPC face of the controller. Each handler reads the request,
 // calls Membership or PlanRunner and fills the reply; a non-OK absl::Status becomes the
 // grpc::Status with the same code and message (to_grpc). Nothing throws out of a handler.
+// Every handler first authorizes its caller (authorizer.h): nodes by certificate for
+// Register and Heartbeat, a bearer token for everything else; tenants act within their own
+// tenant, admins on everything, and admin actions go to the audit log.
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <mutex>
 
 #include "collectives/coordinator.h"
+#include "controller/audit_log.h"
+#include "controller/authorizer.h"
 #include "controller/hive_reset.h"
 #include "controller/job_registry.h"
+#include "controller/ledger.h"
 #include "controller/membership.h"
 #include "controller/node_stubs.h"
 #include "net/grant.h"
 #include "controller/plan_runner.h"
 #include "controller/sessions.h"
+#include "controller/tenants.h"
 #include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg {
@@ -28,6 +37,10 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
     coll::CollectiveCoordinator& collectives;
     NodeStubs& stubs;
     const GrantSigner& signer;  // Its public key goes to daemons as they register.
+    Tenants& tenants;
+    AuditLog& audit;
+    Ledger& ledger;
+    StateStore& store;  // Keeps the node list and cordons.
   };
   // `heartbeat_interval` is what daemons are told to use.
   ControllerServiceImpl(Parts parts, std::chrono::milliseconds heartbeat_interval,
@@ -39,6 +52,10 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
         collectives_(parts.collectives),
         stubs_(parts.stubs),
         signer_(parts.signer),
+        tenants_(parts.tenants),
+        audit_(parts.audit),
+        ledger_(parts.ledger),
+        store_(parts.store),
         resets_(parts.membership, metrics),
         heartbeat_interval_(heartbeat_interval),
         metrics_(metrics) {}
@@ -94,7 +111,39 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   grpc::Status CancelJob(grpc::ServerContext*, const tgrack::v1::CancelJobRequest*,
                          tgrack::v1::CancelJobReply*) override;
 
+  // Tenants, tokens, the audit log and usage (tenant_handlers.cc).
+  grpc::Status CreateTenant(grpc::ServerContext*, const tgrack::v1::CreateTenantRequest*,
+                            tgrack::v1::CreateTenantReply*) override;
+  grpc::Status ListTenants(grpc::ServerContext*, const tgrack::v1::ListTenantsRequest*,
+                           tgrack::v1::ListTenantsReply*) override;
+  grpc::Status SetQuota(grpc::ServerContext*, const tgrack::v1::SetQuotaRequest*,
+                        tgrack::v1::SetQuotaReply*) override;
+  grpc::Status RotateToken(grpc::ServerContext*, const tgrack::v1::RotateTokenRequest*,
+                           tgrack::v1::RotateTokenReply*) override;
+  grpc::Status RevokeToken(grpc::ServerContext*, const tgrack::v1::RevokeTokenRequest*,
+                           tgrack::v1::RevokeTokenReply*) override;
+  grpc::Status ListAudit(grpc::ServerContext*, const tgrack::v1::ListAuditRequest*,
+                         tgrack::v1::ListAuditReply*) override;
+  grpc::Status GetUsage(grpc::ServerContext*, const tgrack::v1::GetUsageRequest*,
+                        tgrack::v1::GetUsageReply*) override;
+
  private:
+  absl::StatusOr<Caller> caller(const grpc::ServerContext* context, std::string_view method,
+                                Access access) const {
+    return authorize(tenants_, *context, method, access);
+  }
+  // Records an admin action and its outcome in the audit log; returns the outcome.
+  grpc::Status audited(const Caller& actor, const std::string& action, const std::string& target,
+                       const std::string& detail, const absl::Status& outcome);
+  // OK when `caller` may run work on `devices` more devices now: RESOURCE_EXHAUSTED naming the
+  // quota, its limit and current use otherwise.
+  absl::Status check_quota(const Caller& caller, int devices) const;
+  // Keeps node `name` as membership shows it now (with its cordon) in the store, or forgets
+  // it there when membership does not know it; logged when the store fails.
+  void remember_node(const std::string& name);
+  // NOT_FOUND as for an unknown communicator when `comm_id` is another tenant's.
+  absl::Status check_communicator(const Caller& caller, const std::string& comm_id) const;
+
   Membership& membership_;
   PlanRunner& plans_;
   JobRegistry& registry_;
@@ -102,6 +151,12 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   coll::CollectiveCoordinator& collectives_;
   NodeStubs& stubs_;
   const GrantSigner& signer_;
+  Tenants& tenants_;
+  AuditLog& audit_;
+  Ledger& ledger_;
+  StateStore& store_;
+  mutable std::mutex comm_mu_;
+  std::map<std::string, std::string> comm_tenants_;  // Communicator id -> tenant.
   HiveReset resets_;
   const std::chrono::milliseconds heartbeat_interval_;
   ControllerMetrics* metrics_;

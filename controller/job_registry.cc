@@ -9,7 +9,27 @@ namespace {
 double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+bool in_scope(const std::string& scope, const tgrack::v1::JobInfo& job) {
+  return scope.empty() || scope == (job.tenant().empty() ? "default" : job.tenant());
+}
 }  // namespace
+
+void JobRegistry::restore(std::vector<tgrack::v1::JobInfo> finished) {
+  std::lock_guard lock(mu_);
+  for (tgrack::v1::JobInfo& job : finished) {
+    if (finished_.size() >= history_) break;
+    finished_.push_back(std::move(job));
+  }
+}
+
+int JobRegistry::devices_held(const std::string& tenant) const {
+  std::lock_guard lock(mu_);
+  int held = 0;
+  for (const auto& [id, job] : running_) {
+    if (in_scope(tenant, job.info)) held += job.info.devices_size();
+  }
+  return held;
+}
 
 std::string JobRegistry::next_id() {
   std::lock_guard lock(mu_);
@@ -17,9 +37,11 @@ std::string JobRegistry::next_id() {
 }
 
 void JobRegistry::start(const std::string& job_id, std::vector<tgrack::v1::DeviceRef> devices,
-                        const std::string& plan_id, const std::string& session, CancelFn cancel) {
+                        const std::string& plan_id, const std::string& session, CancelFn cancel,
+                        const std::string& tenant) {
   Job job;
   job.info.set_job_id(job_id);
+  job.info.set_tenant(tenant);
   job.info.set_state(tgrack::v1::JOB_STATE_RUNNING);
   for (tgrack::v1::DeviceRef& d : devices) *job.info.add_devices() = std::move(d);
   job.info.set_plan_id(plan_id);
@@ -33,6 +55,7 @@ void JobRegistry::start(const std::string& job_id, std::vector<tgrack::v1::Devic
 
 std::string JobRegistry::finish(const std::string& job_id, const absl::Status& status) {
   std::string reason;
+  tgrack::v1::JobInfo done;
   {
     std::lock_guard lock(mu_);
     auto it = running_.find(job_id);
@@ -50,16 +73,21 @@ std::string JobRegistry::finish(const std::string& job_id, const absl::Status& s
       job.info.set_state(tgrack::v1::JOB_STATE_FAILED);
       job.info.set_error(std::string(status.message()));
     }
+    done = job.info;
     finished_.push_front(std::move(job.info));
     if (finished_.size() > history_) finished_.pop_back();
     running_.erase(it);
   }
   finished_cv_.notify_all();
+  if (on_finished_) on_finished_(done);
   return reason;
 }
 
 void JobRegistry::report(const std::string& node, std::vector<tgrack::v1::JobInfo> running,
                          std::vector<tgrack::v1::JobInfo> finished, NodeCancelFn cancel_on_node) {
+  if (on_finished_) {
+    for (const tgrack::v1::JobInfo& job : finished) on_finished_(job);
+  }
   {
     std::lock_guard lock(mu_);
     ++reports_[node];
@@ -121,14 +149,15 @@ int JobRegistry::running_on(const std::string& node, uint32_t index) const {
   return count;
 }
 
-absl::Status JobRegistry::cancel(const std::string& job_id, const std::string& reason) {
+absl::Status JobRegistry::cancel(const std::string& job_id, const std::string& reason,
+                                 const std::string& scope) {
   CancelFn fn;
   {
     std::lock_guard lock(mu_);
     auto it = running_.find(job_id);
-    if (it == running_.end()) {
+    if (it == running_.end() || !in_scope(scope, it->second.info)) {
       const bool known = std::any_of(finished_.begin(), finished_.end(), [&](const auto& info) {
-        return info.job_id() == job_id;
+        return info.job_id() == job_id && in_scope(scope, info);
       });
       return absl::NotFoundError("job '" + job_id + "' is not running" +
                                  (known ? " (it has finished)" : " (unknown job)"));
@@ -185,10 +214,13 @@ std::pair<int, int> JobRegistry::drain(const std::string& node,
   return {before - cancelled, cancelled};
 }
 
-std::vector<tgrack::v1::JobInfo> JobRegistry::list(bool running_only) const {
+std::vector<tgrack::v1::JobInfo> JobRegistry::list(bool running_only,
+                                                   const std::string& scope) const {
   std::lock_guard lock(mu_);
   std::vector<const Job*> running;
-  for (const auto& [id, job] : running_) running.push_back(&job);
+  for (const auto& [id, job] : running_) {
+    if (in_scope(scope, job.info)) running.push_back(&job);
+  }
   std::sort(running.begin(), running.end(),
             [](const Job* a, const Job* b) { return a->started < b->started; });
   std::vector<tgrack::v1::JobInfo> out;
@@ -197,7 +229,11 @@ std::vector<tgrack::v1::JobInfo> JobRegistry::list(bool running_only) const {
     out.push_back(job->info);
     out.back().set_seconds(std::chrono::duration<double>(now - job->started).count());
   }
-  if (!running_only) out.insert(out.end(), finished_.begin(), finished_.end());
+  if (!running_only) {
+    for (const tgrack::v1::JobInfo& info : finished_) {
+      if (in_scope(scope, info)) out.push_back(info);
+    }
+  }
   return out;
 }
 

@@ -7,7 +7,10 @@
 // the jobs touching a node and cancels those still running at the deadline. The last
 // `history` finished jobs are kept. Jobs that clients run on daemons directly (under grants)
 // arrive through report(), from the daemons' heartbeats. Thread-safe; the cancel function is
-// called without the registry's lock held.
+// called without the registry's lock held. Every job belongs to a tenant; calls given a
+// tenant `scope` ("" = every tenant) see only its jobs, and answer for another tenant's job
+// exactly as for one that does not exist. Each finished job goes to the on_finished hook
+// (the ledger), called without the lock held.
 #pragma once
 
 #include <chrono>
@@ -32,10 +35,17 @@ class JobRegistry {
 
   explicit JobRegistry(size_t history = 1000) : history_(history) {}
 
+  using FinishedFn = std::function<void(const tgrack::v1::JobInfo& job)>;
+  // Set before the first job starts.
+  void set_on_finished(FinishedFn on_finished) { on_finished_ = std::move(on_finished); }
+  // Jobs that finished before a restart, newest first, listed after those finished since.
+  void restore(std::vector<tgrack::v1::JobInfo> finished);
+
   // A new unique job id ("job-17").
   std::string next_id();
   void start(const std::string& job_id, std::vector<tgrack::v1::DeviceRef> devices,
-             const std::string& plan_id, const std::string& session, CancelFn cancel);
+             const std::string& plan_id, const std::string& session, CancelFn cancel,
+             const std::string& tenant = "default");
   // Records the outcome. Returns the cancel reason when the job was cancelled, else "".
   std::string finish(const std::string& job_id, const absl::Status& status);
 
@@ -49,7 +59,10 @@ class JobRegistry {
   int running_on(const std::string& node, uint32_t index) const;
 
   // NOT_FOUND naming the job when it is not running.
-  absl::Status cancel(const std::string& job_id, const std::string& reason);
+  absl::Status cancel(const std::string& job_id, const std::string& reason,
+                      const std::string& scope = "");
+  // Devices the running jobs of `tenant` hold.
+  int devices_held(const std::string& tenant) const;
   // Waits up to `deadline` for the running jobs on `node`; cancels the rest with a reason
   // naming the node and the drain. Returns {finished, cancelled}. Jobs clients run directly
   // are known from the node's reports, so it first waits (up to `report_wait`) for two more
@@ -58,7 +71,7 @@ class JobRegistry {
                             std::chrono::milliseconds report_wait = std::chrono::milliseconds(0));
 
   // Running jobs first (oldest first), then finished ones (newest first).
-  std::vector<tgrack::v1::JobInfo> list(bool running_only) const;
+  std::vector<tgrack::v1::JobInfo> list(bool running_only, const std::string& scope = "") const;
   size_t running() const;
 
  private:
@@ -72,6 +85,7 @@ class JobRegistry {
   bool touches(const Job& job, const std::string& node) const;
 
   const size_t history_;
+  FinishedFn on_finished_;
   mutable std::mutex mu_;
   std::condition_variable finished_cv_;
   uint64_t next_ = 1;

@@ -25,8 +25,12 @@ int main(int argc, char** argv) {
                  "(default: the --listen host; for 0.0.0.0 the first non-loopback address)");
   app.add_option("--port-file", config.port_file, "Write the bound HOST:PORT to this file");
   app.add_option("--state-dir", config.state_dir,
-                 "Directory for the grant signing key (grant-key.pem, made on first start); "
-                 "without one a fresh key is made at every start");
+                 "Directory for the grant signing key (grant-key.pem) and the state store "
+                 "(state.db: tenants, tokens, audit log, ledger, job history), made on first "
+                 "start; without one a fresh key is made at every start and state lives in memory");
+  app.add_option("--bootstrap-admin-token-file", config.bootstrap_admin_token_file,
+                 "Where the admin token made on first start goes (mode 0600); default "
+                 "STATE_DIR/admin-token, or the log without --state-dir");
   app.add_option("--grant-lifetime", grant_lifetime,
                  "How long a grant from Place lets a client run on daemons directly")
       ->capture_default_str();

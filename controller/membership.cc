@@ -134,6 +134,24 @@ absl::StatusOr<tgrack::v1::NodeInfo> Membership::node(const std::string& name) c
                              (known.empty() ? "none" : known) + ")");
 }
 
+void Membership::restore(const std::vector<tgrack::v1::NodeInfo>& nodes) {
+  const Clock::time_point silent_since = now_() - down_after_ - std::chrono::milliseconds(1);
+  std::lock_guard lock(mutex_);
+  for (const tgrack::v1::NodeInfo& node : nodes) {
+    if (node.name().empty() || nodes_.contains(node.name())) continue;
+    Entry& entry = nodes_[node.name()];
+    entry.info = node;
+    entry.info.clear_state();
+    entry.info.clear_cordoned();
+    entry.info.clear_cordon_reason();
+    entry.info.clear_draining();
+    entry.info.clear_seconds_since_heartbeat();
+    entry.last_heartbeat = silent_since;
+    entry.last_state = tgrack::v1::NODE_STATE_DOWN;
+    if (node.cordoned()) cordons_[node.name()] = Cordon{node.cordon_reason()};
+  }
+}
+
 absl::Status Membership::cordon(const std::string& name, const std::string& reason) {
   if (absl::StatusOr<tgrack::v1::NodeInfo> known = node(name); !known.ok()) return known.status();
   std::lock_guard lock(mutex_);

@@ -68,6 +68,10 @@ class Membership {
   absl::Status begin_drain(const std::string& name, const std::string& reason);
   void end_drain(const std::string& name);
 
+  // Nodes known before a restart, as last seen (with their cordons): DOWN until their daemons
+  // register again, and forgotten as any DOWN node is.
+  void restore(const std::vector<tgrack::v1::NodeInfo>& nodes);
+
   // Marks device `index` of `node` Unhealthy with `reason` whatever its daemon reports
   // (a reset in progress or failed); an empty reason clears the mark.
   void set_device_override(const std::string& node, uint32_t index, const std::string& reason);

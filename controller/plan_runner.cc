@@ -23,6 +23,7 @@ namespace v1 = tgrack::v1;
 struct PlanRunner::Captured {
   std::string id;
   std::string session;
+  std::string tenant;
   Plan unbound;              // As planned, with communicator placeholders.
   std::string placement;     // The unbound plan's devices and fragments, to compare captures.
   Plan bound;                // As installed on the daemons.
@@ -51,6 +52,9 @@ std::string plan_devices(const Plan& plan) { return devices_str(plan.devices); }
 }  // namespace
 
 namespace {
+std::string tenant_of(const Caller& caller) {
+  return caller.tenant.empty() ? "default" : caller.tenant;
+}
 std::string random_hex() {
   std::random_device random;
   return absl::StrCat(absl::Hex(random(), absl::kZeroPad8), absl::Hex(random(), absl::kZeroPad8));
@@ -71,13 +75,15 @@ PlanRunner::PlanRunner(const Membership& membership, coll::CollectiveCoordinator
 
 v1::SignedGrant PlanRunner::grant(const std::string& node, const std::vector<uint32_t>& devices,
                                   const std::string& plan_id, const std::string& session,
-                                  bool client_driven, std::chrono::milliseconds lifetime) {
+                                  bool client_driven, std::chrono::milliseconds lifetime,
+                                  const Caller& caller) {
   v1::Grant grant;
   {
     std::lock_guard lock(mu_);
     grant.set_grant_id(absl::StrCat(grant_prefix_, "-", next_grant_++));
   }
-  grant.set_tenant("default");
+  grant.set_tenant(tenant_of(caller));
+  grant.set_token_id(caller.token_id);
   grant.set_session(session);
   grant.set_node(node);
   for (uint32_t index : devices) grant.add_device_indices(index);
@@ -127,11 +133,13 @@ absl::StatusOr<Plan> PlanRunner::make_plan(const Ask& ask,
   return plan_graph(ask.graph, *validated, ask.placement, options);
 }
 
-absl::Status PlanRunner::install(const std::string& plan_id, const Plan& plan) {
+absl::Status PlanRunner::install(const std::string& plan_id, const Plan& plan,
+                                 const std::string& tenant) {
   std::map<std::string, v1::InstallPlanRequest> per_node;
   for (size_t i = 0; i < plan.devices.size(); ++i) {
     v1::InstallPlanRequest& request = per_node[plan.devices[i].node()];
     request.set_plan_id(plan_id);
+    request.set_tenant(tenant);
     v1::Fragment* fragment = request.add_fragments();
     fragment->set_device_index(plan.devices[i].index());
     *fragment->mutable_graph() = plan.fragments[i];
@@ -152,7 +160,7 @@ absl::StatusOr<std::shared_ptr<PlanRunner::Captured>> PlanRunner::capture(
     const Ask& ask, const std::map<std::string, Layout>& fed_layouts, Plan plan) {
   std::string fingerprint = ask.graph.SerializeAsString();
   absl::StrAppend(&fingerprint, "|", ask.placement.SerializeAsString(), "|",
-                  ask.deterministic ? "deterministic" : "fast");
+                  ask.deterministic ? "deterministic" : "fast", "|", tenant_of(ask.caller));
   for (const auto& [name, layout] : fed_layouts) {  // Layouts of remote inputs.
     absl::StrAppend(&fingerprint, "|", name, "=", layout.str());
   }
@@ -170,6 +178,7 @@ absl::StatusOr<std::shared_ptr<PlanRunner::Captured>> PlanRunner::capture(
   }
   auto captured = std::make_shared<Captured>();
   captured->session = ask.session;
+  captured->tenant = tenant_of(ask.caller);
   captured->unbound = plan;
   captured->placement = placement;
   if (absl::Status status = bind_communicators(plan); !status.ok()) return status;
@@ -178,7 +187,10 @@ absl::StatusOr<std::shared_ptr<PlanRunner::Captured>> PlanRunner::capture(
     std::lock_guard lock(mu_);
     captured->id = "plan-" + std::to_string(next_plan_++);
   }
-  if (absl::Status status = install(captured->id, captured->bound); !status.ok()) return status;
+  if (absl::Status status = install(captured->id, captured->bound, captured->tenant);
+      !status.ok()) {
+    return status;
+  }
   {
     std::lock_guard lock(mu_);
     plans_[captured->id] = captured;
@@ -191,12 +203,12 @@ absl::StatusOr<std::shared_ptr<PlanRunner::Captured>> PlanRunner::capture(
   return captured;
 }
 
-absl::Status PlanRunner::drop(const std::string& plan_id) {
+absl::Status PlanRunner::drop(const std::string& plan_id, const std::string& scope) {
   std::shared_ptr<Captured> captured;
   {
     std::lock_guard lock(mu_);
     auto it = plans_.find(plan_id);
-    if (it == plans_.end()) return absl::NotFoundError("plan '" + plan_id + "' is unknown");
+    if (it == plans_.end() || !in_scope(scope, it->second->tenant)) return absl::NotFoundError("plan '" + plan_id + "' is unknown");
     captured = it->second;
     plans_.erase(it);
     std::erase_if(plan_by_fingerprint_, [&](const auto& entry) { return entry.second == plan_id; });
@@ -231,7 +243,8 @@ void PlanRunner::free_pieces(const std::vector<v1::TensorPiece>& pieces) {
 }
 
 absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& request,
-                                                   std::chrono::milliseconds caller_timeout) {
+                                                   std::chrono::milliseconds caller_timeout,
+                                                   const Caller& caller) {
   if (metrics_ != nullptr) metrics_->job_submitted();
   QueuedJob queued(metrics_);
   const auto submitted = std::chrono::steady_clock::now();
@@ -241,7 +254,10 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
     }
     if (!request.session().empty()) {
       if (sessions_ == nullptr) return absl::InternalError("sessions are not set up");
-      if (absl::Status status = sessions_->check(request.session()); !status.ok()) return status;
+      if (absl::Status status = sessions_->check(request.session(), caller.scope());
+          !status.ok()) {
+        return status;
+      }
     }
     std::map<std::string, v1::RemoteTensor> fed;
     for (const v1::NamedHandle& handle : request.inputs()) {
@@ -256,7 +272,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
     }
 
     if (!request.plan_id().empty()) {
-      std::shared_ptr<Captured> captured = this->captured(request.plan_id());
+      std::shared_ptr<Captured> captured = this->captured(request.plan_id(), caller.scope());
       if (captured == nullptr) {
         return absl::NotFoundError("plan '" + request.plan_id() + "' is unknown (never "
                                    "captured, or dropped)");
@@ -267,7 +283,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
       }
       std::lock_guard rebinding(captured->rebinding);
       if (absl::Status status = refresh_communicators(*captured); !status.ok()) return status;
-      return execute(request, captured->bound, captured->id, fed, caller_timeout, queued);
+      return execute(request, captured->bound, captured->id, fed, caller_timeout, queued, caller);
     }
 
     std::map<std::string, Layout> fed_layouts;
@@ -278,7 +294,8 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
       }
       fed_layouts[name] = *layout;
     }
-    const Ask ask{request.graph(), request.placement(), request.deterministic(), request.session()};
+    const Ask ask{request.graph(), request.placement(), request.deterministic(), request.session(),
+                  caller};
     auto plan = make_plan(ask, fed_layouts);
     if (!plan.ok()) return plan.status();
     if (absl::Status status = check_inputs(*plan, request, fed); !status.ok()) return status;
@@ -286,10 +303,11 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
       auto captured = capture(ask, fed_layouts, *plan);
       if (!captured.ok()) return captured.status();
       std::lock_guard rebinding((*captured)->rebinding);
-      return execute(request, (*captured)->bound, (*captured)->id, fed, caller_timeout, queued);
+      return execute(request, (*captured)->bound, (*captured)->id, fed, caller_timeout, queued,
+                     caller);
     }
     if (absl::Status status = bind_communicators(*plan); !status.ok()) return status;
-    return execute(request, *plan, "", fed, caller_timeout, queued);
+    return execute(request, *plan, "", fed, caller_timeout, queued, caller);
   }();
   if (metrics_ != nullptr) {
     metrics_->job_done(
@@ -302,7 +320,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
 absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
     const v1::SubmitRequest& request, const Plan& plan, const std::string& plan_id,
     const std::map<std::string, v1::RemoteTensor>& fed, std::chrono::milliseconds caller_timeout,
-    QueuedJob& queued) {
+    QueuedJob& queued, const Caller& caller) {
   // The caller's deadline, when it comes first, is the daemons' too: a RunFragments call
   // whose deadline passes stops itself there.
   const bool caller_first = caller_timeout < run_timeout_ + std::chrono::seconds(5);
@@ -398,7 +416,8 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
     std::vector<uint32_t> devices;
     for (const v1::FragmentRun& r : run.runs()) devices.push_back(r.device_index());
     *run.mutable_grant() = grant(node, devices, plan_id, request.session(),
-                                 /*client_driven=*/false, run_timeout_ + std::chrono::seconds(30));
+                                 /*client_driven=*/false, run_timeout_ + std::chrono::seconds(30),
+                                 caller);
   }
   std::vector<std::string> nodes;
   std::map<std::string, std::string> addresses;
@@ -432,7 +451,8 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   for (auto& m : comm_locks) held.emplace_back(*m);
 
   jobs_.start(job_id, plan.devices, plan_id, request.session(),
-              [cancel_on](const std::string& reason) { cancel_on(reason, ""); });
+              [cancel_on](const std::string& reason) { cancel_on(reason, ""); },
+              tenant_of(caller));
   queued.started();
   spdlog::debug("{}: plan {} over {}", job_id, plan_id.empty() ? "(inline)" : plan_id,
                 plan_devices(plan));
@@ -547,10 +567,11 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   return reply;
 }
 
-std::shared_ptr<PlanRunner::Captured> PlanRunner::captured(const std::string& plan_id) {
+std::shared_ptr<PlanRunner::Captured> PlanRunner::captured(const std::string& plan_id,
+                                                           const std::string& scope) {
   std::lock_guard lock(mu_);
   auto it = plans_.find(plan_id);
-  return it == plans_.end() ? nullptr : it->second;
+  return it == plans_.end() || !in_scope(scope, it->second->tenant) ? nullptr : it->second;
 }
 
 absl::Status PlanRunner::refresh_communicators(Captured& captured) {
@@ -565,28 +586,35 @@ absl::Status PlanRunner::refresh_communicators(Captured& captured) {
   if (!stale) return absl::OkStatus();
   Plan rebound = captured.unbound;
   if (absl::Status status = bind_communicators(rebound); !status.ok()) return status;
-  if (absl::Status status = install(captured.id, rebound); !status.ok()) return status;
+  if (absl::Status status = install(captured.id, rebound, captured.tenant); !status.ok()) {
+    return status;
+  }
   captured.bound = std::move(rebound);
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request) {
+absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request,
+                                                  const Caller& caller) {
   if (!request.session().empty()) {
     if (sessions_ == nullptr) return absl::InternalError("sessions are not set up");
-    if (absl::Status status = sessions_->check(request.session()); !status.ok()) return status;
+    if (absl::Status status = sessions_->check(request.session(), caller.scope());
+        !status.ok()) {
+      return status;
+    }
   }
   Plan plan;
   std::string plan_id;
   std::shared_ptr<Captured> held;
   if (!request.plan_id().empty()) {
-    held = captured(request.plan_id());
+    held = captured(request.plan_id(), caller.scope());
     if (held == nullptr) {
       return absl::NotFoundError("plan '" + request.plan_id() +
                                  "' is unknown (never captured, dropped, or captured by a "
                                  "controller that has restarted since)");
     }
   } else {
-    const Ask ask{request.graph(), request.placement(), request.deterministic(), request.session()};
+    const Ask ask{request.graph(), request.placement(), request.deterministic(), request.session(),
+                  caller};
     auto made = make_plan(ask, {});
     if (!made.ok()) return made.status();
     if (request.capture()) {
@@ -633,7 +661,7 @@ absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request
     *daemon.mutable_grant() = grant(daemon.node(), {daemon.device_indices().begin(),
                                                     daemon.device_indices().end()},
                                     plan_id, request.session(), /*client_driven=*/true,
-                                    grant_lifetime_);
+                                    grant_lifetime_, caller);
   }
   auto describe = [&](const PlannedValue& value, v1::PlacedValue* placed) {
     placed->set_name(value.name);

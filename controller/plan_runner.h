@@ -22,7 +22,9 @@
 //     session; other outputs come back by value (shards joined along their axis).
 // Collectives run on communicators cached per device list; a job holds its communicators
 // exclusively while it runs. A failed job's communicators are torn down and made afresh
-// for the next run. Thread-safe.
+// for the next run. Work is done for a Caller: its grants, jobs and captured plans carry the
+// caller's tenant (and grants its token id), and a plan of another tenant answers as an
+// unknown one. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -41,6 +43,7 @@
 #include "controller/node_stubs.h"
 #include "controller/planner.h"
 #include "controller/sessions.h"
+#include "controller/tenants.h"
 #include "net/grant.h"
 #include "tgrack/v1/controller.pb.h"
 
@@ -62,10 +65,13 @@ class PlanRunner {
   // as well as by the runner's own timeout; they stop themselves when it passes.
   absl::StatusOr<tgrack::v1::SubmitReply> submit(
       const tgrack::v1::SubmitRequest& request,
-      std::chrono::milliseconds caller_timeout = std::chrono::milliseconds::max());
-  absl::StatusOr<tgrack::v1::PlaceReply> place(const tgrack::v1::PlaceRequest& request);
-  // Forgets captured plans here and on their daemons; NOT_FOUND for an unknown id.
-  absl::Status drop(const std::string& plan_id);
+      std::chrono::milliseconds caller_timeout = std::chrono::milliseconds::max(),
+      const Caller& caller = {});
+  absl::StatusOr<tgrack::v1::PlaceReply> place(const tgrack::v1::PlaceRequest& request,
+                                               const Caller& caller = {});
+  // Forgets captured plans here and on their daemons; NOT_FOUND for an unknown id (or one
+  // outside the tenant `scope`, "" = every tenant).
+  absl::Status drop(const std::string& plan_id, const std::string& scope = "");
   void drop_all(const std::vector<std::string>& plan_ids);
   // Frees remote tensor pieces on their daemons (best effort, logged).
   void free_pieces(const std::vector<tgrack::v1::TensorPiece>& pieces);
@@ -84,14 +90,17 @@ class PlanRunner {
     const tgrack::v1::Placement& placement;
     bool deterministic;
     const std::string& session;
+    const Caller& caller;
   };
 
   absl::StatusOr<Plan> make_plan(const Ask& ask, const std::map<std::string, Layout>& fed_layouts);
   // A grant for `devices` of `node`, signed, lasting `lifetime`.
   tgrack::v1::SignedGrant grant(const std::string& node, const std::vector<uint32_t>& devices,
                                 const std::string& plan_id, const std::string& session,
-                                bool client_driven, std::chrono::milliseconds lifetime);
-  std::shared_ptr<Captured> captured(const std::string& plan_id);
+                                bool client_driven, std::chrono::milliseconds lifetime,
+                                const Caller& caller);
+  // The captured plan `plan_id` when it is in the tenant `scope`; nullptr otherwise.
+  std::shared_ptr<Captured> captured(const std::string& plan_id, const std::string& scope);
   // Rebinds a captured plan whose communicators were torn down; caller holds its rebinding.
   absl::Status refresh_communicators(Captured& captured);
   // What the planner names the communicator over `devices` until bind_communicators().
@@ -103,13 +112,13 @@ class PlanRunner {
   absl::StatusOr<std::shared_ptr<Captured>> capture(const Ask& ask,
                                                     const std::map<std::string, Layout>& fed_layouts,
                                                     Plan plan);
-  absl::Status install(const std::string& plan_id, const Plan& plan);
+  absl::Status install(const std::string& plan_id, const Plan& plan, const std::string& tenant);
   absl::StatusOr<tgrack::v1::SubmitReply> execute(const tgrack::v1::SubmitRequest& request,
                                                   const Plan& plan, const std::string& plan_id,
                                                   const std::map<std::string,
                                                                  tgrack::v1::RemoteTensor>& fed,
                                                   std::chrono::milliseconds caller_timeout,
-                                                  QueuedJob& queued);
+                                                  QueuedJob& queued, const Caller& caller);
   void forget_communicators(const Plan& plan);
   std::string address_of(const std::string& node) const;
   // Whether `node`'s daemon is gone: DOWN in membership, or not answering at `address`.

@@ -1,7 +1,8 @@
 #include "controller/sessions.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
-#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -22,12 +23,34 @@ uint64_t piece_bytes(const tgrack::v1::RemoteTensor& tensor) {
   return sharded ? bytes / static_cast<uint64_t>(tensor.pieces_size()) : bytes;
 }
 
+// "PREFIX-" and 128 random bits in hex: an id nobody guesses.
+std::string random_id(const char* prefix) {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof(bytes));
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string id = prefix;
+  for (unsigned char b : bytes) {
+    id += kDigits[b >> 4];
+    id += kDigits[b & 15];
+  }
+  return id;
+}
+
+absl::Status unknown_session(const std::string& session) {
+  return absl::NotFoundError("session '" + session + "' is unknown or its lease ran out");
+}
+absl::Status unknown_tensor(const std::string& id) {
+  return absl::NotFoundError("remote tensor '" + id + "' is unknown (freed, or its session ended)");
+}
+
+bool in_scope(const std::string& scope, const std::string& tenant) {
+  return scope.empty() || scope == tenant;
+}
+
 }  // namespace
 
 Sessions::Sessions(FreePieces free_pieces, DropPlans drop_plans)
     : free_pieces_(std::move(free_pieces)), drop_plans_(std::move(drop_plans)) {
-  // Ids differ between controller processes, so a stale id is never taken for a new one.
-  next_session_ = std::random_device{}() % 100000 * 1000 + 1;
   reaper_ = std::thread([this] { reap_loop(); });
 }
 
@@ -40,11 +63,12 @@ Sessions::~Sessions() {
   reaper_.join();
 }
 
-tgrack::v1::OpenSessionReply Sessions::open(uint32_t lease_ms, const std::string& client) {
+tgrack::v1::OpenSessionReply Sessions::open(uint32_t lease_ms, const std::string& client,
+                                            const std::string& tenant) {
   const uint32_t lease = lease_ms == 0 ? kDefaultLeaseMs : lease_ms;
+  const std::string id = random_id("s-");
   std::lock_guard lock(mu_);
-  const std::string id = "s-" + std::to_string(next_session_++);
-  sessions_[id] = Session{client, std::chrono::milliseconds(lease),
+  sessions_[id] = Session{client, tenant, std::chrono::milliseconds(lease),
                           Clock::now() + std::chrono::milliseconds(lease), {}, {}};
   tgrack::v1::OpenSessionReply reply;
   reply.set_session(id);
@@ -53,20 +77,22 @@ tgrack::v1::OpenSessionReply Sessions::open(uint32_t lease_ms, const std::string
   return reply;
 }
 
-absl::Status Sessions::check(const std::string& session) const {
+absl::Status Sessions::check(const std::string& session, const std::string& scope) const {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(session);
-  if (it == sessions_.end() || it->second.expires < Clock::now()) {
-    return absl::NotFoundError("session '" + session + "' is unknown or its lease ran out");
+  if (it == sessions_.end() || it->second.expires < Clock::now() ||
+      !in_scope(scope, it->second.tenant)) {
+    return unknown_session(session);
   }
   return absl::OkStatus();
 }
 
-absl::Status Sessions::renew(const std::string& session) {
+absl::Status Sessions::renew(const std::string& session, const std::string& scope) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(session);
-  if (it == sessions_.end() || it->second.expires < Clock::now()) {
-    return absl::NotFoundError("session '" + session + "' is unknown or its lease ran out");
+  if (it == sessions_.end() || it->second.expires < Clock::now() ||
+      !in_scope(scope, it->second.tenant)) {
+    return unknown_session(session);
   }
   it->second.expires = Clock::now() + it->second.lease;
   return absl::OkStatus();
@@ -84,13 +110,15 @@ void Sessions::end(std::map<std::string, Session>::iterator it,
   sessions_.erase(it);
 }
 
-absl::Status Sessions::close(const std::string& session) {
+absl::Status Sessions::close(const std::string& session, const std::string& scope) {
   std::vector<tgrack::v1::TensorPiece> pieces;
   std::vector<std::string> plans;
   {
     std::lock_guard lock(mu_);
     auto it = sessions_.find(session);
-    if (it == sessions_.end()) return absl::NotFoundError("session '" + session + "' is unknown");
+    if (it == sessions_.end() || !in_scope(scope, it->second.tenant)) {
+      return unknown_session(session);
+    }
     end(it, &pieces, &plans);
   }
   if (!pieces.empty()) free_pieces_(pieces);
@@ -98,9 +126,11 @@ absl::Status Sessions::close(const std::string& session) {
   return absl::OkStatus();
 }
 
-std::string Sessions::new_tensor_id() {
-  std::lock_guard lock(mu_);
-  return "t-" + std::to_string(next_session_) + "." + std::to_string(next_tensor_++);
+std::string Sessions::new_tensor_id() { return random_id("t-"); }
+
+std::string Sessions::tenant_of(const tgrack::v1::RemoteTensor& t) const {
+  auto it = sessions_.find(t.session());
+  return it == sessions_.end() ? std::string() : it->second.tenant;
 }
 
 absl::Status Sessions::add_tensor(const tgrack::v1::RemoteTensor& tensor) {
@@ -118,8 +148,10 @@ absl::StatusOr<tgrack::v1::RemoteTensor> Sessions::tensor(const std::string& ses
                                                           const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = tensors_.find(id);
-  if (it == tensors_.end()) {
-    return absl::NotFoundError("remote tensor '" + id + "' is unknown (freed, or its session ended)");
+  auto owner = sessions_.find(session);
+  if (it == tensors_.end() || owner == sessions_.end() ||
+      tenant_of(it->second) != owner->second.tenant) {
+    return unknown_tensor(id);
   }
   if (it->second.session() != session) {
     return absl::PermissionDeniedError("remote tensor '" + id + "' belongs to session '" +
@@ -129,18 +161,23 @@ absl::StatusOr<tgrack::v1::RemoteTensor> Sessions::tensor(const std::string& ses
 }
 
 absl::StatusOr<uint64_t> Sessions::free(const std::vector<std::string>& ids,
-                                        const std::string& session) {
+                                        const std::string& session, const std::string& scope) {
   std::vector<tgrack::v1::TensorPiece> pieces;
   uint64_t freed = 0;
   {
     std::lock_guard lock(mu_);
     for (const std::string& id : ids) {
-      if (!tensors_.contains(id)) return absl::NotFoundError("remote tensor '" + id + "' is unknown");
+      auto t = tensors_.find(id);
+      if (t == tensors_.end() || !in_scope(scope, tenant_of(t->second))) {
+        return unknown_tensor(id);
+      }
     }
     std::vector<std::string> all = ids;
     if (!session.empty()) {
       auto it = sessions_.find(session);
-      if (it == sessions_.end()) return absl::NotFoundError("session '" + session + "' is unknown");
+      if (it == sessions_.end() || !in_scope(scope, it->second.tenant)) {
+        return unknown_session(session);
+      }
       all.insert(all.end(), it->second.tensors.begin(), it->second.tensors.end());
     }
     for (const std::string& id : all) {
@@ -163,14 +200,25 @@ void Sessions::add_plan(const std::string& session, const std::string& plan_id) 
   if (auto it = sessions_.find(session); it != sessions_.end()) it->second.plans.push_back(plan_id);
 }
 
-std::vector<tgrack::v1::SessionInfo> Sessions::list() const {
+uint64_t Sessions::tenant_bytes(const std::string& tenant) const {
+  std::lock_guard lock(mu_);
+  uint64_t bytes = 0;
+  for (const auto& [id, tensor] : tensors_) {
+    if (tenant_of(tensor) == tenant) bytes += piece_bytes(tensor) * tensor.pieces_size();
+  }
+  return bytes;
+}
+
+std::vector<tgrack::v1::SessionInfo> Sessions::list(const std::string& scope) const {
   std::lock_guard lock(mu_);
   std::vector<tgrack::v1::SessionInfo> out;
   const auto now = Clock::now();
   for (const auto& [id, session] : sessions_) {
+    if (!in_scope(scope, session.tenant)) continue;
     tgrack::v1::SessionInfo info;
     info.set_session(id);
     info.set_client(session.client);
+    info.set_tenant(session.tenant);
     info.set_seconds_left(std::max(0.0, std::chrono::duration<double>(session.expires - now).count()));
     info.set_tensors(static_cast<uint32_t>(session.tensors.size()));
     info.set_plans(static_cast<uint32_t>(session.plans.size()));

@@ -5,7 +5,9 @@
 // are freed on their daemons through `free_pieces` and its plans dropped through
 // `drop_plans`, both called without the lock held. Tensor ids are unique in the pool.
 // NOT_FOUND names an unknown or expired session or tensor; a tensor fed to another
-// session's graph is PERMISSION_DENIED. Thread-safe.
+// session's graph is PERMISSION_DENIED. Every session belongs to a tenant: calls given a
+// tenant `scope` ("" = every tenant) answer for another tenant's session or tensor exactly
+// as for one that does not exist. Session and tensor ids carry 128 random bits. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -34,11 +36,12 @@ class Sessions {
   Sessions(const Sessions&) = delete;
   Sessions& operator=(const Sessions&) = delete;
 
-  tgrack::v1::OpenSessionReply open(uint32_t lease_ms, const std::string& client);
-  absl::Status renew(const std::string& session);
-  absl::Status close(const std::string& session);
-  // OK when the session exists and its lease has not run out.
-  absl::Status check(const std::string& session) const;
+  tgrack::v1::OpenSessionReply open(uint32_t lease_ms, const std::string& client,
+                                    const std::string& tenant = "default");
+  absl::Status renew(const std::string& session, const std::string& scope = "");
+  absl::Status close(const std::string& session, const std::string& scope = "");
+  // OK when the session exists in `scope` and its lease has not run out.
+  absl::Status check(const std::string& session, const std::string& scope = "") const;
 
   // A fresh id for a tensor about to be kept.
   std::string new_tensor_id();
@@ -47,14 +50,18 @@ class Sessions {
                                                   const std::string& id) const;
   // Frees tensors by id (every id must be known, else nothing is freed) or, when `session`
   // is set, all of that session's tensors too. Returns how many were freed.
-  absl::StatusOr<uint64_t> free(const std::vector<std::string>& ids, const std::string& session);
+  absl::StatusOr<uint64_t> free(const std::vector<std::string>& ids, const std::string& session,
+                                const std::string& scope = "");
   void add_plan(const std::string& session, const std::string& plan_id);
 
-  std::vector<tgrack::v1::SessionInfo> list() const;
+  std::vector<tgrack::v1::SessionInfo> list(const std::string& scope = "") const;
+  // Bytes the remote tensors of `tenant`'s sessions hold, over all devices.
+  uint64_t tenant_bytes(const std::string& tenant) const;
 
  private:
   struct Session {
     std::string client;
+    std::string tenant;
     std::chrono::milliseconds lease;
     std::chrono::steady_clock::time_point expires;
     std::vector<std::string> tensors;
@@ -64,14 +71,14 @@ class Sessions {
   void end(std::map<std::string, Session>::iterator it,
            std::vector<tgrack::v1::TensorPiece>* pieces, std::vector<std::string>* plans);
   void reap_loop();
+  // The tenant of the session owning tensor `t`; "" when that session is gone. Caller holds mu_.
+  std::string tenant_of(const tgrack::v1::RemoteTensor& t) const;
 
   FreePieces free_pieces_;
   DropPlans drop_plans_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
-  uint64_t next_session_ = 1;
-  uint64_t next_tensor_ = 1;
   std::map<std::string, Session> sessions_;
   std::map<std::string, tgrack::v1::RemoteTensor> tensors_;
   std::thread reaper_;

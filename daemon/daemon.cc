@@ -216,6 +216,9 @@ absl::Status Daemon::start() {
       spdlog::error("the controller's grant key: {}", status.ToString());
     }
   };
+  hooks.heartbeat_answered = [this](const tgrack::v1::HeartbeatReply& reply) {
+    grants_.set_revoked({reply.revoked_token_ids().begin(), reply.revoked_token_ids().end()});
+  };
   hooks.reports = &job_reports_;
   registrar_ = std::make_unique<Registrar>(config_.controller_address, std::move(hooks));
   registrar_->start();

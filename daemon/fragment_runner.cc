@@ -179,7 +179,10 @@ absl::Status FragmentRunner::install(const v1::InstallPlanRequest& request) {
   }
   std::lock_guard lock(mu_);
   auto [it, fresh] = plans_.try_emplace(request.plan_id(), plan);
-  if (fresh) return absl::OkStatus();
+  if (fresh) {
+    plan_tenants_[request.plan_id()] = request.tenant();
+    return absl::OkStatus();
+  }
   const Plan& known = *it->second;
   bool same = known.size() == plan->size();
   for (size_t i = 0; same && i < known.size(); ++i) {
@@ -193,6 +196,7 @@ absl::Status FragmentRunner::install(const v1::InstallPlanRequest& request) {
 
 absl::Status FragmentRunner::drop(const std::string& plan_id) {
   std::lock_guard lock(mu_);
+  plan_tenants_.erase(plan_id);
   if (plans_.erase(plan_id) == 0) {
     return absl::NotFoundError(
         absl::StrCat("plan '", plan_id, "' is not installed on node ", deps_.node_name));
@@ -234,14 +238,18 @@ struct FragmentResult {
 }  // namespace
 
 absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragmentsRequest& request,
-                                                          const grpc::ServerContextBase* caller) {
+                                                          const grpc::ServerContextBase* caller,
+                                                          const std::string& tenant) {
   const std::string& job = request.job_id();
   std::shared_ptr<const Plan> installed;  // Holds an installed plan's fragments while they run.
   Fragments plan_fragments;                // The installed plan's, or the request's (not copied).
   if (!request.plan_id().empty()) {
     std::lock_guard lock(mu_);
     auto it = plans_.find(request.plan_id());
-    if (it == plans_.end()) {
+    auto owner = plan_tenants_.find(request.plan_id());
+    const bool foreign = owner != plan_tenants_.end() && !tenant.empty() &&
+                         !owner->second.empty() && owner->second != tenant;
+    if (it == plans_.end() || foreign) {
       return absl::NotFoundError(absl::StrCat("job ", job, ": plan '", request.plan_id(),
                                               "' is not installed on node ", deps_.node_name));
     }
@@ -294,7 +302,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
       options.limits = fragment_limits();
       std::vector<TensorStore::Lease> leases;  // Held until the fragment is done.
       for (const v1::NamedTensorId& input : binding.inputs()) {
-        auto lease = deps_.store->get(input.tensor_id());
+        auto lease = deps_.store->get(input.tensor_id(), tenant);
         if (!lease.ok()) return lease.status();
         if ((*lease)->device_index != index) {
           return absl::InvalidArgumentError(absl::StrCat(
@@ -367,11 +375,11 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
     FragmentResult& result = results[k];
     for (size_t i = 0; i < result.kept.size(); ++i) {
       KeptOutput& kept = result.kept[i];
-      // The id's session owns it; put() only fails for a device index the node lacks.
-      deps_.store
-          ->put(result.kept_ids[i], (*plan)[k]->device_index(), kept.buffer, kept.type,
-                request.session())
-          .IgnoreError();
+      // The id's session owns it. put() fails only for a device index the node lacks or
+      // an id another tenant holds; the buffer is then let go.
+      absl::Status stored = deps_.store->put(result.kept_ids[i], (*plan)[k]->device_index(),
+                                             kept.buffer, kept.type, request.session(), tenant);
+      if (!stored.ok() && result.device != nullptr) result.device->release(kept.buffer);
     }
     *reply.add_fragments() = std::move(result.outputs);
   }

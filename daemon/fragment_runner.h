@@ -81,10 +81,12 @@ class FragmentRunner {
   // fragment, stored tensors on another device, or bad feeds; the first fragment's
   // failure otherwise (siblings it cancelled are not reported). When `caller` (the gRPC
   // call, when there is one) is cancelled or its deadline passes, the run stops as on
-  // CancelJob, with CANCELLED or DEADLINE_EXCEEDED.
+  // CancelJob, with CANCELLED or DEADLINE_EXCEEDED. The run is `tenant`'s (its grant's):
+  // another tenant's plan or stored tensors answer NOT_FOUND as unknown ones, and kept
+  // outputs are the tenant's. "" = any tenant (runs not made under a tenant's grant).
   absl::StatusOr<tgrack::v1::RunFragmentsReply> run(
       const tgrack::v1::RunFragmentsRequest& request,
-      const grpc::ServerContextBase* caller = nullptr);
+      const grpc::ServerContextBase* caller = nullptr, const std::string& tenant = "");
 
   // PushTensor: leaves a SEND's value for the RECV on this node. INVALID_ARGUMENT when `to`
   // names another node or a device this node lacks, or the tensor is malformed.
@@ -101,6 +103,7 @@ class FragmentRunner {
   const FragmentRunnerDeps deps_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Plan>> plans_;                     // Guarded by mu_.
+  std::map<std::string, std::string> plan_tenants_;  // Plan id -> its tenant. Guarded by mu_.
   std::map<std::string, std::unique_ptr<tgrack::v1::NodeService::Stub>> stubs_;  // Guarded by mu_.
 };
 

@@ -14,6 +14,7 @@ JobReports::Run::Run(JobReports& reports, const v1::RunFragmentsRequest& request
   info.set_state(v1::JOB_STATE_RUNNING);
   info.set_plan_id(request.plan_id());
   info.set_session(grant.session());
+  info.set_tenant(grant.tenant());
   info.set_started_unix_seconds(
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   for (const v1::FragmentRun& run : request.runs()) {

@@ -71,15 +71,21 @@ grpc::Status NodeServiceImpl::ResetDevices(grpc::ServerContext* context,
       node_.reset_devices(indices, std::chrono::milliseconds(drain_ms), request->reason()));
 }
 
-grpc::Status NodeServiceImpl::InstallPlan(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::InstallPlan(grpc::ServerContext* context,
                                           const tgrack::v1::InstallPlanRequest* request,
                                           tgrack::v1::InstallPlanReply*) {
+  if (absl::Status s = net::require_component(*context, "InstallPlan"); !s.ok()) {
+    return to_grpc(s);
+  }
   return to_grpc(fragments_.install(*request));
 }
 
-grpc::Status NodeServiceImpl::DropPlan(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::DropPlan(grpc::ServerContext* context,
                                        const tgrack::v1::DropPlanRequest* request,
                                        tgrack::v1::DropPlanReply*) {
+  if (absl::Status s = net::require_component(*context, "DropPlan"); !s.ok()) {
+    return to_grpc(s);
+  }
   return to_grpc(fragments_.drop(request->plan_id()));
 }
 
@@ -104,7 +110,7 @@ grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext* context,
   }
   std::optional<JobReports::Run> reported;
   if (grant->client_driven()) reported.emplace(job_reports_, *request, *grant);
-  auto result = fragments_.run(*request, context);
+  auto result = fragments_.run(*request, context, grant->tenant());
   if (reported) reported->finish(result.status());
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the RunFragments reply");
@@ -137,22 +143,29 @@ grpc::Status NodeServiceImpl::FetchTensor(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::FreeTensors(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::FreeTensors(grpc::ServerContext* context,
                                           const tgrack::v1::FreeTensorsRequest* request,
                                           tgrack::v1::FreeTensorsReply* reply) {
+  if (absl::Status s = net::require_component(*context, "FreeTensors"); !s.ok()) {
+    return to_grpc(s);
+  }
   const std::vector<std::string> ids(request->tensor_ids().begin(), request->tensor_ids().end());
   reply->set_freed(tensors_.free(ids, request->session()));
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::ListTensors(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::ListTensors(grpc::ServerContext* context,
                                           const tgrack::v1::ListTensorsRequest*,
                                           tgrack::v1::ListTensorsReply* reply) {
+  if (absl::Status s = net::require_component(*context, "ListTensors"); !s.ok()) {
+    return to_grpc(s);
+  }
   for (const auto& tensor : tensors_.list()) {
     tgrack::v1::StoredTensor* out = reply->add_tensors();
     out->set_tensor_id(tensor->id);
     out->set_device_index(tensor->device_index);
     out->set_session(tensor->session);
+    out->set_tenant(tensor->tenant);
     out->set_dtype(tensor->type.dtype);
     for (int64_t d : tensor->type.shape) out->add_shape(d);
     out->set_bytes(tensor->type.bytes());

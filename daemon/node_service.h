@@ -1,7 +1,11 @@
 // NodeServiceImpl: the gRPC face of a daemon. Each handler reads the request, calls one of
 // the daemon's parts (Parts) and fills the reply; a non-OK absl::Status becomes the
 // grpc::Status with the same code and message (to_grpc). Nothing throws out of a handler. The
-// graph handler (RunFragments) stops its work when its caller gives up or its deadline passes.
+// graph handler (RunFragments) stops its work when its caller gives up or its deadline passes,
+// and runs it for the grant's tenant: another tenant's plans and stored tensors are NOT_FOUND
+// there. Plans and stored tensors are managed by the controller alone (InstallPlan, DropPlan,
+// FreeTensors, ListTensors need a component certificate); a client fetches a tensor by its
+// id, which carries 128 random bits.
 #pragma once
 
 #include <string>

@@ -127,6 +127,7 @@ absl::Status Registrar::heartbeat_once() {
     std::lock_guard lock(mutex_);
     registered_ = false;
   }
+  if (status.ok() && hooks_.heartbeat_answered) hooks_.heartbeat_answered(reply);
   return status;
 }
 

@@ -33,6 +33,8 @@ class Registrar {
     std::function<tgrack::v1::NodeInfo()> describe;
     // Called with every successful registration's reply; may be empty.
     std::function<void(const tgrack::v1::RegisterReply&)> registered;
+    // Called with every successful heartbeat's reply; may be empty.
+    std::function<void(const tgrack::v1::HeartbeatReply&)> heartbeat_answered;
     JobReports* reports = nullptr;  // Runs to report in heartbeats; may be null.
   };
 

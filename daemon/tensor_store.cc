@@ -12,15 +12,24 @@ TensorStore::TensorStore(std::string node_name, std::vector<Device*> devices)
     : node_name_(std::move(node_name)), devices_(std::move(devices)) {}
 
 absl::Status TensorStore::put(const std::string& id, uint32_t device_index, Buffer buffer,
-                              TensorType type, const std::string& session) {
+                              TensorType type, const std::string& session,
+                              const std::string& tenant) {
   if (device_index >= devices_.size()) {
     return absl::NotFoundError(absl::StrCat("cannot store tensor '", id, "': node ", node_name_,
                                             " has no device ", device_index));
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = tensors_.find(id); it != tensors_.end() && it->second->tenant != tenant) {
+      return absl::PermissionDeniedError(absl::StrCat("cannot store tensor '", id, "' on node ",
+                                                      node_name_, ": the id is taken"));
+    }
   }
   auto tensor = std::make_shared<StoredTensor>();
   tensor->id = id;
   tensor->device_index = device_index;
   tensor->session = session;
+  tensor->tenant = tenant;
   tensor->type = std::move(type);
   tensor->buffer = buffer;
   tensor->device = devices_[device_index];
@@ -32,9 +41,15 @@ absl::Status TensorStore::put(const std::string& id, uint32_t device_index, Buff
   return absl::OkStatus();
 }
 
-absl::StatusOr<TensorStore::Lease> TensorStore::get(const std::string& id) const {
+absl::StatusOr<TensorStore::Lease> TensorStore::get(const std::string& id,
+                                                    const std::string& tenant) const {
   std::lock_guard lock(mu_);
-  if (auto it = tensors_.find(id); it != tensors_.end()) return Lease(it->second);
+  if (auto it = tensors_.find(id); it != tensors_.end()) {
+    if (tenant.empty() || it->second->tenant.empty() || it->second->tenant == tenant) {
+      return Lease(it->second);
+    }
+    return absl::NotFoundError(absl::StrCat("node ", node_name_, " holds no tensor '", id, "'"));
+  }
   if (auto it = lost_.find(id); it != lost_.end()) {
     return absl::FailedPreconditionError(
         absl::StrCat("tensor '", id, "' was lost: ", it->second.first));

@@ -1,5 +1,7 @@
 // TensorStore: tensors kept on this daemon's devices between runs (remote tensors), by id.
-// Each holds a device buffer, its type, the device index and the session that owns it.
+// Each holds a device buffer, its type, the device index and the session and tenant that own
+// it. A lookup on behalf of a tenant answers for another tenant's tensor exactly as for an
+// unknown id; "" (the controller's own calls) sees every tenant's.
 // The store owns the buffers: a tensor is freed when it is freed here (by id or with its
 // session) or replaced, but never while a run still holds it (Lease).
 //
@@ -29,6 +31,7 @@ struct StoredTensor {
   std::string id;
   uint32_t device_index = 0;
   std::string session;
+  std::string tenant;
   TensorType type;
   Buffer buffer;
   Device* device = nullptr;
@@ -47,12 +50,13 @@ class TensorStore {
 
   // Takes ownership of `buffer` (allocated on device `device_index`) as tensor `id` of
   // `session`. An existing tensor with that id is replaced (freed once no run holds it).
-  // NOT_FOUND for a device index the node lacks (the buffer stays the caller's).
+  // NOT_FOUND for a device index the node lacks (the buffer stays the caller's);
+  // PERMISSION_DENIED when the id is another tenant's.
   absl::Status put(const std::string& id, uint32_t device_index, Buffer buffer, TensorType type,
-                   const std::string& session);
-  // The tensor, held for as long as the lease lives. NOT_FOUND naming the id when unknown;
-  // FAILED_PRECONDITION when its device was reset.
-  absl::StatusOr<Lease> get(const std::string& id) const;
+                   const std::string& session, const std::string& tenant = "");
+  // The tensor, held for as long as the lease lives. NOT_FOUND naming the id when unknown
+  // (or another tenant's than `tenant`); FAILED_PRECONDITION when its device was reset.
+  absl::StatusOr<Lease> get(const std::string& id, const std::string& tenant = "") const;
   // The tensor's value, read from its device.
   absl::StatusOr<HostTensor> fetch(const std::string& id) const;
   // Frees `ids` (unknown ids are ignored) and every tensor of `session` ("" = none);

@@ -19,14 +19,14 @@ build_packages=(
   clang libclang-rt-14-dev
   libssl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
-  libcli11-dev libspdlog-dev nlohmann-json3-dev libssl-dev
+  libcli11-dev libspdlog-dev nlohmann-json3-dev libssl-dev libsqlite3-dev
   libopenblas-dev prometheus-cpp-dev libibverbs-dev
   hipcc libamdhip64-dev librocm-smi-dev
   prometheus systemd dpkg-dev
 )
 runtime_packages=(
   libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 libfmt9 libopenblas0
-  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libibverbs1 libssl3
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libibverbs1 libssl3 libsqlite3-0
 )
 
 case "${1:-}" in

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 1: installs what is missing, builds, makes the pool's certificates (tgctl certs
 # init), starts a pool on loopback speaking mutual TLS — tgcontroller and two tgd with two cpu
-# devices each — shows it, runs an example graph and checks its result,
+# devices each — shows it as the admin (the token the controller makes on first start),
+# creates tenant "demo" and, as that tenant, runs an example graph and checks its result,
 # trains a small MLP data-parallel over all four devices (the loss must go down), runs a
 # checked all-reduce, then stops everything it started (also on failure or Ctrl-C). Builds into ./build, or into
 # $BUILD_DIR when set.
@@ -72,10 +73,12 @@ export TGRACK_TLS_CA=$certs/ca.pem TGRACK_TLS_CERT=$certs/client.pem TGRACK_TLS_
 tls() { echo --tls-ca "$certs/ca.pem" --tls-cert "$certs/$1.pem" --tls-key "$certs/$1.key"; }
 
 start controller "$bin/controller/tgcontroller" --listen 127.0.0.1:0 --port-file "$work/controller.port" \
-  $(tls controller)
+  --state-dir "$work/controller" $(tls controller)
 controller=$(wait_port_file "$work/controller.port" "${children[-1]}")
 echo "quickstart: tgcontroller on $controller"
 export TGRACK_CONTROLLER=$controller
+# The controller made an admin token on its first start (STATE_DIR/admin-token, mode 0600).
+export TGRACK_TOKEN_FILE=$work/controller/admin-token
 
 for node in node-a node-b; do
   start "$node" "$bin/daemon/tgd" --controller "$controller" --listen 127.0.0.1:0 \
@@ -97,6 +100,13 @@ echo
 "$bin/client/tgctl" pool
 [[ $up -eq 2 ]] || { echo "quickstart: expected 2 nodes UP, saw $up" >&2; exit 1; }
 echo
+
+# A tenant for the work below: its token is printed once, here, and kept in a file.
+"$bin/client/tgctl" tenants create demo --quota devices=4 --json | awk -F'"' '$2 == "token" { print $4 }' \
+  > "$work/demo-token"
+[[ -s $work/demo-token ]] || { echo "quickstart: tgctl tenants create printed no token" >&2; exit 1; }
+echo "quickstart: created tenant demo; the rest runs as demo"
+export TGRACK_TOKEN_FILE=$work/demo-token
 
 status=0
 output=$("$bin/examples/tg-example-graph" 2>&1) || status=$?
@@ -121,6 +131,10 @@ if ! awk '!/^#/ && NF { rows++; if ($NF != "0") bad = 1 } END { exit (bad || row
   echo "quickstart: the all-reduce reported wrong elements" >&2
   exit 1
 fi
+
+# What demo used, from the controller's ledger (jobs are recorded as daemons report them).
+echo
+"$bin/client/tgctl" usage
 
 echo
 echo "quickstart: OK"

@@ -1,7 +1,8 @@
 // The transport flags tgd and tgcontroller share: --tls-cert, --tls-key, --tls-ca or
 // --insecure, --max-message-size and --max-calls-per-client. add() registers them on a
 // program's command line; apply(), after parsing, sets this process's transport security,
-// message limit and calls per client, or says why the TLS flags cannot be used.
+// message limit and calls per client, or says why the TLS flags cannot be used. Components
+// are known by their certificates: they show no bearer token, whatever the environment holds.
 #pragma once
 
 #include <string>
@@ -10,6 +11,7 @@
 #include <absl/status/status.h>
 
 #include "devices/units.h"
+#include "net/bearer_token.h"
 #include "net/flag_checks.h"
 #include "net/call_limits.h"
 #include "net/transport_security.h"
@@ -42,6 +44,7 @@ struct ComponentFlags {
     set_transport_security(std::move(*security));
     set_message_limit(*parse_bytes(max_message_size));  // Checked by the flag's validator.
     set_calls_per_client(max_calls_per_client);
+    set_bearer_token("");
     return absl::OkStatus();
   }
 };

@@ -174,6 +174,11 @@ absl::StatusOr<v1::Grant> GrantVerifier::check_signature(const v1::SignedGrant& 
   return grant;
 }
 
+void GrantVerifier::set_revoked(std::set<std::string> token_ids) {
+  std::lock_guard lock(mu_);
+  revoked_ = std::move(token_ids);
+}
+
 absl::StatusOr<v1::Grant> GrantVerifier::verify(const v1::SignedGrant& signed_grant,
                                                 const GrantedWork& work,
                                                 std::chrono::system_clock::time_point now) const {
@@ -183,6 +188,14 @@ absl::StatusOr<v1::Grant> GrantVerifier::verify(const v1::SignedGrant& signed_gr
   }
   auto grant = check_signature(signed_grant);
   if (!grant.ok()) return grant;
+  if (!grant->token_id().empty()) {
+    std::lock_guard lock(mu_);
+    if (revoked_.contains(grant->token_id())) {
+      return absl::UnauthenticatedError(absl::StrCat("grant ", grant->grant_id(),
+                                                     " was issued under token '",
+                                                     grant->token_id(), "', which was revoked"));
+    }
+  }
   if (unix_ms(now) >= grant->expires_unix_ms()) {
     return absl::UnauthenticatedError(absl::StrCat("grant ", grant->grant_id(), " expired at ",
                                                    time_text(grant->expires_unix_ms()),

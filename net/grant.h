@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,16 @@ struct GrantedWork {
 // Checks grants against the controller keys it was given: the current one and a few before
 // it, so grants signed before a controller restarted with a new key stay good until they
 // expire. Verified grants are remembered (by their exact bytes), so a replayed grant costs a
-// lookup, not a signature check. Thread-safe.
+// lookup, not a signature check. A grant issued under a revoked bearer token (set_revoked,
+// from the controller's heartbeat replies) is refused, UNAUTHENTICATED naming the token.
+// Thread-safe.
 class GrantVerifier {
  public:
   // Trusts `public_key` (32 raw bytes) from now on; INVALID_ARGUMENT for a malformed key.
   absl::Status trust(const std::string& public_key);
   bool has_keys() const;
+  // The revoked token ids, all of them (replacing the ones set before).
+  void set_revoked(std::set<std::string> token_ids);
 
   // The grant, when `signed_grant` is valid for `work` at `now`.
   absl::StatusOr<tgrack::v1::Grant> verify(const tgrack::v1::SignedGrant& signed_grant,
@@ -68,6 +73,7 @@ class GrantVerifier {
   static constexpr size_t kVerifiedKept = 4096;
   mutable std::mutex mu_;
   std::vector<std::pair<std::string, std::shared_ptr<EvpKey>>> keys_;  // Newest last.
+  std::set<std::string> revoked_;  // Token ids.
   // Grants verified, by signature: the bytes signed, and the grant they hold.
   mutable std::map<std::string, std::pair<std::string, tgrack::v1::Grant>> verified_;
 };

@@ -18,6 +18,7 @@
 #include <absl/synchronization/mutex.h>
 
 #include "net/accept_guard.h"
+#include "net/bearer_token.h"
 #include "net/call_limits.h"
 #include "net/transport_security.h"
 
@@ -63,13 +64,19 @@ absl::Status from_grpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-std::shared_ptr<grpc::Channel> make_channel(const std::string& address, bool own_connection) {
+std::shared_ptr<grpc::Channel> make_channel(const std::string& address, bool own_connection,
+                                            std::optional<std::string> token) {
   tune_process();
   grpc::ChannelArguments args;
   if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(message_limit());
   args.SetMaxSendMessageSize(message_limit());
-  return grpc::CreateCustomChannel(address, net::channel_credentials(), args);
+  const std::string bearer = token ? *std::move(token) : net::bearer_token();
+  if (bearer.empty()) return grpc::CreateCustomChannel(address, net::channel_credentials(), args);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> tokens;
+  tokens.push_back(net::bearer_token_interceptor(bearer));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      address, net::channel_credentials(), args, std::move(tokens));
 }
 
 void configure_server(grpc::ServerBuilder& builder) {

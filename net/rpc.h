@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,8 +38,11 @@ absl::Status from_grpc(const grpc::Status& status);
 // A channel to host:port secured as this process is (net/transport_security.h: mutual TLS,
 // or plain text only when asked for) that accepts messages up to message_limit(). Channels to
 // one address share a connection unless `own_connection` (e.g. clients measured apart).
+// Every call carries `token` as its bearer token (nullopt = the process's,
+// net/bearer_token.h; "" = none).
 std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
-                                            bool own_connection = false);
+                                            bool own_connection = false,
+                                            std::optional<std::string> token = std::nullopt);
 
 // Bounds of every tgrack gRPC server. Sync-server threads come from one quota: a call that
 // finds every thread busy fails RESOURCE_EXHAUSTED instead of growing the process; streams

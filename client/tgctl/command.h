@@ -36,5 +36,9 @@ void add_jobs_commands(CLI::App& app, const GlobalOptions& options, Action& acti
 void add_sessions_command(CLI::App& app, const GlobalOptions& options, Action& action);
 // certs init: a pool's CA and certificates.
 void add_certs_command(CLI::App& app, const GlobalOptions& options, Action& action);
+// tenants create, list, quota, rotate, revoke (admin).
+void add_tenants_command(CLI::App& app, const GlobalOptions& options, Action& action);
+void add_audit_command(CLI::App& app, const GlobalOptions& options, Action& action);
+void add_usage_command(CLI::App& app, const GlobalOptions& options, Action& action);
 
 }  // namespace tg::tgctl

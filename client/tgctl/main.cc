@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "client/tgctl/command.h"
+#include "net/bearer_token.h"
 #include "net/flag_checks.h"
 #include "net/transport_security.h"
 
@@ -23,6 +24,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", options.json, "Print one JSON document (docs/cli-json.md)");
   tg::net::TlsFiles tls;
   tg::net::add_tls_flags(app, tls);
+  std::string token, token_file;
+  app.add_option("--token", token, "Bearer token to show the controller (env TGRACK_TOKEN)");
+  app.add_option("--token-file", token_file,
+                 "File holding the bearer token (env TGRACK_TOKEN_FILE)");
   app.require_subcommand(1);
 
   add_nodes_command(app, options, action);
@@ -35,6 +40,9 @@ int main(int argc, char** argv) {
   add_jobs_commands(app, options, action);
   add_sessions_command(app, options, action);
   add_certs_command(app, options, action);
+  add_tenants_command(app, options, action);
+  add_audit_command(app, options, action);
+  add_usage_command(app, options, action);
 
   try {
     app.parse(argc, argv);
@@ -57,6 +65,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   tg::net::set_transport_security(std::move(*security));
+  if (!token.empty()) {
+    tg::net::set_bearer_token(token);
+  } else if (!token_file.empty()) {
+    auto read = tg::net::read_token_file(token_file);
+    if (!read.ok()) {
+      std::fprintf(stderr, "tgctl: --token-file: %s\n", std::string(read.status().message()).c_str());
+      return tg::flags::kExitUsage;
+    }
+    tg::net::set_bearer_token(*read);
+  }
   absl::Status status = action ? action() : absl::InvalidArgumentError("no command given");
   if (!status.ok()) {
     std::fprintf(stderr, "tgctl: %s (%s, controller %s)\n", std::string(status.message()).c_str(),

@@ -106,10 +106,11 @@ start_controller() {
   # netns.sh execs the program: $! is its pid.
   "$netns_script" exec --prefix "$prefix" "$host" -- "$bin/controller/tgcontroller" --listen 0.0.0.0:7070 \
     --metrics 0.0.0.0:9465 --advertise "$address" "${controller_extra[@]}" \
-    >"$work/controller.log" 2>&1 &
+    --bootstrap-admin-token-file "$work/admin-token" >"$work/controller.log" 2>&1 &
   started+=($!)
   controller="$address:7070"
   controller_host="$host"
+  export TGRACK_TOKEN_FILE="$work/admin-token"  # tgctl and the examples run as the admin.
 }
 
 start_daemon() {

@@ -54,7 +54,8 @@ absl::StatusOr<Buffer> CpuDevice::allocate(uint64_t bytes) {
   }
   Allocation allocation;
   allocation.bytes = bytes;
-  allocation.memory.reset(new (std::nothrow) std::byte[std::max<uint64_t>(bytes, 1)]);
+  // Zeroed: memory another tenant's tensor held must not reach the next one.
+  allocation.memory.reset(new (std::nothrow) std::byte[std::max<uint64_t>(bytes, 1)]());
   if (!allocation.memory) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "device ", properties_.name, ": host allocation of ", format_bytes(bytes), " failed"));

@@ -54,6 +54,11 @@ absl::Status HostilePool::start_processes() {
 int HostilePool::metrics_port(Target target) const {
   return target == Target::kController ? controller_metrics_ : daemon_metrics_;
 }
+std::unique_ptr<v1::ControllerService::Stub> HostilePool::controller_as(
+    const std::string& token) const {
+  return v1::ControllerService::NewStub(make_channel(pool_.controller_address(), true, token));
+}
+
 v1::SignedGrant HostilePool::grant(const std::vector<uint32_t>& devices,
                                    const std::string& plan_id) const {
   v1::Grant grant;

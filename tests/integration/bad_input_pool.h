@@ -27,6 +27,8 @@ class HostilePool {
   absl::Status start();
 
   tgrack::v1::ControllerService::Stub& controller() { return *controller_; }
+  // The controller as the holder of `token` ("" = no token); the admin's is controller().
+  std::unique_ptr<tgrack::v1::ControllerService::Stub> controller_as(const std::string& token) const;
   // node-a's NodeService.
   tgrack::v1::NodeService::Stub& daemon() { return *daemon_; }
   int metrics_port(Target target) const;

@@ -141,6 +141,27 @@ grpc::Status run_graph(HostilePool& p, v1::Graph graph, std::vector<v1::NamedTen
   return to_daemon(p, &v1::NodeService::Stub::RunFragments, request);
 }
 
+// A call as the holder of `token`.
+template <class Request, class Reply>
+grpc::Status as_token(HostilePool& p, const std::string& token,
+                      grpc::Status (v1::ControllerService::Stub::*method)(grpc::ClientContext*,
+                                                                          const Request&, Reply*),
+                      const Request& request) {
+  auto context = context_with_deadline(60s);
+  Reply reply;
+  return ((*p.controller_as(token)).*method)(context.get(), request, &reply);
+}
+
+// A new tenant's token (the admin makes it); "" when it cannot be made.
+std::string tenant_token(HostilePool& p, const std::string& name) {
+  v1::CreateTenantRequest request;
+  request.set_name(name);
+  v1::CreateTenantReply reply;
+  auto context = context_with_deadline(60s);
+  if (!p.controller().CreateTenant(context.get(), request, &reply).ok()) return "";
+  return reply.token();
+}
+
 // A collective of `count` elements over a new communicator of the pool's four devices.
 grpc::Status run_collective(HostilePool& p, v1::DType dtype, uint64_t count) {
   auto comm = p.create_communicator();
@@ -355,6 +376,90 @@ const std::vector<RpcCase>& rpc_cases() {
          request.set_count(4);
          return to_daemon(p, &N::RunCollective, request); },
        StatusCode::NOT_FOUND, {"no-such-comm"}},
+      // Tokens: none, malformed, forged, revoked, a tenant's on admin methods, other tenants'
+      // ids, and tenant and quota values past their limits.
+      {"ControllerCallWithoutAToken", [](auto& p) {
+         return as_token(p, "", &C::ListJobs, v1::ListJobsRequest()); },
+       StatusCode::UNAUTHENTICATED, {"ListJobs needs a bearer token"}},
+      {"ControllerCallWithAMalformedToken", [](auto& p) {
+         return as_token(p, "tgr_short", &C::ListNodes, v1::ListNodesRequest()); },
+       StatusCode::UNAUTHENTICATED, {"malformed"}},
+      {"ControllerCallWithAForgedToken", [](auto& p) {
+         const std::string forged = "tgr_0123456789abcdef_" + std::string(32, 'f');
+         return as_token(p, forged, &C::ListNodes, v1::ListNodesRequest()); },
+       StatusCode::UNAUTHENTICATED, {"unknown or forged"}},
+      {"ControllerCallWithARevokedToken", [](auto& p) {
+         const std::string token = tenant_token(p, "revoked-one");
+         v1::RevokeTokenRequest revoke;
+         revoke.set_token_id(token.substr(4, 16));
+         if (grpc::Status s = to_controller(p, &C::RevokeToken, revoke); !s.ok()) return s;
+         return as_token(p, token, &C::ListSessions, v1::ListSessionsRequest()); },
+       StatusCode::UNAUTHENTICATED, {"was revoked"}},
+      {"TenantCordonsANode", [](auto& p) {
+         v1::CordonNodeRequest request;
+         request.set_node("node-a");
+         return as_token(p, tenant_token(p, "cordoner"), &C::CordonNode, request); },
+       StatusCode::PERMISSION_DENIED, {"CordonNode needs role admin", "tenant 'cordoner'"}},
+      {"TenantCreatesATenant", [](auto& p) {
+         v1::CreateTenantRequest request;
+         request.set_name("usurper");
+         return as_token(p, tenant_token(p, "creator"), &C::CreateTenant, request); },
+       StatusCode::PERMISSION_DENIED, {"CreateTenant needs role admin"}},
+      {"TenantRenewsAnotherTenantsSession", [](auto& p) {
+         v1::OpenSessionReply opened;
+         auto context = context_with_deadline(60s);
+         v1::OpenSessionRequest open;
+         grpc::Status s = p.controller_as(tenant_token(p, "owner"))->OpenSession(context.get(), open, &opened);
+         if (!s.ok()) return s;
+         v1::RenewSessionRequest renew;
+         renew.set_session(opened.session());
+         return as_token(p, tenant_token(p, "neighbour"), &C::RenewSession, renew); },
+       StatusCode::NOT_FOUND, {"is unknown or its lease ran out"}},
+      {"CreateTenantWithABadName", [](auto& p) {
+         v1::CreateTenantRequest request;
+         request.set_name("Robert'); DROP TABLE kv;--");
+         return to_controller(p, &C::CreateTenant, request); },
+       StatusCode::INVALID_ARGUMENT, {"DROP TABLE", "must match"}},
+      {"CreateTenantTwice", [](auto& p) {
+         tenant_token(p, "twice");
+         v1::CreateTenantRequest request;
+         request.set_name("twice");
+         return to_controller(p, &C::CreateTenant, request); },
+       StatusCode::ALREADY_EXISTS, {"'twice'"}},
+      {"RevokeAnUnknownToken", [](auto& p) {
+         v1::RevokeTokenRequest request;
+         request.set_token_id("no-such-token");
+         return to_controller(p, &C::RevokeToken, request); },
+       StatusCode::NOT_FOUND, {"no-such-token"}},
+      {"SetQuotaOfAnUnknownTenant", [](auto& p) {
+         v1::SetQuotaRequest request;
+         request.set_tenant("nobody");
+         request.mutable_quota()->set_devices(UINT32_MAX);
+         return to_controller(p, &C::SetQuota, request); },
+       StatusCode::NOT_FOUND, {"nobody"}},
+      {"UsageByAnUnknownSplit", [](auto& p) {
+         v1::GetUsageRequest request;
+         request.set_by("week");
+         return to_controller(p, &C::GetUsage, request); },
+       StatusCode::INVALID_ARGUMENT, {"week"}},
+      {"SubmitPastADeviceMemoryQuota", [](auto& p) {
+         const std::string token = tenant_token(p, "memory-one");
+         v1::SetQuotaRequest quota;
+         quota.set_tenant("memory-one");
+         quota.mutable_quota()->set_device_memory_bytes(1);
+         if (grpc::Status s = to_controller(p, &C::SetQuota, quota); !s.ok()) return s;
+         v1::OpenSessionReply opened;
+         auto context = context_with_deadline(60s);
+         grpc::Status s = p.controller_as(token)->OpenSession(context.get(), {}, &opened);
+         if (!s.ok()) return s;
+         v1::SubmitRequest keep;
+         *keep.mutable_graph() = relu_of(v1::DTYPE_F32, {2});
+         *keep.add_feeds() = feed("x", v1::DTYPE_F32, {2}, 8);
+         keep.set_session(opened.session());
+         keep.add_keep("y");
+         if (s = as_token(p, token, &C::Submit, keep); !s.ok()) return s;
+         return as_token(p, token, &C::Submit, keep); },
+       StatusCode::RESOURCE_EXHAUSTED, {"quota device-memory of tenant 'memory-one'", "limit 1"}},
   };
   return cases;
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "net/bearer_token.h"
 #include "test_security.h"
 
 namespace tg::testing {
@@ -34,6 +35,11 @@ absl::Status Pool::start_controller(const std::string& listen) {
   auto address = read_port_file(stem + ".port", *controller_);
   if (!address.ok()) return address.status();
   controller_address_ = *address;
+  auto token = net::read_token_file(admin_token_file());
+  if (!token.ok()) return token.status();
+  admin_token_ = *token;
+  net::set_bearer_token(admin_token_);
+  ::setenv("TGRACK_TOKEN", admin_token_.c_str(), 1);
   client_ = std::make_unique<Client>(controller_address_, 10s);
   return absl::OkStatus();
 }

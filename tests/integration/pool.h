@@ -5,7 +5,10 @@
 // tests of failure detection still finish in seconds (they wait on the state, never on time).
 // Processes speak mutual TLS with the binary's test certificates (test_security.h), and so
 // does the test process itself (its make_channel and Client) and what it starts; a Pool with
-// `insecure` set before it starts runs everything in plain text instead.
+// `insecure` set before it starts runs everything in plain text instead. The test process
+// and what it starts call the controller with the admin token the controller made on its
+// first start (STATE_DIR/admin-token); tests of tenants make their own Clients with tenant
+// tokens.
 #pragma once
 
 #include <map>
@@ -64,6 +67,9 @@ class Pool {
   const std::string& controller_address() const { return controller_address_; }
   std::string daemon_address(const std::string& name) const { return daemon_addresses_.at(name); }
   std::string state_dir(const std::string& name) const { return dir_.file("state-" + name); }
+  // The admin token the controller made on its first start, which this process shows.
+  const std::string& admin_token() const { return admin_token_; }
+  std::string admin_token_file() const { return state_dir("controller") + "/admin-token"; }
   // The controller's grant signing key (PEM), for tests that sign grants themselves.
   std::string grant_key_file() const { return state_dir("controller") + "/grant-key.pem"; }
   Client& client() { return *client_; }
@@ -81,6 +87,7 @@ class Pool {
   TempDir dir_;
   std::unique_ptr<Process> controller_;
   std::string controller_address_;
+  std::string admin_token_;
   std::map<std::string, std::unique_ptr<Process>> daemons_;
   std::map<std::string, std::string> daemon_addresses_;
   std::map<std::string, std::string> hold_dirs_;  // By node name, for hold_kernels_on.

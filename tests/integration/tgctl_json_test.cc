@@ -157,6 +157,68 @@ TEST_F(TgctlJson, GlobalFlagsWorkBeforeAndAfterTheSubcommand) {
 
 // The three programs agree: --version prints "NAME VERSION" (exit 0); a flag that does not
 // exist or lacks its value is a usage error (exit 2) naming the flag.
+TEST_F(TgctlJson, TenantsCreateListQuotaRotateAndRevoke) {
+  ASSERT_OK_POOL(pool_.start_default());
+  Completed created = tgctl_json({"tenants", "create", "team-a", "--quota",
+                                  "devices=2,memory=1G,flops=1e12,device-seconds=60,period=1h"});
+  ASSERT_EQ(created.exit_status, 0) << created.err;
+  expect_golden_shape("tenants_create", created.out);
+  const nlohmann::json tenant = nlohmann::json::parse(created.out);
+  EXPECT_EQ(tenant["id"], "team-a");
+  EXPECT_EQ(tenant["quota"]["device_count"], 2);
+  EXPECT_EQ(tenant["quota"]["device_memory_bytes"], uint64_t{1} << 30);
+  EXPECT_EQ(tenant["quota"]["period_seconds"], 3600);
+  // The token shown once works as team-a's.
+  Client team_a(pool_.controller_address(), 10s, tenant["token"].get<std::string>());
+  ASSERT_TRUE(team_a.sessions().ok());
+
+  expect_command("tenants_list", {"tenants", "list"});
+  expect_command("tenants_quota", {"tenants", "quota", "team-a", "--quota", "devices=3"});
+  Completed rotated = tgctl_json({"tenants", "rotate", "team-a"});
+  ASSERT_EQ(rotated.exit_status, 0) << rotated.err;
+  expect_golden_shape("tenants_rotate", rotated.out);
+  EXPECT_EQ(team_a.sessions().status().code(), absl::StatusCode::kUnauthenticated);
+  const std::string fresh_id = nlohmann::json::parse(rotated.out)["id"];
+  expect_command("tenants_revoke", {"tenants", "revoke", fresh_id});
+
+  Completed bad = tgctl_json({"tenants", "create", "team-b", "--quota", "gpus=2"});
+  EXPECT_EQ(bad.exit_status, 1);
+  EXPECT_NE(bad.err.find("--quota: 'gpus=2'"), std::string::npos) << bad.err;
+}
+
+TEST_F(TgctlJson, Audit) {
+  ASSERT_OK_POOL(pool_.start_default());
+  Completed cordoned = tgctl_json({"cordon", "node-a", "--reason", "fan swap"});
+  ASSERT_EQ(cordoned.exit_status, 0) << cordoned.err;
+  Completed out = tgctl_json({"audit"});
+  ASSERT_EQ(out.exit_status, 0) << out.err;
+  expect_golden_shape("audit", out.out);
+  const nlohmann::json audit = nlohmann::json::parse(out.out);
+  ASSERT_FALSE(audit["entries"].empty());
+  const nlohmann::json& last = audit["entries"].back();
+  EXPECT_EQ(last["action"], "cordon");
+  EXPECT_EQ(last["target"], "node-a");
+  EXPECT_EQ(last["detail"], "fan swap");
+  EXPECT_EQ(last["outcome"], "ok");
+}
+
+TEST_F(TgctlJson, Usage) {
+  ASSERT_OK_POOL(pool_.start_default());
+  ran_a_graph();
+  // Each job enters the ledger as its daemon reports it.
+  ASSERT_TRUE(wait_until([&] {
+    Completed out = tgctl_json({"usage"});
+    return out.exit_status == 0 && nlohmann::json::parse(out.out)["usage"].size() == 1;
+  }, 10s));
+  expect_command("usage", {"usage", "--since", "24h", "--by", "device-kind"});
+  Completed out = tgctl_json({"usage", "--by", "device-kind"});
+  const nlohmann::json usage = nlohmann::json::parse(out.out);
+  ASSERT_EQ(usage["usage"].size(), 1u);
+  EXPECT_EQ(usage["usage"][0]["tenant_id"], "admin");
+  EXPECT_EQ(usage["usage"][0]["key"], "cpu");
+  EXPECT_EQ(usage["usage"][0]["job_count"], 1);
+}
+
 TEST(Programs, PrintTheirVersionAndExit2OnUnknownOrIncompleteFlags) {
   TempDir dir;
   struct Program {

@@ -173,7 +173,7 @@ TEST(Certificates, TgctlCertsInitMakesAPoolThatServesTgctl) {
       TGCONTROLLER_PATH,
       {"--listen", "127.0.0.1:0", "--port-file", dir.file("controller.port"), "--tls-cert",
        certs + "/controller.pem", "--tls-key", certs + "/controller.key", "--tls-ca",
-       certs + "/ca.pem"},
+       certs + "/ca.pem", "--bootstrap-admin-token-file", dir.file("admin-token")},
       dir.file("controller.out"), dir.file("controller.err"));
   ASSERT_TRUE(controller.ok()) << controller.status();
   auto address = read_port_file(dir.file("controller.port"), **controller);
@@ -181,7 +181,8 @@ TEST(Certificates, TgctlCertsInitMakesAPoolThatServesTgctl) {
   const Completed nodes =
       run(dir, TGCTL_PATH,
           {"--controller", *address, "--tls-ca", certs + "/ca.pem", "--tls-cert",
-           certs + "/client.pem", "--tls-key", certs + "/client.key", "nodes"},
+           certs + "/client.pem", "--tls-key", certs + "/client.key", "--token-file",
+           dir.file("admin-token"), "nodes"},
           30s);
   EXPECT_EQ(nodes.exit_status, 0) << nodes.err;
   // Without this pool's CA, tgctl cannot verify the controller, nor the controller it.

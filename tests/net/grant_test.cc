@@ -42,6 +42,29 @@ TEST(Grant, AValidGrantVerifiesAndTheSameBytesWithAnotherGrantDoNot) {
   EXPECT_NE(refused.status().message().find("does not verify"), std::string::npos);
 }
 
+TEST(Grant, AGrantOfARevokedTokenIsRefusedEvenOnceVerifiedAndGoodWhenNoLongerListed) {
+  auto signer = GrantSigner::generate();
+  ASSERT_TRUE(signer.ok());
+  GrantVerifier verifier;
+  ASSERT_TRUE(verifier.trust(signer->public_key()).ok());
+  v1::Grant grant = grant_for({0}, kNow + std::chrono::minutes(1));
+  grant.set_tenant("team-a");
+  grant.set_token_id("0123456789abcdef");
+  const v1::SignedGrant signed_grant = signer->sign(grant);
+  ASSERT_TRUE(verifier.verify(signed_grant, {"node-a", {0}, ""}, kNow).ok());  // Remembered.
+  verifier.set_revoked({"0123456789abcdef"});
+  auto refused = verifier.verify(signed_grant, {"node-a", {0}, ""}, kNow);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(refused.status().message().find(
+                "grant g-1 was issued under token '0123456789abcdef', which was revoked"),
+            std::string::npos)
+      << refused.status();
+  verifier.set_revoked({"fedcba9876543210"});
+  auto good = verifier.verify(signed_grant, {"node-a", {0}, ""}, kNow);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->tenant(), "team-a");
+}
+
 TEST(Grant, ExpiryIsExactToTheMillisecond) {
   auto signer = GrantSigner::generate();
   GrantVerifier verifier;
