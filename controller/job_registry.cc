@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <set>
 
+#include "devices/job_usage.h"
+
 namespace tg {
 
 namespace {
 double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
 }  // namespace
 
 std::string JobRegistry::next_id() {
@@ -17,13 +20,15 @@ std::string JobRegistry::next_id() {
 }
 
 void JobRegistry::start(const std::string& job_id, std::vector<tgrack::v1::DeviceRef> devices,
-                        const std::string& plan_id, const std::string& session, CancelFn cancel) {
+                        const std::string& plan_id, const std::string& session,
+                        const std::string& tenant, CancelFn cancel) {
   Job job;
   job.info.set_job_id(job_id);
   job.info.set_state(tgrack::v1::JOB_STATE_RUNNING);
   for (tgrack::v1::DeviceRef& d : devices) *job.info.add_devices() = std::move(d);
   job.info.set_plan_id(plan_id);
   job.info.set_session(session);
+  job.info.set_tenant(tenant);
   job.info.set_started_unix_seconds(unix_seconds());
   job.started = std::chrono::steady_clock::now();
   job.cancel = std::move(cancel);
@@ -31,7 +36,8 @@ void JobRegistry::start(const std::string& job_id, std::vector<tgrack::v1::Devic
   running_[job_id] = std::move(job);
 }
 
-std::string JobRegistry::finish(const std::string& job_id, const absl::Status& status) {
+std::string JobRegistry::finish(const std::string& job_id, const absl::Status& status,
+                                const tgrack::v1::JobUsage& usage) {
   std::string reason;
   {
     std::lock_guard lock(mu_);
@@ -41,6 +47,7 @@ std::string JobRegistry::finish(const std::string& job_id, const absl::Status& s
     reason = job.cancelled_because;
     job.info.set_seconds(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - job.started).count());
+    *job.info.mutable_usage() = usage;
     if (!reason.empty()) {
       job.info.set_state(tgrack::v1::JOB_STATE_CANCELLED);
       job.info.set_error(reason);
@@ -98,6 +105,7 @@ void JobRegistry::report(const std::string& node, std::vector<tgrack::v1::JobInf
       if (same != finished_.begin() + std::min<size_t>(finished_.size(), 64)) {
         for (const auto& device : info.devices()) *same->add_devices() = device;
         same->set_seconds(std::max(same->seconds(), info.seconds()));
+        add_usage(*same->mutable_usage(), info.usage());
         if (same->state() == tgrack::v1::JOB_STATE_SUCCEEDED) {
           same->set_state(info.state());
           same->set_error(info.error());

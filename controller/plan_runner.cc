@@ -15,6 +15,7 @@
 #include "controller/placement.h"
 #include "controller/reply_size.h"
 #include "devices/graph/graph_api.h"
+#include "devices/job_usage.h"
 #include "devices/shard.h"
 #include "rpc.h"
 
@@ -34,6 +35,8 @@ struct PlanRunner::Captured {
 namespace {
 
 constexpr char kCommPlaceholder[] = "@comm:";
+// The tenant of every grant and job until tenants exist.
+constexpr std::string_view kDefaultTenant = "default";
 constexpr uint32_t kCommTimeoutMs = 10000;
 // How long a daemon may take to answer GetNodeInfo before the controller takes it for lost.
 constexpr std::chrono::seconds kLostProbeTimeout(2);
@@ -91,7 +94,7 @@ v1::SignedGrant PlanRunner::grant(const std::string& node, const std::vector<uin
     std::lock_guard lock(mu_);
     grant.set_grant_id(absl::StrCat(grant_prefix_, "-", next_grant_++));
   }
-  grant.set_tenant("default");
+  grant.set_tenant(std::string(kDefaultTenant));
   grant.set_session(session);
   grant.set_node(node);
   for (uint32_t index : devices) grant.add_device_indices(index);
@@ -514,7 +517,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   std::vector<std::unique_lock<std::mutex>> held;
   for (auto& m : comm_locks) held.emplace_back(*m);
 
-  jobs_.start(job_id, plan.devices, plan_id, request.session(),
+  jobs_.start(job_id, plan.devices, plan_id, request.session(), std::string(kDefaultTenant),
               [cancel_on](const std::string& reason) { cancel_on(reason, ""); });
   queued.started();
   spdlog::debug("{}: plan {} over {}", job_id, plan_id.empty() ? "(inline)" : plan_id,
@@ -570,7 +573,14 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
     }
   }
   absl::Status status = job_failure(job_id, ended);
-  const std::string cancelled = jobs_.finish(job_id, status);
+  // A daemon whose run failed returns no usage: a failed job counts its other daemons' parts.
+  v1::JobUsage usage;
+  for (const Outcome& out : outcomes) add_usage(usage, out.reply.usage());
+  const std::string cancelled = jobs_.finish(job_id, status, usage);
+  if (metrics_ != nullptr) {
+    metrics_->tenant_usage(std::string(kDefaultTenant), usage.flops(), usage.device_seconds(),
+                           usage.bytes_moved());
+  }
   if (!cancelled.empty()) status = absl::CancelledError(job_id + " cancelled: " + cancelled);
   if (!status.ok()) {
     spdlog::warn("{}", status.ToString());

@@ -103,8 +103,9 @@ grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext* context,
   }
   std::optional<JobReports::Run> reported;
   if (grant->client_driven()) reported.emplace(daemon_.job_reports(), *request, *grant);
-  auto result = daemon_.fragments().run(*request, context);
-  if (reported) reported->finish(result.status());
+  tgrack::v1::JobUsage usage;
+  auto result = daemon_.fragments().run(*request, context, &usage);
+  if (reported) reported->finish(result.status(), usage);
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the RunFragments reply");
       !s.ok()) {

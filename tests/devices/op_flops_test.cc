@@ -3,6 +3,7 @@
 #include <absl/strings/match.h>
 
 #include "devices/graph/executor.h"
+#include "devices/job_usage.h"
 #include "devices/op_flops.h"
 #include "graph_helpers.h"
 
@@ -167,6 +168,24 @@ TEST(ExecuteUsage, AFailedRunReportsWhatRanBeforeIt) {
   ASSERT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(usage.flops, 4u + 4u);  // Both kernels were launched.
   EXPECT_EQ(device.memory_used(), 0u);
+}
+
+TEST(JobUsage, PartsAddUpAndCountsSaturateInsteadOfWrapping) {
+  v1::JobUsage total;
+  v1::JobUsage part;
+  part.set_flops(120);
+  part.set_device_seconds(0.5);
+  part.set_bytes_moved(256);
+  part.set_peak_memory_bytes(1000);
+  add_usage(total, part);
+  add_usage(total, part);
+  EXPECT_EQ(total.flops(), 240u);
+  EXPECT_EQ(total.device_seconds(), 1.0);
+  EXPECT_EQ(total.bytes_moved(), 512u);
+  EXPECT_EQ(total.peak_memory_bytes(), 2000u);
+  part.set_flops(~uint64_t{0} - 100);
+  add_usage(total, part);
+  EXPECT_EQ(total.flops(), ~uint64_t{0});
 }
 
 }  // namespace
