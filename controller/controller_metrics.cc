@@ -79,7 +79,24 @@ ControllerMetrics::ControllerMetrics(const std::string& host)
                        .Name("tgrack_hive_resets_total")
                        .Help("Hive resets, by hive and status code (OK when all came back)")
                        .Labels({{"host", host}})
-                       .Register(endpoint_.registry())) {
+                       .Register(endpoint_.registry())),
+      tenant_flops_(BuildCounter()
+                        .Name("tgrack_tenant_flops_total")
+                        .Help("FLOPs of finished jobs, by tenant (counted per op from its shapes)")
+                        .Labels({{"host", host}})
+                        .Register(endpoint_.registry())),
+      tenant_device_seconds_(BuildCounter()
+                                 .Name("tgrack_tenant_device_seconds_total")
+                                 .Help("Device-seconds of finished jobs, by tenant (summed over "
+                                       "the devices each job held)")
+                                 .Labels({{"host", host}})
+                                 .Register(endpoint_.registry())),
+      tenant_bytes_moved_(BuildCounter()
+                              .Name("tgrack_tenant_bytes_moved_total")
+                              .Help("Bytes finished jobs sent by transfers and collectives, by "
+                                    "tenant")
+                              .Labels({{"host", host}})
+                              .Register(endpoint_.registry())) {
   // Series without per-event labels exist from the start, so dashboards show 0, not nothing.
   queued_.Add({}).Set(0);
   running_.Add({}).Set(0);
@@ -144,6 +161,13 @@ void ControllerMetrics::job_scheduled(double seconds) {
 void ControllerMetrics::job_done(double seconds, absl::StatusCode reason) {
   job_seconds_.Add({}, seconds_buckets()).Observe(seconds);
   jobs_.Add({{"reason", absl::StatusCodeToString(reason)}}).Increment();
+}
+
+void ControllerMetrics::tenant_usage(const std::string& tenant, uint64_t flops,
+                                     double device_seconds, uint64_t bytes_moved) {
+  tenant_flops_.Add({{"tenant", tenant}}).Increment(static_cast<double>(flops));
+  tenant_device_seconds_.Add({{"tenant", tenant}}).Increment(device_seconds);
+  tenant_bytes_moved_.Add({{"tenant", tenant}}).Increment(static_cast<double>(bytes_moved));
 }
 
 void ControllerMetrics::hive_reset(const std::string& hive, absl::StatusCode reason) {

@@ -66,6 +66,12 @@ class ControllerMetrics {
   void job_scheduled(double seconds);
   // A job finished after `seconds`; reason is OK on success.
   void job_done(double seconds, absl::StatusCode reason);
+  // A finished job (or one daemon's part of a job clients ran directly) of `tenant` used
+  // this much (tgrack.v1.JobUsage): tgrack_tenant_flops_total,
+  // tgrack_tenant_device_seconds_total and tgrack_tenant_bytes_moved_total{tenant}. Called
+  // once per finished part, never for running jobs, so the counters sum every job once.
+  void tenant_usage(const std::string& tenant, uint64_t flops, double device_seconds,
+                    uint64_t bytes_moved);
   // A hive (all its devices together) was reset; reason is OK when every member came back.
   void hive_reset(const std::string& hive, absl::StatusCode reason);
 
@@ -86,6 +92,9 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Histogram>& job_seconds_;
   prometheus::Family<prometheus::Counter>& jobs_;
   prometheus::Family<prometheus::Counter>& hive_resets_;
+  prometheus::Family<prometheus::Counter>& tenant_flops_;
+  prometheus::Family<prometheus::Counter>& tenant_device_seconds_;
+  prometheus::Family<prometheus::Counter>& tenant_bytes_moved_;
 
   std::mutex mutex_;  // Guards the seen-state sets.
   std::set<std::string> node_states_;

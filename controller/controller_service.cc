@@ -1,6 +1,9 @@
 #include "controller/controller_service.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include <absl/strings/str_cat.h>
 
 #include <spdlog/spdlog.h>
 
@@ -19,6 +22,23 @@ std::chrono::milliseconds time_left(const grpc::ServerContextBase& context) {
   if (deadline > now + std::chrono::hours(24)) return std::chrono::milliseconds::max();
   return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
                   std::chrono::milliseconds(1));
+}
+
+// A daemon's job reports: the device-seconds of each must be a finite count of seconds, or
+// the tenant counters it is added to would be lost for good.
+absl::Status check_job_reports(const tgrack::v1::HeartbeatRequest& request) {
+  for (const auto* jobs : {&request.finished_jobs(), &request.running_jobs()}) {
+    for (const tgrack::v1::JobInfo& job : *jobs) {
+      const double seconds = job.usage().device_seconds();
+      if (!std::isfinite(seconds) || seconds < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("heartbeat of node '", request.node_name(), "': job '", job.job_id(),
+                         "' reports usage.device_seconds ", seconds,
+                         "; it must be a finite number >= 0"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -44,6 +64,7 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
   if (absl::Status s = net::require_node(*context, request->node_name()); !s.ok()) {
     return to_grpc(s);
   }
+  if (absl::Status status = check_job_reports(*request); !status.ok()) return to_grpc(status);
   if (absl::Status status = membership_.heartbeat(request->node_name(), request->incarnation(),
                                                   request->devices());
       !status.ok()) {
@@ -57,6 +78,8 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                         : job.state() == tgrack::v1::JOB_STATE_CANCELLED
                                             ? absl::StatusCode::kCancelled
                                             : absl::StatusCode::kUnknown);
+      metrics_->tenant_usage(job.tenant(), job.usage().flops(), job.usage().device_seconds(),
+                             job.usage().bytes_moved());
     }
   }
   auto node = membership_.node(request->node_name());

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "devices/job_usage.h"
+
 namespace tg {
 
 namespace {
@@ -53,7 +55,8 @@ void JobRegistry::start(const std::string& job_id, std::vector<tgrack::v1::Devic
   running_[job_id] = std::move(job);
 }
 
-std::string JobRegistry::finish(const std::string& job_id, const absl::Status& status) {
+std::string JobRegistry::finish(const std::string& job_id, const absl::Status& status,
+                                const tgrack::v1::JobUsage& usage) {
   std::string reason;
   tgrack::v1::JobInfo done;
   {
@@ -64,6 +67,7 @@ std::string JobRegistry::finish(const std::string& job_id, const absl::Status& s
     reason = job.cancelled_because;
     job.info.set_seconds(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - job.started).count());
+    *job.info.mutable_usage() = usage;
     if (!reason.empty()) {
       job.info.set_state(tgrack::v1::JOB_STATE_CANCELLED);
       job.info.set_error(reason);
@@ -126,6 +130,7 @@ void JobRegistry::report(const std::string& node, std::vector<tgrack::v1::JobInf
       if (same != finished_.begin() + std::min<size_t>(finished_.size(), 64)) {
         for (const auto& device : info.devices()) *same->add_devices() = device;
         same->set_seconds(std::max(same->seconds(), info.seconds()));
+        add_usage(*same->mutable_usage(), info.usage());
         if (same->state() == tgrack::v1::JOB_STATE_SUCCEEDED) {
           same->set_state(info.state());
           same->set_error(info.error());

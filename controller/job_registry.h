@@ -46,12 +46,15 @@ class JobRegistry {
   void start(const std::string& job_id, std::vector<tgrack::v1::DeviceRef> devices,
              const std::string& plan_id, const std::string& session, CancelFn cancel,
              const std::string& tenant = "default");
-  // Records the outcome. Returns the cancel reason when the job was cancelled, else "".
-  std::string finish(const std::string& job_id, const absl::Status& status);
+  // Records the outcome and what the job used (summed over its daemons). Returns the cancel
+  // reason when the job was cancelled, else "".
+  std::string finish(const std::string& job_id, const absl::Status& status,
+                     const tgrack::v1::JobUsage& usage = {});
 
   // Jobs clients ran directly on `node`, as its daemon reported them: those running now
   // (replacing the node's earlier report) and those finished since. `cancel_on_node` stops
-  // a reported running job on that daemon.
+  // a reported running job on that daemon. A job reported finished by several daemons is
+  // one entry: their devices joined, their usage summed.
   using NodeCancelFn = std::function<void(const std::string& job_id, const std::string& reason)>;
   void report(const std::string& node, std::vector<tgrack::v1::JobInfo> running,
               std::vector<tgrack::v1::JobInfo> finished, NodeCancelFn cancel_on_node);

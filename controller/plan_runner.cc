@@ -13,6 +13,7 @@
 #include "controller/placement.h"
 #include "controller/reply_size.h"
 #include "devices/graph/graph_api.h"
+#include "devices/job_usage.h"
 #include "devices/shard.h"
 #include "net/rpc.h"
 
@@ -507,7 +508,14 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
     }
   }
   absl::Status status = job_failure(job_id, ended);
-  const std::string cancelled = jobs_.finish(job_id, status);
+  // A daemon whose run failed returns no usage: a failed job counts its other daemons' parts.
+  v1::JobUsage usage;
+  for (const Outcome& out : outcomes) add_usage(usage, out.reply.usage());
+  const std::string cancelled = jobs_.finish(job_id, status, usage);
+  if (metrics_ != nullptr) {
+    metrics_->tenant_usage(tenant_of(caller), usage.flops(), usage.device_seconds(),
+                           usage.bytes_moved());
+  }
   if (!cancelled.empty()) status = absl::CancelledError(job_id + " cancelled: " + cancelled);
   if (!status.ok()) {
     spdlog::warn("{}", status.ToString());

@@ -10,6 +10,7 @@
 #include "collectives/collective_runtime.h"
 #include "daemon/call_watch.h"
 #include "devices/graph/executor.h"
+#include "devices/job_usage.h"
 #include "net/rpc.h"
 
 namespace tg {
@@ -64,6 +65,7 @@ class FragmentRunner::Hooks final : public InternalOps {
     const auto started = std::chrono::steady_clock::now();
     const bool local = node.transfer().peer().node() == runner_.deps_.node_name;
     absl::Status status = local ? send_local(node, value) : push(node, value);
+    if (status.ok()) bytes_sent_ += value.bytes();
     if (runner_.deps_.transfer_done) {
       runner_.deps_.transfer_done(
           device_label(node.transfer().peer()), local ? "host_staged" : "tcp", value.bytes(),
@@ -107,6 +109,9 @@ class FragmentRunner::Hooks final : public InternalOps {
     return absl::OkStatus();
   }
 
+  // Bytes this fragment's SENDs delivered and its collectives sent.
+  uint64_t bytes_sent() const { return bytes_sent_; }
+
   absl::Status all_reduce(const v1::Node& node, HostTensor& value) override {
     return on_communicator(node, [&](coll::Communicator& comm) {
       return comm.all_reduce(value.data(), value.data(), value.elements(), value.dtype(),
@@ -135,10 +140,18 @@ class FragmentRunner::Hooks final : public InternalOps {
     std::shared_ptr<coll::Communicator> shared = *comm;
     const uint64_t abort =
         token_.on_cancel([shared, this] { shared->abort(std::string(token_.status().message())); });
+    const uint64_t sent_before = link_bytes_sent(*shared);
     absl::Status status = op(*shared);
+    bytes_sent_ += link_bytes_sent(*shared) - sent_before;  // Only this thread drives the rank.
     token_.remove(abort);
     if (!status.ok() && token_.cancelled()) return token_.status();
     return status;
+  }
+
+  static uint64_t link_bytes_sent(const coll::Communicator& comm) {
+    uint64_t bytes = 0;
+    for (const coll::PeerLink& link : comm.links()) bytes += link.counters.sent_bytes;
+    return bytes;
   }
 
   FragmentRunner& runner_;
@@ -146,6 +159,7 @@ class FragmentRunner::Hooks final : public InternalOps {
   const uint32_t device_index_;
   const std::chrono::milliseconds timeout_;
   CancelToken& token_;
+  uint64_t bytes_sent_ = 0;
 };
 
 FragmentRunner::FragmentRunner(FragmentRunnerDeps deps) : deps_(std::move(deps)) {}
@@ -233,13 +247,15 @@ struct FragmentResult {
   std::shared_ptr<Device> device;  // Entered while kept buffers are pending.
   std::vector<KeptOutput> kept;
   std::vector<std::string> kept_ids;
+  v1::JobUsage usage;
 };
 
 }  // namespace
 
 absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragmentsRequest& request,
                                                           const grpc::ServerContextBase* caller,
-                                                          const std::string& tenant) {
+                                                          const std::string& tenant,
+                                                          v1::JobUsage* usage) {
   const std::string& job = request.job_id();
   std::shared_ptr<const Plan> installed;  // Holds an installed plan's fragments while they run.
   Fragments plan_fragments;                // The installed plan's, or the request's (not copied).
@@ -295,6 +311,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
       auto device = deps_.enter_device(index, job);
       if (!device.ok()) return device.status();
       result.device = *device;
+      const auto entered = Clock::now();
       static const v1::FragmentRun kNoBindings;
       auto bound = bindings.find(index);
       const v1::FragmentRun& binding = bound == bindings.end() ? kNoBindings : *bound->second;
@@ -328,7 +345,14 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
       options.internal = &hooks;
       options.check = [&token] { return token.status(); };
       options.stop = token.stop_flag();
+      ExecuteUsage used;
+      options.usage = &used;
       auto executed = execute_graph(**device, fragment.graph(), feeds, names, options);
+      result.usage.set_flops(used.flops);
+      result.usage.set_peak_memory_bytes(used.peak_memory_bytes);
+      result.usage.set_bytes_moved(hooks.bytes_sent());
+      result.usage.set_device_seconds(
+          std::chrono::duration<double>(Clock::now() - entered).count());
       if (!executed.ok()) return executed.status();
       result.outputs.set_device_index(index);
       for (size_t i = 0; i < executed->outputs.size(); ++i) {
@@ -362,6 +386,9 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
     for (std::thread& thread : threads) thread.join();
   }
   deps_.mailbox->end_job(job);
+  v1::JobUsage total;
+  for (const FragmentResult& result : results) add_usage(total, result.usage);
+  if (usage != nullptr) *usage = total;
 
   if (!first.ok()) {
     for (FragmentResult& result : results) {
@@ -383,6 +410,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
     }
     *reply.add_fragments() = std::move(result.outputs);
   }
+  *reply.mutable_usage() = std::move(total);
   return reply;
 }
 

@@ -9,7 +9,9 @@
 //   - SEND to a device of this daemon through the local TransferMailbox, to another daemon
 //     with NodeService.PushTensor on transfer.peer_address; RECV from the mailbox, bounded by
 //     the run's timeout;
-//   - ALL_REDUCE / ALL_GATHER on this device's rank of the communicator (CollectiveRuntime).
+//   - ALL_REDUCE / ALL_GATHER on this device's rank of the communicator (CollectiveRuntime);
+//   - usage per fragment: the executor's FLOPs and peak memory, the time it held its device,
+//     and the bytes its SENDs and its rank's collective links sent; summed over fragments.
 // When one fragment fails the others of the run are cancelled: mailbox waits wake and a
 // communicator in use is aborted, so remote peers fail fast too. CancelJob does the same
 // with CANCELLED and the reason, and so does the caller giving up or its deadline passing.
@@ -84,9 +86,12 @@ class FragmentRunner {
   // CancelJob, with CANCELLED or DEADLINE_EXCEEDED. The run is `tenant`'s (its grant's):
   // another tenant's plan or stored tensors answer NOT_FOUND as unknown ones, and kept
   // outputs are the tenant's. "" = any tenant (runs not made under a tenant's grant).
+  // The reply's usage sums what the fragments used (tgrack.v1.JobUsage); `usage`, when
+  // given, receives the same also when the run fails.
   absl::StatusOr<tgrack::v1::RunFragmentsReply> run(
       const tgrack::v1::RunFragmentsRequest& request,
-      const grpc::ServerContextBase* caller = nullptr, const std::string& tenant = "");
+      const grpc::ServerContextBase* caller = nullptr, const std::string& tenant = "",
+      tgrack::v1::JobUsage* usage = nullptr);
 
   // PushTensor: leaves a SEND's value for the RECV on this node. INVALID_ARGUMENT when `to`
   // names another node or a device this node lacks, or the tensor is malformed.

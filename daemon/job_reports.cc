@@ -27,7 +27,7 @@ JobReports::Run::Run(JobReports& reports, const v1::RunFragmentsRequest& request
   reports_.running_.emplace(key_, std::move(info));
 }
 
-void JobReports::Run::finish(const absl::Status& status) {
+void JobReports::Run::finish(const absl::Status& status, const v1::JobUsage& usage) {
   std::lock_guard lock(reports_.mu_);
   auto node = reports_.running_.extract(key_);
   if (node.empty()) return;
@@ -38,6 +38,7 @@ void JobReports::Run::finish(const absl::Status& status) {
                  : absl::IsCancelled(status) ? v1::JOB_STATE_CANCELLED
                                              : v1::JOB_STATE_FAILED);
   info.set_error(std::string(status.message()));
+  *info.mutable_usage() = usage;
   reports_.finished_.push_back(std::move(info));
   reports_.keep_bound();
 }

@@ -1,7 +1,8 @@
 // JobReports: the runs clients drive directly on this daemon (under a grant, without the
 // controller), kept until a heartbeat hands them to the controller, so tgctl jobs, metrics,
 // drain and cancel see them. A Run records one from start to end; take() gives the finished
-// runs (removed) and the running ones (kept); restore() puts back what a failed heartbeat
+// runs (removed) and the running ones (kept); a report names the grant's tenant and, once
+// finished, what the run used (tgrack.v1.JobUsage). restore() puts back what a failed heartbeat
 // could not deliver. While the controller is away the oldest finished runs beyond a bound are
 // dropped, so memory stays bounded. Thread-safe.
 #pragma once
@@ -28,7 +29,7 @@ class JobReports {
    public:
     Run(JobReports& reports, const tgrack::v1::RunFragmentsRequest& request,
         const tgrack::v1::Grant& grant);
-    void finish(const absl::Status& status);
+    void finish(const absl::Status& status, const tgrack::v1::JobUsage& usage);
 
    private:
     JobReports& reports_;

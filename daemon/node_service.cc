@@ -110,8 +110,9 @@ grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext* context,
   }
   std::optional<JobReports::Run> reported;
   if (grant->client_driven()) reported.emplace(job_reports_, *request, *grant);
-  auto result = fragments_.run(*request, context, grant->tenant());
-  if (reported) reported->finish(result.status());
+  tgrack::v1::JobUsage usage;
+  auto result = fragments_.run(*request, context, grant->tenant(), &usage);
+  if (reported) reported->finish(result.status(), usage);
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the RunFragments reply");
       !s.ok()) {

@@ -21,6 +21,14 @@ nlohmann::json devices_json(
   return out;
 }
 
+// What a job used (tgrack.v1.JobUsage); all 0 while it runs.
+nlohmann::json usage_json(const tgrack::v1::JobUsage& usage) {
+  return {{"flop_count", usage.flops()},
+          {"device_seconds", usage.device_seconds()},
+          {"moved_bytes", usage.bytes_moved()},
+          {"peak_memory_bytes", usage.peak_memory_bytes()}};
+}
+
 }  // namespace
 
 std::string job_state_name(tgrack::v1::JobState state) {
@@ -72,7 +80,9 @@ nlohmann::json jobs_json(const std::vector<tgrack::v1::JobInfo>& jobs) {
                            {"plan_id", job.plan_id()},
                            {"session_id", job.session()},
                            {"started_unix_seconds", job.started_unix_seconds()},
-                           {"error", job.error()}});
+                           {"error", job.error()},
+                           {"tenant_id", job.tenant()},
+                           {"usage", usage_json(job.usage())}});
   }
   return out;
 }

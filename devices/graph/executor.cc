@@ -8,6 +8,7 @@
 #include <absl/strings/str_cat.h>
 
 #include "devices/graph/type_rules.h"
+#include "devices/op_flops.h"
 
 namespace tg {
 namespace {
@@ -21,7 +22,8 @@ namespace v1 = tgrack::v1;
 // buffers (stored tensors) are never freed.
 class Run {
  public:
-  Run(Device& device, size_t nodes) : device_(device), buffers_(nodes), owned_(nodes, true) {}
+  Run(Device& device, size_t nodes, ExecuteUsage& usage)
+      : device_(device), buffers_(nodes), owned_(nodes, false), usage_(usage) {}
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
   ~Run() {
@@ -35,19 +37,26 @@ class Run {
     owned_[i] = false;
   }
   bool owned(size_t i) const { return owned_[i]; }
+  // Node i's buffer is `b`, allocated by the run.
   void own(size_t i, Buffer b) {
     buffers_[i] = b;
     owned_[i] = true;
+    held_ += b.bytes;
+    usage_.peak_memory_bytes = std::max(usage_.peak_memory_bytes, held_);
   }
   // Frees node i's buffer (after the work queued on it) unless it is borrowed.
   void drop(size_t i) {
-    if (buffers_[i].id != 0 && owned_[i]) device_.release(buffers_[i]);
+    if (buffers_[i].id != 0 && owned_[i]) {
+      device_.release(buffers_[i]);
+      held_ -= buffers_[i].bytes;
+    }
     buffers_[i] = {};
   }
   // Hands node i's buffer to the caller: the run no longer frees it.
   Buffer take(size_t i) {
     Buffer b = buffers_[i];
     buffers_[i] = {};
+    held_ -= b.bytes;
     return b;
   }
   void track(Event event) { events_.push_back(std::move(event)); }
@@ -64,6 +73,8 @@ class Run {
   std::vector<Buffer> buffers_;
   std::vector<bool> owned_;
   std::vector<Event> events_;
+  ExecuteUsage& usage_;
+  uint64_t held_ = 0;  // Bytes of the owned buffers not yet freed or handed out.
 };
 
 absl::Status at_node(const Node& node, const absl::Status& status) {
@@ -171,6 +182,10 @@ absl::StatusOr<ExecuteResult> execute_graph(Device& device, const Graph& graph,
   if (absl::Status s = check_request(graph, *validated, feeds, feed_names, options); !s.ok()) {
     return s;
   }
+  auto flops = node_flops(graph, *validated);
+  if (!flops.ok()) return flops.status();
+  ExecuteUsage unused;
+  ExecuteUsage& usage = options.usage != nullptr ? *options.usage : unused;
 
   const int n = graph.nodes_size();
   std::unordered_map<std::string, int> index;
@@ -188,7 +203,7 @@ absl::StatusOr<ExecuteResult> execute_graph(Device& device, const Graph& graph,
   }
   for (const std::string& out : graph.outputs()) last_use[index[out]] = n;
 
-  Run run(device, n);
+  Run run(device, n, usage);
   const Node* last_kernel = nullptr;  // Where a run stopped inside queued work is reported.
   for (size_t step = 0; step < validated->order.size(); ++step) {
     const int i = validated->order[step];
@@ -200,7 +215,7 @@ absl::StatusOr<ExecuteResult> execute_graph(Device& device, const Graph& graph,
     } else {
       auto buffer = device.allocate(kernel.output.bytes());
       if (!buffer.ok()) return at_node(node, buffer.status());
-      run.buffer(i) = *buffer;
+      run.own(i, *buffer);
       if (node.op() == v1::OP_INPUT) {
         const HostTensor* feed = fed.at(node.name());
         run.track(device.upload(run.buffer(i), 0, feed->data(), feed->bytes()));
@@ -222,6 +237,7 @@ absl::StatusOr<ExecuteResult> execute_graph(Device& device, const Graph& graph,
           kernel.inputs.push_back(validated->types.at(in));
         }
         run.track(device.launch(kernel, inputs, run.buffer(i)));
+        usage.flops += (*flops)[i];
         last_kernel = &node;
         if (options.stop != nullptr) {  // A kernel that was held or cut short stops here.
           if (absl::Status s = stop_status(options, node); !s.ok()) return s;

@@ -48,6 +48,13 @@ struct BorrowedInput {
   TensorType type;
 };
 
+// What a run used on its device, filled in as it goes, so it holds what ran also when the
+// run fails or is stopped.
+struct ExecuteUsage {
+  uint64_t flops = 0;              // Of the kernels launched (devices/op_flops.h).
+  uint64_t peak_memory_bytes = 0;  // Most device memory the run's own buffers held at once.
+};
+
 struct ExecuteOptions {
   GraphLimits limits;                            // internal_ops, listed_order live here.
   std::map<std::string, BorrowedInput> borrowed;  // By INPUT node name; its type must match.
@@ -60,6 +67,7 @@ struct ExecuteOptions {
   // Set (true) by whoever stops the run, read without locking: `check` is then only called
   // once it is true, and kernels see it (Kernel::stop) so a held or long one ends early.
   const std::atomic<bool>* stop = nullptr;
+  ExecuteUsage* usage = nullptr;                 // Receives what the run used; may be null.
 };
 
 // An output handed out as a device buffer, now owned by the caller.
@@ -77,7 +85,8 @@ struct ExecuteResult {
 
 // Validates with options.limits, checks feeds and borrowed inputs (together one per INPUT
 // node), keep (each a graph output, once), then runs. INVALID_ARGUMENT for what is wrong
-// with the request; FAILED_PRECONDITION when the graph needs `internal` and has none.
+// with the request (also a graph whose FLOP count does not fit in 64 bits);
+// FAILED_PRECONDITION when the graph needs `internal` and has none.
 absl::StatusOr<ExecuteResult> execute_graph(Device& device, const tgrack::v1::Graph& graph,
                                             const std::vector<HostTensor>& feeds,
                                             const std::vector<std::string>& feed_names,

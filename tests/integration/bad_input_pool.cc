@@ -37,6 +37,9 @@ absl::Status HostilePool::start_processes() {
   // The daemon is called as the controller calls it: its component methods refuse clients.
   use_certificate(net::Role::kController, "controller");
   daemon_ = v1::NodeService::NewStub(make_channel(pool_.daemon_address("node-a"), true));
+  use_certificate(net::Role::kNode, "node-a");
+  controller_as_node_ =
+      v1::ControllerService::NewStub(make_channel(pool_.controller_address(), true));
   use_client_certificate();
 
   auto nodes = pool_.client().nodes();

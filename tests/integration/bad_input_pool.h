@@ -31,6 +31,8 @@ class HostilePool {
   std::unique_ptr<tgrack::v1::ControllerService::Stub> controller_as(const std::string& token) const;
   // node-a's NodeService.
   tgrack::v1::NodeService::Stub& daemon() { return *daemon_; }
+  // The controller as node-a's daemon calls it (Register, Heartbeat).
+  tgrack::v1::ControllerService::Stub& controller_as_node() { return *controller_as_node_; }
   int metrics_port(Target target) const;
   int data_port(Target target) const;  // A daemon's collectives data plane.
   // A grant for `devices` of node-a (and plan `plan_id`), signed with the controller's key.
@@ -59,6 +61,7 @@ class HostilePool {
   absl::Status started_ = absl::FailedPreconditionError("the pool was not started");
   std::unique_ptr<tgrack::v1::ControllerService::Stub> controller_;
   std::unique_ptr<tgrack::v1::NodeService::Stub> daemon_;
+  std::unique_ptr<tgrack::v1::ControllerService::Stub> controller_as_node_;
   int controller_metrics_ = 0, daemon_metrics_ = 0;
   int data_port_ = 0, peer_data_port_ = 0;
 };

@@ -5,6 +5,7 @@
 // down fails, and the next case starts a fresh pool.
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -359,6 +360,26 @@ const std::vector<RpcCase>& rpc_cases() {
          request.mutable_grant()->set_signature(std::string(7, 'x'));
          return to_daemon(p, &N::RunFragments, request); },
        StatusCode::UNAUTHENTICATED, {"node-a", "does not verify"}},
+      {"HeartbeatReportsNanDeviceSeconds", [](auto& p) {
+         v1::HeartbeatRequest request;
+         request.set_node_name("node-a");
+         v1::JobInfo* job = request.add_finished_jobs();
+         job->set_job_id("job-hostile");
+         job->mutable_usage()->set_device_seconds(std::numeric_limits<double>::quiet_NaN());
+         auto context = context_with_deadline(60s);
+         v1::HeartbeatReply reply;
+         return p.controller_as_node().Heartbeat(context.get(), request, &reply); },
+       StatusCode::INVALID_ARGUMENT, {"node 'node-a'", "job 'job-hostile'", "usage.device_seconds"}},
+      {"HeartbeatReportsNegativeDeviceSeconds", [](auto& p) {
+         v1::HeartbeatRequest request;
+         request.set_node_name("node-a");
+         v1::JobInfo* job = request.add_running_jobs();
+         job->set_job_id("job-backwards");
+         job->mutable_usage()->set_device_seconds(-1);
+         auto context = context_with_deadline(60s);
+         v1::HeartbeatReply reply;
+         return p.controller_as_node().Heartbeat(context.get(), request, &reply); },
+       StatusCode::INVALID_ARGUMENT, {"job 'job-backwards'", "-1", ">= 0"}},
       {"RunCollectiveOnUnknownCommunicator", [](auto& p) {
          v1::RunCollectiveRequest request;
          request.set_comm_id("no-such-comm");

@@ -102,7 +102,8 @@ TEST_F(ServedMetrics, EveryNameAndLabelTheDashboardAndAlertsUseIsServed) {
                         60s);
   ASSERT_EQ(bench.exit_status, 0) << bench.out << bench.err;
 
-  // The daemons sample link totals with their heartbeat: wait until a scrape has them.
+  // The daemons sample link totals with their heartbeat, and report the example's job (and
+  // so its tenant's usage) with it: wait until a scrape has them.
   std::string served;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -113,7 +114,8 @@ TEST_F(ServedMetrics, EveryNameAndLabelTheDashboardAndAlertsUseIsServed) {
           served += *text;
         }
         return !label_sets(served, "tgrack_link_sent_bytes_total").empty() &&
-               !label_sets(served, "tgrack_nodes").empty();
+               !label_sets(served, "tgrack_nodes").empty() &&
+               !label_sets(served, "tgrack_tenant_flops_total").empty();
       },
       20s));
   const std::set<std::string> names = exported_names(served);

@@ -94,6 +94,20 @@ TEST(ControllerMetrics, JobsAndHiveResetsAreCountedByStatusCode) {
   EXPECT_EQ(sample(text, "tgrack_hive_resets_total", {{"reason", "UNAVAILABLE"}}), 1);
 }
 
+TEST(ControllerMetrics, TenantUsageSumsFinishedJobsPerTenant) {
+  ControllerMetrics metrics("ctl");
+  metrics.tenant_usage("default", 120, 0.5, 64);
+  metrics.tenant_usage("default", 8, 0.25, 0);
+  metrics.tenant_usage("lab", 1000, 2.0, 4096);
+  const std::string text = metrics.render_text();
+  EXPECT_EQ(sample(text, "tgrack_tenant_flops_total", {{"tenant", "default"}}), 128);
+  EXPECT_EQ(sample(text, "tgrack_tenant_device_seconds_total", {{"tenant", "default"}}), 0.75);
+  EXPECT_EQ(sample(text, "tgrack_tenant_bytes_moved_total", {{"tenant", "default"}}), 64);
+  EXPECT_EQ(sample(text, "tgrack_tenant_flops_total", {{"tenant", "lab"}}), 1000);
+  EXPECT_EQ(sample(text, "tgrack_tenant_device_seconds_total", {{"tenant", "lab"}}), 2);
+  EXPECT_EQ(sample(text, "tgrack_tenant_bytes_moved_total", {{"tenant", "lab"}}), 4096);
+}
+
 TEST(ControllerMetrics, ServesOnAnEphemeralPort) {
   ControllerMetrics metrics("ctl");
   EXPECT_EQ(metrics.port(), 0);

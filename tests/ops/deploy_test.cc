@@ -206,6 +206,7 @@ std::string everything_exported() {
   controller.job_scheduled(0.1);
   controller.job_done(0.1, absl::StatusCode::kOk);
   controller.hive_reset("hive-1", absl::StatusCode::kOk);
+  controller.tenant_usage("default", 120, 0.5, 64);
   return daemon.render_text() + controller.render_text();
 }
 

@@ -50,6 +50,24 @@ TEST(JobView, JobsJsonUsesLowerCaseStatesAndDeviceNames) {
   EXPECT_EQ(json["jobs"][0]["error"], "boom");
 }
 
+TEST(JobView, JobsJsonShowsTenantAndUsageAsIntegersInBaseUnits) {
+  std::vector<tgrack::v1::JobInfo> jobs(1);
+  jobs[0].set_job_id("job-2");
+  jobs[0].set_tenant("default");
+  jobs[0].mutable_usage()->set_flops(uint64_t{1} << 60);
+  jobs[0].mutable_usage()->set_device_seconds(0.25);
+  jobs[0].mutable_usage()->set_bytes_moved(4096);
+  jobs[0].mutable_usage()->set_peak_memory_bytes(104);
+  const nlohmann::json json = jobs_json(jobs);
+  EXPECT_EQ(json["jobs"][0]["tenant_id"], "default");
+  const nlohmann::json& usage = json["jobs"][0]["usage"];
+  EXPECT_TRUE(usage["flop_count"].is_number_unsigned());
+  EXPECT_EQ(usage["flop_count"].get<uint64_t>(), uint64_t{1} << 60);  // Exact, not a double.
+  EXPECT_EQ(usage["device_seconds"], 0.25);
+  EXPECT_EQ(usage["moved_bytes"], 4096);
+  EXPECT_EQ(usage["peak_memory_bytes"], 104);
+}
+
 TEST(JobView, SessionsTableShowsMemoryPerDevice) {
   std::vector<tgrack::v1::SessionInfo> sessions(2);
   sessions[0].set_session("s-1");
