@@ -132,6 +132,40 @@ grpc::Status ControllerServiceImpl::DestroyCommunicator(
   return to_grpc(collectives_.destroy(request->comm_id()));
 }
 
+grpc::Status ControllerServiceImpl::ListCommunicators(grpc::ServerContext*,
+                                                      const tgrack::v1::ListCommunicatorsRequest*,
+                                                      tgrack::v1::ListCommunicatorsReply* reply) {
+  for (auto& summary : collectives_.list()) *reply->add_communicators() = std::move(summary);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::TraceCommunicator(grpc::ServerContext*,
+                                                      const tgrack::v1::TraceCommunicatorRequest* request,
+                                                      tgrack::v1::TraceCommunicatorReply* reply) {
+  auto trace = collectives_.trace(request->comm_id());
+  if (!trace.ok()) return to_grpc(trace.status());
+  *reply = std::move(*trace);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::ShrinkCommunicator(grpc::ServerContext*,
+                                                       const tgrack::v1::ShrinkCommunicatorRequest* request,
+                                                       tgrack::v1::ShrinkCommunicatorReply* reply) {
+  auto shrunk = collectives_.shrink(*request);
+  if (!shrunk.ok()) return to_grpc(shrunk.status());
+  *reply = std::move(*shrunk);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::GrowCommunicator(grpc::ServerContext*,
+                                                     const tgrack::v1::GrowCommunicatorRequest* request,
+                                                     tgrack::v1::GrowCommunicatorReply* reply) {
+  auto grown = collectives_.grow(*request);
+  if (!grown.ok()) return to_grpc(grown.status());
+  *reply = std::move(*grown);
+  return grpc::Status::OK;
+}
+
 grpc::Status ControllerServiceImpl::CordonNode(grpc::ServerContext*,
                                                const tgrack::v1::CordonNodeRequest* request,
                                                tgrack::v1::CordonNodeReply*) {

@@ -63,6 +63,14 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   grpc::Status DestroyCommunicator(grpc::ServerContext*,
                                    const tgrack::v1::DestroyCommunicatorRequest*,
                                    tgrack::v1::DestroyCommunicatorReply*) override;
+  grpc::Status ListCommunicators(grpc::ServerContext*, const tgrack::v1::ListCommunicatorsRequest*,
+                                 tgrack::v1::ListCommunicatorsReply*) override;
+  grpc::Status TraceCommunicator(grpc::ServerContext*, const tgrack::v1::TraceCommunicatorRequest*,
+                                 tgrack::v1::TraceCommunicatorReply*) override;
+  grpc::Status ShrinkCommunicator(grpc::ServerContext*, const tgrack::v1::ShrinkCommunicatorRequest*,
+                                  tgrack::v1::ShrinkCommunicatorReply*) override;
+  grpc::Status GrowCommunicator(grpc::ServerContext*, const tgrack::v1::GrowCommunicatorRequest*,
+                                tgrack::v1::GrowCommunicatorReply*) override;
 
   // Operations.
   grpc::Status CordonNode(grpc::ServerContext*, const tgrack::v1::CordonNodeRequest*,

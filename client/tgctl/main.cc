@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   add_jobs_commands(app, options, action);
   add_sessions_command(app, options, action);
   add_certs_command(app, options, action);
+  add_comms_command(app, options, action);
 
   try {
     app.parse(argc, argv);

@@ -166,6 +166,11 @@ InProcessPool& pool() {
         method("Node.ListTensors", n, &N::ListTensors),
         method("Node.CancelJob", n, &N::CancelJob),
         method("Controller.RemoveNode", c, &C::RemoveNode),
+        method("Controller.ListCommunicators", c, &C::ListCommunicators),
+        method("Controller.TraceCommunicator", c, &C::TraceCommunicator),
+        method("Controller.ShrinkCommunicator", c, &C::ShrinkCommunicator),
+        method("Controller.GrowCommunicator", c, &C::GrowCommunicator),
+        method("Node.GetFlightRecords", n, &N::GetFlightRecords),
     };
     return p;
   }();
