@@ -23,7 +23,7 @@ nlohmann::json op_json(const tgrack::v1::FlightOp& op) {
           {"started_unix_seconds", unix_seconds(op.start_unix_ms())},
           {"ended_unix_seconds", unix_seconds(op.end_unix_ms())},
           {"duration_seconds", duration_seconds(op)},
-          {"waiting_on_rank", op.waiting_on()},
+          {"waiting_on_rank", op.sequence() == 0 ? -1 : op.waiting_on()},
           {"waiting_since_unix_seconds", unix_seconds(op.waiting_since_unix_ms())},
           {"stalled", op.stalled()},
           {"error", op.error()}};
@@ -36,7 +36,7 @@ nlohmann::json devices_json(const google::protobuf::RepeatedPtrField<tgrack::v1:
 }
 
 std::string waiting_text(const tgrack::v1::FlightOp& op) {
-  if (op.waiting_on() < 0) return "-";
+  if (op.sequence() == 0 || op.waiting_on() < 0) return "-";
   return "rank " + std::to_string(op.waiting_on()) + (op.stalled() ? " (stalled)" : "");
 }
 

@@ -71,7 +71,19 @@ TEST_F(Elastic, ShrinkAfterKillThenGrowBack) {
   EXPECT_EQ(old.status().code(), absl::StatusCode::kNotFound) << old.status();
 
   ASSERT_OK_POOL(pool_.start_daemon("node-d"));
-  ASSERT_TRUE(pool_.wait_for_node("node-d", tgrack::v1::NODE_STATE_UP));
+  // The controller knows the new daemon once it lists node-d at the new address (the killed
+  // one's entry may still be UP).
+  ASSERT_TRUE(wait_until([&] {
+    auto nodes = client.nodes();
+    if (!nodes.ok()) return false;
+    for (const auto& node : *nodes) {
+      if (node.name() == "node-d" && node.state() == tgrack::v1::NODE_STATE_UP &&
+          node.address() == pool_.daemon_address("node-d")) {
+        return true;
+      }
+    }
+    return false;
+  }, 30s));
   auto grown = client.grow_communicator(shrunk->spec().comm_id(), first_devices({"node-d"}));
   ASSERT_TRUE(grown.ok()) << grown.status();
   ASSERT_EQ(grown->ranks_size(), 4);
