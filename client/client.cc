@@ -173,6 +173,65 @@ absl::Status Client::drop_plan(const std::string& plan_id) const {
   return call(&Stub::DropPlan, request, &reply, deadline_);
 }
 
+absl::StatusOr<tgrack::v1::CommunicatorSpec> Client::create_communicator(
+    const std::vector<tgrack::v1::DeviceRef>& devices, std::chrono::milliseconds timeout) const {
+  tgrack::v1::CreateCommunicatorRequest request;
+  for (const auto& d : devices) *request.add_devices() = d;
+  request.set_timeout_ms(static_cast<uint32_t>(timeout.count()));
+  tgrack::v1::CreateCommunicatorReply reply;
+  if (absl::Status s = call(&Stub::CreateCommunicator, request, &reply, deadline_); !s.ok()) return s;
+  return reply.spec();
+}
+
+absl::StatusOr<tgrack::v1::RunCollectiveReply> Client::run_collective(
+    const tgrack::v1::RunCollectiveRequest& request) const {
+  tgrack::v1::RunCollectiveReply reply;
+  if (absl::Status s = call(&Stub::RunCollective, request, &reply, deadline_); !s.ok()) return s;
+  return reply;
+}
+
+absl::Status Client::destroy_communicator(const std::string& comm_id) const {
+  tgrack::v1::DestroyCommunicatorRequest request;
+  request.set_comm_id(comm_id);
+  tgrack::v1::DestroyCommunicatorReply reply;
+  return call(&Stub::DestroyCommunicator, request, &reply, deadline_);
+}
+
+absl::StatusOr<tgrack::v1::ShrinkCommunicatorReply> Client::shrink_communicator(
+    const std::string& comm_id, const std::vector<tgrack::v1::DeviceRef>& remove) const {
+  tgrack::v1::ShrinkCommunicatorRequest request;
+  request.set_comm_id(comm_id);
+  for (const auto& d : remove) *request.add_remove() = d;
+  tgrack::v1::ShrinkCommunicatorReply reply;
+  if (absl::Status s = call(&Stub::ShrinkCommunicator, request, &reply, deadline_); !s.ok()) return s;
+  return reply;
+}
+
+absl::StatusOr<tgrack::v1::CommunicatorSpec> Client::grow_communicator(
+    const std::string& comm_id, const std::vector<tgrack::v1::DeviceRef>& add) const {
+  tgrack::v1::GrowCommunicatorRequest request;
+  request.set_comm_id(comm_id);
+  for (const auto& d : add) *request.add_add() = d;
+  tgrack::v1::GrowCommunicatorReply reply;
+  if (absl::Status s = call(&Stub::GrowCommunicator, request, &reply, deadline_); !s.ok()) return s;
+  return reply.spec();
+}
+
+absl::StatusOr<std::vector<tgrack::v1::CommunicatorSummary>> Client::communicators() const {
+  tgrack::v1::ListCommunicatorsReply reply;
+  absl::Status status = call(&Stub::ListCommunicators, tgrack::v1::ListCommunicatorsRequest(), &reply, deadline_);
+  if (!status.ok()) return status;
+  return std::vector<tgrack::v1::CommunicatorSummary>(reply.communicators().begin(), reply.communicators().end());
+}
+
+absl::StatusOr<tgrack::v1::TraceCommunicatorReply> Client::trace_communicator(const std::string& comm_id) const {
+  tgrack::v1::TraceCommunicatorRequest request;
+  request.set_comm_id(comm_id);
+  tgrack::v1::TraceCommunicatorReply reply;
+  if (absl::Status s = call(&Stub::TraceCommunicator, request, &reply, deadline_); !s.ok()) return s;
+  return reply;
+}
+
 absl::StatusOr<std::vector<tgrack::v1::JobInfo>> Client::jobs(bool running_only) const {
   tgrack::v1::ListJobsRequest request;
   request.set_running_only(running_only);

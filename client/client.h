@@ -121,6 +121,24 @@ class Client {
   // Cancels a running job; NOT_FOUND when it is not running. Empty reason = "by the user".
   absl::Status cancel(const std::string& job_id, const std::string& reason = "") const;
 
+  // Collectives. A communicator over `devices` (rank i = devices[i]; empty = every healthy
+  // device), `timeout` per operation (0 = each daemon's --collective-dead-after).
+  absl::StatusOr<tgrack::v1::CommunicatorSpec> create_communicator(
+      const std::vector<tgrack::v1::DeviceRef>& devices, std::chrono::milliseconds timeout = {}) const;
+  // Runs on every rank; fails naming the node and the rank to blame.
+  absl::StatusOr<tgrack::v1::RunCollectiveReply> run_collective(
+      const tgrack::v1::RunCollectiveRequest& request) const;
+  absl::Status destroy_communicator(const std::string& comm_id) const;
+  // Elastic: the survivors form a new communicator without `remove` (empty = the ranks
+  // whose daemon does not answer); a new one with `add` after the old devices.
+  absl::StatusOr<tgrack::v1::ShrinkCommunicatorReply> shrink_communicator(
+      const std::string& comm_id, const std::vector<tgrack::v1::DeviceRef>& remove = {}) const;
+  absl::StatusOr<tgrack::v1::CommunicatorSpec> grow_communicator(
+      const std::string& comm_id, const std::vector<tgrack::v1::DeviceRef>& add) const;
+  // Flight records: every communicator's state and newest operation; one's full trace.
+  absl::StatusOr<std::vector<tgrack::v1::CommunicatorSummary>> communicators() const;
+  absl::StatusOr<tgrack::v1::TraceCommunicatorReply> trace_communicator(const std::string& comm_id) const;
+
   // Sessions (client/session.h wraps these for owners of remote tensors).
   absl::StatusOr<tgrack::v1::OpenSessionReply> open_session(std::chrono::milliseconds lease,
                                                             const std::string& client) const;

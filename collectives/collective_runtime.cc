@@ -447,6 +447,28 @@ bool CollectiveRuntime::on_fenced_device(const Joined& joined) const {
                      [&](uint32_t d) { return fenced_.count(d) > 0; });
 }
 
+absl::StatusOr<tgrack::v1::GetFlightRecordsReply> CollectiveRuntime::flight_records(
+    const std::string& comm_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  tgrack::v1::GetFlightRecordsReply reply;
+  for (const auto& [id, joined] : comms_) {
+    if (joined == nullptr || (!comm_id.empty() && id != comm_id)) continue;
+    tgrack::v1::CommunicatorFlight* flight = reply.add_communicators();
+    flight->set_comm_id(id);
+    flight->set_world_size(joined->spec.ranks_size());
+    for (const auto& comm : joined->comms) {
+      tgrack::v1::RankFlight* rank = flight->add_ranks();
+      rank->set_rank(comm->rank());
+      *rank->mutable_device() = joined->spec.ranks(comm->rank()).device();
+      for (auto& op : comm->recorder().ops()) *rank->add_ops() = std::move(op);
+    }
+  }
+  if (!comm_id.empty() && reply.communicators().empty()) {
+    return absl::NotFoundError(absl::StrCat("no communicator ", comm_id, " on node ", node_name_));
+  }
+  return reply;
+}
+
 int CollectiveRuntime::runs_in_progress(const std::string& comm_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = comms_.find(comm_id);
@@ -475,7 +497,7 @@ std::unique_ptr<CollectiveRuntime::Fence> CollectiveRuntime::fence(
     fence->cancelled_.push_back(joined->spec.comm_id());
     for (const auto& comm : joined->comms) comm->cancel(why);
     const auto timeout = joined->spec.timeout_ms() ? std::chrono::milliseconds(joined->spec.timeout_ms())
-                                                   : kDefaultTimeout;
+                                                   : options_.dead_after;
     longest = std::max(longest, timeout);
   }
   runs_done_.wait_for(lock, longest, [&] {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <absl/strings/str_cat.h>
+#include <spdlog/spdlog.h>
 
 #include "collectives/algorithms/broadcast.h"
 #include "collectives/algorithms/halving_doubling.h"
@@ -57,7 +58,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     return absl::InvalidArgumentError(absl::StrCat("rank ", rank, " outside communicator ", spec.comm_id(),
                                                    " of ", n, " ranks"));
   }
-  const auto timeout = spec.timeout_ms() ? std::chrono::milliseconds(spec.timeout_ms()) : kDefaultTimeout;
+  const auto timeout = spec.timeout_ms() ? std::chrono::milliseconds(spec.timeout_ms()) : options.dead_after;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const bool force_tcp = spec.transport() == "tcp";
   CommOptions opts = options;
@@ -108,6 +109,12 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     rank_devices.push_back(absl::StrCat(info.device().node(), "/", info.device().index()));
   }
   comm->ctx_->set_rank_devices(std::move(rank_devices));
+  comm->recorder_ = std::make_shared<FlightRecorder>(options.flight_records);
+  comm->on_stall_ = options.on_stall;
+  comm->stall_after_ = options.stall_after;
+  Communicator* self = comm.get();
+  comm->ctx_->set_watch(Context::WaitWatch{comm->recorder_.get(), options.stall_after,
+                                           [self](uint32_t peer) { self->report_stall(peer); }});
   std::vector<uint32_t> local_peers, remote_peers;
   for (uint32_t r = 0; r < n; ++r) {
     if (r == rank) continue;
@@ -190,7 +197,36 @@ absl::Status Communicator::start(CollectiveKind kind, const char* name, uint64_t
   } else {
     *algorithm = last_->algorithm;
   }
-  return ctx_->begin(name, *algorithm);
+  if (absl::Status s = ctx_->begin(name, *algorithm); !s.ok()) return s;
+  recorder_->begin(ctx_->sequence(), name, *algorithm, bytes);
+  return absl::OkStatus();
+}
+
+absl::Status Communicator::finish(absl::Status status) {
+  recorder_->end(status);
+  if (!status.ok()) {
+    spdlog::error("communicator {} rank {} ({}): {}; flight recorder, oldest first:\n{}", id_, rank(),
+                  ctx_->rank_device(rank()), std::string(status.message()), recorder_->dump());
+  }
+  return status;
+}
+
+void Communicator::report_stall(uint32_t peer) {
+  const Pair* pair = ctx_->pair(peer);
+  StallReport report{id_,
+                     rank(),
+                     ctx_->rank_device(rank()),
+                     peer,
+                     ctx_->rank_device(peer),
+                     pair != nullptr ? pair->peer_address() : "?",
+                     pair != nullptr ? pair->transport() : "?",
+                     ctx_->sequence(),
+                     ctx_->operation()};
+  spdlog::warn("communicator {} rank {} ({}): {} stalled: waiting for peer rank {} ({}) at {} over {} "
+               "for more than {} ms",
+               id_, rank(), report.device, report.operation, peer, report.peer_device, report.peer_address,
+               report.transport, stall_after_.count());
+  if (on_stall_) on_stall_(report);
 }
 
 absl::Status Communicator::all_reduce(std::byte* out, const std::byte* in, size_t count,
@@ -202,15 +238,15 @@ absl::Status Communicator::all_reduce(std::byte* out, const std::byte* in, size_
   std::string algo;
   if (absl::Status s = start(tgrack::v1::COLLECTIVE_ALL_REDUCE, "all_reduce", bytes, forced, &algo); !s.ok()) return s;
   ReduceArgs args{out, in, count, &*reducer, size()};
-  if (algo == "mesh" && direct_) return direct_->run(args);
+  if (algo == "mesh" && direct_) return finish(direct_->run(args));
   Group g = Group::all(*ctx_);
   if (algo == "mesh") {
-    return bytes <= kMeshOneShotMax ? mesh_all_reduce_one_shot(g, args, scratch_)
-                                    : mesh_all_reduce_two_shot(g, args, scratch_);
+    return finish(bytes <= kMeshOneShotMax ? mesh_all_reduce_one_shot(g, args, scratch_)
+                                           : mesh_all_reduce_two_shot(g, args, scratch_));
   }
-  if (algo == "halving_doubling") return halving_doubling_all_reduce(g, args);
-  if (algo == "hierarchical") return hierarchical_all_reduce(g, args, topo_.node_of, bytes <= kMeshOneShotMax);
-  return ring_all_reduce(g, args);
+  if (algo == "halving_doubling") return finish(halving_doubling_all_reduce(g, args));
+  if (algo == "hierarchical") return finish(hierarchical_all_reduce(g, args, topo_.node_of, bytes <= kMeshOneShotMax));
+  return finish(ring_all_reduce(g, args));
 }
 
 absl::Status Communicator::reduce_scatter(std::byte* out, const std::byte* in, size_t count,
@@ -227,9 +263,9 @@ absl::Status Communicator::reduce_scatter(std::byte* out, const std::byte* in, s
   ReduceArgs args{out, in, count, &*reducer, size()};
   if (algo == "mesh") {
     // The two-shot mesh's first half is exactly a direct reduce-scatter.
-    return mesh_all_reduce_two_shot(Group::all(*ctx_), args, scratch_, /*gather=*/false);
+    return finish(mesh_all_reduce_two_shot(Group::all(*ctx_), args, scratch_, /*gather=*/false));
   }
-  return ring_reduce_scatter(Group::all(*ctx_), args);
+  return finish(ring_reduce_scatter(Group::all(*ctx_), args));
 }
 
 absl::Status Communicator::all_gather(std::byte* out, const std::byte* in, size_t count,
@@ -240,8 +276,8 @@ absl::Status Communicator::all_gather(std::byte* out, const std::byte* in, size_
   if (absl::Status s = start(tgrack::v1::COLLECTIVE_ALL_GATHER, "all_gather", count * es, forced, &algo); !s.ok()) {
     return s;
   }
-  if (algo == "mesh") return mesh_all_gather(Group::all(*ctx_), out, in, count, es);
-  return ring_all_gather(Group::all(*ctx_), out, in, count, es);
+  if (algo == "mesh") return finish(mesh_all_gather(Group::all(*ctx_), out, in, count, es));
+  return finish(ring_all_gather(Group::all(*ctx_), out, in, count, es));
 }
 
 absl::Status Communicator::broadcast(std::byte* data, size_t count, tgrack::v1::DType dtype,
@@ -255,14 +291,14 @@ absl::Status Communicator::broadcast(std::byte* data, size_t count, tgrack::v1::
   if (absl::Status s = start(tgrack::v1::COLLECTIVE_BROADCAST, "broadcast", count * es, forced, &algo); !s.ok()) {
     return s;
   }
-  if (algo == "chain") return chain_broadcast(Group::all(*ctx_), data, count * es, root);
-  return tree_broadcast(Group::all(*ctx_), data, count * es, root);
+  if (algo == "chain") return finish(chain_broadcast(Group::all(*ctx_), data, count * es, root));
+  return finish(tree_broadcast(Group::all(*ctx_), data, count * es, root));
 }
 
 absl::Status Communicator::barrier() {
   std::string algo;
   if (absl::Status s = start(tgrack::v1::COLLECTIVE_BARRIER, "barrier", 0, "", &algo); !s.ok()) return s;
-  return coll::barrier(Group::all(*ctx_));
+  return finish(coll::barrier(Group::all(*ctx_)));
 }
 
 void Communicator::abort(const std::string& why) {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "collectives/algorithms/direct.h"
 #include "collectives/cost_model.h"
+#include "collectives/flight_recorder.h"
 #include "devices/topology/link_policy.h"
 #include "collectives/transport/context.h"
 #include "collectives/transport/local/hub.h"
@@ -30,6 +32,20 @@
 namespace tg::coll {
 
 constexpr std::chrono::milliseconds kDefaultTimeout{10000};
+constexpr std::chrono::milliseconds kDefaultStallAfter{2000};
+
+// A rank that has waited for one peer past CommOptions::stall_after.
+struct StallReport {
+  std::string comm_id;
+  uint32_t rank = 0;
+  std::string device;       // "node/index" of the waiting rank.
+  uint32_t peer = 0;
+  std::string peer_device;  // "node/index" of the peer waited for.
+  std::string peer_address;
+  std::string transport;
+  uint64_t sequence = 0;
+  std::string operation;    // "all_reduce #3 (ring)".
+};
 
 struct CommOptions {
   tcp::TcpOptions tcp;
@@ -42,6 +58,13 @@ struct CommOptions {
   // Measure local and remote over the transport when the communicator is created
   // (calibration.h); they then replace the values above, except `local` under `links`.
   bool calibrate = true;
+  // Failure detection in two tiers: a wait for one peer longer than `stall_after` is
+  // reported (log, flight recorder, `on_stall`) and goes on; an operation longer than
+  // `dead_after` fails, blaming the peer. A spec's timeout_ms, when set, replaces dead_after.
+  std::chrono::milliseconds stall_after = kDefaultStallAfter;
+  std::chrono::milliseconds dead_after = kDefaultTimeout;
+  std::function<void(const StallReport&)> on_stall;  // Called on the rank's thread.
+  size_t flight_records = FlightRecorder::kDefaultCapacity;
 };
 
 // One peer link of a rank, with its running totals.
@@ -98,12 +121,21 @@ class alignas(64) Communicator {
   // Drops every link as a crashed process would (tests).
   void drop() { ctx_->drop(); }
   absl::Status poisoned() const { return ctx_->poisoned(); }
+  // This rank's last operations. Thread-safe.
+  const FlightRecorder& recorder() const { return *recorder_; }
 
  private:
   Communicator() = default;
   absl::Status start(tgrack::v1::CollectiveKind kind, const char* name, uint64_t bytes,
                      const std::string& forced, std::string* algorithm);
+  // Records the end of the operation start() began; a failure writes this rank's flight
+  // records to the log.
+  absl::Status finish(absl::Status status);
+  void report_stall(uint32_t peer);
 
+  std::shared_ptr<FlightRecorder> recorder_;
+  std::function<void(const StallReport&)> on_stall_;
+  std::chrono::milliseconds stall_after_{0};
   std::string id_;
   std::unique_ptr<Context> ctx_;
   // Set when every rank lives in this process: its mesh all-reduce reads peers' memory.

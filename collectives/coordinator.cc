@@ -11,6 +11,7 @@
 #include <absl/strings/str_split.h>
 
 #include "collectives/communicator.h"
+#include "collectives/flight_trace.h"
 #include "collectives/link_requirement.h"
 #include "net/rpc.h"
 
@@ -69,7 +70,7 @@ absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
   std::set<std::string> seen;
   tgrack::v1::CommunicatorSpec spec;
   const milliseconds timeout = timeout_of(request.timeout_ms());
-  spec.set_timeout_ms(static_cast<uint32_t>(timeout.count()));
+  spec.set_timeout_ms(request.timeout_ms());  // 0: each daemon's --collective-dead-after.
   spec.set_transport(request.transport());
   Comm comm;
   for (const auto& ref : devices) {
@@ -189,6 +190,170 @@ absl::Status CollectiveCoordinator::destroy(const std::string& comm_id) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<CollectiveCoordinator::Comm> CollectiveCoordinator::find(const std::string& comm_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = comms_.find(comm_id);
+  if (it == comms_.end()) return absl::NotFoundError(absl::StrCat("no communicator ", comm_id));
+  return it->second;
+}
+
+std::map<std::string, absl::StatusOr<tgrack::v1::GetFlightRecordsReply>> CollectiveCoordinator::records(
+    const std::vector<std::string>& addresses, const std::vector<std::string>& names) {
+  std::vector<tgrack::v1::GetFlightRecordsReply> replies(addresses.size());
+  auto statuses = fan_out(addresses, [&](tgrack::v1::NodeService::StubInterface& stub, size_t i) {
+    auto ctx = context_with_deadline(kRecordsDeadline);
+    return from_grpc(stub.GetFlightRecords(ctx.get(), tgrack::v1::GetFlightRecordsRequest(), &replies[i]));
+  });
+  std::map<std::string, absl::StatusOr<tgrack::v1::GetFlightRecordsReply>> out;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    if (statuses[i].ok()) {
+      out.emplace(names[i], std::move(replies[i]));
+    } else {
+      out.emplace(names[i], absl::Status(statuses[i].code(), absl::StrCat("node ", names[i], " at ", addresses[i],
+                                                                          ": ", statuses[i].message())));
+    }
+  }
+  return out;
+}
+
+tgrack::v1::TraceCommunicatorReply CollectiveCoordinator::trace_of(
+    const Comm& comm,
+    const std::map<std::string, absl::StatusOr<tgrack::v1::GetFlightRecordsReply>>& records) {
+  std::vector<NodeRecords> nodes;
+  for (const std::string& name : comm.node_names) {
+    auto it = records.find(name);
+    if (it == records.end()) continue;
+    if (!it->second.ok()) {
+      nodes.push_back({name, it->second.status()});
+      continue;
+    }
+    absl::StatusOr<tgrack::v1::CommunicatorFlight> flight =
+        absl::NotFoundError(absl::StrCat("node ", name, " holds no communicator ", comm.spec.comm_id()));
+    for (const auto& c : it->second->communicators()) {
+      if (c.comm_id() == comm.spec.comm_id()) flight = c;
+    }
+    nodes.push_back({name, std::move(flight)});
+  }
+  return trace_communicator(comm.spec, nodes, std::chrono::system_clock::now());
+}
+
+std::vector<tgrack::v1::CommunicatorSummary> CollectiveCoordinator::list() {
+  std::vector<Comm> comms;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, comm] : comms_) comms.push_back(comm);
+  }
+  std::vector<std::string> addresses, names;
+  for (const Comm& comm : comms) {
+    for (size_t i = 0; i < comm.node_names.size(); ++i) {
+      if (std::find(names.begin(), names.end(), comm.node_names[i]) != names.end()) continue;
+      names.push_back(comm.node_names[i]);
+      addresses.push_back(comm.node_addresses[i]);
+    }
+  }
+  const auto by_node = records(addresses, names);
+  std::vector<tgrack::v1::CommunicatorSummary> out;
+  for (const Comm& comm : comms) out.push_back(summarize(comm.spec, trace_of(comm, by_node)));
+  return out;
+}
+
+absl::StatusOr<tgrack::v1::TraceCommunicatorReply> CollectiveCoordinator::trace(const std::string& comm_id) {
+  absl::StatusOr<Comm> comm = find(comm_id);
+  if (!comm.ok()) return comm.status();
+  return trace_of(*comm, records(comm->node_addresses, comm->node_names));
+}
+
+absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::replace(
+    const Comm& old, const std::vector<tgrack::v1::DeviceRef>& devices, const std::set<std::string>& skip_nodes) {
+  tgrack::v1::CreateCommunicatorRequest create;
+  for (const auto& d : devices) *create.add_devices() = d;
+  create.set_timeout_ms(old.spec.timeout_ms());
+  create.set_transport(old.spec.transport());
+  absl::StatusOr<tgrack::v1::CommunicatorSpec> made = this->create(create);
+  if (!made.ok()) return made.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    comms_.erase(old.spec.comm_id());
+  }
+  std::vector<std::string> addresses, names;
+  for (size_t i = 0; i < old.node_names.size(); ++i) {
+    if (skip_nodes.count(old.node_names[i])) continue;
+    names.push_back(old.node_names[i]);
+    addresses.push_back(old.node_addresses[i]);
+  }
+  tgrack::v1::DestroyCommunicatorRequest leave;
+  leave.set_comm_id(old.spec.comm_id());
+  const milliseconds timeout = timeout_of(old.spec.timeout_ms());
+  // A survivor still failing a run on the old communicator leaves it when that run ends.
+  fan_out(addresses, [&](tgrack::v1::NodeService::StubInterface& stub, size_t) {
+    auto ctx = context_with_deadline(timeout + milliseconds(2000));
+    tgrack::v1::DestroyCommunicatorReply reply;
+    return from_grpc(stub.DestroyCommunicator(ctx.get(), leave, &reply));
+  });
+  return made;
+}
+
+absl::StatusOr<tgrack::v1::ShrinkCommunicatorReply> CollectiveCoordinator::shrink(
+    const tgrack::v1::ShrinkCommunicatorRequest& request) {
+  absl::StatusOr<Comm> comm = find(request.comm_id());
+  if (!comm.ok()) return comm.status();
+  std::set<std::string> removed, silent_nodes;
+  for (const auto& ref : request.remove()) {
+    const auto& ranks = comm->spec.ranks();
+    if (std::none_of(ranks.begin(), ranks.end(), [&](const auto& r) { return device_name(r.device()) == device_name(ref); })) {
+      return absl::InvalidArgumentError(absl::StrCat("device ", ref.node(), "/", ref.index(), " has no rank in communicator ",
+                                                     request.comm_id()));
+    }
+    removed.insert(device_name(ref));
+  }
+  if (request.remove().empty()) {
+    for (const auto& [node, reply] : records(comm->node_addresses, comm->node_names)) {
+      if (reply.ok()) continue;
+      silent_nodes.insert(node);
+      for (const auto& r : comm->spec.ranks()) {
+        if (r.device().node() == node) removed.insert(device_name(r.device()));
+      }
+    }
+    if (removed.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("every daemon of communicator ", request.comm_id(),
+                                                        " answers; name the devices to remove"));
+    }
+  }
+  tgrack::v1::ShrinkCommunicatorReply reply;
+  std::vector<tgrack::v1::DeviceRef> survivors;
+  for (const auto& r : comm->spec.ranks()) {
+    (removed.count(device_name(r.device())) ? *reply.add_removed() : survivors.emplace_back()) = r.device();
+  }
+  if (survivors.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("communicator ", request.comm_id(), " would have no rank left"));
+  }
+  absl::StatusOr<tgrack::v1::CommunicatorSpec> spec = replace(*comm, survivors, silent_nodes);
+  if (!spec.ok()) {
+    return absl::Status(spec.status().code(), absl::StrCat("shrinking communicator ", request.comm_id(), ": ",
+                                                           spec.status().message()));
+  }
+  *reply.mutable_spec() = std::move(*spec);
+  return reply;
+}
+
+absl::StatusOr<tgrack::v1::GrowCommunicatorReply> CollectiveCoordinator::grow(
+    const tgrack::v1::GrowCommunicatorRequest& request) {
+  absl::StatusOr<Comm> comm = find(request.comm_id());
+  if (!comm.ok()) return comm.status();
+  if (request.add().empty()) return absl::InvalidArgumentError("grow needs devices to add");
+  std::vector<tgrack::v1::DeviceRef> devices;
+  for (const auto& r : comm->spec.ranks()) devices.push_back(r.device());
+  devices.insert(devices.end(), request.add().begin(), request.add().end());
+  absl::StatusOr<tgrack::v1::CommunicatorSpec> spec = replace(*comm, devices, {});
+  if (!spec.ok()) {
+    return absl::Status(spec.status().code(), absl::StrCat("growing communicator ", request.comm_id(), ": ",
+                                                           spec.status().message()));
+  }
+  tgrack::v1::GrowCommunicatorReply reply;
+  *reply.mutable_spec() = std::move(*spec);
+  return reply;
 }
 
 }  // namespace tg::coll

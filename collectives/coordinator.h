@@ -10,7 +10,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <chrono>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,12 +40,40 @@ class CollectiveCoordinator {
   absl::StatusOr<tgrack::v1::RunCollectiveReply> run(const tgrack::v1::RunCollectiveRequest& request);
   absl::Status destroy(const std::string& comm_id);
 
+  // Flight records (flight_trace.h) of every communicator, or of one. A daemon that does not
+  // answer within kRecordsDeadline counts as unreachable.
+  std::vector<tgrack::v1::CommunicatorSummary> list();
+  absl::StatusOr<tgrack::v1::TraceCommunicatorReply> trace(const std::string& comm_id);
+
+  // Elastic communicators. shrink: the ranks not removed (by default, those whose daemon
+  // does not answer) form a new communicator in their old order, then the old one is
+  // destroyed on the daemons that answer; bounded by the creation timeout plus the end of a
+  // run still failing there. grow: a new communicator of the old devices then `add`, and the
+  // old one destroyed. The old id is forgotten once the new one exists.
+  absl::StatusOr<tgrack::v1::ShrinkCommunicatorReply> shrink(
+      const tgrack::v1::ShrinkCommunicatorRequest& request);
+  absl::StatusOr<tgrack::v1::GrowCommunicatorReply> grow(const tgrack::v1::GrowCommunicatorRequest& request);
+
+  static constexpr std::chrono::milliseconds kRecordsDeadline{2000};
+
  private:
   struct Comm {
     tgrack::v1::CommunicatorSpec spec;
     std::vector<std::string> node_addresses;  // NodeService addresses of involved daemons.
     std::vector<std::string> node_names;
   };
+
+  absl::StatusOr<Comm> find(const std::string& comm_id);
+  // GetFlightRecords("") of every daemon in `comm`, by node name.
+  std::map<std::string, absl::StatusOr<tgrack::v1::GetFlightRecordsReply>> records(
+      const std::vector<std::string>& addresses, const std::vector<std::string>& names);
+  tgrack::v1::TraceCommunicatorReply trace_of(
+      const Comm& comm,
+      const std::map<std::string, absl::StatusOr<tgrack::v1::GetFlightRecordsReply>>& records);
+  // Makes a communicator of `devices` like `old` and destroys `old` on the daemons in `leave`.
+  absl::StatusOr<tgrack::v1::CommunicatorSpec> replace(const Comm& old,
+                                                       const std::vector<tgrack::v1::DeviceRef>& devices,
+                                                       const std::set<std::string>& skip_nodes);
 
   // Calls `fn(stub, i)` for every address in parallel; statuses in order.
   std::vector<absl::Status> fan_out(

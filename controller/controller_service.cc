@@ -186,6 +186,68 @@ grpc::Status ControllerServiceImpl::DestroyCommunicator(
   return to_grpc(destroyed);
 }
 
+grpc::Status ControllerServiceImpl::ListCommunicators(grpc::ServerContext* context,
+                                                      const tgrack::v1::ListCommunicatorsRequest*,
+                                                      tgrack::v1::ListCommunicatorsReply* reply) {
+  auto who = caller(context, "ListCommunicators", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  for (auto& summary : collectives_.list()) {
+    if (!who->scope().empty()) {
+      std::lock_guard lock(comm_mu_);
+      auto owner = comm_tenants_.find(summary.comm_id());
+      if (owner == comm_tenants_.end() || !in_scope(who->scope(), owner->second)) continue;
+    }
+    *reply->add_communicators() = std::move(summary);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::TraceCommunicator(grpc::ServerContext* context,
+                                                      const tgrack::v1::TraceCommunicatorRequest* request,
+                                                      tgrack::v1::TraceCommunicatorReply* reply) {
+  auto who = caller(context, "TraceCommunicator", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  if (absl::Status s = check_communicator(*who, request->comm_id()); !s.ok()) return to_grpc(s);
+  auto trace = collectives_.trace(request->comm_id());
+  if (!trace.ok()) return to_grpc(trace.status());
+  *reply = std::move(*trace);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::ShrinkCommunicator(grpc::ServerContext* context,
+                                                       const tgrack::v1::ShrinkCommunicatorRequest* request,
+                                                       tgrack::v1::ShrinkCommunicatorReply* reply) {
+  auto who = caller(context, "ShrinkCommunicator", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  if (absl::Status s = check_communicator(*who, request->comm_id()); !s.ok()) return to_grpc(s);
+  auto shrunk = collectives_.shrink(*request);
+  if (!shrunk.ok()) return to_grpc(shrunk.status());
+  *reply = std::move(*shrunk);
+  hand_over_communicator(request->comm_id(), reply->spec().comm_id(), who->tenant);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::GrowCommunicator(grpc::ServerContext* context,
+                                                     const tgrack::v1::GrowCommunicatorRequest* request,
+                                                     tgrack::v1::GrowCommunicatorReply* reply) {
+  auto who = caller(context, "GrowCommunicator", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  if (absl::Status s = check_communicator(*who, request->comm_id()); !s.ok()) return to_grpc(s);
+  auto grown = collectives_.grow(*request);
+  if (!grown.ok()) return to_grpc(grown.status());
+  *reply = std::move(*grown);
+  hand_over_communicator(request->comm_id(), reply->spec().comm_id(), who->tenant);
+  return grpc::Status::OK;
+}
+
+void ControllerServiceImpl::hand_over_communicator(const std::string& old_id,
+                                                   const std::string& new_id,
+                                                   const std::string& tenant) {
+  std::lock_guard lock(comm_mu_);
+  comm_tenants_.erase(old_id);
+  comm_tenants_[new_id] = tenant;
+}
+
 grpc::Status ControllerServiceImpl::CordonNode(grpc::ServerContext* context,
                                                const tgrack::v1::CordonNodeRequest* request,
                                                tgrack::v1::CordonNodeReply*) {

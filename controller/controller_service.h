@@ -80,6 +80,14 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   grpc::Status DestroyCommunicator(grpc::ServerContext*,
                                    const tgrack::v1::DestroyCommunicatorRequest*,
                                    tgrack::v1::DestroyCommunicatorReply*) override;
+  grpc::Status ListCommunicators(grpc::ServerContext*, const tgrack::v1::ListCommunicatorsRequest*,
+                                 tgrack::v1::ListCommunicatorsReply*) override;
+  grpc::Status TraceCommunicator(grpc::ServerContext*, const tgrack::v1::TraceCommunicatorRequest*,
+                                 tgrack::v1::TraceCommunicatorReply*) override;
+  grpc::Status ShrinkCommunicator(grpc::ServerContext*, const tgrack::v1::ShrinkCommunicatorRequest*,
+                                  tgrack::v1::ShrinkCommunicatorReply*) override;
+  grpc::Status GrowCommunicator(grpc::ServerContext*, const tgrack::v1::GrowCommunicatorRequest*,
+                                tgrack::v1::GrowCommunicatorReply*) override;
 
   // Operations.
   grpc::Status CordonNode(grpc::ServerContext*, const tgrack::v1::CordonNodeRequest*,
@@ -143,6 +151,9 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   void remember_node(const std::string& name);
   // NOT_FOUND as for an unknown communicator when `comm_id` is another tenant's.
   absl::Status check_communicator(const Caller& caller, const std::string& comm_id) const;
+  // A shrink or grow replaced `old_id` by `new_id`: the new one is `tenant`'s.
+  void hand_over_communicator(const std::string& old_id, const std::string& new_id,
+                              const std::string& tenant);
 
   Membership& membership_;
   PlanRunner& plans_;

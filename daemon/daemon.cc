@@ -150,6 +150,13 @@ absl::Status Daemon::start() {
   coll::CommOptions comm_options;
   // Default cpu links say nothing measured: the cost model keeps its own local figures.
   if (links_source_ != "default") comm_options.links = links_;
+  comm_options.stall_after = config_.collective_stall_after;
+  comm_options.dead_after = config_.collective_dead_after;
+  comm_options.on_stall = [this](const coll::StallReport& report) {
+    const size_t slash = report.device.rfind('/');
+    metrics_->collective_stall(slash == std::string::npos ? report.device : report.device.substr(slash + 1),
+                               report.peer_device);
+  };
   collectives_ = std::make_unique<coll::CollectiveRuntime>(config_.name, devices(), comm_options);
   const std::string& data_listen = addresses->data_listen;
   const size_t colon = data_listen.rfind(':');

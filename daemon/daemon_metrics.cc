@@ -166,7 +166,13 @@ DaemonMetrics::DaemonMetrics(const std::string& host)
                      .Name("tgrack_fragments_total")
                      .Help("Graph fragments finished, by status code (OK on success)")
                      .Labels({{"host", host}})
-                     .Register(endpoint_.registry())) {
+                     .Register(endpoint_.registry())),
+      collective_stalls_(BuildCounter()
+                             .Name("tgrack_collective_stalls_total")
+                             .Help("Collective waits for one peer past --collective-stall-after, "
+                                   "by local device and peer device")
+                             .Labels({{"host", host}})
+                             .Register(endpoint_.registry())) {
   // Series without per-event labels exist from the start, so dashboards show 0, not nothing.
   fragment_seconds_.Add({}, seconds_buckets());
   fragments_.Add({{"reason", absl::StatusCodeToString(absl::StatusCode::kOk)}});
@@ -253,6 +259,10 @@ void DaemonMetrics::link_error(const std::string& peer, const std::string& kind,
                                absl::StatusCode reason) {
   link_errors_.Add({{"peer", peer}, {"kind", kind}, {"reason", absl::StatusCodeToString(reason)}})
       .Increment();
+}
+
+void DaemonMetrics::collective_stall(const std::string& device, const std::string& peer) {
+  collective_stalls_.Add({{"device", device}, {"peer", peer}}).Increment();
 }
 
 void DaemonMetrics::collective_done(const std::string& kind, const std::string& algorithm,

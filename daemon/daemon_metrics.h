@@ -88,6 +88,10 @@ class DaemonMetrics {
   void collective_done(const std::string& kind, const std::string& algorithm, int ranks,
                        uint64_t bytes, double seconds);
 
+  // A collective rank on local `device` waited for `peer` ("node/index") past the stall
+  // threshold: tgrack_collective_stalls_total{device, peer}.
+  void collective_stall(const std::string& device, const std::string& peer);
+
   // One graph fragment finished on this daemon; reason is OK on success.
   void fragment_done(double seconds, absl::StatusCode reason);
 
@@ -117,6 +121,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Histogram>& collective_busbw_;
   prometheus::Family<prometheus::Histogram>& fragment_seconds_;
   prometheus::Family<prometheus::Counter>& fragments_;
+  prometheus::Family<prometheus::Counter>& collective_stalls_;
 };
 
 }  // namespace tg

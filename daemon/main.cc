@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--health-probe-interval", probe_interval, "Run the probe this often")
       ->capture_default_str();
+  std::string stall_after = "2s", dead_after = "10s";
+  app.add_option("--collective-stall-after", stall_after,
+                 "Report a collective rank that waits this long for one peer (log, trace, metric)")
+      ->capture_default_str();
+  app.add_option("--collective-dead-after", dead_after,
+                 "Fail a collective operation that takes this long, blaming the peer it waits for "
+                 "(communicators made with their own timeout use that)")
+      ->capture_default_str();
   app.add_option("--backend", config.backend,
                  "Devices: hip (AMD GPUs), cpu (virtual), auto (hip when a GPU is present)")
       ->capture_default_str()
@@ -83,7 +91,9 @@ int main(int argc, char** argv) {
 
   for (auto [text, target, flag] :
        {std::tuple{&probe_timeout, &config.health_probe_timeout, "--health-probe-timeout"},
-        std::tuple{&probe_interval, &config.health_probe_interval, "--health-probe-interval"}}) {
+        std::tuple{&probe_interval, &config.health_probe_interval, "--health-probe-interval"},
+        std::tuple{&stall_after, &config.collective_stall_after, "--collective-stall-after"},
+        std::tuple{&dead_after, &config.collective_dead_after, "--collective-dead-after"}}) {
     absl::Duration duration;
     if (!absl::ParseDuration(*text, &duration) || duration <= absl::ZeroDuration()) {
       std::fprintf(stderr, "tgd: %s: '%s' is not a positive duration (e.g. 500ms, 10s)\n", flag,
@@ -91,6 +101,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     *target = absl::ToChronoMilliseconds(duration);
+  }
+
+  if (config.collective_stall_after >= config.collective_dead_after) {
+    std::fprintf(stderr, "tgd: --collective-stall-after (%s) must be shorter than --collective-dead-after (%s)\n",
+                 stall_after.c_str(), dead_after.c_str());
+    return 2;
   }
 
   auto bytes = tg::parse_bytes(device_memory);

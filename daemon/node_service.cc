@@ -51,6 +51,15 @@ grpc::Status NodeServiceImpl::DestroyCommunicator(grpc::ServerContext* context,
   return to_grpc(collectives_.destroy(request->comm_id()));
 }
 
+grpc::Status NodeServiceImpl::GetFlightRecords(grpc::ServerContext*,
+                                               const tgrack::v1::GetFlightRecordsRequest* request,
+                                               tgrack::v1::GetFlightRecordsReply* reply) {
+  auto records = daemon_.collectives().flight_records(request->comm_id());
+  if (!records.ok()) return to_grpc(records.status());
+  *reply = std::move(*records);
+  return grpc::Status::OK;
+}
+
 grpc::Status NodeServiceImpl::GetKernelStats(grpc::ServerContext*,
                                              const tgrack::v1::GetKernelStatsRequest*,
                                              tgrack::v1::GetKernelStatsReply* reply) {

@@ -64,6 +64,8 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
   grpc::Status DestroyCommunicator(grpc::ServerContext*,
                                    const tgrack::v1::DestroyCommunicatorRequest*,
                                    tgrack::v1::DestroyCommunicatorReply*) override;
+  grpc::Status GetFlightRecords(grpc::ServerContext*, const tgrack::v1::GetFlightRecordsRequest*,
+                                tgrack::v1::GetFlightRecordsReply*) override;
 
   grpc::Status GetKernelStats(grpc::ServerContext*, const tgrack::v1::GetKernelStatsRequest*,
                               tgrack::v1::GetKernelStatsReply* reply) override;

@@ -34,6 +34,8 @@ void add_top_command(CLI::App& app, const GlobalOptions& options, Action& action
 // jobs, cancel.
 void add_jobs_commands(CLI::App& app, const GlobalOptions& options, Action& action);
 void add_sessions_command(CLI::App& app, const GlobalOptions& options, Action& action);
+// comms, comms trace: communicators and their flight records.
+void add_comms_command(CLI::App& app, const GlobalOptions& options, Action& action);
 // certs init: a pool's CA and certificates.
 void add_certs_command(CLI::App& app, const GlobalOptions& options, Action& action);
 // tenants create, list, quota, rotate, revoke (admin).

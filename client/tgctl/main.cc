@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   add_tenants_command(app, options, action);
   add_audit_command(app, options, action);
   add_usage_command(app, options, action);
+  add_comms_command(app, options, action);
 
   try {
     app.parse(argc, argv);

@@ -109,12 +109,20 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
   // to the peer (on a loaded host the peer is often the one we wait for). After the first
   // few rounds the spin yields, so ranks that outnumber the cores still take turns.
   const auto spin = bytes <= kSpinMaxBytes ? kSpin : std::chrono::microseconds(0);
-  const auto spin_until = std::chrono::steady_clock::now() + spin;
+  const auto began = std::chrono::steady_clock::now();
+  const auto spin_until = began + spin;
+  const bool watch_stall = watch_.stall_after.count() > 0;
+  const auto stall_at = began + watch_.stall_after;
+  bool recorded = false;  // The recorder was told whom this wait is for.
+  bool stall_reported = false;
   int rounds = 0;
   while (true) {
     absl::Status s = progress_all(late());
     if (!s.ok()) return s;
-    if (ready()) return absl::OkStatus();
+    if (ready()) {
+      if (recorded) watch_.recorder->waiting_on(-1);
+      return absl::OkStatus();
+    }
     if (cancelled_.load(std::memory_order_acquire)) return take_cancel();
     const auto now = std::chrono::steady_clock::now();
     if (now < spin_until) {
@@ -140,13 +148,23 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
       doorbell_->disarm();
       continue;
     }
+    if (watch_.recorder != nullptr) {
+      watch_.recorder->waiting_on(static_cast<int32_t>(late()));
+      recorded = true;
+    }
+    if (watch_stall && !stall_reported && now >= stall_at) {
+      stall_reported = true;
+      if (watch_.recorder != nullptr) watch_.recorder->stalled();
+      if (watch_.on_stall) watch_.on_stall(late());
+    }
     pollfds_.clear();
     pollfds_.push_back({doorbell_->fd(), POLLIN, 0});
     counts_.assign(size_, 0);
     for (uint32_t i = 0; i < size_; ++i) {
       if (pairs_[i]) counts_[i] = pairs_[i]->poll_fds(pollfds_);
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now).count() + 1;
+    const auto wake = watch_stall && !stall_reported ? std::min(deadline_, stall_at) : deadline_;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1;
     int n = ::poll(pollfds_.data(), pollfds_.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
     doorbell_->disarm();
     if (n <= 0) continue;
@@ -193,6 +211,7 @@ absl::Status Context::fail(absl::Status pair_error, uint32_t culprit, int64_t wa
   }
   absl::Status full(pair_error.code(),
                     absl::StrCat("rank ", rank_, ": ", label(), " failed: ", what));
+  if (watch_.recorder != nullptr && culprit != rank_) watch_.recorder->waiting_on(static_cast<int32_t>(culprit));
   abort(full, culprit);
   return full;
 }

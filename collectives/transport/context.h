@@ -21,9 +21,12 @@
 #include <string_view>
 #include <vector>
 
+#include <functional>
+
 #include <absl/functional/function_ref.h>
 #include <absl/status/status.h>
 
+#include "collectives/flight_recorder.h"
 #include "collectives/transport/doorbell.h"
 #include "collectives/transport/op.h"
 #include "collectives/transport/pair.h"
@@ -48,6 +51,22 @@ class alignas(64) Context {
   // Each rank's device as "node/index", indexed by rank: a failure blamed on a rank names
   // its node and device. Set while the communicator is created.
   void set_rank_devices(std::vector<std::string> devices) { rank_devices_ = std::move(devices); }
+  // What waits report: the peer a sleeping wait is for goes to `recorder`; a wait longer
+  // than `stall_after` (0 = never) marks the operation stalled there and calls `on_stall`
+  // with the peer, once per wait, on the rank's thread. The deadline (timeout) still ends
+  // it. Set once, before the first operation.
+  struct WaitWatch {
+    FlightRecorder* recorder = nullptr;
+    std::chrono::milliseconds stall_after{0};
+    std::function<void(uint32_t peer)> on_stall;
+  };
+  void set_watch(WaitWatch watch) { watch_ = std::move(watch); }
+  // "node/index" of `rank`'s device, "" when not told.
+  std::string rank_device(uint32_t rank) const {
+    return rank < rank_devices_.size() ? rank_devices_[rank] : std::string();
+  }
+  // The operation errors name now: "all_reduce #3 (ring)".
+  std::string operation() const { return label(); }
   // Transport names in use, e.g. "tcp+local".
   std::string transports() const;
 
@@ -106,6 +125,7 @@ class alignas(64) Context {
   std::vector<size_t> counts_;  // Descriptors each Pair added to pollfds_.
 
   std::vector<std::string> rank_devices_;
+  WaitWatch watch_;
   uint64_t sequence_ = 0;
   std::string collective_;  // The current operation, for label().
   std::string algorithm_;

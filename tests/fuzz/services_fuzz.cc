@@ -234,6 +234,11 @@ InProcessPool& pool() {
         method("Controller.RevokeToken", c, &C::RevokeToken),
         method("Controller.ListAudit", c, &C::ListAudit),
         method("Controller.GetUsage", c, &C::GetUsage),
+        method("Controller.ListCommunicators", c, &C::ListCommunicators),
+        method("Controller.TraceCommunicator", c, &C::TraceCommunicator),
+        method("Controller.ShrinkCommunicator", c, &C::ShrinkCommunicator),
+        method("Controller.GrowCommunicator", c, &C::GrowCommunicator),
+        method("Node.GetFlightRecords", n, &N::GetFlightRecords),
     };
     return p;
   }();

@@ -46,6 +46,21 @@ TEST_F(FlagsTest, DaemonRefusesAddressesWithoutPortsAndTinyDeviceMemory) {
   }
 }
 
+TEST_F(FlagsTest, DaemonRefusesCollectiveDetectionTimesOutOfOrder) {
+  const std::string state = "--state-dir=" + dir_.file("state");
+  for (const Refusal& r : std::vector<Refusal>{
+           {TGD_PATH, {"--controller", "127.0.0.1:1", "--collective-stall-after", "0s", state},
+            "--collective-stall-after: '0s' is not a positive duration"},
+           {TGD_PATH, {"--controller", "127.0.0.1:1", "--collective-dead-after", "soon", state},
+            "--collective-dead-after: 'soon' is not a positive duration"},
+           {TGD_PATH,
+            {"--controller", "127.0.0.1:1", "--collective-stall-after", "10s", "--collective-dead-after", "5s",
+             state},
+            "--collective-stall-after (10s) must be shorter than --collective-dead-after (5s)"}}) {
+    expect_refused(r);
+  }
+}
+
 TEST_F(FlagsTest, ControllerRefusesBadAddressesAndZeroDurations) {
   for (const Refusal& r : std::vector<Refusal>{
            {TGCONTROLLER_PATH, {"--listen", "127.0.0.1"}, "--listen: '127.0.0.1' is not HOST:PORT"},

@@ -9,6 +9,7 @@
 
 #include "client/graph_builder.h"
 #include "client/session.h"
+#include "collective_requests.h"
 #include "json_golden.h"
 #include "pool.h"
 #include "test_graphs.h"
@@ -114,6 +115,26 @@ TEST_F(TgctlJson, Sessions) {
   auto session = Session::open(pool_.client(), 10s, "golden-test");
   ASSERT_TRUE(session.ok()) << session.status();
   expect_command("sessions", {"sessions"});
+}
+
+TEST_F(TgctlJson, Comms) {
+  ASSERT_OK_POOL(pool_.start_default());
+  auto spec = pool_.client().create_communicator(first_devices({"node-a", "node-b"}));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto ran = pool_.client().run_collective(checked_all_reduce(spec->comm_id()));
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  expect_command("comms", {"comms"});
+  expect_command("comms_trace", {"comms", "trace", spec->comm_id()});
+  Completed listed = tgctl_json({"comms"});
+  const auto doc = nlohmann::json::parse(listed.out, nullptr, false);
+  ASSERT_EQ(doc["communicators"].size(), 1u) << listed.out;
+  const auto& comm = doc["communicators"][0];
+  EXPECT_EQ(comm["id"], spec->comm_id());
+  EXPECT_EQ(comm["state"], "idle");
+  EXPECT_EQ(comm["device_ids"], nlohmann::json({"node-a/0", "node-b/0"}));
+  EXPECT_EQ(comm["last_op"]["collective"], "all_reduce");  // The checked run's final one.
+  EXPECT_EQ(comm["last_op"]["state"], "done");
+  EXPECT_EQ(comm["last_op"]["size_bytes"], 4096 * 4);
 }
 
 TEST_F(TgctlJson, Top) {
