@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "client/tgctl/command.h"
 #include "net/bearer_token.h"
 #include "net/flag_checks.h"
@@ -12,6 +15,9 @@
 
 int main(int argc, char** argv) {
   using namespace tg::tgctl;
+  // Logs (the --insecure warning among them) go to stderr: stdout holds the command's output,
+  // one JSON document with --json.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tgctl"));
   GlobalOptions options;
   Action action;
   CLI::App app{"tgctl: inspect and use a tgrack pool"};
