@@ -231,7 +231,10 @@ absl::Status run_rank(Communicator& comm, Device* device, const Job& job, tgrack
 
 CollectiveRuntime::CollectiveRuntime(std::string node_name, std::vector<Device*> local_devices,
                                      CommOptions options)
-    : node_name_(std::move(node_name)), devices_(std::move(local_devices)), options_(options) {}
+    : node_name_(std::move(node_name)),
+      devices_(std::move(local_devices)),
+      options_(options),
+      listener_(options.tcp.listener) {}
 
 CollectiveRuntime::~CollectiveRuntime() = default;
 

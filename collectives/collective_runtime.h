@@ -68,6 +68,8 @@ class CollectiveRuntime {
     LinkCounters counters;
   };
   std::vector<LinkStats> link_stats() const;
+  // What the data-plane listener refused and holds (tcp::ListenerCounters).
+  tcp::ListenerCounters data_connections() const { return listener_.counters(); }
   // run() calls in progress or waiting on communicator `comm_id` (0 when unknown).
   int runs_in_progress(const std::string& comm_id) const;
 

@@ -12,6 +12,7 @@
 
 #include "collectives/communicator.h"
 #include "collectives/link_requirement.h"
+#include "collectives/transport/tcp/handshake.h"
 #include "rpc.h"
 
 namespace tg::coll {
@@ -104,9 +105,12 @@ absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
     }
   }
   if (absl::Status s = check_required_link(devices, up, request.require_link()); !s.ok()) return s;
+  absl::StatusOr<std::string> secret = tcp::new_secret();
+  if (!secret.ok()) return secret.status();
   {
     std::lock_guard<std::mutex> lock(mu_);
     spec.set_comm_id(absl::StrCat("comm-", next_id_++, "-", std::random_device{}() % 100000));
+    spec.set_secret(*secret);
     comm.spec = spec;
     comms_[spec.comm_id()] = comm;
   }
@@ -126,6 +130,7 @@ absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
     return absl::Status(statuses[0].ok() ? absl::StatusCode::kUnavailable : statuses[0].code(),
                         absl::StrCat("creating communicator ", spec.comm_id(), " failed: ", absl::StrJoin(errors, "; ")));
   }
+  spec.clear_secret();  // Only the daemons of its ranks hold it.
   return spec;
 }
 

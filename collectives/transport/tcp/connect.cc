@@ -12,7 +12,9 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "collectives/transport/tcp/handshake.h"
 #include "collectives/transport/tcp/pair.h"
+#include "collectives/transport/tcp/tls_stream.h"
 #ifdef TG_HAVE_IBVERBS
 #include "collectives/transport/ibverbs/pair.h"
 #endif
@@ -29,8 +31,11 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// A blocking-with-deadline connect to host:port that sends `hello`; retried while refused.
-absl::StatusOr<int> dial(const std::string& address, const std::string& hello, int buffer_bytes,
+// A connection to host:port that has completed the handshake for `hello` by `deadline`;
+// retried while refused, and while the listener closes it before accepting (its daemon may
+// not have joined the communicator yet).
+absl::StatusOr<Claimed> dial(const std::string& address, const Handshake& hello,
+                         std::string_view secret, int buffer_bytes,
                          std::chrono::steady_clock::time_point deadline) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) return absl::InvalidArgumentError(absl::StrCat("bad data address '", address, "'"));
@@ -60,21 +65,20 @@ absl::StatusOr<int> dial(const std::string& address, const std::string& hello, i
         errno = ETIMEDOUT;
       }
     }
+    last_error = std::strerror(errno);
     if (rc == 0) {
-      size_t sent = 0;
-      while (sent < hello.size()) {
-        pollfd pfd{fd, POLLOUT, 0};
-        if (::poll(&pfd, 1, remaining_ms(deadline)) != 1) break;
-        ssize_t n = ::send(fd, hello.data() + sent, hello.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0 && errno != EAGAIN) break;
-        if (n > 0) sent += static_cast<size_t>(n);
-      }
-      if (sent == hello.size()) {
+      absl::StatusOr<Proven> proven = dialer_handshake(fd, hello, secret, deadline);
+      if (proven.ok()) {
         ::freeaddrinfo(res);
-        return fd;
+        return Claimed{fd, std::move(*proven)};
+      }
+      last_error = std::string(proven.status().message());
+      if (proven.status().code() == absl::StatusCode::kUnauthenticated) {
+        ::close(fd);
+        ::freeaddrinfo(res);
+        return absl::UnauthenticatedError(absl::StrCat(address, ": ", last_error));
       }
     }
-    last_error = std::strerror(errno);
     ::close(fd);
     if (std::chrono::steady_clock::now() + backoff >= deadline) break;
     std::this_thread::sleep_for(backoff);
@@ -86,8 +90,10 @@ absl::StatusOr<int> dial(const std::string& address, const std::string& hello, i
 
 struct Pending {
   uint32_t peer;
+  bool accepted;  // The peer dialed.
   int ctrl = -1;
   std::vector<int> data;
+  std::vector<Proven> proven;  // Of each data stream.
 };
 
 void close_all(std::vector<Pending>& pending) {
@@ -100,6 +106,7 @@ void close_all(std::vector<Pending>& pending) {
 }  // namespace
 
 absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& comm_id,
+                           std::string_view secret,
                            std::shared_ptr<const std::vector<std::string>> addresses,
                            const std::vector<uint32_t>& peers, const TcpOptions& options,
                            std::chrono::steady_clock::time_point deadline) {
@@ -111,33 +118,47 @@ absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& 
     return absl::Status(s.code(), absl::StrCat("rank ", me, ": creating communicator ", comm_id,
                                                " over tcp failed: ", s.message()));
   };
-  // Dial every higher peer first: dialing never waits on the peer, so no cycle can form.
+  if (absl::Status s = check_secret(comm_id, secret); !s.ok()) return fail(s);
+  listener.expect(comm_id, std::string(secret));
+  // Dial every higher peer first: a dial waits only until the peer's daemon knows the
+  // secret, which it learns as its ranks start here, never on a dial; no cycle can form.
   for (uint32_t peer : peers) {
     if (peer < me) continue;
-    Pending p{peer, -1, {}};
+    Pending p{peer, false};
     for (int stream = 0; stream <= options.streams; ++stream) {
-      auto fd = dial((*addresses)[peer],
-                     encode_handshake({comm_id, me, peer, static_cast<uint32_t>(stream)}),
-                     options.socket_buffer_bytes, deadline);
-      if (!fd.ok()) {
+      auto dialed_one = dial((*addresses)[peer],
+                             {comm_id, me, peer, static_cast<uint32_t>(stream), options.tls},
+                             secret, options.socket_buffer_bytes, deadline);
+      if (!dialed_one.ok()) {
         dialed.push_back(std::move(p));
-        return fail(absl::Status(fd.status().code(), absl::StrCat("peer rank ", peer, ": ", fd.status().message())));
+        return fail(absl::Status(dialed_one.status().code(),
+                                 absl::StrCat("peer rank ", peer, ": ", dialed_one.status().message())));
       }
-      (stream == 0 ? p.ctrl : p.data.emplace_back()) = *fd;
+      if (stream == 0) {
+        p.ctrl = dialed_one->fd;
+      } else {
+        p.data.push_back(dialed_one->fd);
+        p.proven.push_back(std::move(dialed_one->proven));
+      }
     }
     dialed.push_back(std::move(p));
   }
   for (uint32_t peer : peers) {
     if (peer > me) continue;
-    Pending p{peer, -1, {}};
+    Pending p{peer, true};
     for (int stream = 0; stream <= options.streams; ++stream) {
-      auto fd = listener.take({comm_id, peer, me, static_cast<uint32_t>(stream)}, deadline);
-      if (!fd.ok()) {
+      auto taken = listener.take({comm_id, peer, me, static_cast<uint32_t>(stream)}, deadline);
+      if (!taken.ok()) {
         accepted.push_back(std::move(p));
-        return fail(absl::Status(fd.status().code(),
-                                 absl::StrCat(fd.status().message(), "; peer data address ", (*addresses)[peer])));
+        return fail(absl::Status(taken.status().code(),
+                                 absl::StrCat(taken.status().message(), "; peer data address ", (*addresses)[peer])));
       }
-      (stream == 0 ? p.ctrl : p.data.emplace_back()) = *fd;
+      if (stream == 0) {
+        p.ctrl = taken->fd;
+      } else {
+        p.data.push_back(taken->fd);
+        p.proven.push_back(std::move(taken->proven));
+      }
     }
     char ack = kAck;
     ::send(p.ctrl, &ack, 1, MSG_NOSIGNAL);
@@ -193,12 +214,29 @@ absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& 
     ctx.set_pair(peer, std::move(pair));
   }
 #endif
+  // Data streams either end asked to encrypt start TLS, all of this rank's at once.
+  std::vector<TlsStart> tls;
   for (auto* list : {&dialed, &accepted}) {
     for (Pending& p : *list) {
       if (p.ctrl < 0) continue;  // Runs over ibverbs.
       set_nonblocking(p.ctrl);
-      for (int fd : p.data) set_nonblocking(fd);
-      ctx.set_pair(p.peer, std::make_unique<TcpPair>(p.peer, p.ctrl, std::move(p.data), addresses));
+      for (size_t i = 0; i < p.data.size(); ++i) {
+        set_nonblocking(p.data[i]);
+        if (p.proven[i].tls) tls.push_back({p.data[i], p.accepted, p.proven[i].tls_key, nullptr});
+      }
+    }
+  }
+  if (absl::Status started = start_tls(tls, deadline); !started.ok()) return fail(started);
+  auto next_tls = tls.begin();
+  for (auto* list : {&dialed, &accepted}) {
+    for (Pending& p : *list) {
+      if (p.ctrl < 0) continue;
+      std::vector<std::unique_ptr<TlsStream>> encrypted(p.data.size());
+      for (size_t i = 0; i < p.data.size(); ++i) {
+        if (p.proven[i].tls) encrypted[i] = std::move((next_tls++)->stream);
+      }
+      ctx.set_pair(p.peer, std::make_unique<TcpPair>(p.peer, p.ctrl, std::move(p.data),
+                                                     std::move(encrypted), addresses));
       p.ctrl = -1;
       p.data.clear();
     }
