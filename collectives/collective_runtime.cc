@@ -1,5 +1,7 @@
 #include "collectives/collective_runtime.h"
 
+#include "net/host_port.h"
+
 #include <pthread.h>
 #include <sched.h>
 
@@ -246,8 +248,9 @@ absl::Status CollectiveRuntime::start(const std::string& listen_host, int port,
 
 std::string CollectiveRuntime::data_address() const {
   const std::string bound = listener_.address();
-  if (advertised_host_.empty()) return bound;
-  return advertised_host_ + bound.substr(bound.rfind(':'));
+  absl::StatusOr<net::HostPort> parsed = net::parse_host_port(bound);
+  if (advertised_host_.empty() || !parsed.ok()) return bound;
+  return net::join_host_port(advertised_host_, parsed->port);
 }
 
 absl::Status CollectiveRuntime::join(const tgrack::v1::JoinCommunicatorRequest& request) {

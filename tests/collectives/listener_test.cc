@@ -3,8 +3,8 @@
 // at their timeouts, too many handshakes or connections at once are refused while those
 // held go on, a peer without the communicator's secret is refused and counted, a listener
 // without it is refused by the dialer, a proof that arrives before its secret waits for it,
-// every connection it gives up is closed (no descriptor left behind), and out of
-// descriptors it closes what it cannot take and recovers.
+// it listens on IPv6 too, every connection it gives up is closed (no descriptor left
+// behind), and out of descriptors it closes what it cannot take and recovers.
 #include "collectives/transport/tcp/listener.h"
 
 #include <unistd.h>
@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "collectives/transport/tcp/handshake.h"
+#include "net/sockets.h"
 #include "raw_socket.h"
 
 namespace tg::coll::tcp {
@@ -248,6 +249,21 @@ TEST(DataListener, TheDialerRefusesAListenerWithoutTheSecret) {
   }
   impostor.join();
   ::close(server);
+}
+
+TEST(DataListener, ListensAndIsReachedOnIPv6Loopback) {
+  Listener listener;
+  ASSERT_TRUE(listener.start("::1", 0, 0).ok());
+  listener.expect("comm-i", kSecret);
+  absl::StatusOr<net::HostPort> address = net::parse_host_port(listener.address());
+  ASSERT_TRUE(address.ok()) << listener.address() << ": " << address.status();
+  EXPECT_EQ(address->host, "::1");
+  absl::StatusOr<net::UniqueFd> dialed = net::dial_tcp(*address, Clock::now() + 10s);
+  ASSERT_TRUE(dialed.ok()) << dialed.status();
+  ASSERT_TRUE(dialer_handshake(dialed->get(), {"comm-i", 0, 1, 0}, kSecret, Clock::now() + 10s).ok());
+  auto taken = listener.take({"comm-i", 0, 1, 0}, Clock::now() + 5s);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ::close(taken->fd);
 }
 
 }  // namespace

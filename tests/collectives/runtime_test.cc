@@ -59,6 +59,18 @@ std::vector<decltype(std::declval<F>()(std::declval<Daemon&>()))> on_all(std::ve
   return out;
 }
 
+// A checked f32 sum all-reduce of `count` elements on `comm`.
+tgrack::v1::RunCollectiveRequest checked_sum(const std::string& comm, uint64_t count) {
+  tgrack::v1::RunCollectiveRequest req;
+  req.set_comm_id(comm);
+  req.set_kind(tgrack::v1::COLLECTIVE_ALL_REDUCE);
+  req.set_dtype(tgrack::v1::DTYPE_F32);
+  req.set_op(tgrack::v1::REDUCE_OP_SUM);
+  req.set_count(count);
+  req.set_check(true);
+  return req;
+}
+
 TEST(CollectiveRuntimeTest, EveryCollectiveVerifiesAcrossAndWithinDaemons) {
   Daemon a("nodeA", 2), b("nodeB", 2);
   tgrack::v1::JoinCommunicatorRequest join;
@@ -254,13 +266,7 @@ TEST(CollectiveRuntimeTest, AConnectionWithoutTheSecretIsRefusedAndTheCollective
   for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->join(join); })) ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(refused.get().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(b.runtime->data_connections().unauthenticated, 1u);
-  tgrack::v1::RunCollectiveRequest req;
-  req.set_comm_id("c6");
-  req.set_kind(tgrack::v1::COLLECTIVE_ALL_REDUCE);
-  req.set_dtype(tgrack::v1::DTYPE_F32);
-  req.set_op(tgrack::v1::REDUCE_OP_SUM);
-  req.set_count(4099);
-  req.set_check(true);
+  const tgrack::v1::RunCollectiveRequest req = checked_sum("c6", 4099);
   for (auto& reply : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->run(req); })) {
     ASSERT_TRUE(reply.ok()) << reply.status();
     ASSERT_EQ(reply->results_size(), 1);
@@ -292,14 +298,8 @@ TEST(CollectiveRuntimeTest, EncryptedDataConnectionsCarryCheckedCollectives) {
   *join.mutable_spec() = spec_over("c8", {{&a, "nodeA"}, {&b, "nodeB"}}, 2);
   for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->join(join); })) ASSERT_TRUE(s.ok()) << s;
   for (uint64_t count : {uint64_t{7}, uint64_t{1} << 20}) {  // One stream, then striped.
-    tgrack::v1::RunCollectiveRequest req;
-    req.set_comm_id("c8");
-    req.set_kind(tgrack::v1::COLLECTIVE_ALL_REDUCE);
-    req.set_dtype(tgrack::v1::DTYPE_F32);
-    req.set_op(tgrack::v1::REDUCE_OP_SUM);
-    req.set_count(count);
+    tgrack::v1::RunCollectiveRequest req = checked_sum("c8", count);
     req.set_iters(2);
-    req.set_check(true);
     req.set_in_place(count > 7);
     for (auto& reply : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->run(req); })) {
       ASSERT_TRUE(reply.ok()) << reply.status();

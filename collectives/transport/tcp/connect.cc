@@ -1,7 +1,6 @@
 #include "collectives/transport/tcp/connect.h"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +14,8 @@
 #include "collectives/transport/tcp/handshake.h"
 #include "collectives/transport/tcp/pair.h"
 #include "collectives/transport/tcp/tls_stream.h"
+#include "net/host_port.h"
+#include "net/sockets.h"
 #ifdef TG_HAVE_IBVERBS
 #include "collectives/transport/ibverbs/pair.h"
 #endif
@@ -35,56 +36,29 @@ void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NON
 // retried while refused, and while the listener closes it before accepting (its daemon may
 // not have joined the communicator yet).
 absl::StatusOr<Claimed> dial(const std::string& address, const Handshake& hello,
-                         std::string_view secret, int buffer_bytes,
-                         std::chrono::steady_clock::time_point deadline) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) return absl::InvalidArgumentError(absl::StrCat("bad data address '", address, "'"));
-  std::string host = address.substr(0, colon), port = address.substr(colon + 1);
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot resolve ", address, ": ", gai_strerror(rc)));
-  }
+                             std::string_view secret, int buffer_bytes,
+                             std::chrono::steady_clock::time_point deadline) {
+  absl::StatusOr<net::HostPort> peer = net::parse_host_port(address);
+  if (!peer.ok()) return peer.status();
   std::string last_error = "timed out";
   auto backoff = std::chrono::milliseconds(5);
   while (true) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    tune_socket(fd, buffer_bytes);
-    int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd pfd{fd, POLLOUT, 0};
-      if (::poll(&pfd, 1, remaining_ms(deadline)) == 1) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        rc = err == 0 ? 0 : -1;
-        errno = err;
-      } else {
-        errno = ETIMEDOUT;
-      }
-    }
-    last_error = std::strerror(errno);
-    if (rc == 0) {
-      absl::StatusOr<Proven> proven = dialer_handshake(fd, hello, secret, deadline);
-      if (proven.ok()) {
-        ::freeaddrinfo(res);
-        return Claimed{fd, std::move(*proven)};
-      }
+    absl::StatusOr<net::UniqueFd> fd =
+        net::dial_tcp(*peer, deadline, [&](int fd) { tune_socket(fd, buffer_bytes); });
+    if (fd.ok()) {
+      absl::StatusOr<Proven> proven = dialer_handshake(fd->get(), hello, secret, deadline);
+      if (proven.ok()) return Claimed{fd->release(), std::move(*proven)};
       last_error = std::string(proven.status().message());
       if (proven.status().code() == absl::StatusCode::kUnauthenticated) {
-        ::close(fd);
-        ::freeaddrinfo(res);
         return absl::UnauthenticatedError(absl::StrCat(address, ": ", last_error));
       }
+    } else {
+      last_error = std::string(fd.status().message());
     }
-    ::close(fd);
     if (std::chrono::steady_clock::now() + backoff >= deadline) break;
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
   }
-  ::freeaddrinfo(res);
   return absl::DeadlineExceededError(absl::StrCat("cannot connect to ", address, ": ", last_error));
 }
 

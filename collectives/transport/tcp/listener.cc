@@ -64,48 +64,34 @@ void tune_socket(int fd, int buffer_bytes) {
 Listener::~Listener() {
   if (thread_.joinable()) {
     stopping_ = true;
-    char c = 'x';
-    [[maybe_unused]] ssize_t n = ::write(wake_[1], &c, 1);
+    wake_.notify();
     thread_.join();
   }
-  for (int fd : {listen_fd_, wake_[0], wake_[1]}) {
-    if (fd >= 0) ::close(fd);
-  }
+  if (listen_fd_ >= 0) ::close(listen_fd_);
   for (auto& [fd, incoming] : incoming_) ::close(fd);
   for (auto& [key, unclaimed] : waiting_) ::close(unclaimed.connection.fd);
 }
 
 absl::Status Listener::start(const std::string& host, int port, int socket_buffer_bytes) {
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  const std::string bind_host = host.empty() ? "0.0.0.0" : host;
-  if (int rc = ::getaddrinfo(bind_host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("data plane: cannot resolve '", bind_host, "': ", gai_strerror(rc)));
+  const std::string shown_address = net::join_host_port(host.empty() ? "0.0.0.0" : host, port);
+  absl::StatusOr<net::UniqueFd> listening =
+      net::listen_tcp({host, port}, 1024, [&](int fd) {
+        int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        tune_socket(fd, socket_buffer_bytes);
+      });
+  if (!listening.ok()) {
+    return absl::Status(listening.status().code(),
+                        absl::StrCat("data plane: cannot listen on ", shown_address, ": ",
+                                     listening.status().message()));
   }
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  tune_socket(listen_fd_, socket_buffer_bytes);
-  int rc = ::bind(listen_fd_, res->ai_addr, res->ai_addrlen);
-  ::freeaddrinfo(res);
-  if (rc != 0 || ::listen(listen_fd_, 1024) != 0) {
-    return absl::UnavailableError(absl::StrCat("data plane: cannot listen on ", bind_host, ":", port,
-                                               ": ", bind_failure_reason(port, errno)));
-  }
-  sockaddr_in bound{};
-  socklen_t len = sizeof(bound);
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  listen_fd_ = listening->release();
   std::string shown = host;
   if (host.empty() || host == "0.0.0.0") {  // Peers dial the host name.
     char name[256] = {};
     shown = ::gethostname(name, sizeof(name) - 1) == 0 ? name : "127.0.0.1";
   }
-  address_ = absl::StrCat(shown, ":", ntohs(bound.sin_port));
-  if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) return absl::InternalError("data plane: pipe failed");
+  address_ = net::join_host_port(shown, net::bound_port(listen_fd_));
   thread_ = std::thread([this] { run(); });
   return absl::OkStatus();
 }
@@ -114,7 +100,7 @@ void Listener::run() {
   std::vector<pollfd> watched;
   Clock::time_point next_expiry = Clock::time_point::max();
   while (true) {
-    watched.assign({{wake_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}});
+    watched.assign({{wake_.fd(), POLLIN, 0}, {listen_fd_, POLLIN, 0}});
     for (const auto& [fd, incoming] : incoming_) {
       // A complete proof waits for its secret, not for the peer.
       if (incoming.proof.size() < kProofBytes) watched.push_back({fd, POLLIN, 0});
@@ -122,9 +108,7 @@ void Listener::run() {
     const int timeout = next_expiry == Clock::time_point::max() ? -1 : millis_until(next_expiry);
     if (::poll(watched.data(), watched.size(), timeout) < 0 && errno != EINTR) return;
     if (watched[0].revents != 0) {
-      char drained[64];
-      while (::read(wake_[0], drained, sizeof(drained)) > 0) {
-      }
+      wake_.drain();
       if (stopping_) return;
       for (auto it = incoming_.begin(); it != incoming_.end();) {  // A secret may have come.
         auto next = std::next(it);
@@ -167,7 +151,7 @@ void Listener::run() {
       } else if (accepted.fd >= 0) {
         incoming_[accepted.fd] = Incoming{Clock::now() + limits_.handshake_timeout, {}, {}, {}};
       } else if (accepted.pause.count() > 0) {
-        pause_unless_woken(wake_[0], accepted.pause);  // A secret's byte ends it early too.
+        pause_unless_woken(wake_.fd(), accepted.pause);  // A new secret ends it early too.
         if (stopping_) return;
       }
     }
@@ -309,8 +293,7 @@ void Listener::expect(const std::string& comm_id, std::string secret) {
     std::lock_guard<std::mutex> lock(mu_);
     secrets_[comm_id] = std::move(secret);
   }
-  char c = 'x';
-  [[maybe_unused]] ssize_t n = ::write(wake_[1], &c, 1);  // Full pipe: already woken.
+  wake_.notify();
 }
 
 ListenerCounters Listener::counters() const {

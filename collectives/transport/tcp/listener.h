@@ -30,6 +30,7 @@
 
 #include "accept_guard.h"
 #include "collectives/transport/tcp/handshake.h"
+#include "net/sockets.h"
 
 namespace tg::coll::tcp {
 
@@ -116,7 +117,7 @@ class Listener {
   const ListenerLimits limits_;
   AcceptGuard accept_guard_;  // Holds its reserve descriptor from construction on.
   int listen_fd_ = -1;
-  int wake_[2] = {-1, -1};  // A byte wakes the thread: a secret arrived, or stopping_.
+  net::StopFd wake_;  // Wakes the thread: a secret arrived, or stopping_.
   std::atomic<bool> stopping_{false};
   std::string address_;
   std::thread thread_;
