@@ -70,6 +70,8 @@ def main(out):
         print(f"One loopback TCP stream (iperf3, median): {link:.2f} GB/s\n")
     for n in (2, 4):
         tcp, local = load_ours(out, f"tcp_w{n}"), load_ours(out, f"local_w{n}")
+        if not tcp and not local:
+            continue
         print(f"## {n} ranks\n")
         print("| size | ours tcp | time us | Gloo | OpenMPI-TCP | ours/best TCP peer | ours local | OpenMPI-shm | ours/shm | #wrong |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

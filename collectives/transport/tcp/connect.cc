@@ -32,12 +32,15 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// A connection to host:port that has completed the handshake for `hello` by `deadline`;
-// retried while refused, and while the listener closes it before accepting (its daemon may
-// not have joined the communicator yet).
-absl::StatusOr<Claimed> dial(const std::string& address, const Handshake& hello,
-                             std::string_view secret, int buffer_bytes,
-                             std::chrono::steady_clock::time_point deadline) {
+// A connection to `address` that has sent its hello and proof by `deadline`; retried
+// while refused.
+struct Dialed {
+  int fd = -1;
+  DialerProof sent;
+};
+absl::StatusOr<Dialed> dial(const std::string& address, const Handshake& hello,
+                            std::string_view secret, int buffer_bytes,
+                            std::chrono::steady_clock::time_point deadline) {
   absl::StatusOr<net::HostPort> peer = net::parse_host_port(address);
   if (!peer.ok()) return peer.status();
   std::string last_error = "timed out";
@@ -46,12 +49,9 @@ absl::StatusOr<Claimed> dial(const std::string& address, const Handshake& hello,
     absl::StatusOr<net::UniqueFd> fd =
         net::dial_tcp(*peer, deadline, [&](int fd) { tune_socket(fd, buffer_bytes); });
     if (fd.ok()) {
-      absl::StatusOr<Proven> proven = dialer_handshake(fd->get(), hello, secret, deadline);
-      if (proven.ok()) return Claimed{fd->release(), std::move(*proven)};
-      last_error = std::string(proven.status().message());
-      if (proven.status().code() == absl::StatusCode::kUnauthenticated) {
-        return absl::UnauthenticatedError(absl::StrCat(address, ": ", last_error));
-      }
+      absl::StatusOr<DialerProof> sent = dialer_prove(fd->get(), hello, secret, deadline);
+      if (sent.ok()) return Dialed{fd->release(), std::move(*sent)};
+      last_error = std::string(sent.status().message());
     } else {
       last_error = std::string(fd.status().message());
     }
@@ -60,6 +60,26 @@ absl::StatusOr<Claimed> dial(const std::string& address, const Handshake& hello,
     backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
   }
   return absl::DeadlineExceededError(absl::StrCat("cannot connect to ", address, ": ", last_error));
+}
+
+// The listener's verdict on `dialed`; dialed again while the listener closes the connection
+// before accepting (its daemon had not joined the communicator within its handshake time).
+absl::StatusOr<Claimed> accepted_by_listener(const std::string& address, const Handshake& hello,
+                                             std::string_view secret, int buffer_bytes,
+                                             Dialed dialed,
+                                             std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    absl::StatusOr<Proven> proven = dialer_verdict(dialed.fd, hello, secret, dialed.sent, deadline);
+    if (proven.ok()) return Claimed{dialed.fd, std::move(*proven)};
+    ::close(dialed.fd);
+    if (proven.status().code() != absl::StatusCode::kUnavailable) {
+      return absl::Status(proven.status().code(),
+                          absl::StrCat(address, ": ", proven.status().message()));
+    }
+    absl::StatusOr<Dialed> again = dial(address, hello, secret, buffer_bytes, deadline);
+    if (!again.ok()) return again.status();
+    dialed = std::move(*again);
+  }
 }
 
 struct Pending {
@@ -94,28 +114,54 @@ absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& 
   };
   if (absl::Status s = check_secret(comm_id, secret); !s.ok()) return fail(s);
   listener.expect(comm_id, std::string(secret));
-  // Dial every higher peer first: a dial waits only until the peer's daemon knows the
-  // secret, which it learns as its ranks start here, never on a dial; no cycle can form.
+  // Dial every higher peer first, sending hellos and proofs to all before waiting for any
+  // verdict: a verdict waits until the peer's daemon knows the secret, and a peer that never
+  // joins must not keep this rank from reaching the others (they name the missing rank).
+  std::vector<std::vector<Dialed>> proofs;
+  auto hello_for = [&](uint32_t peer, int stream) {
+    return Handshake{comm_id, me, peer, static_cast<uint32_t>(stream), options.tls};
+  };
   for (uint32_t peer : peers) {
     if (peer < me) continue;
     Pending p{peer, false};
+    proofs.emplace_back();
     for (int stream = 0; stream <= options.streams; ++stream) {
-      auto dialed_one = dial((*addresses)[peer],
-                             {comm_id, me, peer, static_cast<uint32_t>(stream), options.tls},
-                             secret, options.socket_buffer_bytes, deadline);
+      auto dialed_one = dial((*addresses)[peer], hello_for(peer, stream), secret,
+                             options.socket_buffer_bytes, deadline);
       if (!dialed_one.ok()) {
-        dialed.push_back(std::move(p));
+        for (auto& list : proofs) {
+          for (Dialed& d : list) ::close(d.fd);
+        }
         return fail(absl::Status(dialed_one.status().code(),
                                  absl::StrCat("peer rank ", peer, ": ", dialed_one.status().message())));
       }
-      if (stream == 0) {
-        p.ctrl = dialed_one->fd;
-      } else {
-        p.data.push_back(dialed_one->fd);
-        p.proven.push_back(std::move(dialed_one->proven));
-      }
+      proofs.back().push_back(std::move(*dialed_one));
     }
     dialed.push_back(std::move(p));
+  }
+  for (size_t i = 0; i < dialed.size(); ++i) {
+    Pending& p = dialed[i];
+    for (int stream = 0; stream <= options.streams; ++stream) {
+      Dialed& sent = proofs[i][stream];
+      auto verdict = accepted_by_listener((*addresses)[p.peer], hello_for(p.peer, stream), secret,
+                                          options.socket_buffer_bytes, std::move(sent), deadline);
+      sent.fd = -1;
+      if (!verdict.ok()) {
+        for (auto& list : proofs) {
+          for (Dialed& d : list) {
+            if (d.fd >= 0) ::close(d.fd);
+          }
+        }
+        return fail(absl::Status(verdict.status().code(),
+                                 absl::StrCat("peer rank ", p.peer, ": ", verdict.status().message())));
+      }
+      if (stream == 0) {
+        p.ctrl = verdict->fd;
+      } else {
+        p.data.push_back(verdict->fd);
+        p.proven.push_back(std::move(verdict->proven));
+      }
+    }
   }
   for (uint32_t peer : peers) {
     if (peer > me) continue;

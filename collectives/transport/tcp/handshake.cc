@@ -158,28 +158,43 @@ bool same_proof(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-absl::StatusOr<Proven> dialer_handshake(int fd, const Handshake& handshake,
-                                        std::string_view secret,
-                                        std::chrono::steady_clock::time_point deadline) {
+absl::StatusOr<DialerProof> dialer_prove(int fd, const Handshake& handshake,
+                                         std::string_view secret,
+                                         std::chrono::steady_clock::time_point deadline) {
   absl::StatusOr<std::string> nonce = random_bytes(kNonceBytes);
   if (!nonce.ok()) return nonce.status();
-  const std::string hello = encode_hello(handshake, *nonce);
+  DialerProof sent{encode_hello(handshake, *nonce), ""};
   const auto closed = [] {
     return absl::UnavailableError(absl::StrCat("the connection failed during the handshake: ",
                                                std::strerror(errno)));
   };
-  if (!send_all(fd, hello, deadline)) return closed();
+  if (!send_all(fd, sent.hello, deadline)) return closed();
   absl::StatusOr<std::string> reply = receive(fd, kReplyBytes, deadline);
   if (!reply.ok()) return reply.status();
-  if (!send_all(fd, dialer_proof(secret, hello, *reply), deadline)) return closed();
+  sent.reply = std::move(*reply);
+  if (!send_all(fd, dialer_proof(secret, sent.hello, sent.reply), deadline)) return closed();
+  return sent;
+}
+
+absl::StatusOr<Proven> dialer_verdict(int fd, const Handshake& handshake, std::string_view secret,
+                                      const DialerProof& sent,
+                                      std::chrono::steady_clock::time_point deadline) {
   absl::StatusOr<std::string> theirs = receive(fd, kProofBytes, deadline);
   if (!theirs.ok()) return theirs.status();
-  if (!same_proof(*theirs, listener_proof(secret, hello, *reply))) {
+  if (!same_proof(*theirs, listener_proof(secret, sent.hello, sent.reply))) {
     return absl::UnauthenticatedError(absl::StrCat(
         "the listener does not hold the secret of communicator ", handshake.comm_id,
         ": its proof does not verify"));
   }
-  return decide(secret, hello, *reply);
+  return decide(secret, sent.hello, sent.reply);
+}
+
+absl::StatusOr<Proven> dialer_handshake(int fd, const Handshake& handshake,
+                                        std::string_view secret,
+                                        std::chrono::steady_clock::time_point deadline) {
+  absl::StatusOr<DialerProof> sent = dialer_prove(fd, handshake, secret, deadline);
+  if (!sent.ok()) return sent.status();
+  return dialer_verdict(fd, handshake, secret, *sent, deadline);
 }
 
 }  // namespace tg::coll::tcp

@@ -85,5 +85,18 @@ bool same_proof(std::string_view a, std::string_view b);
 absl::StatusOr<Proven> dialer_handshake(int fd, const Handshake& handshake,
                                         std::string_view secret,
                                         std::chrono::steady_clock::time_point deadline);
+// The same in two steps, so that a rank can send its proofs to every peer before it waits
+// for any peer's answer: dialer_prove sends the hello and the proof (it waits only for the
+// listener's reply, which comes at once), dialer_verdict checks the listener's proof.
+struct DialerProof {
+  std::string hello;
+  std::string reply;
+};
+absl::StatusOr<DialerProof> dialer_prove(int fd, const Handshake& handshake,
+                                         std::string_view secret,
+                                         std::chrono::steady_clock::time_point deadline);
+absl::StatusOr<Proven> dialer_verdict(int fd, const Handshake& handshake, std::string_view secret,
+                                      const DialerProof& sent,
+                                      std::chrono::steady_clock::time_point deadline);
 
 }  // namespace tg::coll::tcp
