@@ -2,7 +2,7 @@
 # Starts a loopback pool for benchmarks: tgcontroller and DAEMONS tgd with DEVICES cpu devices
 # each, runs the given command with TGRACK_CONTROLLER set, then stops everything it started.
 # The pool speaks mutual TLS (certificates from tgctl certs init; the command gets TGRACK_TLS_*),
-# or plain text when TGRACK_INSECURE=1.
+# or plain text when TGRACK_INSECURE=1. TGD_ARGS holds extra tgd flags (e.g. --data-tls).
 #   bench/pool.sh BIN_DIR DAEMONS DEVICES -- COMMAND...
 set -euo pipefail
 bin=$1 daemons=$2 devices=$3
@@ -65,7 +65,8 @@ export TGRACK_TOKEN_FILE=$work/admin-token  # The command runs as the pool's adm
 for i in $(seq "$daemons"); do
   start "node$i" "$bin/daemon/tgd" --controller "$TGRACK_CONTROLLER" --listen 127.0.0.1:0 \
     --data-listen 127.0.0.1:0 --cpu-devices "$devices" --device-memory 2G --worker-threads 1 \
-    --state-dir "$work/node$i" --name "node$i" --port-file "$work/node$i.port" $(tls "node$i")
+    --state-dir "$work/node$i" --name "node$i" --port-file "$work/node$i.port" $(tls "node$i") \
+    ${TGD_ARGS:-}
   wait_port_file "$work/node$i.port" >/dev/null
 done
 for _ in $(seq 200); do

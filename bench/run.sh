@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Side-by-side all-reduce benchmark: the peers from ../shared/anchors (PyTorch's Gloo backend,
 # OpenMPI over TCP and over shared memory, the iperf3 loopback limit) and tgrack's own
-# `tgctl bench allreduce` on a loopback pool — 2 and 4 ranks across daemons (tcp) and within
-# one daemon (local copies) — in one run, then one table with ours/theirs per size.
-#   bench/run.sh OUTDIR [MAX_BYTES]        (about 10 minutes; installs the peers if missing)
+# `tgctl bench allreduce` on a loopback pool — 2 and 4 ranks across daemons (tcp, and tcp
+# encrypted with tgd --data-tls) and within one daemon (local copies) — in one run, then one
+# table with ours/theirs per size and the cost of encryption.
+#   bench/run.sh OUTDIR [MAX_BYTES]        (about 15 minutes; installs the peers if missing)
 # Environment: ANCHORS (peer harness dir), BUILD_DIR (default build-bench), SKIP_PEERS=1 to
-# reuse OUTDIR/anchors from an earlier run.
+# reuse OUTDIR/anchors from an earlier run (or leave the peers' columns empty), ROWS to run
+# only some of tcp_w2 tls_w2 tcp_w4 tls_w4 local_w2 local_w4 (default all).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: bench/run.sh OUTDIR [MAX_BYTES]}
@@ -15,9 +17,11 @@ build=${BUILD_DIR:-$root/build-bench}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 
 need=()
-for pkg in python3-torch openmpi-bin libopenmpi-dev iperf3; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
+if [[ ${SKIP_PEERS:-0} != 1 ]]; then
+  for pkg in python3-torch openmpi-bin libopenmpi-dev iperf3; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+fi
 if [[ ${#need[@]} -gt 0 ]]; then
   echo "bench: installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >"$out/apt.log" 2>&1
@@ -31,12 +35,13 @@ if [[ ${SKIP_PEERS:-0} != 1 ]]; then
   bash "$anchors/run.sh" "$out/anchors" "$max" | tee "$out/anchors.txt"
 fi
 
-ours() {  # NAME DAEMONS DEVICES_PER_DAEMON
+ours() {  # NAME DAEMONS DEVICES_PER_DAEMON [TGD_FLAGS]
   # Iterations per size as the peers' harness (mpi_bench.c) uses them, and the median of 3
   # trials as both peers report.
-  local name=$1 daemons=$2 devices=$3
+  local name=$1 daemons=$2 devices=$3 flags=${4:-}
+  [[ " ${ROWS:-$name} " == *" $name "* ]] || return 0
   echo "bench: tgrack $name"
-  "$root/bench/pool.sh" "$build" "$daemons" "$devices" -- bash -c "
+  TGD_ARGS=$flags "$root/bench/pool.sh" "$build" "$daemons" "$devices" -- bash -c "
     band() { # PART MIN MAX ITERS WARMUP
       [[ \$2 -gt $max ]] && return 0
       '$build/client/tgctl' bench allreduce --min \$2 --max \$(( \$3 < $max ? \$3 : $max )) --factor 4 \
@@ -46,7 +51,9 @@ ours() {  # NAME DAEMONS DEVICES_PER_DAEMON
       band 3 $((4 << 20)) $((16 << 20)) 20 3 && band 4 $((64 << 20)) $((1 << 40)) 10 2"
 }
 ours tcp_w2 2 1
+ours tls_w2 2 1 --data-tls
 ours tcp_w4 4 1
+ours tls_w4 4 1 --data-tls
 ours local_w2 1 2
 ours local_w4 1 4
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Builds the side-by-side table from a bench/run.sh output directory: for each rank count and
 size, tgrack's busbw across daemons (tcp) beside Gloo and OpenMPI-TCP, and within one daemon
-(local) beside OpenMPI shared memory, with the ratio ours/theirs. busbw in GB/s (1e9 B/s),
-nccl-tests factor 2(n-1)/n."""
+(local) beside OpenMPI shared memory, with the ratio ours/theirs; then the cost of encrypting
+the data plane (tgd --data-tls) beside plain tcp. busbw in GB/s (1e9 B/s), nccl-tests factor
+2(n-1)/n."""
 import glob
 import json
 import os
@@ -53,6 +54,10 @@ def fmt(x, digits=3):
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def size_label(size):
+    return f"{size // 1024} KiB" if size < (1 << 20) else f"{size >> 20} MiB"
+
+
 def ratio(a, b):
     return "-" if a is None or not b else f"{a / b:.2f}x"
 
@@ -65,6 +70,8 @@ def main(out):
         print(f"One loopback TCP stream (iperf3, median): {link:.2f} GB/s\n")
     for n in (2, 4):
         tcp, local = load_ours(out, f"tcp_w{n}"), load_ours(out, f"local_w{n}")
+        if not tcp and not local:
+            continue
         print(f"## {n} ranks\n")
         print("| size | ours tcp | time us | Gloo | OpenMPI-TCP | ours/best TCP peer | ours local | OpenMPI-shm | ours/shm | #wrong |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -77,11 +84,22 @@ def main(out):
             ours_t = t["busbw"] if t else None
             ours_l = l["busbw"] if l else None
             wrong = sum(x["wrong"] for x in (t, l) if x and x["wrong"] is not None)
-            label = f"{size // 1024} KiB" if size < (1 << 20) else f"{size >> 20} MiB"
-            print(f"| {label} | {fmt(ours_t)} | {fmt(t['time_us'] if t else None, 1)} | {fmt(g[0] if g else None)} | "
+            print(f"| {size_label(size)} | {fmt(ours_t)} | {fmt(t['time_us'] if t else None, 1)} | {fmt(g[0] if g else None)} | "
                   f"{fmt(mt[0] if mt else None)} | {ratio(ours_t, best)} | {fmt(ours_l)} | "
                   f"{fmt(ms[0] if ms else None)} | {ratio(ours_l, ms[0] if ms else None)} | {wrong} |")
         print()
+        tls = load_ours(out, f"tls_w{n}")
+        if tls:
+            print(f"### {n} ranks across daemons: data plane plain and encrypted (--data-tls)\n")
+            print("| size | time us | busbw tcp | time us --data-tls | busbw --data-tls | tls/tcp | #wrong |")
+            print("|---:|---:|---:|---:|---:|---:|---:|")
+            for size in sorted(set(tcp) | set(tls)):
+                t, e = tcp.get(size), tls.get(size)
+                wrong = sum(x["wrong"] for x in (t, e) if x and x["wrong"] is not None)
+                print(f"| {size_label(size)} | {fmt(t['time_us'] if t else None, 1)} | {fmt(t['busbw'] if t else None)} | "
+                      f"{fmt(e['time_us'] if e else None, 1)} | {fmt(e['busbw'] if e else None)} | "
+                      f"{ratio(e['busbw'] if e else None, t['busbw'] if t else None)} | {wrong} |")
+            print()
         if link and n == 2:
             big = [tcp[s]["busbw"] for s in tcp if s >= (16 << 20)]
             if big:

@@ -1,5 +1,7 @@
 #include "collectives/collective_runtime.h"
 
+#include "net/host_port.h"
+
 #include <pthread.h>
 #include <sched.h>
 
@@ -231,7 +233,10 @@ absl::Status run_rank(Communicator& comm, Device* device, const Job& job, tgrack
 
 CollectiveRuntime::CollectiveRuntime(std::string node_name, std::vector<Device*> local_devices,
                                      CommOptions options)
-    : node_name_(std::move(node_name)), devices_(std::move(local_devices)), options_(options) {}
+    : node_name_(std::move(node_name)),
+      devices_(std::move(local_devices)),
+      options_(options),
+      listener_(options.tcp.listener) {}
 
 CollectiveRuntime::~CollectiveRuntime() = default;
 
@@ -243,8 +248,9 @@ absl::Status CollectiveRuntime::start(const std::string& listen_host, int port,
 
 std::string CollectiveRuntime::data_address() const {
   const std::string bound = listener_.address();
-  if (advertised_host_.empty()) return bound;
-  return advertised_host_ + bound.substr(bound.rfind(':'));
+  absl::StatusOr<net::HostPort> parsed = net::parse_host_port(bound);
+  if (advertised_host_.empty() || !parsed.ok()) return bound;
+  return net::join_host_port(advertised_host_, parsed->port);
 }
 
 absl::Status CollectiveRuntime::join(const tgrack::v1::JoinCommunicatorRequest& request) {

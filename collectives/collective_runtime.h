@@ -71,6 +71,8 @@ class CollectiveRuntime {
   // The flight records of this daemon's ranks of `comm_id`, or of every communicator for
   // "". NOT_FOUND naming the node for an unknown id.
   absl::StatusOr<tgrack::v1::GetFlightRecordsReply> flight_records(const std::string& comm_id) const;
+  // What the data-plane listener refused and holds (tcp::ListenerCounters).
+  tcp::ListenerCounters data_connections() const { return listener_.counters(); }
   // run() calls in progress or waiting on communicator `comm_id` (0 when unknown).
   int runs_in_progress(const std::string& comm_id) const;
 

@@ -137,8 +137,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
   }
   absl::Status remote_status;
   if (!remote_peers.empty()) {
-    remote_status = tcp::connect_pairs(*comm->ctx_, *listener, spec.comm_id(), addresses, remote_peers,
-                                       opts.tcp, deadline);
+    remote_status = tcp::connect_pairs(*comm->ctx_, *listener, spec.comm_id(), spec.secret(),
+                                       addresses, remote_peers, opts.tcp, deadline);
   }
   if (local_join.joinable()) local_join.join();
   if (!local_status.ok()) {

@@ -13,6 +13,7 @@
 #include "collectives/communicator.h"
 #include "collectives/flight_trace.h"
 #include "collectives/link_requirement.h"
+#include "collectives/transport/tcp/handshake.h"
 #include "net/rpc.h"
 
 namespace tg::coll {
@@ -105,9 +106,12 @@ absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
     }
   }
   if (absl::Status s = check_required_link(devices, up, request.require_link()); !s.ok()) return s;
+  absl::StatusOr<std::string> secret = tcp::new_secret();
+  if (!secret.ok()) return secret.status();
   {
     std::lock_guard<std::mutex> lock(mu_);
     spec.set_comm_id(absl::StrCat("comm-", next_id_++, "-", std::random_device{}() % 100000));
+    spec.set_secret(*secret);
     comm.spec = spec;
     comms_[spec.comm_id()] = comm;
   }
@@ -127,6 +131,7 @@ absl::StatusOr<tgrack::v1::CommunicatorSpec> CollectiveCoordinator::create(
     return absl::Status(statuses[0].ok() ? absl::StatusCode::kUnavailable : statuses[0].code(),
                         absl::StrCat("creating communicator ", spec.comm_id(), " failed: ", absl::StrJoin(errors, "; ")));
   }
+  spec.clear_secret();  // Only the daemons of its ranks hold it.
   return spec;
 }
 

@@ -34,6 +34,8 @@ class CollectiveCoordinator {
   // a channel from make_channel).
   explicit CollectiveCoordinator(NodeLister nodes, StubFactory stubs = {});
 
+  // Draws the communicator's data-plane secret and has every daemon of its ranks join it;
+  // the spec returned leaves the secret out (it may reach a client).
   absl::StatusOr<tgrack::v1::CommunicatorSpec> create(const tgrack::v1::CreateCommunicatorRequest& request);
   // Runs on every daemon of the communicator; results sorted by rank. Fails with the first
   // daemon error, prefixed with its node name.

@@ -26,6 +26,7 @@
 #include "devices/topology/topology_proto.h"
 #include "devices/units.h"
 #include "net/advertised_address.h"
+#include "net/host_port.h"
 #include "daemon/daemon_addresses.h"
 #include "net/rpc.h"
 
@@ -148,6 +149,9 @@ absl::Status Daemon::start() {
   }
   if (!config_.health_probe.empty()) probe_thread_ = std::thread([this] { probe_loop(); });
   coll::CommOptions comm_options;
+  comm_options.tcp.listener.max_connections = config_.max_data_connections;
+  comm_options.tcp.tls = config_.data_tls;
+  comm_options.tcp.listener.require_tls = config_.data_tls;
   // Default cpu links say nothing measured: the cost model keeps its own local figures.
   if (links_source_ != "default") comm_options.links = links_;
   comm_options.stall_after = config_.collective_stall_after;
@@ -158,11 +162,12 @@ absl::Status Daemon::start() {
                                report.peer_device);
   };
   collectives_ = std::make_unique<coll::CollectiveRuntime>(config_.name, devices(), comm_options);
-  const std::string& data_listen = addresses->data_listen;
-  const size_t colon = data_listen.rfind(':');
-  if (colon == std::string::npos) return absl::InvalidArgumentError("--data-listen needs HOST:PORT");
-  if (absl::Status status = collectives_->start(data_listen.substr(0, colon),
-                                                std::atoi(data_listen.c_str() + colon + 1),
+  absl::StatusOr<net::HostPort> data_listen = net::parse_host_port(addresses->data_listen);
+  if (!data_listen.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--data-listen: ", data_listen.status().message()));
+  }
+  if (absl::Status status = collectives_->start(data_listen->host, data_listen->port,
                                                 addresses->data_host);
       !status.ok()) {
     return status;
@@ -356,6 +361,11 @@ void Daemon::sample_metrics() {
     errors[{link.peer_device, link.transport}] += link.counters.errors;
   }
   for (const auto& [link, total] : errors) metrics_->link_error_total(link.first, link.second, total);
+  const coll::tcp::ListenerCounters data = collectives_->data_connections();
+  metrics_->data_connections(data.held, {{"over_limit", data.over_limit},
+                                         {"malformed", data.malformed},
+                                         {"unauthenticated", data.unauthenticated},
+                                         {"handshake_timeout", data.handshake_timeouts}});
 }
 
 absl::Status Daemon::join_collective(const tgrack::v1::JoinCommunicatorRequest& request) {

@@ -71,6 +71,11 @@ struct DaemonConfig {
   // Where the collectives data plane listens (port 0 = any); "" = the --listen host, port 0.
   // Its advertised address (daemon_addresses.h) becomes data_address unless that is set.
   std::string data_listen;
+  // Connections the data port holds at once, handshaking or waiting for their rank; more
+  // are closed at once (collectives/transport/tcp/listener.h).
+  int max_data_connections = 4096;
+  // Encrypt every data connection this daemon dials or accepts (tls_stream.h).
+  bool data_tls = false;
   // Prometheus /metrics HOST:PORT (port 0 = any); "" = metrics kept but not served.
   std::string metrics_address;
   std::string metrics_port_file;               // Where the bound metrics HOST:PORT goes.

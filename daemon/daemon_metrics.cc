@@ -172,10 +172,26 @@ DaemonMetrics::DaemonMetrics(const std::string& host)
                              .Help("Collective waits for one peer past --collective-stall-after, "
                                    "by local device and peer device")
                              .Labels({{"host", host}})
-                             .Register(endpoint_.registry())) {
+                             .Register(endpoint_.registry())),
+      data_connections_(BuildGauge()
+                            .Name("tgrack_data_connections")
+                            .Help("Connections the collectives data port holds: handshaking, or "
+                                  "authenticated and waiting for their rank")
+                            .Labels({{"host", host}})
+                            .Register(endpoint_.registry())),
+      data_refused_(BuildCounter()
+                        .Name("tgrack_data_connections_refused_total")
+                        .Help("Connections the collectives data port closed, by reason "
+                              "(over_limit, malformed, unauthenticated, handshake_timeout)")
+                        .Labels({{"host", host}})
+                        .Register(endpoint_.registry())) {
   // Series without per-event labels exist from the start, so dashboards show 0, not nothing.
   fragment_seconds_.Add({}, seconds_buckets());
   fragments_.Add({{"reason", absl::StatusCodeToString(absl::StatusCode::kOk)}});
+  data_connections_.Add({});
+  for (const char* reason : {"over_limit", "malformed", "unauthenticated", "handshake_timeout"}) {
+    data_refused_.Add({{"reason", reason}});
+  }
 }
 
 DaemonMetrics::~DaemonMetrics() = default;
@@ -281,6 +297,13 @@ void DaemonMetrics::collective_done(const std::string& kind, const std::string& 
 void DaemonMetrics::fragment_done(double seconds, absl::StatusCode reason) {
   fragment_seconds_.Add({}, seconds_buckets()).Observe(seconds);
   fragments_.Add({{"reason", absl::StatusCodeToString(reason)}}).Increment();
+}
+
+void DaemonMetrics::data_connections(uint64_t held,
+                                     const std::map<std::string, uint64_t>& refused_totals) {
+  data_connections_.Add({}).Set(static_cast<double>(held));
+  std::lock_guard<std::mutex> lock(link_totals_mu_);  // Read and raise as one step.
+  for (const auto& [reason, total] : refused_totals) raise_to(data_refused_.Add({{"reason", reason}}), total);
 }
 
 }  // namespace tg

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -95,6 +96,12 @@ class DaemonMetrics {
   // One graph fragment finished on this daemon; reason is OK on success.
   void fragment_done(double seconds, absl::StatusCode reason);
 
+  // The collectives data port: connections it holds now (handshaking or waiting for their
+  // rank: tgrack_data_connections) and the running totals of those it closed, by reason
+  // ("over_limit", "malformed", "unauthenticated", "handshake_timeout"):
+  // tgrack_data_connections_refused_total{reason} moves up to each.
+  void data_connections(uint64_t held, const std::map<std::string, uint64_t>& refused_totals);
+
  private:
   MetricsEndpoint endpoint_;
   std::mutex link_totals_mu_;
@@ -122,6 +129,8 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Histogram>& fragment_seconds_;
   prometheus::Family<prometheus::Counter>& fragments_;
   prometheus::Family<prometheus::Counter>& collective_stalls_;
+  prometheus::Family<prometheus::Gauge>& data_connections_;
+  prometheus::Family<prometheus::Counter>& data_refused_;
 };
 
 }  // namespace tg

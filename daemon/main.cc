@@ -46,6 +46,14 @@ int main(int argc, char** argv) {
                  "Collectives data plane HOST:PORT (port 0 = any; default: the --listen host, "
                  "any port)")
       ->check(tg::flags::host_port(tg::flags::kServe));
+  app.add_option("--max-data-connections", config.max_data_connections,
+                 "Connections the data plane holds at once while they handshake or wait for "
+                 "their rank; more are closed at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--data-tls", config.data_tls,
+               "Encrypt the collectives' data connections this daemon makes or accepts (TLS 1.3 "
+               "keyed by the communicator's secret)");
   app.add_option("--rack", config.rack,
                  "Rack this host stands in: hosts of one rack share a switch, racks are joined "
                  "by slower uplinks (placement and collectives use it)");

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "net/host_port.h"
+
 namespace tg {
 namespace {
 
@@ -22,8 +24,8 @@ std::string strip_brackets(std::string host) {
 }
 
 std::string port_of(const std::string& host_port) {
-  const size_t colon = host_port.rfind(':');
-  return colon == std::string::npos ? "" : host_port.substr(colon + 1);
+  absl::StatusOr<net::HostPort> parsed = net::parse_host_port(host_port);
+  return parsed.ok() ? std::to_string(parsed->port) : "";
 }
 
 bool is_loopback(const sockaddr* address) {
@@ -102,9 +104,9 @@ std::string first_interface_address() {
 }  // namespace
 
 std::string host_of(const std::string& host_port) {
-  const size_t colon = host_port.rfind(':');
-  if (colon == std::string::npos || host_port.back() == ']') return host_port;
-  return host_port.substr(0, colon);
+  absl::StatusOr<net::HostPort> parsed = net::parse_host_port(host_port);
+  if (!parsed.ok()) return host_port;  // A host alone.
+  return parsed->host.find(':') == std::string::npos ? parsed->host : "[" + parsed->host + "]";
 }
 
 bool is_wildcard_host(const std::string& host) {

@@ -46,6 +46,7 @@ tgrack::v1::CommunicatorSpec make_spec(const std::string& id, const std::vector<
   tgrack::v1::CommunicatorSpec spec;
   spec.set_comm_id(id);
   spec.set_timeout_ms(3000);
+  spec.set_secret("data-plane secret of " + id + std::string(32, '.'));  // As the controller's.
   for (Node* n : nodes) {
     auto* r = spec.add_ranks();
     r->set_rank(spec.ranks_size() - 1);

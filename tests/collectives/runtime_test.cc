@@ -1,6 +1,7 @@
 // The daemon-side runtime over cpu devices: two runtimes (daemons) with two devices each,
 // joined like the controller would, running every collective with verification.
 #include <chrono>
+#include <future>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -8,7 +9,9 @@
 #include <gtest/gtest.h>
 
 #include "collectives/collective_runtime.h"
+#include "collectives/transport/tcp/handshake.h"
 #include "devices/cpu/cpu_device.h"
+#include "raw_socket.h"
 
 namespace tg::coll {
 namespace {
@@ -17,13 +20,13 @@ struct Daemon {
   std::vector<std::unique_ptr<CpuDevice>> devices;
   std::unique_ptr<CollectiveRuntime> runtime;
 
-  Daemon(const std::string& name, int n) {
+  Daemon(const std::string& name, int n, CommOptions options = {}) {
     std::vector<Device*> raw;
     for (int i = 0; i < n; ++i) {
       devices.push_back(std::make_unique<CpuDevice>(name + "-cpu" + std::to_string(i), 1ull << 30, 1));
       raw.push_back(devices.back().get());
     }
-    runtime = std::make_unique<CollectiveRuntime>(name, raw);
+    runtime = std::make_unique<CollectiveRuntime>(name, raw, options);
     EXPECT_TRUE(runtime->start("127.0.0.1", 0).ok());
   }
 };
@@ -33,6 +36,7 @@ tgrack::v1::CommunicatorSpec spec_over(const std::string& id, std::vector<std::p
   tgrack::v1::CommunicatorSpec spec;
   spec.set_comm_id(id);
   spec.set_timeout_ms(timeout_ms);
+  spec.set_secret(tcp::new_secret().value());
   for (auto& [d, name] : daemons) {
     for (int i = 0; i < per_daemon; ++i) {
       auto* r = spec.add_ranks();
@@ -53,6 +57,18 @@ std::vector<decltype(std::declval<F>()(std::declval<Daemon&>()))> on_all(std::ve
   for (size_t i = 0; i < ds.size(); ++i) threads.emplace_back([&, i] { out[i] = fn(*ds[i]); });
   for (auto& t : threads) t.join();
   return out;
+}
+
+// A checked f32 sum all-reduce of `count` elements on `comm`.
+tgrack::v1::RunCollectiveRequest checked_sum(const std::string& comm, uint64_t count) {
+  tgrack::v1::RunCollectiveRequest req;
+  req.set_comm_id(comm);
+  req.set_kind(tgrack::v1::COLLECTIVE_ALL_REDUCE);
+  req.set_dtype(tgrack::v1::DTYPE_F32);
+  req.set_op(tgrack::v1::REDUCE_OP_SUM);
+  req.set_count(count);
+  req.set_check(true);
+  return req;
 }
 
 TEST(CollectiveRuntimeTest, EveryCollectiveVerifiesAcrossAndWithinDaemons) {
@@ -228,6 +244,71 @@ TEST(CollectiveRuntimeTest, FenceCancelsARunThatOutlivesTheDeadlineAndRefusesNew
   // Past the fence the communicator stays failed, naming the first error.
   auto after = a.runtime->run(req);
   EXPECT_NE(after.status().message().find("device reset of nodeA/0"), std::string::npos) << after.status();
+}
+
+TEST(CollectiveRuntimeTest, AConnectionWithoutTheSecretIsRefusedAndTheCollectiveCompletes) {
+  Daemon a("nodeA", 1), b("nodeB", 1);
+  tgrack::v1::JoinCommunicatorRequest join;
+  *join.mutable_spec() = spec_over("c6", {{&a, "nodeA"}, {&b, "nodeB"}}, 1);
+  // Before either daemon joins, an intruder dials nodeB as rank 0's control connection, the
+  // very connection rank 0 will make, with a secret of its own.
+  tg::testing::RawSocket intruder =
+      tg::testing::RawSocket::connect(tg::testing::port_of(b.runtime->data_address())).value();
+  auto refused = std::async(std::launch::async, [&] {
+    return tcp::dialer_handshake(intruder.fd(), {"c6", 0, 1, 0}, std::string(32, 'x'),
+                                 std::chrono::steady_clock::now() + std::chrono::seconds(10))
+        .status();
+  });
+  for (const auto by = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+       b.runtime->data_connections().held == 0 && std::chrono::steady_clock::now() < by;) {
+    std::this_thread::yield();
+  }
+  for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->join(join); })) ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(refused.get().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(b.runtime->data_connections().unauthenticated, 1u);
+  const tgrack::v1::RunCollectiveRequest req = checked_sum("c6", 4099);
+  for (auto& reply : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->run(req); })) {
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_EQ(reply->results_size(), 1);
+    EXPECT_EQ(reply->results(0).checked(), req.count());
+    EXPECT_EQ(reply->results(0).wrong(), 0u);
+  }
+}
+
+TEST(CollectiveRuntimeTest, ACommunicatorWithoutASecretIsRefusedNamingIt) {
+  Daemon a("nodeA", 1), b("nodeB", 1);
+  tgrack::v1::JoinCommunicatorRequest join;
+  *join.mutable_spec() = spec_over("c7", {{&a, "nodeA"}, {&b, "nodeB"}}, 1);
+  join.mutable_spec()->set_secret("short");
+  for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->join(join); })) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find("communicator c7 has a data-plane secret of 5 bytes"),
+              std::string::npos)
+        << s;
+  }
+}
+
+TEST(CollectiveRuntimeTest, EncryptedDataConnectionsCarryCheckedCollectives) {
+  // nodeB encrypts what it accepts (tgd --data-tls); nodeA, which dials it, does not ask.
+  CommOptions encrypting;
+  encrypting.tcp.tls = true;
+  encrypting.tcp.listener.require_tls = true;
+  Daemon a("nodeA", 2), b("nodeB", 2, encrypting);
+  tgrack::v1::JoinCommunicatorRequest join;
+  *join.mutable_spec() = spec_over("c8", {{&a, "nodeA"}, {&b, "nodeB"}}, 2);
+  for (auto& s : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->join(join); })) ASSERT_TRUE(s.ok()) << s;
+  for (uint64_t count : {uint64_t{7}, uint64_t{1} << 20}) {  // One stream, then striped.
+    tgrack::v1::RunCollectiveRequest req = checked_sum("c8", count);
+    req.set_iters(2);
+    req.set_in_place(count > 7);
+    for (auto& reply : on_all({&a, &b}, [&](Daemon& d) { return d.runtime->run(req); })) {
+      ASSERT_TRUE(reply.ok()) << reply.status();
+      for (const auto& r : reply->results()) {
+        EXPECT_EQ(r.checked(), count) << "rank " << r.rank();
+        EXPECT_EQ(r.wrong(), 0u) << "rank " << r.rank();
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <absl/status/status.h>
 
 #include "collectives/communicator.h"
+#include "collectives/transport/tcp/handshake.h"
 
 namespace tg::coll::testing {
 
@@ -49,6 +50,7 @@ class World {
     tgrack::v1::CommunicatorSpec spec;
     spec.set_comm_id(id);
     spec.set_timeout_ms(timeout_ms_);
+    spec.set_secret(tcp::new_secret().value());
     spec.set_transport(transport);
     for (uint32_t r = 0; r < size(); ++r) {
       auto* info = spec.add_ranks();

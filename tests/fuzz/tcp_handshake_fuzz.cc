@@ -1,8 +1,9 @@
-// Fuzz target: the collectives' data-plane handshake. Each input is sent, then the
-// connection closed, to a real Listener on loopback; then a well-formed handshake arrives on
-// a fresh connection and must be delivered by take(). Whatever the fuzzed peer sent, the
-// listener must stay up, must not hand out a socket for a handshake it did not fully read,
-// and must deliver a fuzzed handshake that is well formed.
+// Fuzz target: the collectives' data-plane handshake (transport/tcp/handshake.h). Each input
+// is sent, then the connection's sending half closed, to a real Listener on loopback that
+// expects the communicator the input names (when it names one) with a secret the input
+// cannot know. The listener must close the fuzzed connection promptly; it must never hand
+// out a socket for it (no input can hold a proof over the listener's fresh nonce); and it
+// must stay up: a properly proven handshake on a fresh connection is then delivered.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,7 +16,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
+#include "collectives/transport/tcp/handshake.h"
 #include "collectives/transport/tcp/listener.h"
 #include "tests/fuzz/quiet_protobuf.h"
 
@@ -24,9 +27,11 @@ namespace {
 using tg::coll::tcp::Handshake;
 using tg::coll::tcp::Listener;
 
-constexpr uint32_t kMagic = 0x31434754;  // "TGC1", as encode_handshake writes it.
-constexpr size_t kHeader = 5 * sizeof(uint32_t);
-constexpr size_t kMaxCommId = 4096;
+using tg::coll::tcp::kHelloFixedBytes;
+using tg::coll::tcp::kMaxCommIdBytes;
+using tg::coll::tcp::kProofBytes;
+
+const std::string kSecret(32, 's');
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "handshake: %s\n", what.c_str());
@@ -37,12 +42,15 @@ Listener& listener() {
   static Listener* listener = [] {
     auto* l = new Listener;
     if (absl::Status status = l->start("127.0.0.1", 0, 0); !status.ok()) fail(status.ToString());
+    l->expect("probe", kSecret);
     return l;
   }();
   return *listener;
 }
 
-int connect_and_send(const void* data, size_t size) {
+// A connection to the listener that sends `data`, then (when `finish`) closes its sending
+// half.
+int connect_and_send(const void* data, size_t size, bool finish = true) {
   const std::string address = listener().address();
   sockaddr_in peer{};
   peer.sin_family = AF_INET;
@@ -70,28 +78,30 @@ int connect_and_send(const void* data, size_t size) {
     p += n;
     size -= static_cast<size_t>(n);
   }
-  ::shutdown(fd, SHUT_WR);
+  if (finish) ::shutdown(fd, SHUT_WR);
   return fd;
 }
 
-// The handshake `data` holds when it starts with a complete, well-formed one.
+// The handshake `data` holds when it starts with a complete, well-formed hello.
 bool decode(const uint8_t* data, size_t size, Handshake& out) {
-  uint32_t fields[5];
-  if (size < kHeader) return false;
-  std::memcpy(fields, data, kHeader);
-  if (fields[0] != kMagic || fields[1] > kMaxCommId || size < kHeader + fields[1]) return false;
-  out.comm_id.assign(reinterpret_cast<const char*>(data) + kHeader, fields[1]);
-  out.from_rank = fields[2];
-  out.to_rank = fields[3];
-  out.stream = fields[4];
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const size_t hello = tg::coll::tcp::hello_size(bytes.substr(0, kHelloFixedBytes));
+  if (hello == 0 || size < hello) return false;
+  out = tg::coll::tcp::decode_hello(bytes.substr(0, hello));
   return true;
 }
 
-void take_or_fail(const Handshake& want, const char* which) {
-  absl::StatusOr<int> fd =
-      listener().take(want, std::chrono::steady_clock::now() + std::chrono::seconds(10));
-  if (!fd.ok()) fail(std::string(which) + " handshake not delivered: " + fd.status().ToString());
-  ::close(*fd);
+// Reads what the listener sends on `fd` until it closes the connection.
+void wait_closed(int fd) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  char buffer[256];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd readable{fd, POLLIN, 0};
+    if (::poll(&readable, 1, 100) <= 0) continue;
+    const ssize_t got = ::recv(fd, buffer, sizeof(buffer), 0);
+    if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) return;
+  }
+  fail("the fuzzed connection is still open after 20 s");
 }
 
 }  // namespace
@@ -102,21 +112,30 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size > kHeader + kMaxCommId + 64) return -1;
+  if (size > kHelloFixedBytes + kMaxCommIdBytes + kProofBytes + 64) return -1;
   Handshake fuzzed;
   const bool well_formed = decode(data, size, fuzzed);
   if (well_formed && fuzzed.comm_id == "probe") return -1;  // Reserved for the check below.
+  if (well_formed) listener().expect(fuzzed.comm_id, kSecret);
   const int fuzzed_fd = connect_and_send(data, size);
-
-  Handshake probe{"probe", 1, 2, 0};
-  const int probe_fd = connect_and_send(tg::coll::tcp::encode_handshake(probe).data(),
-                                        tg::coll::tcp::encode_handshake(probe).size());
-  take_or_fail(probe, "a well-formed");
+  wait_closed(fuzzed_fd);
+  ::close(fuzzed_fd);
   if (well_formed) {
-    take_or_fail(fuzzed, "the fuzzed well-formed");
+    auto leaked = listener().take(fuzzed, std::chrono::steady_clock::now());
+    if (leaked.ok()) fail("a connection that never proved the secret was delivered");
     listener().forget(fuzzed.comm_id);
   }
-  ::close(fuzzed_fd);
+
+  const Handshake probe{"probe", 1, 2, 0};
+  const int probe_fd = connect_and_send(nullptr, 0, /*finish=*/false);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  if (auto proven = tg::coll::tcp::dialer_handshake(probe_fd, probe, kSecret, deadline);
+      !proven.ok()) {
+    fail("a proven handshake failed: " + proven.status().ToString());
+  }
+  auto delivered = listener().take(probe, deadline);
+  if (!delivered.ok()) fail("a proven handshake not delivered: " + delivered.status().ToString());
+  ::close(delivered->fd);
   ::close(probe_fd);
   return 0;
 }

@@ -1,7 +1,6 @@
 #include "collectives/transport/tcp/connect.h"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +11,11 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "collectives/transport/tcp/handshake.h"
 #include "collectives/transport/tcp/pair.h"
+#include "collectives/transport/tcp/tls_stream.h"
+#include "net/host_port.h"
+#include "net/sockets.h"
 #ifdef TG_HAVE_IBVERBS
 #include "collectives/transport/ibverbs/pair.h"
 #endif
@@ -29,65 +32,62 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// A blocking-with-deadline connect to host:port that sends `hello`; retried while refused.
-absl::StatusOr<int> dial(const std::string& address, const std::string& hello, int buffer_bytes,
-                         std::chrono::steady_clock::time_point deadline) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) return absl::InvalidArgumentError(absl::StrCat("bad data address '", address, "'"));
-  std::string host = address.substr(0, colon), port = address.substr(colon + 1);
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot resolve ", address, ": ", gai_strerror(rc)));
-  }
+// A connection to `address` that has sent its hello and proof by `deadline`; retried
+// while refused.
+struct Dialed {
+  int fd = -1;
+  DialerProof sent;
+};
+absl::StatusOr<Dialed> dial(const std::string& address, const Handshake& hello,
+                            std::string_view secret, int buffer_bytes,
+                            std::chrono::steady_clock::time_point deadline) {
+  absl::StatusOr<net::HostPort> peer = net::parse_host_port(address);
+  if (!peer.ok()) return peer.status();
   std::string last_error = "timed out";
   auto backoff = std::chrono::milliseconds(5);
   while (true) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    tune_socket(fd, buffer_bytes);
-    int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd pfd{fd, POLLOUT, 0};
-      if (::poll(&pfd, 1, remaining_ms(deadline)) == 1) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        rc = err == 0 ? 0 : -1;
-        errno = err;
-      } else {
-        errno = ETIMEDOUT;
-      }
+    absl::StatusOr<net::UniqueFd> fd =
+        net::dial_tcp(*peer, deadline, [&](int fd) { tune_socket(fd, buffer_bytes); });
+    if (fd.ok()) {
+      absl::StatusOr<DialerProof> sent = dialer_prove(fd->get(), hello, secret, deadline);
+      if (sent.ok()) return Dialed{fd->release(), std::move(*sent)};
+      last_error = std::string(sent.status().message());
+    } else {
+      last_error = std::string(fd.status().message());
     }
-    if (rc == 0) {
-      size_t sent = 0;
-      while (sent < hello.size()) {
-        pollfd pfd{fd, POLLOUT, 0};
-        if (::poll(&pfd, 1, remaining_ms(deadline)) != 1) break;
-        ssize_t n = ::send(fd, hello.data() + sent, hello.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0 && errno != EAGAIN) break;
-        if (n > 0) sent += static_cast<size_t>(n);
-      }
-      if (sent == hello.size()) {
-        ::freeaddrinfo(res);
-        return fd;
-      }
-    }
-    last_error = std::strerror(errno);
-    ::close(fd);
     if (std::chrono::steady_clock::now() + backoff >= deadline) break;
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
   }
-  ::freeaddrinfo(res);
   return absl::DeadlineExceededError(absl::StrCat("cannot connect to ", address, ": ", last_error));
+}
+
+// The listener's verdict on `dialed`; dialed again while the listener closes the connection
+// before accepting (its daemon had not joined the communicator within its handshake time).
+absl::StatusOr<Claimed> accepted_by_listener(const std::string& address, const Handshake& hello,
+                                             std::string_view secret, int buffer_bytes,
+                                             Dialed dialed,
+                                             std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    absl::StatusOr<Proven> proven = dialer_verdict(dialed.fd, hello, secret, dialed.sent, deadline);
+    if (proven.ok()) return Claimed{dialed.fd, std::move(*proven)};
+    ::close(dialed.fd);
+    if (proven.status().code() != absl::StatusCode::kUnavailable) {
+      return absl::Status(proven.status().code(),
+                          absl::StrCat(address, ": ", proven.status().message()));
+    }
+    absl::StatusOr<Dialed> again = dial(address, hello, secret, buffer_bytes, deadline);
+    if (!again.ok()) return again.status();
+    dialed = std::move(*again);
+  }
 }
 
 struct Pending {
   uint32_t peer;
+  bool accepted;  // The peer dialed.
   int ctrl = -1;
   std::vector<int> data;
+  std::vector<Proven> proven;  // Of each data stream.
 };
 
 void close_all(std::vector<Pending>& pending) {
@@ -100,6 +100,7 @@ void close_all(std::vector<Pending>& pending) {
 }  // namespace
 
 absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& comm_id,
+                           std::string_view secret,
                            std::shared_ptr<const std::vector<std::string>> addresses,
                            const std::vector<uint32_t>& peers, const TcpOptions& options,
                            std::chrono::steady_clock::time_point deadline) {
@@ -111,33 +112,73 @@ absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& 
     return absl::Status(s.code(), absl::StrCat("rank ", me, ": creating communicator ", comm_id,
                                                " over tcp failed: ", s.message()));
   };
-  // Dial every higher peer first: dialing never waits on the peer, so no cycle can form.
+  if (absl::Status s = check_secret(comm_id, secret); !s.ok()) return fail(s);
+  listener.expect(comm_id, std::string(secret));
+  // Dial every higher peer first, sending hellos and proofs to all before waiting for any
+  // verdict: a verdict waits until the peer's daemon knows the secret, and a peer that never
+  // joins must not keep this rank from reaching the others (they name the missing rank).
+  std::vector<std::vector<Dialed>> proofs;
+  auto hello_for = [&](uint32_t peer, int stream) {
+    return Handshake{comm_id, me, peer, static_cast<uint32_t>(stream), options.tls};
+  };
   for (uint32_t peer : peers) {
     if (peer < me) continue;
-    Pending p{peer, -1, {}};
+    Pending p{peer, false};
+    proofs.emplace_back();
     for (int stream = 0; stream <= options.streams; ++stream) {
-      auto fd = dial((*addresses)[peer],
-                     encode_handshake({comm_id, me, peer, static_cast<uint32_t>(stream)}),
-                     options.socket_buffer_bytes, deadline);
-      if (!fd.ok()) {
-        dialed.push_back(std::move(p));
-        return fail(absl::Status(fd.status().code(), absl::StrCat("peer rank ", peer, ": ", fd.status().message())));
+      auto dialed_one = dial((*addresses)[peer], hello_for(peer, stream), secret,
+                             options.socket_buffer_bytes, deadline);
+      if (!dialed_one.ok()) {
+        for (auto& list : proofs) {
+          for (Dialed& d : list) ::close(d.fd);
+        }
+        return fail(absl::Status(dialed_one.status().code(),
+                                 absl::StrCat("peer rank ", peer, ": ", dialed_one.status().message())));
       }
-      (stream == 0 ? p.ctrl : p.data.emplace_back()) = *fd;
+      proofs.back().push_back(std::move(*dialed_one));
     }
     dialed.push_back(std::move(p));
   }
+  for (size_t i = 0; i < dialed.size(); ++i) {
+    Pending& p = dialed[i];
+    for (int stream = 0; stream <= options.streams; ++stream) {
+      Dialed& sent = proofs[i][stream];
+      auto verdict = accepted_by_listener((*addresses)[p.peer], hello_for(p.peer, stream), secret,
+                                          options.socket_buffer_bytes, std::move(sent), deadline);
+      sent.fd = -1;
+      if (!verdict.ok()) {
+        for (auto& list : proofs) {
+          for (Dialed& d : list) {
+            if (d.fd >= 0) ::close(d.fd);
+          }
+        }
+        return fail(absl::Status(verdict.status().code(),
+                                 absl::StrCat("peer rank ", p.peer, ": ", verdict.status().message())));
+      }
+      if (stream == 0) {
+        p.ctrl = verdict->fd;
+      } else {
+        p.data.push_back(verdict->fd);
+        p.proven.push_back(std::move(verdict->proven));
+      }
+    }
+  }
   for (uint32_t peer : peers) {
     if (peer > me) continue;
-    Pending p{peer, -1, {}};
+    Pending p{peer, true};
     for (int stream = 0; stream <= options.streams; ++stream) {
-      auto fd = listener.take({comm_id, peer, me, static_cast<uint32_t>(stream)}, deadline);
-      if (!fd.ok()) {
+      auto taken = listener.take({comm_id, peer, me, static_cast<uint32_t>(stream)}, deadline);
+      if (!taken.ok()) {
         accepted.push_back(std::move(p));
-        return fail(absl::Status(fd.status().code(),
-                                 absl::StrCat(fd.status().message(), "; peer data address ", (*addresses)[peer])));
+        return fail(absl::Status(taken.status().code(),
+                                 absl::StrCat(taken.status().message(), "; peer data address ", (*addresses)[peer])));
       }
-      (stream == 0 ? p.ctrl : p.data.emplace_back()) = *fd;
+      if (stream == 0) {
+        p.ctrl = taken->fd;
+      } else {
+        p.data.push_back(taken->fd);
+        p.proven.push_back(std::move(taken->proven));
+      }
     }
     char ack = kAck;
     ::send(p.ctrl, &ack, 1, MSG_NOSIGNAL);
@@ -193,12 +234,29 @@ absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& 
     ctx.set_pair(peer, std::move(pair));
   }
 #endif
+  // Data streams either end asked to encrypt start TLS, all of this rank's at once.
+  std::vector<TlsStart> tls;
   for (auto* list : {&dialed, &accepted}) {
     for (Pending& p : *list) {
       if (p.ctrl < 0) continue;  // Runs over ibverbs.
       set_nonblocking(p.ctrl);
-      for (int fd : p.data) set_nonblocking(fd);
-      ctx.set_pair(p.peer, std::make_unique<TcpPair>(p.peer, p.ctrl, std::move(p.data), addresses));
+      for (size_t i = 0; i < p.data.size(); ++i) {
+        set_nonblocking(p.data[i]);
+        if (p.proven[i].tls) tls.push_back({p.data[i], p.accepted, p.proven[i].tls_key, nullptr});
+      }
+    }
+  }
+  if (absl::Status started = start_tls(tls, deadline); !started.ok()) return fail(started);
+  auto next_tls = tls.begin();
+  for (auto* list : {&dialed, &accepted}) {
+    for (Pending& p : *list) {
+      if (p.ctrl < 0) continue;
+      std::vector<std::unique_ptr<TlsStream>> encrypted(p.data.size());
+      for (size_t i = 0; i < p.data.size(); ++i) {
+        if (p.proven[i].tls) encrypted[i] = std::move((next_tls++)->stream);
+      }
+      ctx.set_pair(p.peer, std::make_unique<TcpPair>(p.peer, p.ctrl, std::move(p.data),
+                                                     std::move(encrypted), addresses));
       p.ctrl = -1;
       p.data.clear();
     }

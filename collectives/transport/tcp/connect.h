@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <absl/status/status.h>
@@ -31,9 +32,18 @@ struct TcpOptions {
   // This host offers RDMA: a pair whose both ends offer it runs over ibverbs (set up over
   // the control connection) instead of the data streams.
   bool rdma = false;
+  // Encrypt the data streams this rank dials (tls_stream.h); a listener with
+  // ListenerLimits::require_tls encrypts those it accepts. The control connection carries
+  // one-byte set-up and goodbye messages only and stays plain.
+  bool tls = false;
+  // What this process's data-plane listener holds at most, and for how long.
+  ListenerLimits listener;
 };
 
+// Every connection proves `secret`, the communicator's, both ways (handshake.h); the
+// listener learns it here. INVALID_ARGUMENT when it is shorter than kMinSecretBytes.
 absl::Status connect_pairs(Context& ctx, Listener& listener, const std::string& comm_id,
+                           std::string_view secret,
                            std::shared_ptr<const std::vector<std::string>> addresses,
                            const std::vector<uint32_t>& peers, const TcpOptions& options,
                            std::chrono::steady_clock::time_point deadline);

@@ -25,10 +25,14 @@ constexpr char kAbort = 'A';
 }  // namespace
 
 TcpPair::TcpPair(uint32_t peer, int ctrl_fd, std::vector<int> data_fds,
+                 std::vector<std::unique_ptr<TlsStream>> tls,
                  std::shared_ptr<const std::vector<std::string>> addresses)
     : peer_(peer), ctrl_fd_(ctrl_fd), addresses_(std::move(addresses)), failed_rank_(peer) {
   streams_.resize(data_fds.size());
-  for (size_t i = 0; i < data_fds.size(); ++i) streams_[i].fd = data_fds[i];
+  for (size_t i = 0; i < data_fds.size(); ++i) {
+    streams_[i].fd = data_fds[i];
+    if (i < tls.size()) streams_[i].tls = std::move(tls[i]);
+  }
 }
 
 TcpPair::~TcpPair() { close(true); }
@@ -73,21 +77,50 @@ absl::Status TcpPair::error(const std::string& what) {
   return failed_;
 }
 
+absl::StatusOr<size_t> TcpPair::send_some(Stream& s, const std::byte* bytes, size_t size) {
+  if (s.tls) {
+    absl::StatusOr<size_t> sent = s.tls->send(bytes, size);
+    if (!sent.ok()) return data_error(std::string(sent.status().message()));
+    return sent;
+  }
+  while (true) {
+    const ssize_t n = ::send(s.fd, bytes, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno != EINTR) return data_error(absl::StrCat("send failed: ", std::strerror(errno)));
+  }
+}
+
+absl::StatusOr<size_t> TcpPair::receive_some(Stream& s, std::byte* into, size_t size) {
+  if (s.tls) {
+    absl::StatusOr<size_t> got = s.tls->receive(into, size);
+    if (!got.ok()) return data_error(std::string(got.status().message()));
+    return got;
+  }
+  while (true) {
+    const ssize_t n = ::recv(s.fd, into, size, MSG_DONTWAIT);
+    if (n == 0) return data_error("connection closed by the peer mid-transfer (peer died?)");
+    if (n > 0) return static_cast<size_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno != EINTR) return data_error(absl::StrCat("receive failed: ", std::strerror(errno)));
+  }
+}
+
 absl::StatusOr<bool> TcpPair::progress_send(Stream& s) {
   bool moved = false;
   while (!s.sends.empty()) {
     Part& p = s.sends.front();
-    ssize_t n = ::send(s.fd, p.op->data + p.offset + p.moved, p.length - p.moved,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      return data_error(absl::StrCat("send failed: ", std::strerror(errno)));
-    }
+    absl::StatusOr<size_t> sent = send_some(s, p.op->data + p.offset + p.moved, p.length - p.moved);
+    if (!sent.ok()) return sent.status();
+    if (*sent == 0) break;
+    const size_t n = *sent;
     moved = true;
     count_sent(static_cast<uint64_t>(n));
     p.moved += static_cast<size_t>(n);
-    if (p.moved < p.length) break;  // Socket buffer full.
+    if (p.moved < p.length) {
+      if (s.tls) continue;  // One TLS record went out; the socket may take more.
+      break;                // Socket buffer full.
+    }
     finish_part(p);
     s.sends.pop_front();
   }
@@ -102,20 +135,17 @@ absl::StatusOr<bool> TcpPair::progress_recv(Stream& s) {
     // Out of place, a receive-and-reduce lands in its destination and is combined there
     // (dst = a op dst), so only in place (dst = a) needs the scratch.
     const bool direct = op->kind == Op::Kind::kRecv || op->a != op->data;
-    ssize_t n;
+    absl::StatusOr<size_t> got;
     if (direct) {
-      n = ::recv(s.fd, op->data + p.offset + p.moved, p.length - p.moved, MSG_DONTWAIT);
+      got = receive_some(s, op->data + p.offset + p.moved, p.length - p.moved);
     } else {
       if (s.scratch.empty()) s.scratch.resize(kScratchBytes);
-      n = ::recv(s.fd, s.scratch.data() + s.fill,
-                 std::min(s.scratch.size() - s.fill, p.length - p.moved), MSG_DONTWAIT);
+      got = receive_some(s, s.scratch.data() + s.fill,
+                         std::min(s.scratch.size() - s.fill, p.length - p.moved));
     }
-    if (n == 0) return data_error("connection closed by the peer mid-transfer (peer died?)");
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      return data_error(absl::StrCat("receive failed: ", std::strerror(errno)));
-    }
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;
+    const size_t n = *got;
     moved = true;
     count_received(static_cast<uint64_t>(n));
     p.moved += static_cast<size_t>(n);

@@ -4,7 +4,8 @@
 // Bytes move straight between the sockets and the Op's memory; a receive-and-reduce lands in
 // its destination and is combined there, or in place (destination = local operand) reads
 // through a small per-stream scratch; either way the reduction overlaps the transfer. Sockets are
-// non-blocking and only the owning rank's thread touches them.
+// non-blocking and only the owning rank's thread touches them. A data stream may be
+// encrypted (tls_stream.h); its bytes then pass through TLS records.
 #pragma once
 
 #include <cstdint>
@@ -14,14 +15,17 @@
 #include <vector>
 
 #include "collectives/transport/pair.h"
+#include "collectives/transport/tcp/tls_stream.h"
 
 namespace tg::coll::tcp {
 
 class TcpPair : public Pair {
  public:
-  // Takes ownership of the connected sockets. `addresses` maps every rank to its data
-  // address, for naming a failed rank reported by this peer.
+  // Takes ownership of the connected sockets and of `tls`, one per data stream (nullptr
+  // for a plain one). `addresses` maps every rank to its data address, for naming a failed
+  // rank reported by this peer.
   TcpPair(uint32_t peer, int ctrl_fd, std::vector<int> data_fds,
+          std::vector<std::unique_ptr<TlsStream>> tls,
           std::shared_ptr<const std::vector<std::string>> addresses);
   ~TcpPair() override;
 
@@ -46,6 +50,7 @@ class TcpPair : public Pair {
   };
   struct Stream {
     int fd = -1;
+    std::unique_ptr<TlsStream> tls;
     std::deque<Part> sends;
     std::deque<Part> recvs;
     std::vector<std::byte> scratch;  // kRecvReduce staging, allocated on first use.
@@ -54,6 +59,9 @@ class TcpPair : public Pair {
 
   absl::Status error(const std::string& what);
   absl::Status data_error(const std::string& what);
+  // What one send or receive on `s` moved: 0 when the socket would block.
+  absl::StatusOr<size_t> send_some(Stream& s, const std::byte* bytes, size_t size);
+  absl::StatusOr<size_t> receive_some(Stream& s, std::byte* into, size_t size);
   absl::StatusOr<bool> progress_send(Stream& s);
   absl::StatusOr<bool> progress_recv(Stream& s);
   absl::Status read_control();
