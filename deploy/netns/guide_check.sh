@@ -135,6 +135,11 @@ start_unit() {
   started+=($!)
 }
 start_unit controller tgcontroller
+# The first start writes the admin token into the unit's state directory; tgctl shows it.
+admin_token="$work/state-controller/tgcontroller/admin-token"
+for _ in $(seq 300); do [ -s "$admin_token" ] && break; sleep 0.1; done
+[ -s "$admin_token" ] || fail "tgcontroller wrote no admin token to $admin_token within 30 s"
+export TGRACK_TOKEN_FILE="$admin_token"
 start_unit node-a tgd
 start_unit node-b tgd
 
