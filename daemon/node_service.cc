@@ -51,10 +51,14 @@ grpc::Status NodeServiceImpl::DestroyCommunicator(grpc::ServerContext* context,
   return to_grpc(collectives_.destroy(request->comm_id()));
 }
 
-grpc::Status NodeServiceImpl::GetFlightRecords(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::GetFlightRecords(grpc::ServerContext* context,
                                                const tgrack::v1::GetFlightRecordsRequest* request,
                                                tgrack::v1::GetFlightRecordsReply* reply) {
-  auto records = daemon_.collectives().flight_records(request->comm_id());
+  // Records name every tenant's communicators: the controller reads them and filters.
+  if (absl::Status s = net::require_component(*context, "GetFlightRecords"); !s.ok()) {
+    return to_grpc(s);
+  }
+  auto records = collectives_.flight_records(request->comm_id());
   if (!records.ok()) return to_grpc(records.status());
   *reply = std::move(*records);
   return grpc::Status::OK;

@@ -19,6 +19,8 @@ using namespace std::chrono_literals;
 
 // y = relu(matmul(x, w) + b), x f32[4,8], w f32[8,16], b f32[16]:
 // matmul 2*4*8*16 = 1024, add 4*16 = 64, relu 64.
+// The harness runs every test as the pool's admin tenant.
+constexpr char kTenant[] = "admin";
 constexpr uint64_t kFlops = 2 * 4 * 8 * 16 + 64 + 64;
 constexpr uint64_t kMatmulOutBytes = 4 * 16 * 4;  // f32[4,16]
 // Buffers held at once while the matmul runs: x, w and its output.
@@ -83,7 +85,7 @@ class Usage : public ::testing::Test {
     return found;
   }
 
-  // Waits until the controller serves tgrack_tenant_flops_total{tenant="default"} = flops,
+  // Waits until the controller serves tgrack_tenant_flops_total{tenant=kTenant} = flops,
   // then returns the scrape.
   std::string metrics_once_flops_are(uint64_t flops) {
     std::string text;
@@ -92,7 +94,7 @@ class Usage : public ::testing::Test {
           auto scraped = http_get(metrics_port_, "/metrics");
           if (!scraped.ok()) return false;
           text = *scraped;
-          return sample(text, "tgrack_tenant_flops_total", {{"tenant", "default"}}) ==
+          return sample(text, "tgrack_tenant_flops_total", {{"tenant", kTenant}}) ==
                  static_cast<double>(flops);
         },
         30s))
@@ -100,10 +102,10 @@ class Usage : public ::testing::Test {
     return text;
   }
 
-  // tgrack_tenant_device_seconds_total{tenant="default"} in `text` is `seconds` (up to the
+  // tgrack_tenant_device_seconds_total{tenant=kTenant} in `text` is `seconds` (up to the
   // digits the exposition prints).
   static void expect_device_seconds(const std::string& text, double seconds) {
-    const auto served = sample(text, "tgrack_tenant_device_seconds_total", {{"tenant", "default"}});
+    const auto served = sample(text, "tgrack_tenant_device_seconds_total", {{"tenant", kTenant}});
     ASSERT_TRUE(served.has_value()) << text;
     EXPECT_NEAR(*served, seconds, 1e-9 * seconds);
   }
@@ -119,14 +121,14 @@ TEST_F(Usage, AJobOnOneDeviceRunDirectlyCountsItsFlopsExactly) {
   ASSERT_TRUE(ran.ok()) << ran.status();
   const v1::JobInfo job = finished(ran->job_id, 1);
   EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
-  EXPECT_EQ(job.tenant(), "default");
+  EXPECT_EQ(job.tenant(), kTenant);
   EXPECT_EQ(job.usage().flops(), kFlops);
   EXPECT_GT(job.usage().device_seconds(), 0);
   EXPECT_EQ(job.usage().bytes_moved(), 0u);  // One device: nothing to send.
   EXPECT_GE(job.usage().peak_memory_bytes(), kMatmulHeldBytes);
 
   const std::string text = metrics_once_flops_are(kFlops);
-  EXPECT_EQ(sample(text, "tgrack_tenant_bytes_moved_total", {{"tenant", "default"}}), 0);
+  EXPECT_EQ(sample(text, "tgrack_tenant_bytes_moved_total", {{"tenant", kTenant}}), 0);
   expect_device_seconds(text, job.usage().device_seconds());
 }
 
@@ -135,14 +137,14 @@ TEST_F(Usage, AJobTheControllerDrivesOverTwoDaemonsSumsTheirParts) {
   ASSERT_TRUE(ran.ok()) << ran.status();
   const v1::JobInfo job = finished(ran->job_id, 2);
   EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
-  EXPECT_EQ(job.tenant(), "default");
+  EXPECT_EQ(job.tenant(), kTenant);
   EXPECT_EQ(job.usage().flops(), kFlops);
   EXPECT_EQ(job.usage().bytes_moved(), kMatmulOutBytes);
   EXPECT_GT(job.usage().device_seconds(), 0);
   EXPECT_GE(job.usage().peak_memory_bytes(), kMatmulHeldBytes);
 
   const std::string text = metrics_once_flops_are(kFlops);
-  EXPECT_EQ(sample(text, "tgrack_tenant_bytes_moved_total", {{"tenant", "default"}}),
+  EXPECT_EQ(sample(text, "tgrack_tenant_bytes_moved_total", {{"tenant", kTenant}}),
             static_cast<double>(kMatmulOutBytes));
   expect_device_seconds(text, job.usage().device_seconds());
 }
@@ -154,7 +156,7 @@ TEST_F(Usage, ACapturedPlanOverTwoDaemonsIsReportedByBothAndCountedOnce) {
   ASSERT_TRUE(ran.ok()) << ran.status();
   const v1::JobInfo job = finished(ran->job_id, 2);
   EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
-  EXPECT_EQ(job.tenant(), "default");
+  EXPECT_EQ(job.tenant(), kTenant);
   EXPECT_EQ(job.usage().flops(), kFlops);
   EXPECT_EQ(job.usage().bytes_moved(), kMatmulOutBytes);
   EXPECT_GT(job.usage().device_seconds(), 0);
@@ -165,7 +167,7 @@ TEST_F(Usage, ACapturedPlanOverTwoDaemonsIsReportedByBothAndCountedOnce) {
   const v1::JobInfo again = finished(replayed->job_id, 2);
   EXPECT_EQ(again.usage().flops(), kFlops);
   const std::string text = metrics_once_flops_are(2 * kFlops);
-  EXPECT_EQ(sample(text, "tgrack_tenant_bytes_moved_total", {{"tenant", "default"}}),
+  EXPECT_EQ(sample(text, "tgrack_tenant_bytes_moved_total", {{"tenant", kTenant}}),
             static_cast<double>(2 * kMatmulOutBytes));
   expect_device_seconds(text, job.usage().device_seconds() + again.usage().device_seconds());
 }
