@@ -148,7 +148,7 @@ wait_nodes_up() {
   local want=$1 up=0 deadline=$(( SECONDS + 30 ))
   while (( SECONDS < deadline )); do
     up=$(in_host r1h1 "$tgctl" nodes 2>/dev/null |
-         awk '/ UP/ { n++ } END { print n + 0 }')
+         awk '/ UP/ { n++ } END { print n + 0 }') || true
     (( up == want )) && return 0
     sleep 0.2
   done

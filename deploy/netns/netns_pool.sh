@@ -110,7 +110,11 @@ start_controller() {
   started+=($!)
   controller="$address:7070"
   controller_host="$host"
-  export TGRACK_TOKEN_FILE="$work/admin-token"  # tgctl and the examples run as the admin.
+  # tgctl and the examples run as the admin, once the controller has written its token.
+  local waited
+  for waited in $(seq 300); do [[ -s "$work/admin-token" ]] && break; sleep 0.1; done
+  [[ -s "$work/admin-token" ]] || fail "tgcontroller wrote no admin token within 30 s"
+  export TGRACK_TOKEN_FILE="$work/admin-token"
 }
 
 start_daemon() {
@@ -134,7 +138,8 @@ wait_nodes_up() {
   local want="$1" up=0
   local deadline=$(( SECONDS + 30 ))
   while (( SECONDS < deadline )); do
-    up=$(tgctl_in "$controller_host" nodes 2>/dev/null | awk '$0 ~ / UP/ { n++ } END { print n + 0 }')
+    # A tgctl that fails (no controller yet) counts none; it must not end the script.
+    up=$(tgctl_in "$controller_host" nodes 2>/dev/null | awk '$0 ~ / UP/ { n++ } END { print n + 0 }') || true
     (( up == want )) && return 0
     sleep 0.2
   done
