@@ -55,7 +55,7 @@ struct Options {
   int pause_timeout_s = 300;
 };
 
-// Steps one failure may cost: a step is planned again at most this often.
+// How often one step is planned again after lost nodes before training gives up.
 constexpr int kMaxReplansPerStep = 3;
 
 HostTensor tensor(const tg::Shape& shape, const std::vector<float>& values) {
@@ -286,8 +286,8 @@ int train(const Options& o) {
       auto now = pool.usable();
       if (!now.ok()) return fail("step " + std::to_string(step) + ": " + now.status().ToString());
       if (now->empty()) return fail("step " + std::to_string(step) + ": no usable device left");
-      const std::string from = model.weights.empty() ? "the initial weights"
-                                                     : "the weights of step " + std::to_string(step - 1);
+      const std::string from = step == 1 ? "the initial weights"
+                                         : "the weights of step " + std::to_string(step - 1);
       if (absl::Status s = replan(client, o, *now, model, feeds); !s.ok()) {
         return fail("step " + std::to_string(step) + ": " + s.ToString());
       }
@@ -361,7 +361,8 @@ int main(int argc, char** argv) {
                  "STEP=FILE: before training step STEP, wait until FILE exists (repeatable)")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
-            return parse_pause(text).ok() ? "" : std::string(parse_pause(text).status().message());
+            auto pause = parse_pause(text);
+            return pause.ok() ? "" : std::string(pause.status().message());
           },
           "STEP=FILE"));
   app.add_option("--pause-timeout", o.pause_timeout_s,
