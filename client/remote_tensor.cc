@@ -67,6 +67,24 @@ absl::StatusOr<HostTensor> TensorFetcher::fetch_piece(const RemoteTensor& tensor
   return HostTensor::from_proto(reply.tensor(), what);
 }
 
+absl::StatusOr<HostTensor> TensorFetcher::fetch_replica(const RemoteTensor& tensor) {
+  absl::Status first;
+  for (int i = 0; i < tensor.pieces_size(); ++i) {
+    auto piece = fetch_piece(tensor, i);
+    if (piece.ok()) return assemble(tensor, {std::move(*piece)});
+    // Only an unreachable holder is worth passing over; any other error is the tensor's.
+    if (piece.status().code() != absl::StatusCode::kUnavailable &&
+        piece.status().code() != absl::StatusCode::kDeadlineExceeded) {
+      return piece.status();
+    }
+    first.Update(piece.status());
+  }
+  if (tensor.pieces_size() == 1) return first;
+  return absl::Status(first.code(), absl::StrCat("no holder of remote tensor '", tensor.id(),
+                                                 "' answers (", tensor.pieces_size(),
+                                                 " replicas); first: ", first.message()));
+}
+
 absl::StatusOr<HostTensor> TensorFetcher::fetch(const RemoteTensor& tensor) {
   if (tensor.pieces_size() == 0) {
     return absl::FailedPreconditionError("remote tensor '" + tensor.id() + "' has no pieces");
@@ -77,6 +95,7 @@ absl::StatusOr<HostTensor> TensorFetcher::fetch(const RemoteTensor& tensor) {
                                             tensor.pieces_size(), " pieces for ", needed,
                                             " shards"));
   }
+  if (needed == 1) return fetch_replica(tensor);
   std::vector<std::future<absl::StatusOr<HostTensor>>> pending;
   for (int i = 1; i < needed; ++i) {
     pending.push_back(std::async(std::launch::async, [this, &tensor, i] {

@@ -6,6 +6,8 @@
 // sharded, pieces are the shards in order and are joined along layout.axis (devices/shard.h).
 // A piece whose dtype or shape does not match what the RemoteTensor says fails with DATA_LOSS
 // naming the tensor and the piece; a daemon's error comes back with the piece's address.
+// A replicated tensor is read from its first holder that answers: a dead daemon (UNAVAILABLE
+// or past the deadline) is passed over for the next replica.
 #pragma once
 
 #include <chrono>
@@ -45,6 +47,8 @@ class TensorFetcher {
  private:
   std::shared_ptr<tgrack::v1::NodeService::Stub> stub(const std::string& address);
   absl::StatusOr<HostTensor> fetch_piece(const RemoteTensor& tensor, int index);
+  // One whole copy (a replicated or single-device tensor), from the first holder that answers.
+  absl::StatusOr<HostTensor> fetch_replica(const RemoteTensor& tensor);
 
   std::chrono::milliseconds deadline_;
   std::mutex mutex_;

@@ -9,14 +9,28 @@
 // measures the trained weights on the first batch again and exits 1 unless their loss there is
 // below the initial weights' loss on it (same batch, so any number of steps, even 1, compares
 // like with like).
+//
+// Elastic: a step that fails because a node was lost (its daemon died) prints the node; the
+// weights of the last completed step are read from a surviving replica, the step is planned
+// again on the remaining devices (the same global batch, split over fewer shards) and run
+// again, and training goes on. While a node is missing, every step boundary asks the pool
+// whether it is back (UP with a new daemon); then the next step is planned on all devices
+// again with the current weights. --pause-before-step STEP=FILE holds training before STEP
+// until FILE exists, so that a test can kill or restart a daemon at a known step.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <random>
+#include <thread>
 
 #include <CLI/CLI.hpp>
+#include <absl/strings/numbers.h>
 
 #include "client/autodiff.h"
 #include "client/client.h"
+#include "client/device_name.h"
+#include "client/elastic_devices.h"
 #include "client/graph_builder.h"
 #include "client/session.h"
 #include "net/flag_checks.h"
@@ -37,7 +51,12 @@ struct Options {
   int max_devices = 0;  // 0 = all.
   int shards = 0;       // 0 = one per device.
   bool deterministic = false;
+  std::map<int, std::string> pauses;  // Step -> the file that releases it.
+  int pause_timeout_s = 300;
 };
+
+// How often one step is planned again after lost nodes before training gives up.
+constexpr int kMaxReplansPerStep = 3;
 
 HostTensor tensor(const tg::Shape& shape, const std::vector<float>& values) {
   HostTensor t(tg::TensorType{v1::DTYPE_F32, shape});
@@ -73,21 +92,6 @@ class SyntheticData {
   std::mt19937 rng_;
   std::vector<float> a_, b_;
 };
-
-std::vector<v1::DeviceRef> pool_devices(const tg::Client& client, int max_devices) {
-  std::vector<v1::DeviceRef> devices;
-  auto nodes = client.nodes();
-  if (!nodes.ok()) return devices;
-  for (const v1::NodeInfo& node : *nodes) {
-    if (node.state() != v1::NODE_STATE_UP || node.cordoned()) continue;
-    for (const v1::DeviceInfo& device : node.devices()) {
-      if (device.health() == v1::HEALTH_UNHEALTHY) continue;
-      if (max_devices > 0 && static_cast<int>(devices.size()) == max_devices) return devices;
-      devices.push_back(device.ref());
-    }
-  }
-  return devices;
-}
 
 void lay_out(v1::Graph& graph, const std::string& input, const std::vector<v1::DeviceRef>& devices,
              bool replicated, int shards) {
@@ -143,30 +147,103 @@ std::map<std::string, HostTensor> initial_weights(const Options& o) {
           {"b2", tensor({1}, {0})}};
 }
 
-int train(const Options& o) {
-  tg::Client client(o.controller);
-  const std::vector<v1::DeviceRef> devices = pool_devices(client, o.max_devices);
-  if (devices.empty()) {
-    std::fprintf(stderr, "tg-example-mlp: no usable device at %s\n", o.controller.c_str());
-    return 1;
+// Before training step `step`, waits until the file that --pause-before-step names for it
+// exists; DEADLINE_EXCEEDED past --pause-timeout.
+absl::Status pause_before(const Options& o, int step) {
+  auto it = o.pauses.find(step);
+  if (it == o.pauses.end()) return absl::OkStatus();
+  std::printf("paused before step %d: waiting for %s\n", step, it->second.c_str());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.pause_timeout_s);
+  while (!std::filesystem::exists(it->second)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return absl::DeadlineExceededError("paused before step " + std::to_string(step) + ": " +
+                                         it->second + " did not appear within " +
+                                         std::to_string(o.pause_timeout_s) + " s (--pause-timeout)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::printf("resumed before step %d\n", step);
+  return absl::OkStatus();
+}
+
+std::string device_list(const std::vector<v1::DeviceRef>& devices) {
+  std::string text;
+  for (const v1::DeviceRef& d : devices) text += (text.empty() ? "" : ",") + tg::format_device_name(d);
+  return text;
+}
+
+// The training as the pool holds it: the devices of the plan, the plan, and the weights the
+// last completed step kept there (none before the first step: the feeds hold them).
+struct PoolModel {
+  std::vector<v1::DeviceRef> devices;
+  v1::Graph graph;
+  std::string plan_id;
+  std::vector<tg::RemoteTensor> weights;
+};
+
+// Moves training onto `devices`: the current weights are read back (from any replica that
+// answers) into `feeds`, the old plan is dropped, and the next run captures a plan over
+// `devices`.
+absl::Status replan(const tg::Client& client, const Options& o,
+                    const std::vector<v1::DeviceRef>& devices, PoolModel& model,
+                    std::map<std::string, HostTensor>& feeds) {
+  std::vector<std::string> old;
+  for (size_t i = 0; i < model.weights.size(); ++i) {
+    auto weight = client.fetch(model.weights[i]);
+    if (!weight.ok()) return weight.status();
+    feeds[kWeights[i]] = *std::move(weight);
+    old.push_back(model.weights[i].id());
+  }
+  if (!old.empty()) {
+    if (auto freed = client.free(old); !freed.ok()) return freed.status();
+  }
+  model.weights.clear();
+  if (!model.plan_id.empty()) {
+    absl::Status dropped = client.drop_plan(model.plan_id);
+    if (!dropped.ok() && dropped.code() != absl::StatusCode::kNotFound) return dropped;
+    model.plan_id.clear();
   }
   auto graph = training_step(o, devices);
-  if (!graph.ok()) {
-    std::fprintf(stderr, "tg-example-mlp: %s\n", graph.status().ToString().c_str());
-    return 1;
+  if (!graph.ok()) return graph.status();
+  model.graph = *std::move(graph);
+  model.devices = devices;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<tg::RunResult> run_step(const tg::Client& client, const tg::Session& session,
+                                       const Options& o, const PoolModel& model,
+                                       const std::map<std::string, HostTensor>& feeds) {
+  tg::RunOptions options = session.options();
+  options.deterministic = o.deterministic;
+  for (const std::string& w : kWeights) options.keep.push_back("new_" + w);
+  for (size_t i = 0; i < model.weights.size(); ++i) options.input(kWeights[i], model.weights[i]);
+  if (!model.plan_id.empty()) return client.replay(model.plan_id, feeds, options);
+  options.capture = true;
+  return client.run(model.graph, feeds, options);
+}
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "tg-example-mlp: %s\n", what.c_str());
+  return 1;
+}
+
+int train(const Options& o) {
+  tg::Client client(o.controller);
+  tg::ElasticDevices pool(client, o.max_devices);
+  auto devices = pool.usable();
+  if (!devices.ok()) return fail(devices.status().ToString());
+  if (devices->empty()) return fail("no usable device at " + o.controller);
+  PoolModel model;
+  std::map<std::string, HostTensor> feeds = initial_weights(o);
+  if (absl::Status planned = replan(client, o, *devices, model, feeds); !planned.ok()) {
+    return fail(planned.ToString());
   }
   auto session = tg::Session::open(client, std::chrono::seconds(30), "tg-example-mlp");
-  if (!session.ok()) {
-    std::fprintf(stderr, "tg-example-mlp: %s\n", session.status().ToString().c_str());
-    return 1;
-  }
+  if (!session.ok()) return fail(session.status().ToString());
   std::printf("training a %d-%d-1 MLP on %zu device(s), batch %d, %d steps%s\n", o.features,
-              o.hidden, devices.size(), o.batch, o.steps, o.deterministic ? " (deterministic)" : "");
+              o.hidden, devices->size(), o.batch, o.steps, o.deterministic ? " (deterministic)" : "");
 
   SyntheticData data(o.features);
-  std::map<std::string, HostTensor> feeds = initial_weights(o);
-  std::vector<tg::RemoteTensor> weights;  // Kept by the previous step.
-  std::string plan_id;
   float first_loss = 0, trained_loss = 0;
   std::map<std::string, HostTensor> first_batch;
   // Steps 1..o.steps train; the extra last run feeds the first batch again to measure the
@@ -177,60 +254,88 @@ int train(const Options& o) {
       feeds["x"] = first_batch.at("x");
       feeds["y"] = first_batch.at("y");
     } else {
+      if (absl::Status paused = pause_before(o, step); !paused.ok()) return fail(paused.ToString());
       auto [x, y] = data.batch(o.batch);
       feeds["x"] = std::move(x);
       feeds["y"] = std::move(y);
       if (step == 1) first_batch = {{"x", feeds["x"]}, {"y", feeds["y"]}};
     }
-    tg::RunOptions options = (*session)->options();
-    options.deterministic = o.deterministic;
-    for (const std::string& w : kWeights) options.keep.push_back("new_" + w);
-    for (size_t i = 0; i < weights.size(); ++i) options.input(kWeights[i], weights[i]);
-    absl::StatusOr<tg::RunResult> result;
-    if (plan_id.empty()) {
-      options.capture = true;
-      result = client.run(*graph, feeds, options);
-    } else {
-      result = client.replay(plan_id, feeds, options);
+    if (pool.degraded()) {  // A lost node rejoins at the first step boundary after it is back.
+      auto now = pool.usable();
+      if (!now.ok()) return fail("step " + std::to_string(step) + ": " + now.status().ToString());
+      for (const std::string& node : pool.rejoined()) {
+        std::printf("step %d: node '%s' rejoined\n", step, node.c_str());
+      }
+      if (!pool.rejoined().empty()) {
+        if (absl::Status s = replan(client, o, *now, model, feeds); !s.ok()) {
+          return fail("step " + std::to_string(step) + ": " + s.ToString());
+        }
+        std::printf("step %d: planned again on %zu device(s) (%s) with the current weights\n",
+                    step, now->size(), device_list(*now).c_str());
+      }
     }
-    if (!result.ok()) {
-      std::fprintf(stderr, "tg-example-mlp: step %d: %s\n", step, result.status().ToString().c_str());
-      return 1;
+    absl::StatusOr<tg::RunResult> result = run_step(client, **session, o, model, feeds);
+    for (int replans = 0; !result.ok(); ++replans) {
+      const std::optional<std::string> lost = tg::failed_node(result.status());
+      if (!lost || replans == kMaxReplansPerStep) {
+        return fail("step " + std::to_string(step) + ": " + result.status().ToString());
+      }
+      std::printf("step %d failed: node '%s' was lost: %s\n", step, lost->c_str(),
+                  result.status().ToString().c_str());
+      pool.lose(*lost);
+      auto now = pool.usable();
+      if (!now.ok()) return fail("step " + std::to_string(step) + ": " + now.status().ToString());
+      if (now->empty()) return fail("step " + std::to_string(step) + ": no usable device left");
+      const std::string from = step == 1 ? "the initial weights"
+                                         : "the weights of step " + std::to_string(step - 1);
+      if (absl::Status s = replan(client, o, *now, model, feeds); !s.ok()) {
+        return fail("step " + std::to_string(step) + ": " + s.ToString());
+      }
+      std::printf("step %d: planned again on %zu device(s) (%s) with %s; running it again\n",
+                  step, now->size(), device_list(*now).c_str(), from.c_str());
+      result = run_step(client, **session, o, model, feeds);
     }
-    if (plan_id.empty()) {
+    if (model.plan_id.empty()) {
       for (const std::string& w : kWeights) feeds.erase(w);  // From now on they stay on the pool.
     } else {
       std::vector<std::string> old;
-      for (const tg::RemoteTensor& w : weights) old.push_back(w.id());
-      if (auto freed = client.free(old); !freed.ok()) {
-        std::fprintf(stderr, "tg-example-mlp: %s\n", freed.status().ToString().c_str());
-        return 1;
-      }
+      for (const tg::RemoteTensor& w : model.weights) old.push_back(w.id());
+      if (auto freed = client.free(old); !freed.ok()) return fail(freed.status().ToString());
     }
-    plan_id = result->plan_id;
-    weights = result->kept;
+    model.plan_id = result->plan_id;
+    model.weights = result->kept;
     const float loss = result->outputs[0].values<float>()[0];
     if (evaluation) {
       trained_loss = loss;
       continue;
     }
     if (step == 1) first_loss = loss;
-    std::printf("step %3d  loss %.6f  (%s, %s)\n", step, loss, plan_id.c_str(),
-                result->job_id.c_str());
+    std::printf("step %3d  loss %.6f  on %zu device(s)  (%s, %s)\n", step, loss,
+                model.devices.size(), model.plan_id.c_str(), result->job_id.c_str());
   }
   if (!(trained_loss < first_loss)) {
-    std::fprintf(stderr,
-                 "tg-example-mlp: the loss on the first batch did not go down (%.6f -> %.6f)\n",
-                 first_loss, trained_loss);
-    return 1;
+    return fail("the loss on the first batch did not go down (" + std::to_string(first_loss) +
+                " -> " + std::to_string(trained_loss) + ")");
   }
   std::printf("loss on the first batch %.6f -> %.6f: OK\n", first_loss, trained_loss);
   return 0;
 }
 
+// "STEP=FILE" of --pause-before-step.
+absl::StatusOr<std::pair<int, std::string>> parse_pause(const std::string& text) {
+  const size_t equals = text.find('=');
+  int step = 0;
+  if (equals == std::string::npos || equals + 1 == text.size() ||
+      !absl::SimpleAtoi(text.substr(0, equals), &step) || step < 1) {
+    return absl::InvalidArgumentError("'" + text + "' is not STEP=FILE (a step from 1, a file)");
+  }
+  return std::make_pair(step, text.substr(equals + 1));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // Each line as it happens, also into a file.
   Options o;
   CLI::App app{"tg-example-mlp: data-parallel MLP training over every device of a tgrack pool"};
   app.add_option("--controller", o.controller, "tgcontroller HOST:PORT")
@@ -251,6 +356,20 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--deterministic", o.deterministic,
                "combine per-shard gradients in shard order (bit-identical for any device count)");
+  std::vector<std::string> pauses;
+  app.add_option("--pause-before-step", pauses,
+                 "STEP=FILE: before training step STEP, wait until FILE exists (repeatable)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            auto pause = parse_pause(text);
+            return pause.ok() ? "" : std::string(pause.status().message());
+          },
+          "STEP=FILE"));
+  app.add_option("--pause-timeout", o.pause_timeout_s,
+                 "seconds a pause waits for its file before training fails")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   if (auto exit_status = tg::flags::parse(app, argc, argv)) return *exit_status;
+  for (const std::string& text : pauses) o.pauses.insert(*parse_pause(text));
   return train(o);
 }
