@@ -345,9 +345,10 @@ absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
   for (size_t i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
       Communicator& comm = *joined->comms[i];
-      bind_to_core(host_slot(joined->spec, comm.rank()));
+      comm.set_own_core(bind_to_core(host_slot(joined->spec, comm.rank())) >= 0);
       Device* device = devices_[joined->spec.ranks(comm.rank()).device().index()];
       statuses[i] = run_rank(comm, device, job, &results[i]);
+      comm.set_own_core(false);
     });
   }
   for (auto& t : threads) t.join();
