@@ -2,9 +2,6 @@
 
 #include "net/host_port.h"
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -13,6 +10,7 @@
 #include <absl/strings/str_cat.h>
 
 #include "collectives/algorithms/algorithm.h"
+#include "collectives/core_binding.h"
 #include "collectives/pattern.h"
 #include "devices/checked_size.h"
 #include "devices/dtype.h"
@@ -177,27 +175,6 @@ CheckCounts check_output(const Job& job, uint32_t rank, const RankBuffers& b) {
     if (!holds_value(r.dtype(), b.out, i, want)) ++counts.wrong;
   }
   return counts;
-}
-
-// Binds the calling thread, one of `threads` local ranks (at least 2), to the `index`-th CPU
-// this process may run on, when there are at least `threads` of them: the ranks of one
-// daemon then start on separate cores instead of sharing their creator's core until the
-// scheduler spreads them (milliseconds later, long enough to distort a timed run), as MPI
-// launchers bind ranks to cores.
-void spread_over_cores(size_t index, size_t threads) {
-  if (threads < 2) return;  // One rank per daemon: the daemons' ranks must not share a core.
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
-  if (static_cast<size_t>(CPU_COUNT(&allowed)) < threads) return;
-  size_t seen = 0;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (!CPU_ISSET(cpu, &allowed) || seen++ != index) continue;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
-    return;
-  }
 }
 
 // One local rank's share of a RunCollective.
@@ -367,10 +344,11 @@ absl::StatusOr<tgrack::v1::RunCollectiveReply> CollectiveRuntime::run(
   Job job{&request, es, *bytes, static_cast<uint32_t>(joined->spec.ranks_size())};
   for (size_t i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
-      spread_over_cores(i, n);
       Communicator& comm = *joined->comms[i];
+      comm.set_own_core(bind_to_core(host_slot(joined->spec, comm.rank())) >= 0);
       Device* device = devices_[joined->spec.ranks(comm.rank()).device().index()];
       statuses[i] = run_rank(comm, device, job, &results[i]);
+      comm.set_own_core(false);
     });
   }
   for (auto& t : threads) t.join();

@@ -120,6 +120,8 @@ class alignas(64) Communicator {
   std::vector<PeerLink> links() const;
   // Drops every link as a crashed process would (tests).
   void drop() { ctx_->drop(); }
+  // The calling thread, which drives this rank, has a core to itself (Context::set_own_core).
+  void set_own_core(bool own) { ctx_->set_own_core(own); }
   absl::Status poisoned() const { return ctx_->poisoned(); }
   // This rank's last operations. Thread-safe.
   const FlightRecorder& recorder() const { return *recorder_; }

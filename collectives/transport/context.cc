@@ -16,6 +16,11 @@ namespace {
 // waits for transfers up to kSpinMaxBytes spin.
 constexpr auto kSpin = std::chrono::microseconds(30);
 constexpr size_t kSpinMaxBytes = 256 << 10;
+// A rank with a core of its own spins at every size: the core would idle otherwise, and
+// busy-polling moves the next bytes as soon as the peer sends them instead of after a
+// wake-up. Longer than a 1 MiB step takes on loopback, short enough that a wait for a
+// stalled peer soon sleeps.
+constexpr auto kOwnCoreSpin = std::chrono::microseconds(2000);
 // Spin rounds before each further round yields the core: ranks of one process may outnumber
 // the cores, and the peer this rank waits for may be waiting for this core.
 constexpr int kSpinRoundsBeforeYield = 4;
@@ -108,7 +113,9 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
   // Spin only where latency matters; a large transfer sleeps in poll() and leaves the core
   // to the peer (on a loaded host the peer is often the one we wait for). After the first
   // few rounds the spin yields, so ranks that outnumber the cores still take turns.
-  const auto spin = bytes <= kSpinMaxBytes ? kSpin : std::chrono::microseconds(0);
+  const auto spin = own_core_                ? kOwnCoreSpin
+                    : bytes <= kSpinMaxBytes ? kSpin
+                                             : std::chrono::microseconds(0);
   const auto began = std::chrono::steady_clock::now();
   const auto spin_until = began + spin;
   const bool watch_stall = watch_.stall_after.count() > 0;

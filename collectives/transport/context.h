@@ -70,6 +70,12 @@ class alignas(64) Context {
   // Transport names in use, e.g. "tcp+local".
   std::string transports() const;
 
+  // The calling thread has a core that no other rank of this communicator shares
+  // (core_binding.h): waits then busy-poll their sockets for up to kOwnCoreSpin at any size
+  // before sleeping, as a sleeping rank is woken only after its peer's send, a scheduler
+  // round trip later. Set by the rank's own thread around the work it drives.
+  void set_own_core(bool own) { own_core_ = own; }
+
   // How other threads wake this rank (local transport, cancel()).
   const std::shared_ptr<Doorbell>& doorbell() const { return doorbell_; }
 
@@ -93,7 +99,8 @@ class alignas(64) Context {
   absl::Status wait_all(std::vector<Op>& ops);
   // The same for any condition other ranks of this process make true (then ringing this
   // rank's doorbell): drives every Pair until `ready()` holds. On timeout the error blames
-  // peer rank `late()`. Waits for `bytes` above a few hundred KiB sleep without spinning.
+  // peer rank `late()`. Waits for `bytes` above a few hundred KiB sleep without spinning,
+  // unless the rank has its own core (set_own_core).
   absl::Status wait_until(absl::FunctionRef<bool()> ready, absl::FunctionRef<uint32_t()> late,
                           size_t bytes);
 
@@ -130,6 +137,7 @@ class alignas(64) Context {
   std::string collective_;  // The current operation, for label().
   std::string algorithm_;
   bool counted_ = false;
+  bool own_core_ = false;
   std::chrono::steady_clock::time_point deadline_;
 
   mutable std::mutex mu_;
