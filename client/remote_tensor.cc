@@ -60,6 +60,7 @@ absl::StatusOr<HostTensor> TensorFetcher::fetch_piece(const RemoteTensor& tensor
                                         " at ", piece.address(), ")");
   tgrack::v1::FetchTensorRequest request;
   request.set_tensor_id(piece.tensor_id());
+  *request.mutable_grant() = piece.grant();
   tgrack::v1::FetchTensorReply reply;
   auto context = context_with_deadline(deadline_);
   absl::Status status = from_grpc(stub(piece.address())->FetchTensor(context.get(), request, &reply));

@@ -1,6 +1,7 @@
 // Remote tensors: results kept on the pool (SubmitRequest.keep), owned by a session, held as
 // pieces on the daemons' devices. This file reads them back: every piece straight from the
-// daemon holding it (NodeService.FetchTensor at piece.address), never through the controller.
+// daemon holding it (NodeService.FetchTensor at piece.address, under the piece's grant), never
+// through the controller.
 //
 // Layout (tgrack.v1.Sharding): replicated or on one device, the first piece is the whole tensor;
 // sharded, pieces are the shards in order and are joined along layout.axis (devices/shard.h).

@@ -266,6 +266,7 @@ absl::StatusOr<v1::SubmitReply> Submitter::run(const Placed& placed, v1::SubmitR
       cancel.set_job_id(job_id);
       cancel.set_reason(absl::StrCat(job_id, " failed on node '", plan.daemons(failed).node(),
                                      "': ", statuses[failed].message()));
+      *cancel.mutable_grant() = plan.daemons(d).grant();
       v1::CancelJobReply reply;
       auto context = context_with_deadline(std::chrono::seconds(2));
       daemon(plan.daemons(d).address()).CancelJob(context.get(), cancel, &reply);

@@ -99,10 +99,14 @@ ControllerServer::ControllerServer(const ControllerConfig& config, GrantSigner s
   } else {
     spdlog::error("job history: {}", history.status().ToString());
   }
-  registry_.set_on_finished([this](const tgrack::v1::JobInfo& job) { record_finished(job); });
+  registry_.set_on_finished(
+      [this](const tgrack::v1::JobInfo& job, const std::string& reported_by) {
+        record_finished(job, reported_by);
+      });
 }
 
-void ControllerServer::record_finished(const tgrack::v1::JobInfo& job) {
+void ControllerServer::record_finished(const tgrack::v1::JobInfo& job,
+                                       const std::string& reported_by) {
   std::string kind;
   if (job.devices_size() > 0) {
     if (auto node = membership_.node(job.devices(0).node()); node.ok()) {
@@ -113,8 +117,8 @@ void ControllerServer::record_finished(const tgrack::v1::JobInfo& job) {
       }
     }
   }
-  if (absl::Status status = ledger_.record(job, kind); !status.ok()) {
-    spdlog::error("ledger: job {} not recorded: {}", job.job_id(), status.ToString());
+  if (auto recorded = ledger_.record(job, kind, reported_by); !recorded.ok()) {
+    spdlog::error("ledger: job {} not recorded: {}", job.job_id(), recorded.status().ToString());
   }
 }
 

@@ -74,7 +74,7 @@ class ControllerServer {
   ControllerServer(const ControllerConfig& config, GrantSigner signer,
                    std::unique_ptr<StateStore> store, std::unique_ptr<Tenants> tenants);
   // Records a finished job in the ledger (logged when the store fails).
-  void record_finished(const tgrack::v1::JobInfo& job);
+  void record_finished(const tgrack::v1::JobInfo& job, const std::string& reported_by);
   // Refreshes the nodes/devices-by-state gauges every second until stop().
   void sample_loop();
 

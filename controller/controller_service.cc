@@ -70,8 +70,23 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
       !status.ok()) {
     return to_grpc(status);
   }
-  if (metrics_ != nullptr) {
-    for (const tgrack::v1::JobInfo& job : request->finished_jobs()) {
+  auto node = membership_.node(request->node_name());
+  const std::vector<tgrack::v1::JobInfo> fresh = registry_.report(
+      request->node_name(), {request->running_jobs().begin(), request->running_jobs().end()},
+      {request->finished_jobs().begin(), request->finished_jobs().end()},
+      [this, node_name = request->node_name(),
+       address = node.ok() ? node->address() : std::string()](
+          const std::string& job_id, const std::string& tenant, const std::string& reason) {
+        tgrack::v1::CancelJobRequest cancel;
+        cancel.set_job_id(job_id);
+        cancel.set_reason(reason);
+        *cancel.mutable_grant() = plans_.tenant_grant(node_name, tenant);
+        tgrack::v1::CancelJobReply reply;
+        auto context = context_with_deadline(std::chrono::seconds(2));
+        stubs_.at(address).CancelJob(context.get(), cancel, &reply);
+      });
+  if (metrics_ != nullptr) {  // Reports sent again count once.
+    for (const tgrack::v1::JobInfo& job : fresh) {
       metrics_->job_submitted();
       metrics_->job_done(job.seconds(), job.state() == tgrack::v1::JOB_STATE_SUCCEEDED
                                             ? absl::StatusCode::kOk
@@ -82,19 +97,6 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
                              job.usage().bytes_moved());
     }
   }
-  auto node = membership_.node(request->node_name());
-  registry_.report(
-      request->node_name(), {request->running_jobs().begin(), request->running_jobs().end()},
-      {request->finished_jobs().begin(), request->finished_jobs().end()},
-      [this, address = node.ok() ? node->address() : std::string()](const std::string& job_id,
-                                                                    const std::string& reason) {
-        tgrack::v1::CancelJobRequest cancel;
-        cancel.set_job_id(job_id);
-        cancel.set_reason(reason);
-        tgrack::v1::CancelJobReply reply;
-        auto context = context_with_deadline(std::chrono::seconds(2));
-        stubs_.at(address).CancelJob(context.get(), cancel, &reply);
-      });
   for (std::string& id : tenants_.revoked_ids()) reply->add_revoked_token_ids(std::move(id));
   return grpc::Status::OK;
 }

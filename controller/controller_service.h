@@ -134,6 +134,9 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                          tgrack::v1::ListAuditReply*) override;
   grpc::Status GetUsage(grpc::ServerContext*, const tgrack::v1::GetUsageRequest*,
                         tgrack::v1::GetUsageReply*) override;
+  // The daemons' kernel scoreboards, cut to the caller's tenant (pool_kernel_stats.cc).
+  grpc::Status GetPoolKernelStats(grpc::ServerContext*, const tgrack::v1::GetPoolKernelStatsRequest*,
+                                  tgrack::v1::GetPoolKernelStatsReply*) override;
 
  private:
   absl::StatusOr<Caller> caller(const grpc::ServerContext* context, std::string_view method,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "controller/random_id.h"
 #include "devices/job_usage.h"
 
 namespace tg {
@@ -33,10 +34,7 @@ int JobRegistry::devices_held(const std::string& tenant) const {
   return held;
 }
 
-std::string JobRegistry::next_id() {
-  std::lock_guard lock(mu_);
-  return "job-" + std::to_string(next_++);
-}
+std::string JobRegistry::next_id() { return random_id("job-"); }
 
 void JobRegistry::start(const std::string& job_id, std::vector<tgrack::v1::DeviceRef> devices,
                         const std::string& plan_id, const std::string& session, CancelFn cancel,
@@ -83,15 +81,30 @@ std::string JobRegistry::finish(const std::string& job_id, const absl::Status& s
     running_.erase(it);
   }
   finished_cv_.notify_all();
-  if (on_finished_) on_finished_(done);
+  if (on_finished_) on_finished_(done, "");
   return reason;
 }
 
-void JobRegistry::report(const std::string& node, std::vector<tgrack::v1::JobInfo> running,
-                         std::vector<tgrack::v1::JobInfo> finished, NodeCancelFn cancel_on_node) {
-  if (on_finished_) {
-    for (const tgrack::v1::JobInfo& job : finished) on_finished_(job);
+std::vector<tgrack::v1::JobInfo> JobRegistry::report(const std::string& node,
+                                                     std::vector<tgrack::v1::JobInfo> running,
+                                                     std::vector<tgrack::v1::JobInfo> finished,
+                                                     NodeCancelFn cancel_on_node) {
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(finished, [&](const tgrack::v1::JobInfo& job) {
+      const bool seen = !reported_finished_.emplace(job.job_id(), node).second;
+      if (!seen) reported_order_.emplace_back(job.job_id(), node);
+      return seen;
+    });
+    while (reported_order_.size() > kReportsRemembered) {
+      reported_finished_.erase(reported_order_.front());
+      reported_order_.pop_front();
+    }
   }
+  if (on_finished_) {
+    for (const tgrack::v1::JobInfo& job : finished) on_finished_(job, node);
+  }
+  std::vector<tgrack::v1::JobInfo> fresh = finished;
   {
     std::lock_guard lock(mu_);
     ++reports_[node];
@@ -109,8 +122,9 @@ void JobRegistry::report(const std::string& node, std::vector<tgrack::v1::JobInf
                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                         std::chrono::duration<double>(now_unix - info.started_unix_seconds()));
       job.reported_by = node;
-      job.cancel = [cancel_on_node, id = info.job_id()](const std::string& reason) {
-        cancel_on_node(id, reason);
+      job.cancel = [cancel_on_node, id = info.job_id(),
+                    tenant = info.tenant()](const std::string& reason) {
+        cancel_on_node(id, tenant, reason);
       };
       job.info = std::move(info);
       running_.emplace(job.info.job_id(), std::move(job));
@@ -142,6 +156,7 @@ void JobRegistry::report(const std::string& node, std::vector<tgrack::v1::JobInf
     }
   }
   finished_cv_.notify_all();
+  return fresh;
 }
 
 int JobRegistry::running_on(const std::string& node, uint32_t index) const {

@@ -10,7 +10,8 @@
 // called without the registry's lock held. Every job belongs to a tenant; calls given a
 // tenant `scope` ("" = every tenant) see only its jobs, and answer for another tenant's job
 // exactly as for one that does not exist. Each finished job goes to the on_finished hook
-// (the ledger), called without the lock held.
+// (the ledger), called without the lock held. A daemon's report of a finished job that it
+// sends again (its heartbeat's reply was lost) counts once.
 #pragma once
 
 #include <chrono>
@@ -19,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,13 +37,15 @@ class JobRegistry {
 
   explicit JobRegistry(size_t history = 1000) : history_(history) {}
 
-  using FinishedFn = std::function<void(const tgrack::v1::JobInfo& job)>;
+  // `reported_by`: the node whose daemon reported the job; "" = the controller ran it.
+  using FinishedFn =
+      std::function<void(const tgrack::v1::JobInfo& job, const std::string& reported_by)>;
   // Set before the first job starts.
   void set_on_finished(FinishedFn on_finished) { on_finished_ = std::move(on_finished); }
   // Jobs that finished before a restart, newest first, listed after those finished since.
   void restore(std::vector<tgrack::v1::JobInfo> finished);
 
-  // A new unique job id ("job-17").
+  // A new job id: "job-" and 128 random bits, so a tenant cannot guess another's.
   std::string next_id();
   void start(const std::string& job_id, std::vector<tgrack::v1::DeviceRef> devices,
              const std::string& plan_id, const std::string& session, CancelFn cancel,
@@ -53,11 +57,15 @@ class JobRegistry {
 
   // Jobs clients ran directly on `node`, as its daemon reported them: those running now
   // (replacing the node's earlier report) and those finished since. `cancel_on_node` stops
-  // a reported running job on that daemon. A job reported finished by several daemons is
-  // one entry: their devices joined, their usage summed.
-  using NodeCancelFn = std::function<void(const std::string& job_id, const std::string& reason)>;
-  void report(const std::string& node, std::vector<tgrack::v1::JobInfo> running,
-              std::vector<tgrack::v1::JobInfo> finished, NodeCancelFn cancel_on_node);
+  // a reported running job (of `tenant`) on that daemon. A job reported finished by several
+  // daemons is one entry: their devices joined, their usage summed.
+  // Returns the finished jobs it had not been told of by that node before.
+  using NodeCancelFn = std::function<void(const std::string& job_id, const std::string& tenant,
+                                          const std::string& reason)>;
+  std::vector<tgrack::v1::JobInfo> report(const std::string& node,
+                                          std::vector<tgrack::v1::JobInfo> running,
+                                          std::vector<tgrack::v1::JobInfo> finished,
+                                          NodeCancelFn cancel_on_node);
   // Jobs running on device `index` of `node` (for placement).
   int running_on(const std::string& node, uint32_t index) const;
 
@@ -87,14 +95,17 @@ class JobRegistry {
   };
   bool touches(const Job& job, const std::string& node) const;
 
+  static constexpr size_t kReportsRemembered = 16384;
   const size_t history_;
   FinishedFn on_finished_;
   mutable std::mutex mu_;
   std::condition_variable finished_cv_;
-  uint64_t next_ = 1;
   std::map<std::string, Job> running_;
   std::map<std::string, uint64_t> reports_;  // Reports received, by node.
   std::deque<tgrack::v1::JobInfo> finished_;  // Newest first.
+  // Finished jobs as (job id, node) the nodes reported, the oldest first out.
+  std::set<std::pair<std::string, std::string>> reported_finished_;
+  std::deque<std::pair<std::string, std::string>> reported_order_;
 };
 
 }  // namespace tg

@@ -37,7 +37,9 @@ void add_usage(tgrack::v1::JobUsage& sum, const tgrack::v1::JobUsage& more) {
   sum.set_peak_memory_bytes(std::max(sum.peak_memory_bytes(), more.peak_memory_bytes()));
 }
 
-absl::Status Ledger::record(const tgrack::v1::JobInfo& job, const std::string& device_kind) {
+absl::StatusOr<bool> Ledger::record(const tgrack::v1::JobInfo& job,
+                                    const std::string& device_kind,
+                                    const std::string& reported_by) {
   tgrack::v1::LedgerEntry entry;
   entry.set_job_id(job.job_id());
   entry.set_tenant(job.tenant().empty() ? "default" : job.tenant());
@@ -47,8 +49,15 @@ absl::Status Ledger::record(const tgrack::v1::JobInfo& job, const std::string& d
   entry.set_started_unix_seconds(job.started_unix_seconds());
   entry.set_finished_unix_seconds(job.started_unix_seconds() + job.seconds());
   entry.set_outcome(outcome(job.state()));
-  return store_.commit({}, {{"ledger", entry.SerializeAsString()},
-                            {"jobs", job.SerializeAsString()}});
+  const std::string key = reported_by.empty() ? job.job_id() : job.job_id() + "@" + reported_by;
+  size_t appended = 0;
+  if (absl::Status status = store_.commit({}, {{"ledger", entry.SerializeAsString(), key},
+                                               {"jobs", job.SerializeAsString(), key}},
+                                          &appended);
+      !status.ok()) {
+    return status;
+  }
+  return appended > 0;
 }
 
 absl::StatusOr<std::vector<tgrack::v1::LedgerEntry>> Ledger::entries() const {

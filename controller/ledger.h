@@ -1,6 +1,8 @@
 // Ledger: what every finished job used, by tenant, kept in the StateStore ("ledger" log, and
 // the job itself in the "jobs" log, in the same transaction). A job over several daemons is
 // reported by each of them and recorded once per daemon: its entries sum to the job's usage.
+// An entry is keyed by its job and reporting daemon, so a report the daemon sends again
+// (its heartbeat's reply was lost) is not recorded twice, also across controller restarts.
 // usage() sums entries by tenant and by device kind or day; used() is what quotas compare
 // against. Thread-safe.
 #pragma once
@@ -19,8 +21,11 @@ class Ledger {
  public:
   explicit Ledger(StateStore& store) : store_(store) {}  // `store` must outlive it.
 
-  // Records a finished job; `device_kind` is the kind of its first device.
-  absl::Status record(const tgrack::v1::JobInfo& job, const std::string& device_kind);
+  // Records a finished job as `reported_by` reported it ("" = the controller ran it);
+  // `device_kind` is the kind of its first device. True when recorded now, false when that
+  // report was recorded before.
+  absl::StatusOr<bool> record(const tgrack::v1::JobInfo& job, const std::string& device_kind,
+                              const std::string& reported_by = "");
   // The sums asked for, over the entries of `scope` ("" = every tenant).
   absl::StatusOr<tgrack::v1::GetUsageReply> usage(const std::string& scope,
                                                   const tgrack::v1::GetUsageRequest& request) const;

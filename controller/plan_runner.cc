@@ -94,6 +94,18 @@ v1::SignedGrant PlanRunner::grant(const std::string& node, const std::vector<uin
   return signer_.sign(grant);
 }
 
+v1::SignedGrant PlanRunner::tenant_grant(const std::string& node, const std::string& tenant) {
+  v1::Grant grant;
+  {
+    std::lock_guard lock(mu_);
+    grant.set_grant_id(absl::StrCat(grant_prefix_, "-", next_grant_++));
+  }
+  grant.set_tenant(tenant);
+  grant.set_node(node);
+  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + kTenantGrantLifetime));
+  return signer_.sign(grant);
+}
+
 std::string PlanRunner::address_of(const std::string& node) const {
   auto info = membership_.node(node);
   return info.ok() ? info->address() : "";
@@ -389,6 +401,9 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
       stored->set_address(address_of(piece.device.node()));
       stored->set_tensor_id(local_id);
       stored->set_shard(static_cast<uint32_t>(piece.index));
+      *stored->mutable_grant() = grant(piece.device.node(), {piece.device.index()}, "",
+                                       request.session(), /*client_driven=*/false,
+                                       grant_lifetime_, caller);
     }
     kept.push_back(std::move(tensor));
   }
@@ -422,16 +437,20 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   }
   std::vector<std::string> nodes;
   std::map<std::string, std::string> addresses;
+  std::map<std::string, v1::SignedGrant> grants;  // The run's grant per node, for its cancel.
   for (const auto& [node, run] : per_node) {
     nodes.push_back(node);
     addresses[node] = address_of(node);
+    grants[node] = run.grant();
   }
-  auto cancel_on = [this, job_id, addresses](const std::string& reason, const std::string& except) {
+  auto cancel_on = [this, job_id, addresses, grants](const std::string& reason,
+                                                     const std::string& except) {
     for (const auto& [node, address] : addresses) {
       if (node == except) continue;
       v1::CancelJobRequest cancel;
       cancel.set_job_id(job_id);
       cancel.set_reason(reason);
+      *cancel.mutable_grant() = grants.at(node);
       v1::CancelJobReply reply;
       auto context = context_with_deadline(std::chrono::seconds(2));
       stubs_.at(address).CancelJob(context.get(), cancel, &reply);

@@ -75,6 +75,9 @@ class PlanRunner {
   void drop_all(const std::vector<std::string>& plan_ids);
   // Frees remote tensor pieces on their daemons (best effort, logged).
   void free_pieces(const std::vector<tgrack::v1::TensorPiece>& pieces);
+  // A grant of `tenant` on `node` naming no devices, lasting a minute: for the controller's
+  // own calls about that tenant's jobs there (CancelJob of a job a client runs directly).
+  tgrack::v1::SignedGrant tenant_grant(const std::string& node, const std::string& tenant);
 
  private:
   struct Captured;
@@ -128,6 +131,7 @@ class PlanRunner {
   coll::CollectiveCoordinator& coordinator_;
   NodeStubs& stubs_;
   JobRegistry& jobs_;
+  static constexpr std::chrono::minutes kTenantGrantLifetime{1};
   const std::chrono::milliseconds run_timeout_;
   const GrantSigner& signer_;
   const std::chrono::milliseconds grant_lifetime_;

@@ -1,12 +1,11 @@
 #include "controller/sessions.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
 
 #include "controller/placement.h"
+#include "controller/random_id.h"
 #include "devices/dtype.h"
 
 namespace tg {
@@ -21,19 +20,6 @@ uint64_t piece_bytes(const tgrack::v1::RemoteTensor& tensor) {
   for (int64_t d : tensor.shape()) bytes *= static_cast<uint64_t>(d);
   const bool sharded = !tensor.layout().replicated() && tensor.pieces_size() > 0;
   return sharded ? bytes / static_cast<uint64_t>(tensor.pieces_size()) : bytes;
-}
-
-// "PREFIX-" and 128 random bits in hex: an id nobody guesses.
-std::string random_id(const char* prefix) {
-  unsigned char bytes[16];
-  RAND_bytes(bytes, sizeof(bytes));
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string id = prefix;
-  for (unsigned char b : bytes) {
-    id += kDigits[b >> 4];
-    id += kDigits[b & 15];
-  }
-  return id;
 }
 
 absl::Status unknown_session(const std::string& session) {

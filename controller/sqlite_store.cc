@@ -15,7 +15,9 @@ constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS kv (tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
     " PRIMARY KEY (tbl, key));"
     "CREATE TABLE IF NOT EXISTS log (name TEXT NOT NULL, seq INTEGER NOT NULL,"
-    " value BLOB NOT NULL, PRIMARY KEY (name, seq));";
+    " value BLOB NOT NULL, PRIMARY KEY (name, seq));"
+    "CREATE TABLE IF NOT EXISTS log_key (name TEXT NOT NULL, key TEXT NOT NULL,"
+    " PRIMARY KEY (name, key));";
 
 void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
   sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
@@ -67,8 +69,10 @@ absl::Status SqliteStore::exec(const char* sql) {
   return absl::InternalError("state store " + name_ + ": " + text);
 }
 
-absl::Status SqliteStore::commit(const std::vector<Put>& puts, const std::vector<Append>& appends) {
+absl::Status SqliteStore::commit(const std::vector<Put>& puts, const std::vector<Append>& appends,
+                                 size_t* appended) {
   std::lock_guard lock(mu_);
+  size_t made = 0;
   if (absl::Status status = exec("BEGIN IMMEDIATE;"); !status.ok()) return status;
   auto apply = [&]() -> absl::Status {
     for (const Put& put : puts) {
@@ -82,6 +86,19 @@ absl::Status SqliteStore::commit(const std::vector<Put>& puts, const std::vector
       if (sqlite3_step(s.stmt) != SQLITE_DONE) return error("write " + put.table + "/" + put.key);
     }
     for (const Append& append : appends) {
+      if (!append.key.empty()) {
+        Statement k;
+        if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO log_key (name, key) VALUES (?, ?)", -1,
+                               &k.stmt, nullptr) != SQLITE_OK) {
+          return error("prepare");
+        }
+        bind_text(k.stmt, 1, append.log);
+        bind_text(k.stmt, 2, append.key);
+        if (sqlite3_step(k.stmt) != SQLITE_DONE) {
+          return error("key " + append.log + "/" + append.key);
+        }
+        if (sqlite3_changes(db_) == 0) continue;  // Appended before.
+      }
       Statement s;
       const char* sql =
           "INSERT INTO log (name, seq, value) VALUES (?1, "
@@ -90,6 +107,7 @@ absl::Status SqliteStore::commit(const std::vector<Put>& puts, const std::vector
       bind_text(s.stmt, 1, append.log);
       bind_blob(s.stmt, 2, append.value);
       if (sqlite3_step(s.stmt) != SQLITE_DONE) return error("append to " + append.log);
+      ++made;
     }
     return absl::OkStatus();
   };
@@ -98,7 +116,9 @@ absl::Status SqliteStore::commit(const std::vector<Put>& puts, const std::vector
     exec("ROLLBACK;").IgnoreError();
     return status;
   }
-  return exec("COMMIT;");
+  status = exec("COMMIT;");
+  if (status.ok() && appended != nullptr) *appended = made;
+  return status;
 }
 
 absl::StatusOr<std::map<std::string, std::string>> SqliteStore::table(const std::string& table) {

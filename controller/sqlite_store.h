@@ -1,7 +1,8 @@
 // SqliteStore: the StateStore in one SQLite file (STATE_DIR/state.db), or in memory for a
 // controller without --state-dir. SQLite because it is embedded, transactional and in
 // Debian (libsqlite3-dev), and one file is easy to back up; the journal is WAL with
-// synchronous=FULL, so a committed transaction survives kill -9 and power loss.
+// synchronous=FULL, so a committed transaction survives kill -9 and power loss. The keys of
+// keyed log entries are a unique key (log_key) checked in the appending transaction.
 #pragma once
 
 #include <memory>
@@ -23,8 +24,8 @@ class SqliteStore final : public StateStore {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  absl::Status commit(const std::vector<Put>& puts,
-                      const std::vector<Append>& appends = {}) override;
+  absl::Status commit(const std::vector<Put>& puts, const std::vector<Append>& appends = {},
+                      size_t* appended = nullptr) override;
   absl::StatusOr<std::map<std::string, std::string>> table(const std::string& table) override;
   absl::StatusOr<std::vector<Entry>> log(const std::string& log, uint64_t after,
                                          size_t limit) override;

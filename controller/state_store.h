@@ -26,9 +26,11 @@ class StateStore {
     std::string table, key;
     std::optional<std::string> value;
   };
-  // One entry to append to a log.
+  // One entry to append to a log. A non-empty `key` names the entry within its log: an
+  // append whose key the log holds already is skipped, so a report sent twice is kept once.
   struct Append {
     std::string log, value;
+    std::string key = "";
   };
   struct Entry {
     uint64_t seq;  // 1, 2, ... per log, in append order.
@@ -38,8 +40,11 @@ class StateStore {
   virtual ~StateStore() = default;
 
   // Applies every write and append atomically and durably. INTERNAL naming the store on failure.
+  // `appended` (when given) is set to the number of appends made (keyed ones held already are
+  // not).
   virtual absl::Status commit(const std::vector<Put>& puts,
-                              const std::vector<Append>& appends = {}) = 0;
+                              const std::vector<Append>& appends = {},
+                              size_t* appended = nullptr) = 0;
   // Every key of `table` with its value.
   virtual absl::StatusOr<std::map<std::string, std::string>> table(const std::string& table) = 0;
   // Entries of `log` with seq > `after`, oldest first, at most `limit`.

@@ -175,8 +175,9 @@ absl::Status Daemon::start() {
   if (config_.data_address.empty()) config_.data_address = collectives_->data_address();
   FragmentRunnerDeps deps;
   deps.node_name = config_.name;
-  deps.enter_device = [this](uint32_t index, const std::string& job_id) {
-    return enter_device(index, job_id);
+  deps.enter_device = [this](uint32_t index, const std::string& job_id,
+                             const std::string& tenant) {
+    return enter_device(index, job_id, tenant);
   };
   deps.device_count = devices_.size();
   deps.store = tensors_.get();
@@ -290,7 +291,8 @@ tgrack::v1::NodeInfo Daemon::node_info() const {
 }
 
 absl::StatusOr<std::shared_ptr<Device>> Daemon::enter_device(uint32_t index,
-                                                             const std::string& job_id) {
+                                                             const std::string& job_id,
+                                                             const std::string& tenant) {
   if (index >= devices_.size()) {
     return absl::NotFoundError("node '" + config_.name + "' has no device " +
                                std::to_string(index) + " (it has " +
@@ -307,13 +309,13 @@ absl::StatusOr<std::shared_ptr<Device>> Daemon::enter_device(uint32_t index,
   const std::string label = std::to_string(index);
   auto* timed = new TimedDevice(
       *devices_[index],
-      [this, label, index](const std::string& op, double seconds, uint64_t bytes) {
+      [this, label, index, tenant](const std::string& op, double seconds, uint64_t bytes) {
         metrics_->kernel_ran(label, op, seconds, bytes);
-        kernel_stats_.kernel_ran(index, op, seconds, bytes);
+        kernel_stats_.kernel_ran(index, tenant, op, seconds, bytes);
       },
-      [this, label, index](uint64_t bytes, double seconds) {
+      [this, label, index, tenant](uint64_t bytes, double seconds) {
         metrics_->bytes_copied(label, bytes);
-        kernel_stats_.bytes_copied(index, bytes);
+        kernel_stats_.bytes_copied(index, tenant, bytes);
         kernel_stats_.add_busy_seconds(index, seconds);
       });
   return std::shared_ptr<Device>(timed, [this, index](Device* device) {

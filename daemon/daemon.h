@@ -171,10 +171,11 @@ class Daemon final : public NodeOperations {
   // Refreshes the per-device gauges (memory, health, busy); called with every heartbeat.
   void sample_metrics();
   DeviceHealth health_of(size_t index) const;
-  // Enters local device `index` for `job_id` (counted as running until the pointer is
+  // Enters local device `index` for `job_id` of `tenant` (counted as running until the pointer is
   // dropped, so a reset drains it), seen through the kernel metrics. NOT_FOUND for an index
   // the node lacks; UNAVAILABLE while it is being reset.
-  absl::StatusOr<std::shared_ptr<Device>> enter_device(uint32_t index, const std::string& job_id);
+  absl::StatusOr<std::shared_ptr<Device>> enter_device(uint32_t index, const std::string& job_id,
+                                                       const std::string& tenant);
   void probe_loop();
 
   std::unique_ptr<DaemonMetrics> metrics_;

@@ -293,7 +293,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
     }
   }
   const std::chrono::milliseconds timeout(request.timeout_ms() == 0 ? 10000 : request.timeout_ms());
-  auto scope = deps_.cancels->enter(job);
+  auto scope = deps_.cancels->enter(job, tenant);
   CancelToken& token = *scope->token();
   auto watched = deps_.call_watch->watch(caller, scope->token(), "job " + job);
 
@@ -308,7 +308,7 @@ absl::StatusOr<v1::RunFragmentsReply> FragmentRunner::run(const v1::RunFragments
         absl::StrCat("job ", job, ", device ", deps_.node_name, "/", index, ": ");
     const auto start = Clock::now();
     result.status = [&]() -> absl::Status {
-      auto device = deps_.enter_device(index, job);
+      auto device = deps_.enter_device(index, job, tenant);
       if (!device.ok()) return device.status();
       result.device = *device;
       const auto entered = Clock::now();

@@ -44,10 +44,11 @@ class CollectiveRuntime;
 
 struct FragmentRunnerDeps {
   std::string node_name;
-  // Enters local device `index` for a run of `job_id`: the device to run on, entered for as
-  // long as the pointer lives (so a reset waits for it). NOT_FOUND for an index the node
-  // lacks, UNAVAILABLE while the device is being reset.
-  std::function<absl::StatusOr<std::shared_ptr<Device>>(uint32_t index, const std::string& job_id)>
+  // Enters local device `index` for a run of `job_id` of `tenant`: the device to run on,
+  // entered for as long as the pointer lives (so a reset waits for it). NOT_FOUND for an
+  // index the node lacks, UNAVAILABLE while the device is being reset.
+  std::function<absl::StatusOr<std::shared_ptr<Device>>(uint32_t index, const std::string& job_id,
+                                                        const std::string& tenant)>
       enter_device;
   size_t device_count = 0;  // Local devices, by index from 0.
   TensorStore* store = nullptr;

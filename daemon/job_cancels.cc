@@ -1,5 +1,6 @@
 #include "daemon/job_cancels.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace tg {
@@ -47,29 +48,42 @@ void CancelToken::remove(uint64_t handle) {
 
 JobCancels::Scope::~Scope() { owner_->leave(job_id_, token_); }
 
-std::unique_ptr<JobCancels::Scope> JobCancels::enter(const std::string& job_id) {
+void JobCancels::forget_old(std::chrono::steady_clock::time_point now) {
+  std::erase_if(recent_,
+                [&](const auto& entry) { return now - entry.second.when > kRememberCancelled; });
+}
+
+std::unique_ptr<JobCancels::Scope> JobCancels::enter(const std::string& job_id,
+                                                     const std::string& tenant) {
   auto token = std::make_shared<CancelToken>();
   std::lock_guard lock(mu_);
-  const auto now = std::chrono::steady_clock::now();
-  std::erase_if(recent_,
-                [&](const auto& entry) { return now - entry.second.second > kRememberCancelled; });
-  if (auto it = recent_.find(job_id); it != recent_.end()) token->cancel(it->second.first);
-  running_.emplace(job_id, token);
+  forget_old(std::chrono::steady_clock::now());
+  auto [begin, end] = recent_.equal_range(job_id);
+  for (auto it = begin; it != end; ++it) {
+    if (it->second.tenant.empty() || it->second.tenant == tenant) token->cancel(it->second.why);
+  }
+  running_.emplace(job_id, Run{token, tenant});
   return std::make_unique<Scope>(this, job_id, token);
 }
 
-bool JobCancels::cancel(const std::string& job_id, const std::string& reason) {
+bool JobCancels::cancel(const std::string& job_id, const std::string& reason,
+                        const std::string& tenant) {
   const absl::Status why = absl::CancelledError(
       "cancelled: " + (reason.empty() ? std::string("no reason given") : reason));
   std::vector<std::shared_ptr<CancelToken>> tokens;
   {
     std::lock_guard lock(mu_);
     const auto now = std::chrono::steady_clock::now();
-    std::erase_if(
-        recent_, [&](const auto& entry) { return now - entry.second.second > kRememberCancelled; });
-    recent_[job_id] = {why, now};
+    forget_old(now);
+    auto [first, last] = recent_.equal_range(job_id);
+    if (std::none_of(first, last,
+                     [&](const auto& entry) { return entry.second.tenant == tenant; })) {
+      recent_.emplace(job_id, Cancelled{why, tenant, now});  // The first reason stands.
+    }
     auto [begin, end] = running_.equal_range(job_id);
-    for (auto it = begin; it != end; ++it) tokens.push_back(it->second);
+    for (auto it = begin; it != end; ++it) {
+      if (tenant.empty() || it->second.tenant == tenant) tokens.push_back(it->second.token);
+    }
   }
   for (auto& token : tokens) token->cancel(why);
   return !tokens.empty();
@@ -79,7 +93,7 @@ void JobCancels::leave(const std::string& job_id, const std::shared_ptr<CancelTo
   std::lock_guard lock(mu_);
   auto [begin, end] = running_.equal_range(job_id);
   for (auto it = begin; it != end; ++it) {
-    if (it->second == token) {
+    if (it->second.token == token) {
       running_.erase(it);
       return;
     }

@@ -2,10 +2,12 @@
 // is cancelled once, with a status (CANCELLED, or DEADLINE_EXCEEDED when the caller's deadline
 // passed), and wakes whoever waits on its behalf
 // (mailbox receives, communicators) through callbacks. JobCancels maps job ids to the tokens
-// of the runs going on this daemon, so CancelJob (and a drain) can stop them.
+// of the runs going on this daemon, so CancelJob (and a drain) can stop them. Each run
+// belongs to the tenant of its grant; a cancel on behalf of a tenant touches only that
+// tenant's runs ("" = the daemon's own, every tenant's).
 //
 // Thread-safe. A job cancelled before its run starts here is remembered for a minute, so a
-// run that starts late fails at once instead of running unasked.
+// run of that tenant that starts late fails at once instead of running unasked.
 #pragma once
 
 #include <absl/status/status.h>
@@ -66,20 +68,30 @@ class JobCancels {
     std::shared_ptr<CancelToken> token_;
   };
 
-  // Registers a run of `job_id`; its token starts cancelled when the job was cancelled
-  // within the last minute.
-  std::unique_ptr<Scope> enter(const std::string& job_id);
-  // Cancels every run of `job_id` going on here with CANCELLED "cancelled: <reason>".
-  // Returns whether one was going.
-  bool cancel(const std::string& job_id, const std::string& reason);
+  // Registers a run of `job_id` for `tenant`; its token starts cancelled when the job was
+  // cancelled for that tenant (or by the daemon) within the last minute.
+  std::unique_ptr<Scope> enter(const std::string& job_id, const std::string& tenant = "");
+  // Cancels every run of `job_id` of `tenant` ("" = any tenant's) going on here with
+  // CANCELLED "cancelled: <reason>". Returns whether one was going.
+  bool cancel(const std::string& job_id, const std::string& reason,
+              const std::string& tenant = "");
 
  private:
+  struct Run {
+    std::shared_ptr<CancelToken> token;
+    std::string tenant;
+  };
+  struct Cancelled {
+    absl::Status why;
+    std::string tenant;  // "" = every tenant's run.
+    std::chrono::steady_clock::time_point when;
+  };
   void leave(const std::string& job_id, const std::shared_ptr<CancelToken>& token);
+  void forget_old(std::chrono::steady_clock::time_point now);  // Caller holds mu_.
 
   std::mutex mu_;
-  std::multimap<std::string, std::shared_ptr<CancelToken>> running_;  // Guarded by mu_.
-  // Recently cancelled jobs: why and when. Guarded by mu_.
-  std::map<std::string, std::pair<absl::Status, std::chrono::steady_clock::time_point>> recent_;
+  std::multimap<std::string, Run> running_;  // By job id. Guarded by mu_.
+  std::multimap<std::string, Cancelled> recent_;  // By job id. Guarded by mu_.
 };
 
 }  // namespace tg

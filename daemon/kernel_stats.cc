@@ -2,19 +2,19 @@
 
 namespace tg {
 
-void KernelStats::kernel_ran(uint32_t device, const std::string& op, double seconds,
-                             uint64_t bytes) {
+void KernelStats::kernel_ran(uint32_t device, const std::string& tenant, const std::string& op,
+                             double seconds, uint64_t bytes) {
   std::lock_guard lock(mutex_);
-  Row& row = rows_[{device, op}];
+  Row& row = rows_[{device, tenant, op}];
   ++row.count;
   row.seconds += seconds;
   row.bytes += bytes;
   busy_[device] += seconds;
 }
 
-void KernelStats::bytes_copied(uint32_t device, uint64_t bytes) {
+void KernelStats::bytes_copied(uint32_t device, const std::string& tenant, uint64_t bytes) {
   std::lock_guard lock(mutex_);
-  copied_[device] += bytes;
+  copied_[{device, tenant}] += bytes;
 }
 
 void KernelStats::add_busy_seconds(uint32_t device, double seconds) {
@@ -34,15 +34,18 @@ tgrack::v1::GetKernelStatsReply KernelStats::snapshot() const {
   tgrack::v1::GetKernelStatsReply reply;
   for (const auto& [key, row] : rows_) {
     tgrack::v1::KernelStat* stat = reply.add_kernels();
-    stat->set_device_index(key.first);
-    stat->set_op(key.second);
+    const auto& [device, tenant, op] = key;
+    stat->set_device_index(device);
+    stat->set_tenant(tenant);
+    stat->set_op(op);
     stat->set_count(row.count);
     stat->set_total_seconds(row.seconds);
     stat->set_bytes(row.bytes);
   }
-  for (const auto& [device, bytes] : copied_) {
+  for (const auto& [key, bytes] : copied_) {
     tgrack::v1::DeviceCopies* copies = reply.add_copies();
-    copies->set_device_index(device);
+    copies->set_device_index(key.first);
+    copies->set_tenant(key.second);
     copies->set_bytes(bytes);
   }
   return reply;

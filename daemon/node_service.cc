@@ -64,9 +64,13 @@ grpc::Status NodeServiceImpl::GetFlightRecords(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status NodeServiceImpl::GetKernelStats(grpc::ServerContext*,
+grpc::Status NodeServiceImpl::GetKernelStats(grpc::ServerContext* context,
                                              const tgrack::v1::GetKernelStatsRequest*,
                                              tgrack::v1::GetKernelStatsReply* reply) {
+  // Rows name every tenant's work: the controller reads them and filters.
+  if (absl::Status s = net::require_component(*context, "GetKernelStats"); !s.ok()) {
+    return to_grpc(s);
+  }
   *reply = kernel_stats_.snapshot();
   return grpc::Status::OK;
 }
@@ -113,11 +117,7 @@ grpc::Status NodeServiceImpl::RunFragments(grpc::ServerContext* context,
     work.device_indices.push_back(fragment.device_index());
   }
   auto grant = grants_.verify(request->grant(), work, std::chrono::system_clock::now());
-  if (!grant.ok()) {
-    return to_grpc(absl::Status(grant.status().code(),
-                                "RunFragments on node '" + node_name_ + "' refused: " +
-                                    std::string(grant.status().message())));
-  }
+  if (!grant.ok()) return refused("RunFragments", grant.status());
   if (request->job_id().empty()) {
     return to_grpc(absl::InvalidArgumentError("RunFragments needs a job_id"));
   }
@@ -147,7 +147,10 @@ grpc::Status NodeServiceImpl::PushTensor(grpc::ServerContext* context,
 grpc::Status NodeServiceImpl::FetchTensor(grpc::ServerContext*,
                                           const tgrack::v1::FetchTensorRequest* request,
                                           tgrack::v1::FetchTensorReply* reply) {
-  auto tensor = tensors_.fetch(request->tensor_id());
+  auto grant =
+      grants_.verify_tenant(request->grant(), node_name_, std::chrono::system_clock::now());
+  if (!grant.ok()) return refused("FetchTensor", grant.status());
+  auto tensor = tensors_.fetch(request->tensor_id(), grant->tenant());
   if (!tensor.ok()) return to_grpc(tensor.status());
   if (absl::Status s = check_message_size(tensor->bytes(), "tensor '" + request->tensor_id() + "'");
       !s.ok()) {
@@ -190,8 +193,20 @@ grpc::Status NodeServiceImpl::ListTensors(grpc::ServerContext* context,
 grpc::Status NodeServiceImpl::CancelJob(grpc::ServerContext*,
                                         const tgrack::v1::CancelJobRequest* request,
                                         tgrack::v1::CancelJobReply* reply) {
-  reply->set_found(cancels_.cancel(request->job_id(), request->reason()));
+  auto grant =
+      grants_.verify_tenant(request->grant(), node_name_, std::chrono::system_clock::now());
+  if (!grant.ok()) return refused("CancelJob", grant.status());
+  if (!cancels_.cancel(request->job_id(), request->reason(), grant->tenant())) {
+    return to_grpc(absl::NotFoundError("node " + node_name_ + " runs no job '" +
+                                       request->job_id() + "'"));
+  }
+  reply->set_found(true);
   return grpc::Status::OK;
+}
+
+grpc::Status NodeServiceImpl::refused(const std::string& method, const absl::Status& why) const {
+  return to_grpc(absl::Status(why.code(), method + " on node '" + node_name_ + "' refused: " +
+                                              std::string(why.message())));
 }
 
 }  // namespace tg

@@ -4,8 +4,9 @@
 // graph handler (RunFragments) stops its work when its caller gives up or its deadline passes,
 // and runs it for the grant's tenant: another tenant's plans and stored tensors are NOT_FOUND
 // there. Plans and stored tensors are managed by the controller alone (InstallPlan, DropPlan,
-// FreeTensors, ListTensors need a component certificate); a client fetches a tensor by its
-// id, which carries 128 random bits.
+// FreeTensors, ListTensors, GetKernelStats need a component certificate). FetchTensor and
+// CancelJob carry a grant like RunFragments and act for its tenant alone: another tenant's
+// tensor or job answers NOT_FOUND exactly as an unknown id.
 #pragma once
 
 #include <string>
@@ -92,6 +93,9 @@ class NodeServiceImpl final : public tgrack::v1::NodeService::Service {
                          tgrack::v1::CancelJobReply* reply) override;
 
  private:
+  // A call refused for its grant: the grant's error, naming the method and this node.
+  grpc::Status refused(const std::string& method, const absl::Status& why) const;
+
   const std::string node_name_;
   NodeOperations& node_;
   FragmentRunner& fragments_;

@@ -57,8 +57,9 @@ absl::StatusOr<TensorStore::Lease> TensorStore::get(const std::string& id,
   return absl::NotFoundError(absl::StrCat("node ", node_name_, " holds no tensor '", id, "'"));
 }
 
-absl::StatusOr<HostTensor> TensorStore::fetch(const std::string& id) const {
-  auto lease = get(id);
+absl::StatusOr<HostTensor> TensorStore::fetch(const std::string& id,
+                                              const std::string& tenant) const {
+  auto lease = get(id, tenant);
   if (!lease.ok()) return lease.status();
   const StoredTensor& tensor = **lease;
   HostTensor value(tensor.type);

@@ -57,8 +57,8 @@ class TensorStore {
   // The tensor, held for as long as the lease lives. NOT_FOUND naming the id when unknown
   // (or another tenant's than `tenant`); FAILED_PRECONDITION when its device was reset.
   absl::StatusOr<Lease> get(const std::string& id, const std::string& tenant = "") const;
-  // The tensor's value, read from its device.
-  absl::StatusOr<HostTensor> fetch(const std::string& id) const;
+  // The tensor's value, read from its device; errors as get() (for `tenant`).
+  absl::StatusOr<HostTensor> fetch(const std::string& id, const std::string& tenant = "") const;
   // Frees `ids` (unknown ids are ignored) and every tensor of `session` ("" = none);
   // returns how many tensors were freed. Forgets lost ids among them too.
   uint64_t free(const std::vector<std::string>& ids, const std::string& session);

@@ -179,9 +179,9 @@ void GrantVerifier::set_revoked(std::set<std::string> token_ids) {
   revoked_ = std::move(token_ids);
 }
 
-absl::StatusOr<v1::Grant> GrantVerifier::verify(const v1::SignedGrant& signed_grant,
-                                                const GrantedWork& work,
-                                                std::chrono::system_clock::time_point now) const {
+absl::StatusOr<v1::Grant> GrantVerifier::verify_tenant(
+    const v1::SignedGrant& signed_grant, const std::string& node,
+    std::chrono::system_clock::time_point now) const {
   if (signed_grant.grant().empty() && signed_grant.signature().empty()) {
     return absl::UnauthenticatedError(
         "no grant: ask the controller to place the work (Place) and send its grant");
@@ -201,10 +201,18 @@ absl::StatusOr<v1::Grant> GrantVerifier::verify(const v1::SignedGrant& signed_gr
                                                    time_text(grant->expires_unix_ms()),
                                                    "; ask the controller for a fresh one"));
   }
-  if (grant->node() != work.node) {
+  if (grant->node() != node) {
     return absl::PermissionDeniedError(absl::StrCat("grant ", grant->grant_id(), " is for node '",
-                                                    grant->node(), "', not '", work.node, "'"));
+                                                    grant->node(), "', not '", node, "'"));
   }
+  return grant;
+}
+
+absl::StatusOr<v1::Grant> GrantVerifier::verify(const v1::SignedGrant& signed_grant,
+                                                const GrantedWork& work,
+                                                std::chrono::system_clock::time_point now) const {
+  auto grant = verify_tenant(signed_grant, work.node, now);
+  if (!grant.ok()) return grant;
   for (uint32_t index : work.device_indices) {
     if (std::find(grant->device_indices().begin(), grant->device_indices().end(), index) ==
         grant->device_indices().end()) {

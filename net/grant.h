@@ -64,6 +64,12 @@ class GrantVerifier {
   absl::StatusOr<tgrack::v1::Grant> verify(const tgrack::v1::SignedGrant& signed_grant,
                                            const GrantedWork& work,
                                            std::chrono::system_clock::time_point now) const;
+  // The grant, when `signed_grant` is valid on `node` at `now`, whatever devices and plan it
+  // names: for calls about a tenant's objects there (FetchTensor, CancelJob), which the
+  // caller then limits to the grant's tenant.
+  absl::StatusOr<tgrack::v1::Grant> verify_tenant(const tgrack::v1::SignedGrant& signed_grant,
+                                                  const std::string& node,
+                                                  std::chrono::system_clock::time_point now) const;
 
  private:
   absl::StatusOr<tgrack::v1::Grant> check_signature(

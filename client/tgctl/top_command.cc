@@ -1,7 +1,8 @@
-// tgctl top: the kernel scoreboard of every UP node — per device and op, kernels run, their
-// total and mean time and the bytes they touched, plus bytes copied per device — asked of
-// each daemon directly (addresses from ListNodes). Refreshes every --interval until
-// interrupted; --once prints one view; --json prints one JSON document per view.
+// tgctl top: the kernel scoreboard of every UP node — per device, tenant and op, kernels run,
+// their total and mean time and the bytes they touched, plus bytes copied per device — as the
+// controller gathers it from the daemons (GetPoolKernelStats): a tenant sees its own jobs'
+// rows, an admin every tenant's. Refreshes every --interval until interrupted; --once prints
+// one view; --json prints one JSON document per view.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -9,53 +10,47 @@
 
 #include <nlohmann/json.hpp>
 
-#include "client/client.h"
 #include "client/tgctl/command.h"
 #include "client/tgctl/table.h"
 #include "devices/units.h"
 #include "net/rpc.h"
-#include "tgrack/v1/node.grpc.pb.h"
+#include "tgrack/v1/controller.grpc.pb.h"
 
 namespace tg::tgctl {
 namespace {
 
-struct NodeStats {
-  std::string node;
-  tgrack::v1::GetKernelStatsReply stats;
-  std::string error;  // Why the daemon could not be asked; "" = fine.
-};
+using NodeStats = tgrack::v1::NodeKernelStats;
 
 absl::StatusOr<std::vector<NodeStats>> collect(const GlobalOptions& options) {
-  auto nodes = Client(options.controller, std::chrono::seconds(10)).nodes();
-  if (!nodes.ok()) return nodes.status();
-  std::vector<NodeStats> result;
-  for (const tgrack::v1::NodeInfo& node : *nodes) {
-    if (node.state() == tgrack::v1::NODE_STATE_DOWN) continue;
-    NodeStats entry{node.name(), {}, ""};
-    auto stub = tgrack::v1::NodeService::NewStub(make_channel(node.address()));
-    auto context = context_with_deadline(std::chrono::seconds(5));
-    absl::Status status = from_grpc(
-        stub->GetKernelStats(context.get(), tgrack::v1::GetKernelStatsRequest(), &entry.stats));
-    if (!status.ok()) entry.error = std::string(status.message());
-    result.push_back(std::move(entry));
+  auto stub = tgrack::v1::ControllerService::NewStub(make_channel(options.controller));
+  tgrack::v1::GetPoolKernelStatsReply reply;
+  auto context = context_with_deadline(std::chrono::seconds(30));
+  if (absl::Status s = from_grpc(stub->GetPoolKernelStats(
+          context.get(), tgrack::v1::GetPoolKernelStatsRequest(), &reply));
+      !s.ok()) {
+    return s;
   }
-  return result;
+  return std::vector<NodeStats>(reply.nodes().begin(), reply.nodes().end());
 }
 
 nlohmann::json to_json(const std::vector<NodeStats>& nodes) {
   nlohmann::json kernels = nlohmann::json::array(), copies = nlohmann::json::array(),
                  errors = nlohmann::json::array();
   for (const NodeStats& node : nodes) {
-    if (!node.error.empty()) errors.push_back({{"node_id", node.node}, {"error", node.error}});
-    for (const auto& k : node.stats.kernels()) {
-      kernels.push_back({{"device_id", node.node + "/" + std::to_string(k.device_index())},
+    if (!node.error().empty()) {
+      errors.push_back({{"node_id", node.node()}, {"error", node.error()}});
+    }
+    for (const auto& k : node.stats().kernels()) {
+      kernels.push_back({{"device_id", node.node() + "/" + std::to_string(k.device_index())},
+                         {"tenant", k.tenant()},
                          {"op", k.op()},
                          {"run_count", k.count()},
                          {"total_seconds", k.total_seconds()},
                          {"touched_bytes", k.bytes()}});
     }
-    for (const auto& c : node.stats.copies()) {
-      copies.push_back({{"device_id", node.node + "/" + std::to_string(c.device_index())},
+    for (const auto& c : node.stats().copies()) {
+      copies.push_back({{"device_id", node.node() + "/" + std::to_string(c.device_index())},
+                        {"tenant", c.tenant()},
                         {"copied_bytes", c.bytes()}});
     }
   }
@@ -63,21 +58,21 @@ nlohmann::json to_json(const std::vector<NodeStats>& nodes) {
 }
 
 void print_table(const std::vector<NodeStats>& nodes) {
-  Table table({"DEVICE", "OP", "COUNT", "TOTAL", "MEAN", "BYTES"});
+  Table table({"DEVICE", "TENANT", "OP", "COUNT", "TOTAL", "MEAN", "BYTES"});
   for (const NodeStats& node : nodes) {
-    for (const auto& k : node.stats.kernels()) {
+    for (const auto& k : node.stats().kernels()) {
       char total[32], mean[32];
       std::snprintf(total, sizeof(total), "%.3f ms", k.total_seconds() * 1e3);
       std::snprintf(mean, sizeof(mean), "%.3f ms",
                     k.count() == 0 ? 0.0 : k.total_seconds() * 1e3 / static_cast<double>(k.count()));
-      table.add_row({node.node + "/" + std::to_string(k.device_index()), k.op(),
+      table.add_row({node.node() + "/" + std::to_string(k.device_index()), k.tenant(), k.op(),
                      std::to_string(k.count()), total, mean, format_bytes(k.bytes())});
     }
-    for (const auto& c : node.stats.copies()) {
-      table.add_row({node.node + "/" + std::to_string(c.device_index()), "(copies)", "", "", "",
-                     format_bytes(c.bytes())});
+    for (const auto& c : node.stats().copies()) {
+      table.add_row({node.node() + "/" + std::to_string(c.device_index()), c.tenant(), "(copies)",
+                     "", "", "", format_bytes(c.bytes())});
     }
-    if (!node.error.empty()) table.add_row({node.node, "(unreachable: " + node.error + ")"});
+    if (!node.error().empty()) table.add_row({node.node(), "(unreachable: " + node.error() + ")"});
   }
   table.print(std::cout);
 }

@@ -121,6 +121,15 @@ absl::StatusOr<Buffer> HipDevice::allocate(uint64_t bytes) {
         !s.ok()) {
       return s;
     }
+    // Zeroed before it is handed out, as on cpu devices: what another tenant's tensor left in
+    // this memory must not reach the next one. On the null stream (which does not wait for
+    // this device's non-blocking stream) and waited for, so every later reader sees zeros.
+    absl::Status cleared = hip_status(hipMemsetAsync(ptr, 0, bytes, nullptr), "clear new buffer");
+    if (cleared.ok()) cleared = hip_status(hipStreamSynchronize(nullptr), "clear new buffer");
+    if (!cleared.ok()) {
+      (void)hipFree(ptr);
+      return cleared;
+    }
   }
   const uint64_t id = next_id_++;
   allocations_[id] = {ptr, bytes};

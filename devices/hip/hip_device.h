@@ -1,5 +1,6 @@
 // An AMD GPU as a Device, over the HIP runtime: memory from hipMalloc within the GPU's
-// capacity, one stream per device on which every copy and kernel is queued in order, Events
+// capacity, zeroed before allocate() returns it (no tenant reads what another left), one
+// stream per device on which every copy and kernel is queued in order, Events
 // completed by stream callbacks, kernels generated per op (hip_kernels.h) and compiled with
 // hiprtc for the GPU's own gfx target, cached by source; a constant node's launch uploads its
 // value. A kernel that fails on its data (integer division by zero, integer to a negative

@@ -99,6 +99,29 @@ TEST_F(LedgerTest, SplitsByDeviceKindAndDayAndStartsAtSince) {
   EXPECT_EQ(ledger_->usage("", request).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A daemon sends its report again when its heartbeat's reply was lost: the entry is kept
+// once per daemon, and the job's part on another daemon is an entry of its own.
+TEST_F(LedgerTest, AReportSentAgainIsRecordedOncePerDaemon) {
+  const v1::JobInfo split = job("j4", "b", 1000, kDay2 + 30, 1);
+  auto first = ledger_->record(split, "cpu", "node-a");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  auto again = ledger_->record(split, "cpu", "node-a");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(*again);
+  auto other_daemon = ledger_->record(split, "cpu", "node-b");
+  ASSERT_TRUE(other_daemon.ok());
+  EXPECT_TRUE(*other_daemon);
+  auto usage = ledger_->usage("b", {});
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  ASSERT_EQ(usage->rows_size(), 1);
+  EXPECT_EQ(usage->rows(0).usage().flops(), 7u + 2 * 1000u);
+  EXPECT_EQ(usage->rows(0).job_count(), 3u);  // j3, and j4 once per daemon.
+  auto jobs = ledger_->recent_jobs(10);
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ(jobs->size(), 5u);
+}
+
 TEST_F(LedgerTest, RecentJobsComeBackNewestFirst) {
   auto jobs = ledger_->recent_jobs(2);
   ASSERT_TRUE(jobs.ok());

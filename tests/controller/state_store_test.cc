@@ -1,5 +1,6 @@
 // The SQLite state store: what commit() wrote is there after the store is closed and opened
-// again, table writes replace and erase, and logs number their entries in append order.
+// again, table writes replace and erase, logs number their entries in append order, and a
+// keyed entry is appended once however often it is committed.
 #include "controller/sqlite_store.h"
 
 #include <gtest/gtest.h>
@@ -64,6 +65,37 @@ TEST(SqliteStore, LogsAreNumberedPerLogAndReadFromAnyPoint) {
   ASSERT_EQ(tail->size(), 2u);
   EXPECT_EQ((*tail)[0].value, "j4");
   EXPECT_EQ((*tail)[1].value, "j5");
+}
+
+TEST(SqliteStore, AKeyedEntryIsAppendedOnceAlsoAfterReopening) {
+  testing::TempDir dir;
+  const std::string path = dir.file("state.db");
+  {
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    size_t appended = 9;
+    ASSERT_TRUE((*store)->commit({}, {{"ledger", "first", "job-x@node-a"}}, &appended).ok());
+    EXPECT_EQ(appended, 1u);
+    // Sent again in one transaction with a new entry: only the new one is appended.
+    ASSERT_TRUE((*store)->commit({}, {{"ledger", "again", "job-x@node-a"},
+                                      {"ledger", "other", "job-x@node-b"}}, &appended).ok());
+    EXPECT_EQ(appended, 1u);
+  }
+  auto store = SqliteStore::open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  size_t appended = 9;
+  ASSERT_TRUE((*store)->commit({}, {{"ledger", "after restart", "job-x@node-a"}}, &appended).ok());
+  EXPECT_EQ(appended, 0u);
+  // The same key in another log, and unkeyed entries, are appended as always.
+  ASSERT_TRUE((*store)->commit({}, {{"jobs", "job", "job-x@node-a"}, {"ledger", "unkeyed"},
+                                    {"ledger", "unkeyed"}}, &appended).ok());
+  EXPECT_EQ(appended, 3u);
+  auto ledger = (*store)->log("ledger", 0, 10);
+  ASSERT_TRUE(ledger.ok());
+  ASSERT_EQ(ledger->size(), 4u);
+  EXPECT_EQ((*ledger)[0].value, "first");
+  EXPECT_EQ((*ledger)[1].value, "other");
+  EXPECT_EQ((*ledger)[2].value, "unkeyed");
 }
 
 TEST(SqliteStore, AFileThatIsNotADatabaseIsRefusedNamingIt) {

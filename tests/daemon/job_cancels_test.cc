@@ -30,6 +30,29 @@ TEST(JobCancels, UnknownJobIsNotFoundButARunStartingLateIsCancelled) {
   EXPECT_EQ(run->token()->status().message(), "cancelled: user asked");
 }
 
+TEST(JobCancels, ATenantCancelsOnlyItsOwnRunsAndLateStarts) {
+  JobCancels cancels;
+  auto theirs = cancels.enter("job-x", "tenant-b");
+  EXPECT_FALSE(cancels.cancel("job-x", "not yours", "tenant-a"));
+  EXPECT_FALSE(theirs->token()->cancelled());
+  auto late_theirs = cancels.enter("job-x", "tenant-b");  // A's cancel is not remembered for B.
+  EXPECT_FALSE(late_theirs->token()->cancelled());
+  auto late_own = cancels.enter("job-x", "tenant-a");
+  EXPECT_EQ(late_own->token()->status().message(), "cancelled: not yours");
+  EXPECT_TRUE(cancels.cancel("job-x", "owner asked", "tenant-b"));
+  EXPECT_EQ(theirs->token()->status().message(), "cancelled: owner asked");
+  EXPECT_TRUE(late_theirs->token()->cancelled());
+}
+
+TEST(JobCancels, TheDaemonsOwnCancelReachesEveryTenant) {
+  JobCancels cancels;
+  auto a = cancels.enter("job-y", "tenant-a");
+  auto b = cancels.enter("job-y", "tenant-b");
+  EXPECT_TRUE(cancels.cancel("job-y", "drain"));
+  EXPECT_TRUE(a->token()->cancelled());
+  EXPECT_TRUE(b->token()->cancelled());
+}
+
 TEST(JobCancels, FinishedRunsAreForgotten) {
   JobCancels cancels;
   { auto run = cancels.enter("done"); }

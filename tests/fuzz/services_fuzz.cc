@@ -239,6 +239,7 @@ InProcessPool& pool() {
         method("Controller.ShrinkCommunicator", c, &C::ShrinkCommunicator),
         method("Controller.GrowCommunicator", c, &C::GrowCommunicator),
         method("Node.GetFlightRecords", n, &N::GetFlightRecords),
+        method("Controller.GetPoolKernelStats", c, &C::GetPoolKernelStats),
     };
     return p;
   }();

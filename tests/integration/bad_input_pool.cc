@@ -63,13 +63,14 @@ std::unique_ptr<v1::ControllerService::Stub> HostilePool::controller_as(
 }
 
 v1::SignedGrant HostilePool::grant(const std::vector<uint32_t>& devices,
-                                   const std::string& plan_id) const {
+                                   const std::string& plan_id, std::chrono::seconds lifetime,
+                                   const std::string& node) const {
   v1::Grant grant;
   grant.set_grant_id("g-hostile");
-  grant.set_node("node-a");
+  grant.set_node(node);
   for (uint32_t d : devices) grant.add_device_indices(d);
   grant.set_plan_id(plan_id);
-  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + std::chrono::minutes(5)));
+  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + lifetime));
   auto signer = GrantSigner::load_or_create(pool_.grant_key_file());
   return signer.ok() ? signer->sign(grant) : v1::SignedGrant();
 }

@@ -4,6 +4,7 @@
 // every case ends with: every process alive and the pool still computing right.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -35,9 +36,12 @@ class HostilePool {
   tgrack::v1::ControllerService::Stub& controller_as_node() { return *controller_as_node_; }
   int metrics_port(Target target) const;
   int data_port(Target target) const;  // A daemon's collectives data plane.
-  // A grant for `devices` of node-a (and plan `plan_id`), signed with the controller's key.
+  // A grant for `devices` of `node` (and plan `plan_id`) lasting `lifetime` (negative: one
+  // that has expired), signed with the controller's key.
   tgrack::v1::SignedGrant grant(const std::vector<uint32_t>& devices,
-                                const std::string& plan_id = "") const;
+                                const std::string& plan_id = "",
+                                std::chrono::seconds lifetime = std::chrono::minutes(5),
+                                const std::string& node = "node-a") const;
   pid_t pid(Target target);
 
   // OK when every process runs; else names the dead ones with their last log lines.

@@ -337,8 +337,50 @@ const std::vector<RpcCase>& rpc_cases() {
       {"FetchUnknownTensor", [](auto& p) {
          v1::FetchTensorRequest request;
          request.set_tensor_id("no-such-tensor");
+         *request.mutable_grant() = p.grant({});
          return to_daemon(p, &N::FetchTensor, request); },
-       StatusCode::NOT_FOUND, {"no-such-tensor"}},
+       StatusCode::NOT_FOUND, {"node-a", "no-such-tensor"}},
+      {"FetchTensorWithoutAGrant", [](auto& p) {
+         v1::FetchTensorRequest request;
+         request.set_tensor_id("no-such-tensor");
+         return to_daemon(p, &N::FetchTensor, request); },
+       StatusCode::UNAUTHENTICATED, {"FetchTensor on node 'node-a'", "no grant"}},
+      {"FetchTensorWithAGarbledGrant", [](auto& p) {
+         v1::FetchTensorRequest request;
+         request.set_tensor_id("no-such-tensor");
+         request.mutable_grant()->set_grant(std::string(100, '\xff'));
+         request.mutable_grant()->set_signature(std::string(64, 'x'));
+         return to_daemon(p, &N::FetchTensor, request); },
+       StatusCode::UNAUTHENTICATED, {"FetchTensor", "does not verify"}},
+      {"FetchTensorWithAnExpiredGrant", [](auto& p) {
+         v1::FetchTensorRequest request;
+         request.set_tensor_id("no-such-tensor");
+         *request.mutable_grant() = p.grant({}, "", -std::chrono::seconds(1));
+         return to_daemon(p, &N::FetchTensor, request); },
+       StatusCode::UNAUTHENTICATED, {"FetchTensor", "g-hostile expired"}},
+      {"FetchTensorWithAnotherNodesGrant", [](auto& p) {
+         v1::FetchTensorRequest request;
+         request.set_tensor_id("no-such-tensor");
+         *request.mutable_grant() = p.grant({}, "", std::chrono::minutes(5), "node-b");
+         return to_daemon(p, &N::FetchTensor, request); },
+       StatusCode::PERMISSION_DENIED, {"FetchTensor", "for node 'node-b', not 'node-a'"}},
+      {"DaemonCancelsUnknownJob", [](auto& p) {
+         v1::CancelJobRequest request;
+         request.set_job_id("no-such-job");
+         *request.mutable_grant() = p.grant({});
+         return to_daemon(p, &N::CancelJob, request); },
+       StatusCode::NOT_FOUND, {"node node-a runs no job 'no-such-job'"}},
+      {"DaemonCancelJobWithoutAGrant", [](auto& p) {
+         v1::CancelJobRequest request;
+         request.set_job_id("no-such-job");
+         return to_daemon(p, &N::CancelJob, request); },
+       StatusCode::UNAUTHENTICATED, {"CancelJob on node 'node-a'", "no grant"}},
+      {"DaemonCancelJobWithAnExpiredGrant", [](auto& p) {
+         v1::CancelJobRequest request;
+         request.set_job_id("no-such-job");
+         *request.mutable_grant() = p.grant({}, "", -std::chrono::seconds(1));
+         return to_daemon(p, &N::CancelJob, request); },
+       StatusCode::UNAUTHENTICATED, {"CancelJob", "g-hostile expired"}},
       {"RunFragmentsOfUnknownPlan", [](auto& p) {
          v1::RunFragmentsRequest request;
          request.set_job_id("job-x");
@@ -402,6 +444,9 @@ const std::vector<RpcCase>& rpc_cases() {
       {"ControllerCallWithoutAToken", [](auto& p) {
          return as_token(p, "", &C::ListJobs, v1::ListJobsRequest()); },
        StatusCode::UNAUTHENTICATED, {"ListJobs needs a bearer token"}},
+      {"TopWithoutAToken", [](auto& p) {
+         return as_token(p, "", &C::GetPoolKernelStats, v1::GetPoolKernelStatsRequest()); },
+       StatusCode::UNAUTHENTICATED, {"GetPoolKernelStats needs a bearer token"}},
       {"ControllerCallWithAMalformedToken", [](auto& p) {
          return as_token(p, "tgr_short", &C::ListNodes, v1::ListNodesRequest()); },
        StatusCode::UNAUTHENTICATED, {"malformed"}},

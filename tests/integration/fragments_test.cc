@@ -86,6 +86,15 @@ class Fragments : public ::testing::Test {
     return request;
   }
 
+  // A grant on node `name` naming no tenant, as the runs' grants: for FetchTensor, CancelJob.
+  v1::SignedGrant node_grant(const std::string& name) {
+    v1::Grant grant;
+    grant.set_grant_id("test-node-grant");
+    grant.set_node(name);
+    grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + std::chrono::minutes(5)));
+    return signer->sign(grant);
+  }
+
   v1::NodeService::Stub& node(const std::string& name) { return *stubs.at(name); }
 
   absl::StatusOr<v1::RunFragmentsReply> run(const std::string& name,
@@ -236,6 +245,7 @@ TEST_F(Fragments, KeptOutputIsStoredFetchedReusedListedAndFreed) {
 
   v1::FetchTensorRequest fetch;
   fetch.set_tensor_id("t-y");
+  *fetch.mutable_grant() = node_grant("node-a");
   v1::FetchTensorReply fetched;
   context = context_with_deadline(std::chrono::seconds(5));
   ASSERT_TRUE(node("node-a").FetchTensor(context.get(), fetch, &fetched).ok());
@@ -313,6 +323,7 @@ TEST_F(HeldFragments, CancelJobStopsARunningRunWithTheReason) {
   v1::CancelJobRequest cancel;
   cancel.set_job_id("job-cancel");
   cancel.set_reason("drain of node-b");
+  *cancel.mutable_grant() = node_grant("node-b");
   v1::CancelJobReply cancelled;
   auto context = context_with_deadline(std::chrono::seconds(5));
   const grpc::Status sent = node("node-b").CancelJob(context.get(), cancel, &cancelled);
@@ -379,6 +390,7 @@ TEST_F(Fragments, StoredTensorOfAResetDeviceIsLost) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   v1::FetchTensorRequest fetch;
   fetch.set_tensor_id("t-x");
+  *fetch.mutable_grant() = node_grant("node-a");
   v1::FetchTensorReply fetched;
   context = context_with_deadline(std::chrono::seconds(5));
   status = node("node-a").FetchTensor(context.get(), fetch, &fetched);

@@ -3,7 +3,12 @@
 // not exist); a revoked token is refused within 5 s on the controller and on the daemons; a
 // tenant cannot cordon, drain, reset or manage tenants; quotas refuse naming the quota, its
 // limit and its use, before anything runs.
+#include <algorithm>
+#include <future>
+#include <set>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -44,6 +49,7 @@ std::map<std::string, HostTensor> two_floats() {
 class Tenants : public ::testing::Test {
  protected:
   void SetUp() override {
+    pool_.hold_kernels_on("node-a");  // Only graphs with "test_hold..." nodes wait there.
     ASSERT_OK_POOL(pool_.start_default());
     for (const char* name : {"team-a", "team-b"}) {
       auto tenant = create_tenant(pool_, name);
@@ -82,9 +88,15 @@ TEST_F(Tenants, NoTenantListsOrTouchesAnotherTenantsWorkThroughTheController) {
   for (const v1::JobInfo& job : *a_jobs) EXPECT_EQ(job.tenant(), "team-a");
   const std::string job = a_jobs->front().job_id();
 
-  // Ids carry 128 random bits: "s-"/"t-" and 32 hex digits.
+  // Ids carry 128 random bits: "s-"/"t-" and 32 hex digits, and "job-" and 32 for the jobs
+  // the controller runs (the one that kept the tensor; the capture ran on the direct path).
   EXPECT_EQ((*session)->id().size(), 2u + 32u) << (*session)->id();
   EXPECT_EQ(tensor.id().size(), 2u + 32u) << tensor.id();
+  auto kept_job = std::find_if(a_jobs->begin(), a_jobs->end(),
+                               [](const v1::JobInfo& info) { return info.plan_id().empty(); });
+  ASSERT_NE(kept_job, a_jobs->end());
+  EXPECT_EQ(kept_job->job_id().size(), 4u + 32u) << kept_job->job_id();
+  EXPECT_EQ(kept_job->job_id().rfind("job-", 0), 0u) << kept_job->job_id();
 
   // Lists show team-b none of it; the admin sees all of it.
   auto b_sessions = as("team-b").sessions();
@@ -203,6 +215,148 @@ TEST_F(Tenants, ADaemonRefusesAnotherTenantsPlanAndTensorsUnderItsGrant) {
                 "FreeTensors is for the pool's controller and nodes");
   auto fetched = as("team-a").fetch(kept->kept.at(0));
   ASSERT_TRUE(fetched.ok()) << fetched.status();
+}
+
+// Directly on a daemon, a tenant's grant neither reads another tenant's stored tensor nor
+// cancels its running job: both answer NOT_FOUND in the words used for an id that does not
+// exist. The owner's own grant does both.
+TEST_F(Tenants, ADaemonAnswersAnotherTenantsTensorAndJobAsUnknownToItsGrant) {
+  auto session = Session::open(as("team-a"), 30s, "a-owner");
+  ASSERT_TRUE(session.ok()) << session.status();
+  RunOptions keep = (*session)->options();
+  keep.keep = {"y"};
+  keep.placement = on_device("node-a", 0);
+  auto kept = as("team-a").run(affine(), two_floats(), keep);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  const v1::TensorPiece a_piece = kept->kept.at(0).pieces(0);
+  v1::Grant a_grant;
+  ASSERT_TRUE(a_grant.ParseFromString(a_piece.grant().grant()));
+  EXPECT_EQ(a_grant.tenant(), "team-a");
+
+  // team-b runs a graph held on node-a/0 under its own grant, as job-b-held.
+  auto b = controller_as(pool_, tenants_["team-b"].token);
+  v1::PlaceRequest place;
+  *place.mutable_graph() = held_graph();
+  *place.mutable_placement() = on_device("node-a", 0);
+  v1::PlaceReply placed;
+  auto context = context_with_deadline(10s);
+  ASSERT_TRUE(b->Place(context.get(), place, &placed).ok());
+  ASSERT_EQ(placed.daemons_size(), 1);
+  const v1::PlacedDaemon& daemon = placed.daemons(0);
+  auto node = v1::NodeService::NewStub(make_channel(daemon.address(), true));
+  v1::RunFragmentsRequest run;
+  run.set_job_id("job-b-held");
+  *run.add_fragments() = daemon.fragments(0);
+  *run.mutable_grant() = daemon.grant();
+  v1::NamedTensor* feed = run.add_runs()->add_feeds();
+  run.mutable_runs(0)->set_device_index(0);
+  feed->set_name(placed.inputs(0).pieces(0).node());
+  *feed->mutable_tensor() = x_feeds().at("x").to_proto();
+  auto running = std::async(std::launch::async, [&] {
+    v1::RunFragmentsReply reply;
+    auto run_context = context_with_deadline(30s);
+    return from_grpc(node->RunFragments(run_context.get(), run, &reply));
+  });
+  ASSERT_TRUE(pool_.wait_held("node-a", "test_hold_job"));
+
+  auto cancel = [&](const std::string& job_id, const v1::SignedGrant& grant,
+                    const std::string& reason) {
+    v1::CancelJobRequest request;
+    request.set_job_id(job_id);
+    request.set_reason(reason);
+    *request.mutable_grant() = grant;
+    v1::CancelJobReply reply;
+    auto call = context_with_deadline(10s);
+    return from_grpc(node->CancelJob(call.get(), request, &reply));
+  };
+  auto fetch = [&](const std::string& tensor_id, const v1::SignedGrant& grant) {
+    v1::FetchTensorRequest request;
+    request.set_tensor_id(tensor_id);
+    *request.mutable_grant() = grant;
+    v1::FetchTensorReply reply;
+    auto call = context_with_deadline(10s);
+    return from_grpc(node->FetchTensor(call.get(), request, &reply));
+  };
+
+  // team-a's grant on team-b's job, and team-b's grant on team-a's tensor: as unknown ids.
+  const absl::Status a_cancels = cancel("job-b-held", a_piece.grant(), "a cancels b");
+  const absl::Status a_cancels_unknown = cancel("job-nonexistent", a_piece.grant(), "none");
+  EXPECT_EQ(a_cancels.code(), absl::StatusCode::kNotFound) << a_cancels;
+  EXPECT_EQ(a_cancels.message(), "node node-a runs no job 'job-b-held'");
+  EXPECT_EQ(a_cancels_unknown.code(), absl::StatusCode::kNotFound) << a_cancels_unknown;
+  EXPECT_EQ(a_cancels_unknown.message(), "node node-a runs no job 'job-nonexistent'");
+  const absl::Status b_fetches = fetch(a_piece.tensor_id(), daemon.grant());
+  const absl::Status b_fetches_unknown = fetch("t-nonexistent/0", daemon.grant());
+  EXPECT_EQ(b_fetches.code(), absl::StatusCode::kNotFound) << b_fetches;
+  EXPECT_EQ(b_fetches.message(), "node node-a holds no tensor '" + a_piece.tensor_id() + "'");
+  EXPECT_EQ(b_fetches_unknown.code(), absl::StatusCode::kNotFound) << b_fetches_unknown;
+  EXPECT_EQ(b_fetches_unknown.message(), "node node-a holds no tensor 't-nonexistent/0'");
+  EXPECT_STATUS(fetch(a_piece.tensor_id(), {}), kUnauthenticated, "FetchTensor on node 'node-a'");
+  EXPECT_STATUS(cancel("job-b-held", {}, "no grant"), kUnauthenticated, "no grant");
+
+  // The owners' own grants: team-b cancels its job (its reason, not team-a's, stops it) and
+  // team-a reads its tensor.
+  EXPECT_TRUE(cancel("job-b-held", daemon.grant(), "b stops its own").ok());
+  pool_.release("node-a", "test_hold_job");
+  const absl::Status ended = running.get();
+  EXPECT_EQ(ended.code(), absl::StatusCode::kCancelled) << ended;
+  EXPECT_NE(ended.message().find("cancelled: b stops its own"), std::string::npos) << ended;
+  EXPECT_TRUE(fetch(a_piece.tensor_id(), a_piece.grant()).ok());
+  auto fetched = as("team-a").fetch(kept->kept.at(0));
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->values<float>()[1], -5.0f);
+}
+
+// tgctl top through the controller: a tenant sees the kernel rows of its own jobs only, the
+// admin every tenant's; the daemons answer the scoreboard to pool components alone.
+TEST_F(Tenants, TopShowsATenantOnlyItsOwnKernels) {
+  ASSERT_TRUE(as("team-a").submit(affine(), two_floats(), on_device("node-b", 0)).ok());
+  GraphBuilder g;
+  Value x = g.input("x", DTYPE_F32, {2, 3});
+  Value w = g.input("w", DTYPE_F32, {3, 4});
+  g.output(matmul(x, w), "y");
+  HostTensor xs(TensorType{DTYPE_F32, {2, 3}});
+  HostTensor ws(TensorType{DTYPE_F32, {3, 4}});
+  ASSERT_TRUE(as("team-b").submit(*g.build(), {{"x", xs}, {"w", ws}}, on_device("node-b", 0)).ok());
+
+  auto top = [&](const std::string& token) {
+    Completed out = run(pool_.dir(), TGCTL_PATH,
+                        {"top", "--once", "--json", "--controller", pool_.controller_address(),
+                         "--token", token});
+    EXPECT_EQ(out.exit_status, 0) << out.err;
+    return nlohmann::json::parse(out.out, nullptr, /*allow_exceptions=*/false);
+  };
+  auto tenants_of = [](const nlohmann::json& view) {
+    std::set<std::string> tenants, ops;
+    if (!view.is_object()) return std::pair{tenants, ops};
+    for (const auto& row : view.value("kernels", nlohmann::json::array())) {
+      tenants.insert(row.value("tenant", ""));
+      ops.insert(row.value("op", ""));
+    }
+    for (const auto& row : view.value("copies", nlohmann::json::array())) {
+      tenants.insert(row.value("tenant", ""));
+    }
+    return std::pair{tenants, ops};
+  };
+  nlohmann::json admin_view;
+  ASSERT_TRUE(wait_until([&] {
+    admin_view = top(pool_.admin_token());
+    return tenants_of(admin_view).first.contains("team-b") &&
+           tenants_of(admin_view).first.contains("team-a");
+  }, 10s)) << admin_view.dump();
+  EXPECT_TRUE(tenants_of(admin_view).second.contains("matmul")) << admin_view.dump();
+
+  const nlohmann::json a_view = top(tenants_["team-a"].token);
+  const auto [a_tenants, a_ops] = tenants_of(a_view);
+  EXPECT_EQ(a_tenants, std::set<std::string>{"team-a"}) << a_view.dump();
+  EXPECT_FALSE(a_ops.contains("matmul")) << a_view.dump();
+  EXPECT_TRUE(a_ops.contains("mul")) << a_view.dump();
+
+  auto node = v1::NodeService::NewStub(make_channel(pool_.daemon_address("node-b"), true));
+  v1::GetKernelStatsReply stats;
+  auto context = context_with_deadline(10s);
+  EXPECT_STATUS(from_grpc(node->GetKernelStats(context.get(), {}, &stats)), kPermissionDenied,
+                "GetKernelStats is for the pool's controller and nodes");
 }
 
 TEST_F(Tenants, ARevokedTokenIsRefusedWithinFiveSecondsOnTheControllerAndTheDaemons) {

@@ -65,6 +65,36 @@ TEST(Grant, AGrantOfARevokedTokenIsRefusedEvenOnceVerifiedAndGoodWhenNoLongerLis
   EXPECT_EQ(good->tenant(), "team-a");
 }
 
+// verify_tenant (FetchTensor, CancelJob) takes a grant of any devices and plan on its node,
+// and refuses what verify refuses of the grant itself: another node, expiry, revocation.
+TEST(Grant, ATenantCheckTakesAnyGrantOfTheNodeButNotOfAnotherNodeOrExpired) {
+  auto signer = GrantSigner::generate();
+  ASSERT_TRUE(signer.ok());
+  GrantVerifier verifier;
+  ASSERT_TRUE(verifier.trust(signer->public_key()).ok());
+  v1::Grant grant = grant_for({1}, kNow + std::chrono::minutes(1));
+  grant.set_tenant("team-a");
+  grant.set_plan_id("plan-1");
+  grant.set_token_id("0123456789abcdef");
+  const v1::SignedGrant signed_grant = signer->sign(grant);
+  auto ok = verifier.verify_tenant(signed_grant, "node-a", kNow);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->tenant(), "team-a");
+  auto elsewhere = verifier.verify_tenant(signed_grant, "node-b", kNow);
+  EXPECT_EQ(elsewhere.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(elsewhere.status().message().find("is for node 'node-a', not 'node-b'"),
+            std::string::npos);
+  auto late = verifier.verify_tenant(signed_grant, "node-a", kNow + std::chrono::minutes(1));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(late.status().message().find("expired"), std::string::npos);
+  verifier.set_revoked({"0123456789abcdef"});
+  auto revoked = verifier.verify_tenant(signed_grant, "node-a", kNow);
+  EXPECT_EQ(revoked.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(revoked.status().message().find("which was revoked"), std::string::npos);
+  auto none = verifier.verify_tenant({}, "node-a", kNow);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated);
+}
+
 TEST(Grant, ExpiryIsExactToTheMillisecond) {
   auto signer = GrantSigner::generate();
   GrantVerifier verifier;
