@@ -127,6 +127,7 @@ absl::Status GrantVerifier::trust(const std::string& public_key) {
   if (key == nullptr) return absl::InvalidArgumentError("bad grant key: " + openssl_error());
   keys_.emplace_back(public_key, std::make_shared<EvpKey>(key));
   if (keys_.size() > kKeysKept) keys_.erase(keys_.begin());
+  first_key_.notify_all();
   return absl::OkStatus();
 }
 
@@ -138,7 +139,8 @@ bool GrantVerifier::has_keys() const {
 absl::StatusOr<v1::Grant> GrantVerifier::check_signature(const v1::SignedGrant& signed_grant) const {
   std::vector<std::shared_ptr<EvpKey>> keys;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    first_key_.wait_for(lock, kFirstKeyWait, [&] { return !keys_.empty(); });
     if (auto it = verified_.find(signed_grant.signature()); it != verified_.end()) {
       // The same signature over other bytes is a forgery: compare what was signed.
       if (it->second.first == signed_grant.grant()) return it->second.second;

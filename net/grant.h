@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -51,7 +52,8 @@ struct GrantedWork {
 // expire. Verified grants are remembered (by their exact bytes), so a replayed grant costs a
 // lookup, not a signature check. A grant issued under a revoked bearer token (set_revoked,
 // from the controller's heartbeat replies) is refused, UNAUTHENTICATED naming the token.
-// Thread-safe.
+// A check that arrives before the first key (a call racing the daemon's registration) waits
+// for it up to kFirstKeyWait, then answers UNAVAILABLE. Thread-safe.
 class GrantVerifier {
  public:
   // Trusts `public_key` (32 raw bytes) from now on; INVALID_ARGUMENT for a malformed key.
@@ -75,9 +77,11 @@ class GrantVerifier {
   absl::StatusOr<tgrack::v1::Grant> check_signature(
       const tgrack::v1::SignedGrant& signed_grant) const;
 
+  static constexpr std::chrono::seconds kFirstKeyWait{2};
   static constexpr size_t kKeysKept = 4;
   static constexpr size_t kVerifiedKept = 4096;
   mutable std::mutex mu_;
+  mutable std::condition_variable first_key_;
   std::vector<std::pair<std::string, std::shared_ptr<EvpKey>>> keys_;  // Newest last.
   std::set<std::string> revoked_;  // Token ids.
   // Grants verified, by signature: the bytes signed, and the grant they hold.
