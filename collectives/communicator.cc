@@ -245,7 +245,7 @@ absl::Status Communicator::all_reduce(std::byte* out, const std::byte* in, size_
                                            : mesh_all_reduce_two_shot(g, args, scratch_));
   }
   if (algo == "halving_doubling") return finish(halving_doubling_all_reduce(g, args));
-  if (algo == "hierarchical") return finish(hierarchical_all_reduce(g, args, topo_.node_of, bytes <= kMeshOneShotMax));
+  if (algo == "hierarchical") return finish(hierarchical_all_reduce(g, args, topo_.node_of));
   return finish(ring_all_reduce(g, args));
 }
 

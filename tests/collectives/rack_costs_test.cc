@@ -1,7 +1,8 @@
 // Racks in the cost model: ranks that name two or more racks are grouped by rack, so the
 // model's remote links are the rack uplinks, and all-reduce weighs ring against
-// hierarchical with one leader per rack, never the all-to-all algorithms that would put
-// every flow on the uplinks at once.
+// hierarchical (one leader per rack for small buffers, the pipelined two-level form for
+// larger ones), never the all-to-all algorithms that would put every flow on the uplinks
+// at once.
 #include <string>
 #include <vector>
 
@@ -61,10 +62,37 @@ TEST(RackCosts, FastLinksInsideRacksMakeHierarchicalWinAtLargeSizes) {
   EXPECT_EQ(choice(two_racks(25e9), 64 << 20), "hierarchical");
 }
 
-TEST(RackCosts, HostLinksOnlyTwiceTheUplinkKeepRing) {
-  // Inside a rack 2 Gbit/s: a leader receiving whole buffers over its host link costs more
-  // than ring's pipelined blocks over the uplinks.
-  EXPECT_EQ(choice(two_racks(250e6), 64 << 20), "ring");
+TEST(RackCosts, HostLinksTwiceTheUplinkTakePipelinedHierarchicalAtLargeSizes) {
+  // Inside a rack 2 Gbit/s: the pipelined form moves one buffer each way over the uplinks
+  // (2(m-1)/m), ring 1.5 (2(n-1)/n), and the steps inside the racks overlap the uplinks'.
+  // One leader per rack would receive whole buffers over its host link and lose to ring.
+  EXPECT_EQ(choice(two_racks(250e6), 64 << 20), "hierarchical");
+}
+
+// 4 racks x 4 hosts, one rank per host: host links at 400 Mbit/s, rack uplinks at 200.
+Topology four_by_four() {
+  std::vector<std::string> racks;
+  for (int r = 0; r < 16; ++r) racks.push_back("r" + std::to_string(r / 4));
+  Topology t;
+  t.world = 16;
+  t.node_of = *rack_groups(spec_of(racks));
+  t.local = LinkCost{20e-6, 1 / 50e6};
+  t.remote = LinkCost{20e-6, 1 / 25e6};
+  t.local_transport = "tcp";
+  t.link_shape = "hierarchical";
+  return t;
+}
+
+TEST(RackCosts, FourRacksOfFourTakeHierarchicalFromSixteenMebibytes) {
+  // Ring moves 1.875 buffers over each uplink, the pipelined form 1.5: 20% less.
+  for (uint64_t mib : {16, 64, 256}) EXPECT_EQ(choice(four_by_four(), mib << 20), "hierarchical") << mib << " MiB";
+}
+
+TEST(RackCosts, TheFourFlowsOfARackShareItsUplink) {
+  // At 1 MiB the pipelined form runs one chunk: its twelve steps do not overlap, and the
+  // four flows that leave a rack at once share its uplink, so ring's 30 smaller steps win.
+  // A model that gave each flow the whole uplink would pick hierarchical.
+  EXPECT_EQ(choice(four_by_four(), 1 << 20), "ring");
 }
 
 TEST(RackCosts, NeverPicksAllToAllAlgorithmsAcrossRacks) {
