@@ -14,8 +14,9 @@
 # 2(n-1)/n); model/bound = bound time / model time; model/best = the faster fixed algorithm's
 # time / model time (1 or more: the model picked at least as well).
 #   bench/racks.sh [BUILD_DIR] [MAX_BYTES]     (build/ and 256M by default)
-# Environment: RACKS (4), HOSTS (4), HOST_RATE (2gbit), UPLINK_RATE (1gbit), ITERS (5),
-# WARMUP (1), MIN_BYTES (1K), RAW_DIR (where the raw tgctl outputs are kept; default: a
+# Environment: RACKS (4), HOSTS (4), HOST_RATE (2gbit), UPLINK_RATE (1gbit), MTU (9000),
+# ITERS (5) and WARMUP (1) per size from 4 MiB, SMALL_ITERS (20) and SMALL_WARMUP (5) below,
+# MIN_BYTES (1K), RAW_DIR (where the raw tgctl outputs are kept; default: a
 # directory under bench/results named after the shape), and TGCONTROLLER_EXTRA_FLAGS,
 # TGD_EXTRA_FLAGS, TGCTL_EXTRA_FLAGS.
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +42,8 @@ max_bytes=$(numfmt --from=iec "$max")
 timeout_ms=$(awk -v s="$max_bytes" -v u="$uplink_bps" -v h="$host_bps" \
   'BEGIN { r = (u < h ? u : h) / 8; printf "%d", (4 * 2 * s / r + 30) * 1000 }')
 
-netns up --racks "$racks" --hosts "$hosts" --host-rate "$host_rate" --uplink-rate "$uplink_rate"
+netns up --racks "$racks" --hosts "$hosts" --host-rate "$host_rate" --uplink-rate "$uplink_rate" \
+  --mtu "${MTU:-9000}"
 pool_certs $(netns hosts | awk '{ print "node-" $1 }')
 start_controller r1h1
 device_memory=$(( (2 * max_bytes >> 20) + 64 ))M
@@ -50,20 +52,29 @@ while read -r host rack address; do
 done < <(netns hosts)
 wait_nodes_up $(( racks * hosts ))
 
+# Sizes below 4 MiB take milliseconds and vary with what else the cores run: more iterations.
+min_bytes=$(numfmt --from=iec "${MIN_BYTES:-1K}")
+ranges=()
+(( min_bytes >= 4 << 20 )) || ranges+=("$min_bytes $(( max_bytes < 1 << 20 ? max_bytes : 1 << 20 )) ${SMALL_ITERS:-20} ${SMALL_WARMUP:-5}")
+(( max_bytes < 4 << 20 )) || ranges+=("$(( min_bytes > 4 << 20 ? min_bytes : 4 << 20 )) $max_bytes ${ITERS:-5} ${WARMUP:-1}")
 mkdir -p "$raw"
 for algorithm in model ring hierarchical; do
   flags=()
   [[ $algorithm == model ]] || flags=(--algo "$algorithm")
-  tgctl_in r1h1 bench allreduce --min "${MIN_BYTES:-1K}" --max "$max" --factor 4 \
-    --iters "${ITERS:-5}" --warmup "${WARMUP:-1}" --timeout-ms "$timeout_ms" --verbose \
-    "${flags[@]}" >"$work/$algorithm.txt" 2>"$work/$algorithm.err" ||
-    fail "bench allreduce ${flags[*]}: $(cat "$work/$algorithm.txt" "$work/$algorithm.err")"
+  : >"$work/$algorithm.txt"
+  for range in "${ranges[@]}"; do
+    read -r from to iters warmup <<<"$range"
+    tgctl_in r1h1 bench allreduce --min "$from" --max "$to" --factor 4 --iters "$iters" \
+      --warmup "$warmup" --timeout-ms "$timeout_ms" --verbose "${flags[@]}" \
+      >>"$work/$algorithm.txt" 2>"$work/$algorithm.err" ||
+      fail "bench allreduce ${flags[*]}: $(cat "$work/$algorithm.txt" "$work/$algorithm.err")"
+  done
   cp "$work/$algorithm.txt" "$raw/$algorithm.txt"
 done
 
 {
-echo "# $racks racks x $hosts hosts x 1 cpu device; host links $host_rate, rack uplinks $uplink_rate;" \
-  "iters ${ITERS:-5}, warmup ${WARMUP:-1}"
+echo "# $racks racks x $hosts hosts x 1 cpu device; host links $host_rate, rack uplinks $uplink_rate," \
+  "mtu ${MTU:-9000}; iters ${ITERS:-5} (warmup ${WARMUP:-1}) from 4 MiB, ${SMALL_ITERS:-20} (${SMALL_WARMUP:-5}) below"
 echo "# bound: max(2(n-1)/n x size / host rate, 2(m-1)/m x size / uplink rate), n = $(( racks * hosts )) ranks, m = $racks racks"
 awk -v racks="$racks" -v ranks=$(( racks * hosts )) -v host="$host_bps" -v uplink="$uplink_bps" '
   FNR == 1 { file++ }

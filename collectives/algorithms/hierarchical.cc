@@ -1,5 +1,6 @@
 #include "collectives/algorithms/hierarchical.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 
@@ -77,14 +78,13 @@ struct RingPhase {
 
 absl::Status pipelined_all_reduce(const Group& g, const ReduceArgs& a,
                                   const std::vector<std::vector<uint32_t>>& groups,
-                                  uint32_t my_group, uint32_t position) {
+                                  uint32_t my_group, uint32_t position, size_t chunks) {
   Context& ctx = *g.ctx;
   const uint32_t L = groups.front().size(), M = groups.size();
   Group row{&ctx, groups[my_group], position};
   Group column{&ctx, {}, my_group};
   for (const std::vector<uint32_t>& ranks : groups) column.ranks.push_back(ranks[position]);
 
-  const size_t chunks = hierarchical_chunks(static_cast<double>(a.count * a.es()), L, M);
   const Blocks chunk{a.count, chunks};
   auto inside = [&](size_t c, bool gather) {
     return RingPhase{row, chunk.offset(c), chunk.length(c), gather, /*from_in=*/!gather};
@@ -125,7 +125,7 @@ absl::Status pipelined_all_reduce(const Group& g, const ReduceArgs& a,
 }  // namespace
 
 absl::Status hierarchical_all_reduce(const Group& g, const ReduceArgs& a,
-                                     const std::vector<uint32_t>& node_of) {
+                                     const std::vector<uint32_t>& node_of, size_t chunks) {
   const bool small = a.count * a.es() <= kHierarchicalLeaderMaxBytes;
   const uint32_t me = g.global(g.me);
   std::map<uint32_t, std::vector<uint32_t>> by_node;  // Global ranks, ascending.
@@ -144,7 +144,7 @@ absl::Status hierarchical_all_reduce(const Group& g, const ReduceArgs& a,
   if (small || !equal || groups.size() < 2 || groups.front().size() < 2) {
     return leader_all_reduce(g, a, groups, groups[my_group], small);
   }
-  return pipelined_all_reduce(g, a, groups, my_group, position);
+  return pipelined_all_reduce(g, a, groups, my_group, position, std::max<size_t>(chunks, 1));
 }
 
 }  // namespace tg::coll

@@ -7,7 +7,8 @@
 // link carries the whole buffer once per other rank of its group.
 //
 // Pipelined form (M groups of L ranks each, M and L >= 2, larger buffers): the buffer splits
-// into hierarchical_chunks() chunks. Each chunk is reduce-scattered inside every group (ring,
+// into `chunks` chunks (the cost model's hierarchical_chunks(): more chunks shorten the
+// pipeline's fill and drain, each costs a step's latency). Each chunk is reduce-scattered inside every group (ring,
 // L-1 steps); shard i of it is all-reduced across the groups by the ranks at position i of
 // each group (L concurrent rings, 2(M-1) steps), so 2(M-1)/M of the buffer crosses each
 // group's uplink, against 2(n-1)/n for a flat ring; then it is all-gathered inside the group
@@ -15,7 +16,6 @@
 // all-gathered, so the uplinks stay busy but for the first and last chunk's steps inside.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -28,16 +28,9 @@ namespace tg::coll {
 // Buffers up to this size take the leader form with halving-doubling across groups.
 inline constexpr size_t kHierarchicalLeaderMaxBytes = 64 << 10;
 
-// Chunks of the pipelined form for `bytes` over `groups` groups of `group_size` ranks: each
-// message across groups at least 128 KiB (below that per-step latency dominates), at most 16
-// (the pipeline's fill and drain cost about 1/chunks of the time across groups).
-inline size_t hierarchical_chunks(double bytes, size_t group_size, size_t groups) {
-  const double per_chunk = bytes / static_cast<double>(group_size * groups) / (128 << 10);
-  return static_cast<size_t>(std::clamp(per_chunk, 1.0, 16.0));
-}
-
-// `node_of[rank]` names each rank's group (ranks with equal values share one).
+// `node_of[rank]` names each rank's group (ranks with equal values share one); `chunks` >= 1,
+// the same on every rank.
 absl::Status hierarchical_all_reduce(const Group& g, const ReduceArgs& args,
-                                     const std::vector<uint32_t>& node_of);
+                                     const std::vector<uint32_t>& node_of, size_t chunks);
 
 }  // namespace tg::coll

@@ -88,11 +88,49 @@ TEST(RackCosts, FourRacksOfFourTakeHierarchicalFromSixteenMebibytes) {
   for (uint64_t mib : {16, 64, 256}) EXPECT_EQ(choice(four_by_four(), mib << 20), "hierarchical") << mib << " MiB";
 }
 
+// The estimate of `algorithm` in a choice's reason ("..., hierarchical 1001.8us, ..."), in
+// seconds; -1 when absent.
+double estimate(const Choice& choice, const std::string& algorithm) {
+  const std::string key = ", " + algorithm + " ";
+  const size_t at = choice.reason.find(key);
+  return at == std::string::npos ? -1 : std::stod(choice.reason.substr(at + key.size())) * 1e-6;
+}
+
 TEST(RackCosts, TheFourFlowsOfARackShareItsUplink) {
-  // At 1 MiB the pipelined form runs one chunk: its twelve steps do not overlap, and the
-  // four flows that leave a rack at once share its uplink, so ring's 30 smaller steps win.
-  // A model that gave each flow the whole uplink would pick hierarchical.
-  EXPECT_EQ(choice(four_by_four(), 1 << 20), "ring");
+  // Every rack sends at least 2(m-1)/m = 1.5 buffers over its uplink, whatever the
+  // schedule. A model that gave each of a rack's four concurrent flows the whole uplink
+  // would estimate the pipelined form below that.
+  for (uint64_t mib : {16, 256}) {
+    const double bytes = static_cast<double>(mib << 20);
+    auto chosen = choose_algorithm(four_by_four(), tgrack::v1::COLLECTIVE_ALL_REDUCE, mib << 20, "");
+    ASSERT_TRUE(chosen.ok()) << chosen.status();
+    const double hierarchical = estimate(*chosen, "hierarchical");
+    EXPECT_GE(hierarchical, 1.5 * bytes / 25e6) << chosen->reason;
+    EXPECT_LT(hierarchical, 1.1 * 1.5 * bytes / 25e6) << chosen->reason;
+  }
+}
+
+TEST(RackCosts, SlowStepsOfAllRanksAtOnceMakeTheLeaderFormWinAtSmallSizes) {
+  // 16 ranks on two cores: a step that every rank takes at once costs 400us, not the links'
+  // 20us. Ring's 30 such steps then lose to one leader per rack, whose few steps involve a
+  // handful of ranks each; with the links' alpha alone ring wins.
+  Topology busy = four_by_four();
+  EXPECT_EQ(choice(busy, 16 << 10), "ring");
+  busy.step_alpha_s = 400e-6;
+  EXPECT_EQ(choice(busy, 16 << 10), "hierarchical");
+  EXPECT_EQ(choice(busy, 64 << 10), "hierarchical");
+}
+
+TEST(RackCosts, PipelineChunksGrowWithTheBufferUntilStepLatencyOutweighsFillAndDrain) {
+  // Fill and drain (the first chunk's reduce-scatter and the last one's all-gather inside
+  // the racks) cost 6 steps of a chunk; every chunk adds 6 steps' latency across.
+  Topology busy = four_by_four();
+  busy.step_alpha_s = 283e-6;
+  EXPECT_EQ(hierarchical_chunks(busy, 1 << 20), 4u);
+  EXPECT_EQ(hierarchical_chunks(busy, 16 << 20), 16u);
+  EXPECT_EQ(hierarchical_chunks(busy, 256 << 20), 64u);
+  // One chunk at 1 MiB would leave ring ahead; four make the pipelined form win.
+  EXPECT_EQ(choice(busy, 1 << 20), "hierarchical");
 }
 
 TEST(RackCosts, NeverPicksAllToAllAlgorithmsAcrossRacks) {
