@@ -12,11 +12,12 @@
 #
 # Columns: time (us) and busbw (GB/s) as nccl-tests prints them (busbw = size / time x
 # 2(n-1)/n); model/bound = bound time / model time; model/best = the faster fixed algorithm's
-# time / model time (1 or more: the model picked at least as well).
+# time / model time (1 or more: the model picked at least as well). Times below 4 MiB are
+# medians over the rounds.
 #   bench/racks.sh [BUILD_DIR] [MAX_BYTES]     (build/ and 256M by default)
 # Environment: RACKS (4), HOSTS (4), HOST_RATE (2gbit), UPLINK_RATE (1gbit), MTU (9000),
-# ITERS (5) and WARMUP (1) per size from 4 MiB, SMALL_ITERS (20) and SMALL_WARMUP (5) below,
-# MIN_BYTES (1K), RAW_DIR (where the raw tgctl outputs are kept; default: a
+# ITERS (5) and WARMUP (1) per size from 4 MiB; below, SMALL_ITERS (20), SMALL_WARMUP (5)
+# and ROUNDS (3); MIN_BYTES (1K), RAW_DIR (where the raw tgctl outputs are kept; default: a
 # directory under bench/results named after the shape), and TGCONTROLLER_EXTRA_FLAGS,
 # TGD_EXTRA_FLAGS, TGCTL_EXTRA_FLAGS.
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,36 +53,57 @@ while read -r host rack address; do
 done < <(netns hosts)
 wait_nodes_up $(( racks * hosts ))
 
-# Sizes below 4 MiB take milliseconds and vary with what else the cores run: more iterations.
+# Sizes below 4 MiB take milliseconds and vary with what else the cores run: more
+# iterations, and ROUNDS rounds in which the three take turns; the table takes the median.
 min_bytes=$(numfmt --from=iec "${MIN_BYTES:-1K}")
-ranges=()
-(( min_bytes >= 4 << 20 )) || ranges+=("$min_bytes $(( max_bytes < 1 << 20 ? max_bytes : 1 << 20 )) ${SMALL_ITERS:-20} ${SMALL_WARMUP:-5}")
-(( max_bytes < 4 << 20 )) || ranges+=("$(( min_bytes > 4 << 20 ? min_bytes : 4 << 20 )) $max_bytes ${ITERS:-5} ${WARMUP:-1}")
+small_max=$(( max_bytes < 1 << 20 ? max_bytes : 1 << 20 ))
+large_min=$(( min_bytes > 4 << 20 ? min_bytes : 4 << 20 ))
+bench() {  # ALGORITHM FROM TO ITERS WARMUP OUTPUT
+  local flags=()
+  [[ $1 == model ]] || flags=(--algo "$1")
+  tgctl_in r1h1 bench allreduce --min "$2" --max "$3" --factor 4 --iters "$4" --warmup "$5" \
+    --timeout-ms "$timeout_ms" --verbose "${flags[@]}" >"$work/$6" 2>"$work/$6.err" ||
+    fail "bench allreduce ${flags[*]}: $(cat "$work/$6" "$work/$6.err")"
+  cp "$work/$6" "$raw/$6"
+}
 mkdir -p "$raw"
-for algorithm in model ring hierarchical; do
-  flags=()
-  [[ $algorithm == model ]] || flags=(--algo "$algorithm")
-  : >"$work/$algorithm.txt"
-  for range in "${ranges[@]}"; do
-    read -r from to iters warmup <<<"$range"
-    tgctl_in r1h1 bench allreduce --min "$from" --max "$to" --factor 4 --iters "$iters" \
-      --warmup "$warmup" --timeout-ms "$timeout_ms" --verbose "${flags[@]}" \
-      >>"$work/$algorithm.txt" 2>"$work/$algorithm.err" ||
-      fail "bench allreduce ${flags[*]}: $(cat "$work/$algorithm.txt" "$work/$algorithm.err")"
+rm -f "$raw"/*.txt
+outputs=()
+if (( min_bytes < 4 << 20 )); then
+  for (( round = 1; round <= ${ROUNDS:-3}; round++ )); do
+    for algorithm in model ring hierarchical; do
+      bench "$algorithm" "$min_bytes" "$small_max" "${SMALL_ITERS:-20}" "${SMALL_WARMUP:-5}" \
+        "$algorithm.small.$round.txt"
+      outputs+=("$work/$algorithm.small.$round.txt")
+    done
   done
-  cp "$work/$algorithm.txt" "$raw/$algorithm.txt"
-done
+fi
+if (( max_bytes >= 4 << 20 )); then
+  for algorithm in model ring hierarchical; do
+    bench "$algorithm" "$large_min" "$max_bytes" "${ITERS:-5}" "${WARMUP:-1}" "$algorithm.large.txt"
+    outputs+=("$work/$algorithm.large.txt")
+  done
+fi
 
 {
 echo "# $racks racks x $hosts hosts x 1 cpu device; host links $host_rate, rack uplinks $uplink_rate," \
-  "mtu ${MTU:-9000}; iters ${ITERS:-5} (warmup ${WARMUP:-1}) from 4 MiB, ${SMALL_ITERS:-20} (${SMALL_WARMUP:-5}) below"
+  "mtu ${MTU:-9000}; iters ${ITERS:-5} (warmup ${WARMUP:-1}) from 4 MiB;" \
+  "below, the median of ${ROUNDS:-3} rounds of ${SMALL_ITERS:-20} (warmup ${SMALL_WARMUP:-5})"
 echo "# bound: max(2(n-1)/n x size / host rate, 2(m-1)/m x size / uplink rate), n = $(( racks * hosts )) ranks, m = $racks racks"
 awk -v racks="$racks" -v ranks=$(( racks * hosts )) -v host="$host_bps" -v uplink="$uplink_bps" '
-  FNR == 1 { file++ }
   /^#/ || !NF { next }
-  { size = $1; time[file, size] = $6; busbw[file, size] = $8
-    if (file == 1) { sizes[++n] = size; chosen[size] = $5 } }
+  { algorithm = FILENAME; sub(/.*\//, "", algorithm); sub(/\..*/, "", algorithm)
+    size = $1; key = algorithm SUBSEP size; runs[key]++; times[key, runs[key]] = $6
+    if (algorithm == "model") chosen[size] = chosen[size] == "" || chosen[size] == $5 ? $5 : "varies"
+    if (!(size in seen)) { seen[size] = 1; sizes[++n] = size } }
+  function median(key,   i, j, m, v, x) {
+    m = runs[key]
+    for (i = 1; i <= m; i++) v[i] = times[key, i]
+    for (i = 2; i <= m; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+    return v[int((m + 1) / 2)]
+  }
   END {
+    for (i = 2; i <= n; i++) { x = sizes[i]; for (j = i - 1; j >= 1 && sizes[j] > x; j--) sizes[j + 1] = sizes[j]; sizes[j + 1] = x }
     factor = 2 * (ranks - 1) / ranks
     printf "| %10s | %-12s | %11s | %7s | %11s | %7s | %11s | %7s | %11s | %7s | %11s | %10s |\n",
       "size (B)", "model picks", "model (us)", "busbw", "ring (us)", "busbw", "hier (us)", "busbw",
@@ -89,13 +111,14 @@ awk -v racks="$racks" -v ranks=$(( racks * hosts )) -v host="$host_bps" -v uplin
     print "|-----------:|:-------------|------------:|--------:|------------:|--------:|------------:|--------:|------------:|--------:|------------:|-----------:|"
     for (i = 1; i <= n; i++) {
       s = sizes[i]
+      model = median("model" SUBSEP s); ring = median("ring" SUBSEP s); hier = median("hierarchical" SUBSEP s)
       on_hosts = factor * s / (host / 8)
       on_uplinks = racks > 1 ? 2 * (racks - 1) / racks * s / (uplink / 8) : 0
-      bound_us = (on_hosts > on_uplinks ? on_hosts : on_uplinks) * 1e6
-      best = time[2, s] < time[3, s] ? time[2, s] : time[3, s]
+      bound = (on_hosts > on_uplinks ? on_hosts : on_uplinks) * 1e6
+      best = ring < hier ? ring : hier
       printf "| %10d | %-12s | %11.1f | %7.4f | %11.1f | %7.4f | %11.1f | %7.4f | %11.1f | %7.4f | %11.2f | %10.2f |\n",
-        s, chosen[s], time[1, s], busbw[1, s], time[2, s], busbw[2, s], time[3, s], busbw[3, s],
-        bound_us, s * factor / bound_us / 1e3, bound_us / time[1, s], best / time[1, s]
+        s, chosen[s], model, s * factor / model / 1e3, ring, s * factor / ring / 1e3, hier,
+        s * factor / hier / 1e3, bound, s * factor / bound / 1e3, bound / model, best / model
     }
-  }' "$work/model.txt" "$work/ring.txt" "$work/hierarchical.txt"
+  }' "${outputs[@]}"
 } | tee "$raw/table.md"
