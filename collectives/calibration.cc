@@ -43,6 +43,22 @@ absl::StatusOr<double> ping_pong(Context& ctx, uint32_t peer, bool probe, std::v
   return best;
 }
 
+// Seconds per step of `steps` ring steps of kSmall bytes in which every rank sends to its
+// right and receives from its left, after as many untimed steps that line the ranks up.
+absl::StatusOr<double> ring_step(Context& ctx, std::vector<std::byte>& buf, uint32_t steps) {
+  const uint32_t n = ctx.size(), me = ctx.rank();
+  std::chrono::steady_clock::time_point t0;
+  for (uint32_t s = 0; s < 2 * steps; ++s) {
+    if (s == steps) t0 = std::chrono::steady_clock::now();
+    Op send, recv;
+    ctx.send(send, (me + 1) % n, buf.data(), kSmall);
+    ctx.recv(recv, (me + n - 1) % n, buf.data() + kLarge, kSmall);
+    if (absl::Status st = ctx.wait(recv); !st.ok()) return st;
+    if (absl::Status st = ctx.wait(send); !st.ok()) return st;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
+}
+
 // alpha and beta of one link from its small and large one-way times; false when nonsensical.
 bool fit(double small, double large, LinkCost* out) {
   const double beta = (large - small) / static_cast<double>(kLarge - kSmall);
@@ -61,7 +77,7 @@ std::string describe(const char* name, const LinkCost& c) {
 absl::StatusOr<Calibration> calibrate(Context& ctx, const std::vector<uint32_t>& node_of,
                                       const LinkCost& local, const LinkCost& remote,
                                       const std::vector<uint32_t>& daemon_of) {
-  Calibration result{local, remote, ""};
+  Calibration result{local, remote, 0, ""};
   const uint32_t n = ctx.size(), me = ctx.rank();
   if (n < 2) {
     result.summary = "links from config (one rank)";
@@ -80,13 +96,12 @@ absl::StatusOr<Calibration> calibrate(Context& ctx, const std::vector<uint32_t>&
     }
   }
   if (absl::Status s = ctx.begin("calibrate", "ping-pong", /*counted=*/false); !s.ok()) return s;
-  // Slots: per class measured flag, alpha, beta.
-  double params[6] = {0, 0, 0, 0, 0, 0};
-  std::vector<std::byte> buf;
+  // Slots: per class measured flag, alpha, beta; then the ring step.
+  double params[7] = {0, 0, 0, 0, 0, 0, 0};
+  std::vector<std::byte> buf(2 * kLarge, std::byte{1});
   for (int k = 0; k < 2; ++k) {
     const uint32_t peer = targets[k];
     if (peer == n || (me != 0 && me != peer)) continue;
-    if (buf.empty()) buf.assign(2 * kLarge, std::byte{1});
     const uint32_t other = me == 0 ? peer : 0;
     absl::StatusOr<double> small = ping_pong(ctx, other, me == 0, buf, kSmall, kSmallRounds);
     if (!small.ok()) return small.status();
@@ -99,6 +114,9 @@ absl::StatusOr<Calibration> calibrate(Context& ctx, const std::vector<uint32_t>&
       params[3 * k + 2] = measured.beta_s_per_byte;
     }
   }
+  absl::StatusOr<double> step = ring_step(ctx, buf, n);
+  if (!step.ok()) return step.status();
+  params[6] = *step;
   if (absl::Status s = tree_broadcast(Group::all(ctx), reinterpret_cast<std::byte*>(params),
                                       sizeof(params), 0);
       !s.ok()) {
@@ -116,11 +134,14 @@ absl::StatusOr<Calibration> calibrate(Context& ctx, const std::vector<uint32_t>&
       configured.push_back(describe(names[k], *costs[k]));
     }
   }
+  result.step_alpha_s = params[6];
   result.summary = measured.empty() ? "" : absl::StrCat("links measured: ", absl::StrJoin(measured, ", "));
   if (!configured.empty()) {
     absl::StrAppend(&result.summary, measured.empty() ? "" : "; ",
                     "measurement unusable, from config: ", absl::StrJoin(configured, ", "));
   }
+  absl::StrAppend(&result.summary, result.summary.empty() ? "" : "; ",
+                  absl::StrFormat("ring step of all %u ranks %.1fus", n, result.step_alpha_s * 1e6));
   return result;
 }
 

@@ -171,6 +171,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
     if (!measured.ok()) return measured.status();
     comm->topo_.local = measured->local;
     comm->topo_.remote = measured->remote;
+    comm->topo_.step_alpha_s = measured->step_alpha_s;
     comm->topo_.costs_from = measured->summary;
     if (!daemon_of.empty()) {
       comm->topo_.costs_from += "; groups are racks: local inside a rack, remote over the rack uplinks";
@@ -245,7 +246,7 @@ absl::Status Communicator::all_reduce(std::byte* out, const std::byte* in, size_
                                            : mesh_all_reduce_two_shot(g, args, scratch_));
   }
   if (algo == "halving_doubling") return finish(halving_doubling_all_reduce(g, args));
-  if (algo == "hierarchical") return finish(hierarchical_all_reduce(g, args, topo_.node_of, bytes <= kMeshOneShotMax));
+  if (algo == "hierarchical") return finish(hierarchical_all_reduce(g, args, topo_.node_of, hierarchical_chunks(topo_, bytes)));
   return finish(ring_all_reduce(g, args));
 }
 

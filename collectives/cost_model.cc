@@ -9,6 +9,7 @@
 #include <absl/strings/str_join.h>
 
 #include "collectives/algorithms/halving_doubling.h"
+#include "collectives/algorithms/hierarchical.h"
 
 namespace tg::coll {
 namespace {
@@ -30,6 +31,11 @@ double concurrent_alpha(const Topology& t, double messages) {
   return worst(t).alpha_s * (transport == "tcp" ? messages : 1);
 }
 
+// `link` in a step every rank takes at once.
+LinkCost in_step(const Topology& t, const LinkCost& link) {
+  return LinkCost{std::max(link.alpha_s, t.step_alpha_s), link.beta_s_per_byte};
+}
+
 // All-reduce of S bytes among p (a power of two) participants over `link`, as
 // halving_doubling_all_reduce runs it: recursive doubling up to its size limit, halving then
 // doubling above it.
@@ -39,8 +45,46 @@ double log_latency(const LinkCost& link, double p, double S) {
   return 2 * steps * link.alpha_s + 2 * (p - 1) / p * S * link.beta_s_per_byte;
 }
 
+// halving_doubling_all_reduce among n participants over `link`.
+double halving_doubling(const LinkCost& link, double n, double S) {
+  const double p = std::exp2(std::floor(std::log2(std::max(1.0, n))));
+  return log_latency(link, p, S) + (p < n ? 2 * link.time(S) : 0);
+}
+
+// Pipelined hierarchical all-reduce of S bytes in `chunks` chunks, tick by tick: a step across
+// groups moves S / (C l m) per flow and the l flows of a group share its uplink; a step
+// inside moves S / (C l) per link.
+double pipelined(const Topology& t, double S, double chunks) {
+  const double m = t.nodes(), l = t.max_ranks_per_node();
+  const double inside = in_step(t, t.local).time(S / (chunks * l));
+  const double across = in_step(t, t.remote).time(S / (chunks * m));
+  const double in_steps = l - 1, across_steps = 2 * (m - 1), sub_steps = std::max(in_steps, across_steps);
+  double total = 0;
+  for (double tick = 0; tick < chunks + 2; ++tick) {
+    for (double j = 0; j < sub_steps; ++j) {
+      const double ins = (tick < chunks && j < in_steps) + (tick >= 2 && j >= sub_steps - in_steps);
+      const bool crossing = tick >= 1 && tick <= chunks && j < across_steps;
+      total += std::max(crossing ? across : 0.0, ins * inside);
+    }
+  }
+  return total;
+}
+
+// Hierarchical all-reduce (algorithms/hierarchical.h) in the form it runs for S bytes.
+double hierarchical(const Topology& t, double S) {
+  const double m = t.nodes(), l = t.max_ranks_per_node();
+  const bool small = S <= kHierarchicalLeaderMaxBytes;
+  if (small || m * l != t.world) {
+    // Leader form: l-1 whole buffers into the leader one after another and out again, the
+    // leaders' all-reduce between.
+    const double across = small ? halving_doubling(t.remote, m, S) : 2 * (m - 1) * t.remote.time(S / m);
+    return 2 * (l - 1) * t.local.time(S) + across;
+  }
+  return pipelined(t, S, hierarchical_chunks(t, S));
+}
+
 double ring_steps(const Topology& t, double steps, double bytes) {
-  return steps * worst(t).time(bytes / t.world);
+  return steps * in_step(t, worst(t)).time(bytes / t.world);
 }
 
 std::vector<Estimate> estimates(const Topology& t, CollectiveKind kind, double S) {
@@ -59,17 +103,8 @@ std::vector<Estimate> estimates(const Topology& t, CollectiveKind kind, double S
       // output; the two flag exchanges cost less than one message.
       const double mesh_direct = w.alpha_s + 2 * (n - 1) / n * S * w.beta_s_per_byte;
       out.push_back({"mesh", t.one_process ? mesh_direct : std::min(mesh_one, mesh_two)});
-      double p = std::exp2(std::floor(std::log2(std::max(1.0, n))));
-      double hd = log_latency(w, p, S);
-      if (p < n) hd += 2 * w.time(S);
-      out.push_back({"halving_doubling", hd});
-      if (t.spans_nodes() && t.max_ranks_per_node() > 1) {
-        const double m = t.nodes(), l = t.max_ranks_per_node();
-        double across = std::min(2 * (m - 1) * t.remote.time(S / m),
-                                 2 * std::ceil(std::log2(m)) * t.remote.alpha_s +
-                                     2 * (m - 1) / m * S * t.remote.beta_s_per_byte);
-        out.push_back({"hierarchical", 2 * (l - 1) * t.local.time(S) + across});
-      }
+      out.push_back({"halving_doubling", halving_doubling(w, n, S)});
+      if (t.spans_nodes() && t.max_ranks_per_node() > 1) out.push_back({"hierarchical", hierarchical(t, S)});
       break;
     }
     case tgrack::v1::COLLECTIVE_REDUCE_SCATTER:
@@ -94,6 +129,14 @@ std::vector<Estimate> estimates(const Topology& t, CollectiveKind kind, double S
 }
 
 }  // namespace
+
+size_t hierarchical_chunks(const Topology& t, uint64_t bytes) {
+  size_t best = 1;
+  for (size_t chunks = 2; chunks <= 64; chunks *= 2) {
+    if (pipelined(t, bytes, chunks) < pipelined(t, bytes, best)) best = chunks;
+  }
+  return best;
+}
 
 uint32_t Topology::nodes() const { return std::set<uint32_t>(node_of.begin(), node_of.end()).size(); }
 

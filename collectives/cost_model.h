@@ -26,6 +26,10 @@ struct Topology {
   std::vector<uint32_t> node_of;  // node_of[rank]: ranks with equal values share a daemon.
   LinkCost local{2e-6, 1 / 6e9};
   LinkCost remote{15e-6, 1 / 2.5e9};
+  // Latency of one step in which every rank exchanges with its neighbours at once (measured;
+  // 0 = unknown): above the links' alpha where ranks share fewer cores than they are. Steps
+  // of ring and of pipelined hierarchical cost at least this.
+  double step_alpha_s = 0;
   // How messages travel on each class, as Pair::transport() names it ("local", "tcp",
   // "ibverbs"). Over "tcp" the rank's own thread pushes and pulls every message through its
   // socket, so concurrent messages to different peers pay their alpha one after another (a
@@ -62,6 +66,10 @@ struct Choice {
 // the ones that do.
 absl::StatusOr<Choice> choose_algorithm(const Topology& topo, tgrack::v1::CollectiveKind kind,
                                         uint64_t bytes, const std::string& forced);
+
+// Chunks that pipelined hierarchical all-reduce (algorithms/hierarchical.h) runs `bytes` in:
+// the power of two up to 64 with the lowest estimate.
+size_t hierarchical_chunks(const Topology& topo, uint64_t bytes);
 
 // Candidate names for `kind`.
 std::vector<std::string> algorithms_for(tgrack::v1::CollectiveKind kind);

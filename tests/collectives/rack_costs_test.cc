@@ -1,7 +1,8 @@
 // Racks in the cost model: ranks that name two or more racks are grouped by rack, so the
 // model's remote links are the rack uplinks, and all-reduce weighs ring against
-// hierarchical with one leader per rack, never the all-to-all algorithms that would put
-// every flow on the uplinks at once.
+// hierarchical (one leader per rack for small buffers, the pipelined two-level form for
+// larger ones), never the all-to-all algorithms that would put every flow on the uplinks
+// at once.
 #include <string>
 #include <vector>
 
@@ -61,10 +62,75 @@ TEST(RackCosts, FastLinksInsideRacksMakeHierarchicalWinAtLargeSizes) {
   EXPECT_EQ(choice(two_racks(25e9), 64 << 20), "hierarchical");
 }
 
-TEST(RackCosts, HostLinksOnlyTwiceTheUplinkKeepRing) {
-  // Inside a rack 2 Gbit/s: a leader receiving whole buffers over its host link costs more
-  // than ring's pipelined blocks over the uplinks.
-  EXPECT_EQ(choice(two_racks(250e6), 64 << 20), "ring");
+TEST(RackCosts, HostLinksTwiceTheUplinkTakePipelinedHierarchicalAtLargeSizes) {
+  // Inside a rack 2 Gbit/s: the pipelined form moves one buffer each way over the uplinks
+  // (2(m-1)/m), ring 1.5 (2(n-1)/n), and the steps inside the racks overlap the uplinks'.
+  // One leader per rack would receive whole buffers over its host link and lose to ring.
+  EXPECT_EQ(choice(two_racks(250e6), 64 << 20), "hierarchical");
+}
+
+// 4 racks x 4 hosts, one rank per host: host links at 400 Mbit/s, rack uplinks at 200.
+Topology four_by_four() {
+  std::vector<std::string> racks;
+  for (int r = 0; r < 16; ++r) racks.push_back("r" + std::to_string(r / 4));
+  Topology t;
+  t.world = 16;
+  t.node_of = *rack_groups(spec_of(racks));
+  t.local = LinkCost{20e-6, 1 / 50e6};
+  t.remote = LinkCost{20e-6, 1 / 25e6};
+  t.local_transport = "tcp";
+  t.link_shape = "hierarchical";
+  return t;
+}
+
+TEST(RackCosts, FourRacksOfFourTakeHierarchicalFromSixteenMebibytes) {
+  // Ring moves 1.875 buffers over each uplink, the pipelined form 1.5: 20% less.
+  for (uint64_t mib : {16, 64, 256}) EXPECT_EQ(choice(four_by_four(), mib << 20), "hierarchical") << mib << " MiB";
+}
+
+// The estimate of `algorithm` in a choice's reason ("..., hierarchical 1001.8us, ..."), in
+// seconds; -1 when absent.
+double estimate(const Choice& choice, const std::string& algorithm) {
+  const std::string key = ", " + algorithm + " ";
+  const size_t at = choice.reason.find(key);
+  return at == std::string::npos ? -1 : std::stod(choice.reason.substr(at + key.size())) * 1e-6;
+}
+
+TEST(RackCosts, TheFourFlowsOfARackShareItsUplink) {
+  // Every rack sends at least 2(m-1)/m = 1.5 buffers over its uplink, whatever the
+  // schedule. A model that gave each of a rack's four concurrent flows the whole uplink
+  // would estimate the pipelined form below that.
+  for (uint64_t mib : {16, 256}) {
+    const double bytes = static_cast<double>(mib << 20);
+    auto chosen = choose_algorithm(four_by_four(), tgrack::v1::COLLECTIVE_ALL_REDUCE, mib << 20, "");
+    ASSERT_TRUE(chosen.ok()) << chosen.status();
+    const double hierarchical = estimate(*chosen, "hierarchical");
+    EXPECT_GE(hierarchical, 1.5 * bytes / 25e6) << chosen->reason;
+    EXPECT_LT(hierarchical, 1.1 * 1.5 * bytes / 25e6) << chosen->reason;
+  }
+}
+
+TEST(RackCosts, SlowStepsOfAllRanksAtOnceMakeTheLeaderFormWinAtSmallSizes) {
+  // 16 ranks on two cores: a step that every rank takes at once costs 400us, not the links'
+  // 20us. Ring's 30 such steps then lose to one leader per rack, whose few steps involve a
+  // handful of ranks each; with the links' alpha alone ring wins.
+  Topology busy = four_by_four();
+  EXPECT_EQ(choice(busy, 16 << 10), "ring");
+  busy.step_alpha_s = 400e-6;
+  EXPECT_EQ(choice(busy, 16 << 10), "hierarchical");
+  EXPECT_EQ(choice(busy, 64 << 10), "hierarchical");
+}
+
+TEST(RackCosts, PipelineChunksGrowWithTheBufferUntilStepLatencyOutweighsFillAndDrain) {
+  // Fill and drain (the first chunk's reduce-scatter and the last one's all-gather inside
+  // the racks) cost 6 steps of a chunk; every chunk adds 6 steps' latency across.
+  Topology busy = four_by_four();
+  busy.step_alpha_s = 283e-6;
+  EXPECT_EQ(hierarchical_chunks(busy, 1 << 20), 4u);
+  EXPECT_EQ(hierarchical_chunks(busy, 16 << 20), 16u);
+  EXPECT_EQ(hierarchical_chunks(busy, 256 << 20), 64u);
+  // One chunk at 1 MiB would leave ring ahead; four make the pipelined form win.
+  EXPECT_EQ(choice(busy, 1 << 20), "hierarchical");
 }
 
 TEST(RackCosts, NeverPicksAllToAllAlgorithmsAcrossRacks) {
