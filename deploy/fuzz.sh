@@ -48,8 +48,9 @@ make_seeds() {  # make_seeds TARGET DIR
       graph_validate_fuzz) encode tgrack.v1.Graph < "$source" > "$out/$name" ;;
       planner_fuzz) encode tgrack.v1.SubmitRequest < "$source" > "$out/$name" ;;
       services_fuzz)
-        local selector=$((10#${name%%-*}))
-        { printf "\\x$(printf %02x "$selector")"
+        local method=$((10#${name%%-*})) token=${name#*-}
+        token=$((10#${token%%-*}))
+        { printf "\\x$(printf %02x "$method")\\x$(printf %02x "$token")"
           encode "$(head -1 "$source" | cut -c3-)" < "$source"; } > "$out/$name" ;;
       *) cp "$source" "$out/$name" ;;
     esac

@@ -1,6 +1,6 @@
 // Fuzz target: every method of ControllerService and NodeService. The first input byte picks
-// the method (modulo their number, in the order of the methods below) and, by its quotient,
-// the bearer token the call carries: 0 the admin's, 1 tenant fuzz-a's, 2 tenant fuzz-b's, 3 a
+// the method (modulo their number, in the order of the methods below), the second the bearer
+// token the call carries (modulo 7): 0 the admin's, 1 tenant fuzz-a's, 2 tenant fuzz-b's, 3 a
 // revoked one, 4 a forged one (fuzz-a's id, another secret), 5 none, 6 a malformed one. The
 // rest is decoded as that method's request and handed to the handler in-process. The services belong to a
 // controller and one daemon (two cpu devices of 64 MiB) started once, in this process, on
@@ -254,9 +254,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return -1;
+  if (size < 2) return -1;
   InProcessPool& p = pool();
-  const std::string& token = tokens[data[0] / p.methods.size() % tokens.size()];
-  p.methods[data[0] % p.methods.size()].call(data + 1, size - 1, token);
+  const std::string& token = tokens[data[1] % tokens.size()];
+  p.methods[data[0] % p.methods.size()].call(data + 2, size - 2, token);
   return 0;
 }
