@@ -181,7 +181,17 @@ struct PoolModel {
   std::vector<tg::RemoteTensor> weights;
 };
 
-// Moves training onto `devices`: the current weights are read back (from any replica that
+// The devices a step runs on: all of `devices` unless the batch does not split evenly over
+// them (without --shards), then the most of them that it does split over.
+std::vector<v1::DeviceRef> batch_devices(const Options& o, std::vector<v1::DeviceRef> devices) {
+  if (o.shards > 0) return devices;
+  size_t count = devices.size();
+  while (count > 1 && static_cast<size_t>(o.batch) % count != 0) --count;
+  devices.resize(count);
+  return devices;
+}
+
+// Moves training onto (some of) `devices`: the current weights are read back (from any replica that
 // answers) into `feeds`, the old plan is dropped, and the next run captures a plan over
 // `devices`.
 absl::Status replan(const tg::Client& client, const Options& o,
@@ -203,10 +213,11 @@ absl::Status replan(const tg::Client& client, const Options& o,
     if (!dropped.ok() && dropped.code() != absl::StatusCode::kNotFound) return dropped;
     model.plan_id.clear();
   }
-  auto graph = training_step(o, devices);
+  std::vector<v1::DeviceRef> used = batch_devices(o, devices);
+  auto graph = training_step(o, used);
   if (!graph.ok()) return graph.status();
   model.graph = *std::move(graph);
-  model.devices = devices;
+  model.devices = std::move(used);
   return absl::OkStatus();
 }
 
@@ -241,7 +252,7 @@ int train(const Options& o) {
   auto session = tg::Session::open(client, std::chrono::seconds(30), "tg-example-mlp");
   if (!session.ok()) return fail(session.status().ToString());
   std::printf("training a %d-%d-1 MLP on %zu device(s), batch %d, %d steps%s\n", o.features,
-              o.hidden, devices->size(), o.batch, o.steps, o.deterministic ? " (deterministic)" : "");
+              o.hidden, model.devices.size(), o.batch, o.steps, o.deterministic ? " (deterministic)" : "");
 
   SyntheticData data(o.features);
   float first_loss = 0, trained_loss = 0;
@@ -271,7 +282,7 @@ int train(const Options& o) {
           return fail("step " + std::to_string(step) + ": " + s.ToString());
         }
         std::printf("step %d: planned again on %zu device(s) (%s) with the current weights\n",
-                    step, now->size(), device_list(*now).c_str());
+                    step, model.devices.size(), device_list(model.devices).c_str());
       }
     }
     absl::StatusOr<tg::RunResult> result = run_step(client, **session, o, model, feeds);
@@ -292,7 +303,7 @@ int train(const Options& o) {
         return fail("step " + std::to_string(step) + ": " + s.ToString());
       }
       std::printf("step %d: planned again on %zu device(s) (%s) with %s; running it again\n",
-                  step, now->size(), device_list(*now).c_str(), from.c_str());
+                  step, model.devices.size(), device_list(model.devices).c_str(), from.c_str());
       result = run_step(client, **session, o, model, feeds);
     }
     if (model.plan_id.empty()) {
