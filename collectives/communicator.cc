@@ -113,8 +113,9 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::create(
   comm->on_stall_ = options.on_stall;
   comm->stall_after_ = options.stall_after;
   Communicator* self = comm.get();
-  comm->ctx_->set_watch(Context::WaitWatch{comm->recorder_.get(), options.stall_after,
-                                           [self](uint32_t peer) { self->report_stall(peer); }});
+  comm->ctx_->set_watch(Context::WaitWatch{
+      comm->recorder_.get(), options.stall_after, options.keepalive_interval,
+      [self](uint32_t peer, const PeerVerdict& verdict) { self->report_stall(peer, verdict); }});
   std::vector<uint32_t> local_peers, remote_peers;
   for (uint32_t r = 0; r < n; ++r) {
     if (r == rank) continue;
@@ -212,7 +213,7 @@ absl::Status Communicator::finish(absl::Status status) {
   return status;
 }
 
-void Communicator::report_stall(uint32_t peer) {
+void Communicator::report_stall(uint32_t peer, const PeerVerdict& verdict) {
   const Pair* pair = ctx_->pair(peer);
   StallReport report{id_,
                      rank(),
@@ -222,11 +223,12 @@ void Communicator::report_stall(uint32_t peer) {
                      pair != nullptr ? pair->peer_address() : "?",
                      pair != nullptr ? pair->transport() : "?",
                      ctx_->sequence(),
-                     ctx_->operation()};
+                     ctx_->operation(),
+                     verdict};
   spdlog::warn("communicator {} rank {} ({}): {} stalled: waiting for peer rank {} ({}) at {} over {} "
-               "for more than {} ms",
+               "for more than {} ms; {}",
                id_, rank(), report.device, report.operation, peer, report.peer_device, report.peer_address,
-               report.transport, stall_after_.count());
+               report.transport, stall_after_.count(), describe_verdict(verdict, report.sequence));
   if (on_stall_) on_stall_(report);
 }
 

@@ -33,8 +33,10 @@ namespace tg::coll {
 
 constexpr std::chrono::milliseconds kDefaultTimeout{10000};
 constexpr std::chrono::milliseconds kDefaultStallAfter{2000};
+constexpr std::chrono::milliseconds kDefaultKeepaliveInterval{500};
 
-// A rank that has waited for one peer past CommOptions::stall_after.
+// A rank that has waited for one peer past CommOptions::stall_after, and what the peer's
+// keep-alives say of it (silent, behind, waiting for another rank: liveness.h).
 struct StallReport {
   std::string comm_id;
   uint32_t rank = 0;
@@ -45,6 +47,7 @@ struct StallReport {
   std::string transport;
   uint64_t sequence = 0;
   std::string operation;    // "all_reduce #3 (ring)".
+  PeerVerdict verdict;      // The peer's state, its sequence number and whom it waits for.
 };
 
 struct CommOptions {
@@ -63,6 +66,10 @@ struct CommOptions {
   // `dead_after` fails, blaming the peer. A spec's timeout_ms, when set, replaces dead_after.
   std::chrono::milliseconds stall_after = kDefaultStallAfter;
   std::chrono::milliseconds dead_after = kDefaultTimeout;
+  // While a rank waits, it sends each peer a keep-alive this often (0 = never), carrying its
+  // operation sequence number and the peer it waits for; a stall report says from them
+  // whether the awaited peer is silent or alive and where. Shorter than stall_after.
+  std::chrono::milliseconds keepalive_interval = kDefaultKeepaliveInterval;
   std::function<void(const StallReport&)> on_stall;  // Called on the rank's thread.
   size_t flight_records = FlightRecorder::kDefaultCapacity;
 };
@@ -133,7 +140,7 @@ class alignas(64) Communicator {
   // Records the end of the operation start() began; a failure writes this rank's flight
   // records to the log.
   absl::Status finish(absl::Status status);
-  void report_stall(uint32_t peer);
+  void report_stall(uint32_t peer, const PeerVerdict& verdict);
 
   std::shared_ptr<FlightRecorder> recorder_;
   std::function<void(const StallReport&)> on_stall_;

@@ -48,6 +48,8 @@ void FlightRecorder::begin(uint64_t sequence, std::string_view collective,
   r.state = tgrack::v1::FLIGHT_OP_RUNNING;
   r.waiting_on = -1;
   r.stalled = false;
+  r.peer = {};
+  r.link.clear();
   r.error.clear();
 }
 
@@ -57,12 +59,17 @@ void FlightRecorder::waiting_on(int32_t peer) {
   if (r == nullptr || r->waiting_on == peer) return;
   r->waiting_on = peer;
   r->stalled = false;
+  r->peer = {};
   r->waiting_since = peer < 0 ? std::chrono::system_clock::time_point{} : std::chrono::system_clock::now();
 }
 
-void FlightRecorder::stalled() {
+void FlightRecorder::stalled(const PeerVerdict& verdict, std::string_view link) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (Record* r = current()) r->stalled = true;
+  Record* r = current();
+  if (r == nullptr) return;
+  r->stalled = true;
+  r->peer = verdict;
+  r->link.assign(link);
 }
 
 void FlightRecorder::end(const absl::Status& status) {
@@ -74,6 +81,7 @@ void FlightRecorder::end(const absl::Status& status) {
     r->state = tgrack::v1::FLIGHT_OP_DONE;
     r->waiting_on = -1;
     r->stalled = false;
+    r->peer = {};
     r->waiting_since = {};
   } else {
     // A failed operation keeps the peer it waited for: the trace names the link it died on.
@@ -94,6 +102,14 @@ tgrack::v1::FlightOp FlightRecorder::to_proto(const Record& r) {
   op.set_waiting_on(r.waiting_on);
   op.set_stalled(r.stalled);
   op.set_waiting_since_unix_ms(unix_ms(r.waiting_since));
+  if (r.stalled) {
+    op.set_peer_state(peer_state_name(r.peer.state));
+    op.set_peer_sequence(r.peer.sequence);
+    op.set_peer_waiting_on(r.peer.waiting_on);
+    op.set_peer_heard_unix_ms(unix_ms(r.peer.heard));
+    op.set_peer_silent_ms(r.peer.silent_for.count());
+    op.set_link(r.link);
+  }
   op.set_error(r.error);
   return op;
 }
@@ -117,7 +133,13 @@ std::string FlightRecorder::dump() const {
                           static_cast<double>(end - op.start_unix_ms()));
     if (op.waiting_on() >= 0) {
       absl::StrAppend(&out, op.state() == tgrack::v1::FLIGHT_OP_RUNNING ? ", waiting for" : ", was waiting for",
-                      " rank ", op.waiting_on(), op.stalled() ? " (stalled)" : "");
+                      " rank ", op.waiting_on());
+      if (op.stalled()) {
+        absl::StrAppend(&out, " (stalled over ", op.link().empty() ? "?" : op.link());
+        if (op.peer_state() != "unknown") absl::StrAppend(&out, ", peer ", op.peer_state());
+        if (op.peer_sequence() > 0) absl::StrAppend(&out, " at its #", op.peer_sequence());
+        out += ')';
+      }
     }
     if (!op.error().empty()) absl::StrAppend(&out, ": ", op.error());
     out += '\n';

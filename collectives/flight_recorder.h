@@ -1,6 +1,7 @@
 // A rank's flight recorder: the last `capacity` operations of one rank of a communicator —
 // sequence number, collective, size, algorithm, start and end, the state, and while one
-// runs, the peer it waits for and whether that wait is stalled. A bounded ring: the oldest
+// runs, the peer it waits for, whether that wait is stalled and, when it is, the verdict on
+// the peer that the link's keep-alives give (silent, behind, ...). A bounded ring: the oldest
 // operation makes room for the newest.
 //
 // The rank's thread records (begin, waiting_on, stalled, end); any thread reads (ops, dump).
@@ -16,6 +17,7 @@
 
 #include <absl/status/status.h>
 
+#include "collectives/transport/liveness.h"
 #include "tgrack/v1/collectives.pb.h"
 
 namespace tg::coll {
@@ -30,8 +32,10 @@ class FlightRecorder {
   // The running operation now waits for `peer` (-1: for no one). Repeating the same peer
   // keeps the time the wait began.
   void waiting_on(int32_t peer);
-  // The running operation has waited for its peer past the stall threshold.
-  void stalled();
+  // The running operation has waited for its peer past the stall threshold; `verdict` is
+  // what the peer's keep-alives say, on the link of transport `link`. Called again, it
+  // replaces the verdict.
+  void stalled(const PeerVerdict& verdict = {}, std::string_view link = "");
   void end(const absl::Status& status);
 
   // Oldest first.
@@ -49,6 +53,8 @@ class FlightRecorder {
     tgrack::v1::FlightOpState state = tgrack::v1::FLIGHT_OP_UNSPECIFIED;
     int32_t waiting_on = -1;
     bool stalled = false;
+    PeerVerdict peer;  // While stalled.
+    std::string link;
     std::string error;
   };
   static tgrack::v1::FlightOp to_proto(const Record& r);

@@ -26,6 +26,24 @@ std::string device_name(const tgrack::v1::DeviceRef& d) { return absl::StrCat(d.
 
 std::string op_name(const FlightOp& op) { return absl::StrCat(op.collective(), " #", op.sequence()); }
 
+// " (stalled: peer silent for 2.1 s over tcp)": what the waiting rank's keep-alives say.
+std::string stall_text(const tgrack::v1::TraceLink& link) {
+  if (!link.stalled()) return "";
+  const std::string& state = link.peer_state();
+  std::string peer;
+  if (state == "silent") {
+    peer = absl::StrFormat("peer silent for %.1f s", link.peer_silent_seconds());
+  } else if (state == "behind") {
+    peer = absl::StrCat("peer alive but behind, at its #", link.peer_sequence());
+  } else if (state == "waiting") {
+    peer = absl::StrCat("peer alive in #", link.peer_sequence(), ", waiting for rank ", link.peer_waiting_on());
+  } else if (state == "alive") {
+    peer = absl::StrCat("peer alive at its #", link.peer_sequence());
+  }
+  if (peer.empty()) return " (stalled)";
+  return absl::StrCat(" (stalled: ", peer, link.link().empty() ? "" : " over ", link.link(), ")");
+}
+
 // Following the waits from `start`: the first rank that waits for no one, or on a cycle the
 // one with the lowest sequence number in it.
 int32_t end_of_waits(const tgrack::v1::TraceCommunicatorReply& trace, uint32_t start) {
@@ -107,6 +125,13 @@ tgrack::v1::TraceCommunicatorReply trace_communicator(const tgrack::v1::Communic
     link->set_peer_node(spec.ranks(op->waiting_on()).device().node());
     link->set_sequence(op->sequence());
     link->set_stalled(op->stalled());
+    if (op->stalled()) {
+      link->set_peer_state(op->peer_state());
+      link->set_peer_sequence(op->peer_sequence());
+      link->set_peer_waiting_on(op->peer_waiting_on());
+      link->set_peer_silent_seconds(op->peer_silent_ms() / 1000.0);
+      link->set_link(op->link());
+    }
     if (op->waiting_since_unix_ms() > 0) {
       link->set_waiting_seconds(std::max<int64_t>(0, now_ms - op->waiting_since_unix_ms()) / 1000.0);
     }
@@ -165,7 +190,7 @@ tgrack::v1::TraceCommunicatorReply trace_communicator(const tgrack::v1::Communic
     links.push_back(absl::StrFormat("rank %d waits for it on link %d->%d in %s for %.1f s%s", link->waiting_rank(),
                                     link->waiting_rank(), link->peer_rank(),
                                     op_name(*last_op(trace.ranks(link->waiting_rank()))), link->waiting_seconds(),
-                                    link->stalled() ? " (stalled)" : ""));
+                                    stall_text(*link)));
   }
   if (!links.empty()) absl::StrAppend(&verdict, "; ", absl::StrJoin(links, "; "));
   if (!why.empty()) absl::StrAppend(&verdict, "; ", why);

@@ -155,11 +155,12 @@ absl::Status Daemon::start() {
   // Default cpu links say nothing measured: the cost model keeps its own local figures.
   if (links_source_ != "default") comm_options.links = links_;
   comm_options.stall_after = config_.collective_stall_after;
+  comm_options.keepalive_interval = config_.collective_keepalive_interval;
   comm_options.dead_after = config_.collective_dead_after;
   comm_options.on_stall = [this](const coll::StallReport& report) {
     const size_t slash = report.device.rfind('/');
     metrics_->collective_stall(slash == std::string::npos ? report.device : report.device.substr(slash + 1),
-                               report.peer_device);
+                               report.peer_device, coll::peer_state_name(report.verdict.state));
   };
   collectives_ = std::make_unique<coll::CollectiveRuntime>(config_.name, devices(), comm_options);
   absl::StatusOr<net::HostPort> data_listen = net::parse_host_port(addresses->data_listen);

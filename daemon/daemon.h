@@ -86,9 +86,12 @@ struct DaemonConfig {
   std::string health_probe;
   std::chrono::milliseconds health_probe_timeout{10000};
   std::chrono::milliseconds health_probe_interval{60000};
-  // Collective failure detection: a wait for one peer past stall_after is reported (log,
-  // flight recorder, tgrack_collective_stalls_total); an operation past dead_after fails.
-  // A communicator made with its own timeout uses that instead of dead_after.
+  // Collective failure detection: a waiting rank sends its peers keep-alives every
+  // keepalive_interval; a wait for one peer past stall_after is reported with what the
+  // peer's keep-alives say (log, flight recorder, tgrack_collective_stalls_total); an
+  // operation past dead_after fails. A communicator made with its own timeout uses that
+  // instead of dead_after.
+  std::chrono::milliseconds collective_keepalive_interval{500};
   std::chrono::milliseconds collective_stall_after{2000};
   std::chrono::milliseconds collective_dead_after{10000};
   // Devices and their links (daemon/backend.h): "hip", "cpu" or "auto".

@@ -170,7 +170,8 @@ DaemonMetrics::DaemonMetrics(const std::string& host)
       collective_stalls_(BuildCounter()
                              .Name("tgrack_collective_stalls_total")
                              .Help("Collective waits for one peer past --collective-stall-after, "
-                                   "by local device and peer device")
+                                   "by local device, peer device and the peer's state from its "
+                                   "keep-alives (silent, behind, waiting, alive, unknown)")
                              .Labels({{"host", host}})
                              .Register(endpoint_.registry())),
       data_connections_(BuildGauge()
@@ -277,8 +278,9 @@ void DaemonMetrics::link_error(const std::string& peer, const std::string& kind,
       .Increment();
 }
 
-void DaemonMetrics::collective_stall(const std::string& device, const std::string& peer) {
-  collective_stalls_.Add({{"device", device}, {"peer", peer}}).Increment();
+void DaemonMetrics::collective_stall(const std::string& device, const std::string& peer,
+                                     const std::string& peer_state) {
+  collective_stalls_.Add({{"device", device}, {"peer", peer}, {"peer_state", peer_state}}).Increment();
 }
 
 void DaemonMetrics::collective_done(const std::string& kind, const std::string& algorithm,

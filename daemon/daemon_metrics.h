@@ -90,8 +90,9 @@ class DaemonMetrics {
                        uint64_t bytes, double seconds);
 
   // A collective rank on local `device` waited for `peer` ("node/index") past the stall
-  // threshold: tgrack_collective_stalls_total{device, peer}.
-  void collective_stall(const std::string& device, const std::string& peer);
+  // threshold, the peer being `peer_state` (silent, behind, waiting, alive, unknown):
+  // tgrack_collective_stalls_total{device, peer, peer_state}.
+  void collective_stall(const std::string& device, const std::string& peer, const std::string& peer_state);
 
   // One graph fragment finished on this daemon; reason is OK on success.
   void fragment_done(double seconds, absl::StatusCode reason);

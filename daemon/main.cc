@@ -1,4 +1,5 @@
 // tgd: the per-host daemon. Parses flags, builds a Daemon, serves until SIGINT or SIGTERM.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -70,10 +71,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--health-probe-interval", probe_interval, "Run the probe this often")
       ->capture_default_str();
-  std::string stall_after = "2s", dead_after = "10s";
+  std::string stall_after = "2s", dead_after = "10s", keepalive_interval = "500ms";
   app.add_option("--collective-stall-after", stall_after,
                  "Report a collective rank that waits this long for one peer (log, trace, metric)")
       ->capture_default_str();
+  auto* keepalive_flag =
+      app.add_option("--collective-keepalive-interval", keepalive_interval,
+                     "While a collective rank waits, tell its peers this often that it is alive and "
+                     "which operation it is in (default: 500ms, or a quarter of "
+                     "--collective-stall-after when that is shorter)")
+          ->capture_default_str();
   app.add_option("--collective-dead-after", dead_after,
                  "Fail a collective operation that takes this long, blaming the peer it waits for "
                  "(communicators made with their own timeout use that)")
@@ -101,7 +108,9 @@ int main(int argc, char** argv) {
        {std::tuple{&probe_timeout, &config.health_probe_timeout, "--health-probe-timeout"},
         std::tuple{&probe_interval, &config.health_probe_interval, "--health-probe-interval"},
         std::tuple{&stall_after, &config.collective_stall_after, "--collective-stall-after"},
-        std::tuple{&dead_after, &config.collective_dead_after, "--collective-dead-after"}}) {
+        std::tuple{&dead_after, &config.collective_dead_after, "--collective-dead-after"},
+        std::tuple{&keepalive_interval, &config.collective_keepalive_interval,
+                   "--collective-keepalive-interval"}}) {
     absl::Duration duration;
     if (!absl::ParseDuration(*text, &duration) || duration <= absl::ZeroDuration()) {
       std::fprintf(stderr, "tgd: %s: '%s' is not a positive duration (e.g. 500ms, 10s)\n", flag,
@@ -114,6 +123,17 @@ int main(int argc, char** argv) {
   if (config.collective_stall_after >= config.collective_dead_after) {
     std::fprintf(stderr, "tgd: --collective-stall-after (%s) must be shorter than --collective-dead-after (%s)\n",
                  stall_after.c_str(), dead_after.c_str());
+    return 2;
+  }
+  if (keepalive_flag->count() == 0) {
+    // A peer is judged silent after stall-after without a keep-alive: leave room for several.
+    config.collective_keepalive_interval =
+        std::clamp(config.collective_stall_after / 4, std::chrono::milliseconds(1),
+                   config.collective_keepalive_interval);
+  } else if (config.collective_keepalive_interval >= config.collective_stall_after) {
+    std::fprintf(stderr,
+                 "tgd: --collective-keepalive-interval (%s) must be shorter than --collective-stall-after (%s)\n",
+                 keepalive_interval.c_str(), stall_after.c_str());
     return 2;
   }
 

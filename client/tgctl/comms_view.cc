@@ -26,6 +26,11 @@ nlohmann::json op_json(const tgrack::v1::FlightOp& op) {
           {"waiting_on_rank", op.sequence() == 0 ? -1 : op.waiting_on()},
           {"waiting_since_unix_seconds", unix_seconds(op.waiting_since_unix_ms())},
           {"stalled", op.stalled()},
+          {"peer_state", op.peer_state()},
+          {"peer_sequence", op.peer_sequence()},
+          {"peer_waiting_on_rank", op.peer_state().empty() ? -1 : op.peer_waiting_on()},
+          {"peer_silent_seconds", op.peer_silent_ms() / 1000.0},
+          {"link", op.link()},
           {"error", op.error()}};
 }
 
@@ -37,7 +42,12 @@ nlohmann::json devices_json(const google::protobuf::RepeatedPtrField<tgrack::v1:
 
 std::string waiting_text(const tgrack::v1::FlightOp& op) {
   if (op.sequence() == 0 || op.waiting_on() < 0) return "-";
-  return "rank " + std::to_string(op.waiting_on()) + (op.stalled() ? " (stalled)" : "");
+  std::string text = "rank " + std::to_string(op.waiting_on());
+  if (!op.stalled()) return text;
+  if (op.peer_state().empty() || op.peer_state() == "unknown") return text + " (stalled)";
+  text += " (stalled, " + op.peer_state();
+  if (op.peer_sequence() > 0) text += " at #" + std::to_string(op.peer_sequence());
+  return text + ")";
 }
 
 }  // namespace
@@ -120,7 +130,12 @@ nlohmann::json trace_json(const tgrack::v1::TraceCommunicatorReply& trace) {
                      {"peer_node_id", wait.peer_node()},
                      {"sequence", wait.sequence()},
                      {"stalled", wait.stalled()},
-                     {"waiting_seconds", wait.waiting_seconds()}});
+                     {"waiting_seconds", wait.waiting_seconds()},
+                     {"peer_state", wait.peer_state()},
+                     {"peer_sequence", wait.peer_sequence()},
+                     {"peer_waiting_on_rank", wait.peer_state().empty() ? -1 : wait.peer_waiting_on()},
+                     {"peer_silent_seconds", wait.peer_silent_seconds()},
+                     {"link", wait.link()}});
   }
   const bool behind = trace.behind_rank() >= 0;
   return {{"id", trace.comm_id()},

@@ -119,6 +119,7 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
   const auto began = std::chrono::steady_clock::now();
   const auto spin_until = began + spin;
   const bool watch_stall = watch_.stall_after.count() > 0;
+  const bool keepalive = watch_.keepalive_interval.count() > 0;
   const auto stall_at = began + watch_.stall_after;
   bool recorded = false;  // The recorder was told whom this wait is for.
   bool stall_reported = false;
@@ -143,9 +144,12 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
     if (now >= deadline_) {
       const uint32_t peer = late();
       Pair* p = pairs_[peer].get();
+      const PeerVerdict verdict = judge(peer, began, now);
       return fail(absl::DeadlineExceededError(absl::StrCat(
                       "timed out after ", timeout_.count(), " ms waiting for peer rank ", peer, " at ",
-                      p ? p->peer_address() : "?", " over ", p ? p->transport() : "?")),
+                      p ? p->peer_address() : "?", " over ", p ? p->transport() : "?",
+                      verdict.state == PeerState::kUnknown ? "" : "; ",
+                      verdict.state == PeerState::kUnknown ? "" : describe_verdict(verdict, sequence_))),
                   peer);
     }
     // Last look after arming the doorbell: a ring from now on wakes poll().
@@ -159,10 +163,22 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
       watch_.recorder->waiting_on(static_cast<int32_t>(late()));
       recorded = true;
     }
+    if (keepalive && now >= next_keepalive_) {
+      send_keepalives(static_cast<int32_t>(late()));
+      next_keepalive_ = now + watch_.keepalive_interval;
+      if (stall_reported && watch_.recorder != nullptr) {
+        const uint32_t peer = late();
+        watch_.recorder->stalled(judge(peer, began, now), pairs_[peer] ? pairs_[peer]->transport() : "");
+      }
+    }
     if (watch_stall && !stall_reported && now >= stall_at) {
       stall_reported = true;
-      if (watch_.recorder != nullptr) watch_.recorder->stalled();
-      if (watch_.on_stall) watch_.on_stall(late());
+      const uint32_t peer = late();
+      const PeerVerdict verdict = judge(peer, began, now);
+      if (watch_.recorder != nullptr) {
+        watch_.recorder->stalled(verdict, pairs_[peer] ? pairs_[peer]->transport() : "");
+      }
+      if (watch_.on_stall) watch_.on_stall(peer, verdict);
     }
     pollfds_.clear();
     pollfds_.push_back({doorbell_->fd(), POLLIN, 0});
@@ -170,7 +186,8 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
     for (uint32_t i = 0; i < size_; ++i) {
       if (pairs_[i]) counts_[i] = pairs_[i]->poll_fds(pollfds_);
     }
-    const auto wake = watch_stall && !stall_reported ? std::min(deadline_, stall_at) : deadline_;
+    auto wake = watch_stall && !stall_reported ? std::min(deadline_, stall_at) : deadline_;
+    if (keepalive) wake = std::min(wake, next_keepalive_);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1;
     int n = ::poll(pollfds_.data(), pollfds_.size(), static_cast<int>(std::min<int64_t>(left, 1000)));
     doorbell_->disarm();
@@ -184,6 +201,22 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
       at += counts_[i];
     }
   }
+}
+
+void Context::send_keepalives(int32_t waiting_on) {
+  for (auto& p : pairs_) {
+    if (p) p->send_keepalive(sequence_, waiting_on);
+  }
+}
+
+PeerVerdict Context::judge(uint32_t peer, std::chrono::steady_clock::time_point since,
+                           std::chrono::steady_clock::time_point now) {
+  Pair* p = peer < pairs_.size() ? pairs_[peer].get() : nullptr;
+  // Silence counts from the stall time; without one, from a few missed keep-alives.
+  const auto silent_after =
+      watch_.stall_after.count() > 0 ? watch_.stall_after : 3 * watch_.keepalive_interval;
+  if (p == nullptr || silent_after.count() == 0) return {};
+  return judge_peer(p->liveness(), rank_, sequence_, since, silent_after, now);
 }
 
 absl::Status Context::wait_all(std::vector<Op>& ops) {

@@ -52,13 +52,17 @@ class alignas(64) Context {
   // its node and device. Set while the communicator is created.
   void set_rank_devices(std::vector<std::string> devices) { rank_devices_ = std::move(devices); }
   // What waits report: the peer a sleeping wait is for goes to `recorder`; a wait longer
-  // than `stall_after` (0 = never) marks the operation stalled there and calls `on_stall`
-  // with the peer, once per wait, on the rank's thread. The deadline (timeout) still ends
-  // it. Set once, before the first operation.
+  // than `stall_after` (0 = never) marks the operation stalled there, with the verdict on
+  // the peer its keep-alives give (liveness.h), and calls `on_stall` with the peer and that
+  // verdict, once per wait, on the rank's thread. The deadline (timeout) still ends it.
+  // While a wait sleeps, every `keepalive_interval` (0 = never) it sends each peer a
+  // keep-alive with this rank's sequence number and the peer it waits for; after the stall
+  // the recorder's verdict is refreshed as often. Set once, before the first operation.
   struct WaitWatch {
     FlightRecorder* recorder = nullptr;
     std::chrono::milliseconds stall_after{0};
-    std::function<void(uint32_t peer)> on_stall;
+    std::chrono::milliseconds keepalive_interval{0};
+    std::function<void(uint32_t peer, const PeerVerdict& verdict)> on_stall;
   };
   void set_watch(WaitWatch watch) { watch_ = std::move(watch); }
   // "node/index" of `rank`'s device, "" when not told.
@@ -120,6 +124,10 @@ class alignas(64) Context {
   absl::Status fail(absl::Status pair_error, uint32_t culprit, int64_t waiting = -1);
   absl::Status progress_all(int64_t waiting);
   absl::Status take_cancel();
+  void send_keepalives(int32_t waiting_on);
+  // The verdict on `peer`, whom a wait that began at `since` has waited for until `now`.
+  PeerVerdict judge(uint32_t peer, std::chrono::steady_clock::time_point since,
+                    std::chrono::steady_clock::time_point now);
   // What errors call the current operation: "all_reduce #3 (ring)", or "setup" before any.
   std::string label() const;
 
@@ -139,6 +147,7 @@ class alignas(64) Context {
   bool counted_ = false;
   bool own_core_ = false;
   std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point next_keepalive_{};
 
   mutable std::mutex mu_;
   absl::Status poisoned_;  // Guarded by mu_.

@@ -6,7 +6,8 @@
 // Ops of the other direction one to one, in order, with equal sizes. A Pair is used by one
 // thread (its rank's); the local transport's peers touch shared state under its own locks.
 // Every Pair counts the bytes it moves and the errors it hits; counters() may be read from
-// any thread.
+// any thread. Transports that can carry keep-alives send them on request and note their
+// peer's (liveness.h); the others keep the defaults, which send nothing and know nothing.
 #pragma once
 
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
+#include "collectives/transport/liveness.h"
 #include "collectives/transport/op.h"
 
 namespace tg::coll {
@@ -54,6 +56,13 @@ class Pair {
   // Closes the link. `orderly`: after the last operation, so the peer will not take the
   // close for a death; otherwise abruptly, as a crashed process would.
   virtual void close(bool orderly) = 0;
+
+  // Tells the peer this rank is alive, waiting in operation `sequence` for rank `waiting_on`
+  // (-1: no one). Never blocks; a keep-alive that does not fit the socket is dropped.
+  virtual void send_keepalive(uint64_t /*sequence*/, int32_t /*waiting_on*/) {}
+  // What the peer's keep-alives said, reading any that arrived without blocking. An error on
+  // the link found while reading surfaces from the next progress().
+  virtual PeerLiveness liveness() { return {}; }
 
   // After an error: the rank to blame, the peer itself unless it reported another rank's failure.
   virtual uint32_t failed_rank() const = 0;

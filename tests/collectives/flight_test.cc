@@ -39,6 +39,7 @@ TEST(FlightRecorder, RunningOperationShowsItsPeerAndStall) {
   EXPECT_EQ(ops[0].state(), FLIGHT_OP_RUNNING);
   EXPECT_EQ(ops[0].waiting_on(), 2);
   EXPECT_TRUE(ops[0].stalled());
+  EXPECT_EQ(ops[0].peer_state(), "unknown");  // Stalled without a verdict from keep-alives.
   EXPECT_GT(ops[0].waiting_since_unix_ms(), 0);
   EXPECT_EQ(ops[0].end_unix_ms(), 0);
   // A failure keeps the peer: the link it died on.
@@ -110,6 +111,36 @@ TEST(FlightTrace, NamesTheRankWhoseDaemonDoesNotAnswerAndTheLinksWaitingOnIt) {
   EXPECT_NE(trace.verdict().find("rank 2 (node-c/0 on node node-c) is behind: its daemon does not answer"),
             std::string::npos) << trace.verdict();
   EXPECT_NE(trace.verdict().find("link 0->2"), std::string::npos) << trace.verdict();
+}
+
+TEST(FlightTrace, StalledLinksSayWhatTheKeepalivesTellOfThePeer) {
+  // Rank 0 waits for 2, which is silent; rank 1 waits for 0, alive in #4 waiting for rank 2.
+  auto a = flight_of(0, "node-a", 4, FLIGHT_OP_RUNNING, 2, true);
+  auto* op = a.mutable_ranks(0)->mutable_ops(0);
+  op->set_peer_state("silent");
+  op->set_peer_sequence(3);
+  op->set_peer_silent_ms(2500);
+  op->set_link("tcp");
+  auto b = flight_of(1, "node-b", 4, FLIGHT_OP_RUNNING, 0, true);
+  op = b.mutable_ranks(0)->mutable_ops(0);
+  op->set_peer_state("waiting");
+  op->set_peer_sequence(4);
+  op->set_peer_waiting_on(2);
+  op->set_link("tcp");
+  std::vector<NodeRecords> nodes = {
+      {"node-a", a}, {"node-b", b}, {"node-c", absl::UnavailableError("node node-c: connection refused")}};
+  const auto trace = trace_communicator(three_ranks(), nodes, kNow);
+  EXPECT_EQ(trace.behind_rank(), 2);
+  ASSERT_EQ(trace.waits_size(), 2);
+  EXPECT_EQ(trace.waits(0).peer_state(), "silent");
+  EXPECT_EQ(trace.waits(0).peer_sequence(), 3u);
+  EXPECT_DOUBLE_EQ(trace.waits(0).peer_silent_seconds(), 2.5);
+  EXPECT_EQ(trace.waits(0).link(), "tcp");
+  EXPECT_EQ(trace.waits(1).peer_state(), "waiting");
+  EXPECT_EQ(trace.waits(1).peer_waiting_on(), 2);
+  EXPECT_NE(trace.verdict().find("link 0->2 in all_reduce #4 for 3.0 s (stalled: peer silent for 2.5 s over tcp)"),
+            std::string::npos)
+      << trace.verdict();
 }
 
 TEST(FlightTrace, FollowsWaitsToTheRankThatWaitsForNoOne) {

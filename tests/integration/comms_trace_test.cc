@@ -67,12 +67,14 @@ TEST_F(CommsTrace, NamesTheStoppedRankItsNodeAndTheLinksWaitingOnIt) {
     if (!doc.contains("waits") || doc["waits"].size() < 2) return false;
     for (const auto& wait : doc["waits"]) {
       if (!wait["stalled"].get<bool>()) return false;
+      // Refreshed while the wait lasts: the stopped rank's keep-alives have stopped.
+      if (wait["peer_rank"] == 2 && wait["peer_state"] != "silent") return false;
     }
     return doc["behind_rank"] == 2;
   }, 40s, 100ms);
   ::kill(stopped, SIGCONT);
   run.join();
-  ASSERT_TRUE(named) << "the trace never named rank 2 with stalled waits:\n" << doc.dump(2);
+  ASSERT_TRUE(named) << "the trace never named rank 2, silent, with stalled waits:\n" << doc.dump(2);
   EXPECT_EQ(doc["behind_node_id"], "node-c");
   EXPECT_EQ(doc["behind_device_id"], "node-c/0");
   EXPECT_EQ(doc["state"], "stalled");
@@ -85,6 +87,7 @@ TEST_F(CommsTrace, NamesTheStoppedRankItsNodeAndTheLinksWaitingOnIt) {
     if (peer == 2) {
       on_link_to_c = true;
       EXPECT_EQ(wait["peer_node_id"], "node-c");
+      EXPECT_EQ(wait["link"], "tcp");
     }
   }
   EXPECT_TRUE(on_link_to_c) << doc.dump(2);
@@ -96,6 +99,8 @@ TEST_F(CommsTrace, NamesTheStoppedRankItsNodeAndTheLinksWaitingOnIt) {
     EXPECT_TRUE(last["stalled"].get<bool>());
   }
   EXPECT_NE(doc["verdict"].get<std::string>().find("rank 2 (node-c/0 on node node-c) is behind"), std::string::npos)
+      << doc["verdict"];
+  EXPECT_NE(doc["verdict"].get<std::string>().find("(stalled: peer silent for"), std::string::npos)
       << doc["verdict"];
   // The stall went to a waiting daemon's log, naming the peer and its device.
   const std::string logs = pool_.daemon("node-a").stdout_text() + pool_.daemon("node-b").stdout_text();

@@ -56,7 +56,15 @@ TEST_F(FlagsTest, DaemonRefusesCollectiveDetectionTimesOutOfOrder) {
            {TGD_PATH,
             {"--controller", "127.0.0.1:1", "--collective-stall-after", "10s", "--collective-dead-after", "5s",
              state},
-            "--collective-stall-after (10s) must be shorter than --collective-dead-after (5s)"}}) {
+            "--collective-stall-after (10s) must be shorter than --collective-dead-after (5s)"},
+           {TGD_PATH, {"--controller", "127.0.0.1:1", "--collective-keepalive-interval", "-1s", state},
+            "--collective-keepalive-interval: '-1s' is not a positive duration"},
+           {TGD_PATH, {"--controller", "127.0.0.1:1", "--collective-keepalive-interval", "2s", state},
+            "--collective-keepalive-interval (2s) must be shorter than --collective-stall-after (2s)"},
+           {TGD_PATH,
+            {"--controller", "127.0.0.1:1", "--collective-stall-after", "1s", "--collective-keepalive-interval",
+             "1500ms", state},
+            "--collective-keepalive-interval (1500ms) must be shorter than --collective-stall-after (1s)"}}) {
     expect_refused(r);
   }
 }

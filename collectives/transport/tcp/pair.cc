@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <absl/strings/str_cat.h>
@@ -21,6 +22,9 @@ constexpr size_t kScratchBytes = 64 << 10;
 
 constexpr char kBye = 'B';
 constexpr char kAbort = 'A';
+// 'K', the sender's operation sequence number (8 bytes), the rank it waits for (4, -1 = none).
+constexpr char kKeepAlive = 'K';
+constexpr size_t kKeepAliveBytes = 13;
 
 }  // namespace
 
@@ -232,6 +236,14 @@ absl::Status TcpPair::read_control() {
       peer_said_bye_ = true;
       continue;
     }
+    if (buf[0] == kKeepAlive) {
+      if (n < static_cast<ssize_t>(kKeepAliveBytes)) return absl::OkStatus();  // Rest on its way.
+      std::memcpy(&heard_.sequence, buf + 1, 8);
+      std::memcpy(&heard_.waiting_on, buf + 9, 4);
+      heard_.heard = std::chrono::steady_clock::now();
+      [[maybe_unused]] ssize_t r = ::recv(ctrl_fd_, buf, kKeepAliveBytes, MSG_DONTWAIT);
+      continue;
+    }
     if (buf[0] == kAbort) {
       if (n < 5) return absl::OkStatus();  // Rest of the notice still on its way.
       uint32_t culprit;
@@ -267,11 +279,31 @@ absl::Status TcpPair::check_events(const pollfd* fds, size_t count) {
   return absl::OkStatus();
 }
 
+void TcpPair::send_control(const char* message, size_t size) {
+  ctrl_unsent_.append(message, size);
+  const ssize_t n = ::send(ctrl_fd_, ctrl_unsent_.data(), ctrl_unsent_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n > 0) ctrl_unsent_.erase(0, static_cast<size_t>(n));
+}
+
+void TcpPair::send_keepalive(uint64_t sequence, int32_t waiting_on) {
+  // A peer that reads nothing for long fills the socket: keep-alives are then dropped whole.
+  if (closed_ || !failed_.ok() || ctrl_unsent_.size() >= kKeepAliveBytes) return;
+  char message[kKeepAliveBytes] = {kKeepAlive};
+  std::memcpy(message + 1, &sequence, 8);
+  std::memcpy(message + 9, &waiting_on, 4);
+  send_control(message, sizeof(message));
+}
+
+PeerLiveness TcpPair::liveness() {
+  if (!closed_ && failed_.ok() && !ctrl_eof_) read_control().IgnoreError();
+  return heard_;
+}
+
 void TcpPair::abort(uint32_t culprit) {
   if (closed_) return;
   char notice[5] = {kAbort};
   std::memcpy(notice + 1, &culprit, 4);
-  [[maybe_unused]] ssize_t n = ::send(ctrl_fd_, notice, sizeof(notice), MSG_NOSIGNAL | MSG_DONTWAIT);
+  send_control(notice, sizeof(notice));
   close(false);
 }
 
@@ -279,8 +311,8 @@ void TcpPair::close(bool orderly) {
   if (closed_) return;
   closed_ = true;
   if (orderly && failed_.ok()) {
-    char bye = kBye;
-    [[maybe_unused]] ssize_t n = ::send(ctrl_fd_, &bye, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const char bye = kBye;
+    send_control(&bye, 1);
   }
   if (!orderly) {
     // RST rather than FIN wakes the peer even if it is blocked sending to us.

@@ -1,4 +1,5 @@
-// A TCP link to one peer: one control connection (orderly goodbye, failure notices) and
+// A TCP link to one peer: one control connection (orderly goodbye, failure notices,
+// keep-alives) and
 // several data streams. Each Op is striped over the streams (large ones) or placed on one
 // (small ones), both sides choosing identically from the order of Ops and their sizes.
 // Bytes move straight between the sockets and the Op's memory; a receive-and-reduce lands in
@@ -35,6 +36,8 @@ class TcpPair : public Pair {
   absl::Status check_events(const pollfd* fds, size_t count) override;
   void abort(uint32_t culprit) override;
   void close(bool orderly) override;
+  void send_keepalive(uint64_t sequence, int32_t waiting_on) override;
+  PeerLiveness liveness() override;
   uint32_t failed_rank() const override { return failed_rank_; }
   const char* transport() const override { return "tcp"; }
   uint32_t peer() const override { return peer_; }
@@ -65,6 +68,9 @@ class TcpPair : public Pair {
   absl::StatusOr<bool> progress_send(Stream& s);
   absl::StatusOr<bool> progress_recv(Stream& s);
   absl::Status read_control();
+  // Sends `message` on the control connection without blocking; what the socket does not
+  // take waits in ctrl_unsent_ and goes first next time, so messages never interleave.
+  void send_control(const char* message, size_t size);
   void finish_part(Part& part);
 
   const uint32_t peer_;
@@ -73,6 +79,8 @@ class TcpPair : public Pair {
   std::shared_ptr<const std::vector<std::string>> addresses_;
   uint64_t send_seq_ = 0;
   uint64_t recv_seq_ = 0;
+  PeerLiveness heard_{.supported = true};  // From the peer's keep-alives.
+  std::string ctrl_unsent_;
   bool peer_said_bye_ = false;
   bool ctrl_eof_ = false;
   bool closed_ = false;
