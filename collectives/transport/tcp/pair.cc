@@ -222,6 +222,12 @@ absl::Status TcpPair::read_control() {
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
       if (errno == EINTR) continue;
+      if (peer_said_bye_) {
+        // A peer that said goodbye and closed with our keep-alives unread resets the
+        // connection instead of ending it; it has nothing more to say either way.
+        ctrl_eof_ = true;
+        return absl::OkStatus();
+      }
       return error(absl::StrCat("control connection failed: ", std::strerror(errno)));
     }
     if (n == 0) {
@@ -313,6 +319,10 @@ void TcpPair::close(bool orderly) {
   if (orderly && failed_.ok()) {
     const char bye = kBye;
     send_control(&bye, 1);
+    // Unread bytes (the peer's keep-alives) would turn the close into a reset.
+    char unread[64];
+    while (::recv(ctrl_fd_, unread, sizeof(unread), MSG_DONTWAIT) > 0) {
+    }
   }
   if (!orderly) {
     // RST rather than FIN wakes the peer even if it is blocked sending to us.
