@@ -112,6 +112,9 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                             tgrack::v1::ListSessionsReply*) override;
   grpc::Status FreeTensors(grpc::ServerContext*, const tgrack::v1::FreeTensorsRequest*,
                            tgrack::v1::FreeTensorsReply*) override;
+  grpc::Status RefreshTensorGrants(grpc::ServerContext*,
+                                   const tgrack::v1::RefreshTensorGrantsRequest*,
+                                   tgrack::v1::RefreshTensorGrantsReply*) override;
   grpc::Status DropPlan(grpc::ServerContext*, const tgrack::v1::DropPlanRequest*,
                         tgrack::v1::DropPlanReply*) override;
   grpc::Status ListJobs(grpc::ServerContext*, const tgrack::v1::ListJobsRequest*,

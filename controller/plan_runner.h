@@ -38,6 +38,7 @@
 
 #include "collectives/coordinator.h"
 #include "controller/controller_metrics.h"
+#include "controller/grant_issuer.h"
 #include "controller/job_registry.h"
 #include "controller/membership.h"
 #include "controller/node_stubs.h"
@@ -75,9 +76,8 @@ class PlanRunner {
   void drop_all(const std::vector<std::string>& plan_ids);
   // Frees remote tensor pieces on their daemons (best effort, logged).
   void free_pieces(const std::vector<tgrack::v1::TensorPiece>& pieces);
-  // A grant of `tenant` on `node` naming no devices, lasting a minute: for the controller's
-  // own calls about that tenant's jobs there (CancelJob of a job a client runs directly).
-  tgrack::v1::SignedGrant tenant_grant(const std::string& node, const std::string& tenant);
+  // The grants it signs, for other parts of the controller that hand grants out.
+  GrantIssuer& grants() { return grants_; }
 
  private:
   struct Captured;
@@ -97,11 +97,6 @@ class PlanRunner {
   };
 
   absl::StatusOr<Plan> make_plan(const Ask& ask, const std::map<std::string, Layout>& fed_layouts);
-  // A grant for `devices` of `node`, signed, lasting `lifetime`.
-  tgrack::v1::SignedGrant grant(const std::string& node, const std::vector<uint32_t>& devices,
-                                const std::string& plan_id, const std::string& session,
-                                bool client_driven, std::chrono::milliseconds lifetime,
-                                const Caller& caller);
   // The captured plan `plan_id` when it is in the tenant `scope`; nullptr otherwise.
   std::shared_ptr<Captured> captured(const std::string& plan_id, const std::string& scope);
   // Rebinds a captured plan whose communicators were torn down; caller holds its rebinding.
@@ -131,10 +126,8 @@ class PlanRunner {
   coll::CollectiveCoordinator& coordinator_;
   NodeStubs& stubs_;
   JobRegistry& jobs_;
-  static constexpr std::chrono::minutes kTenantGrantLifetime{1};
   const std::chrono::milliseconds run_timeout_;
-  const GrantSigner& signer_;
-  const std::chrono::milliseconds grant_lifetime_;
+  GrantIssuer grants_;
   Sessions* sessions_ = nullptr;
   ControllerMetrics* metrics_ = nullptr;
 
@@ -143,8 +136,6 @@ class PlanRunner {
   std::map<std::string, std::shared_ptr<Captured>> plans_;     // By plan id.
   std::map<std::string, std::string> plan_by_fingerprint_;
   uint64_t next_plan_ = 1;
-  uint64_t next_grant_ = 1;
-  const std::string grant_prefix_;  // Random per controller start, so grant ids never repeat.
 };
 
 }  // namespace tg

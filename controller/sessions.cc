@@ -146,6 +146,19 @@ absl::StatusOr<tgrack::v1::RemoteTensor> Sessions::tensor(const std::string& ses
   return it->second;
 }
 
+absl::StatusOr<tgrack::v1::RemoteTensor> Sessions::owned_tensor(const std::string& id,
+                                                                const std::string& scope) const {
+  std::lock_guard lock(mu_);
+  auto it = tensors_.find(id);
+  if (it == tensors_.end()) return unknown_tensor(id);
+  auto owner = sessions_.find(it->second.session());
+  if (owner == sessions_.end() || owner->second.expires < Clock::now() ||
+      !in_scope(scope, owner->second.tenant)) {
+    return unknown_tensor(id);
+  }
+  return it->second;
+}
+
 absl::StatusOr<uint64_t> Sessions::free(const std::vector<std::string>& ids,
                                         const std::string& session, const std::string& scope) {
   std::vector<tgrack::v1::TensorPiece> pieces;
