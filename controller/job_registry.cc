@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "controller/random_id.h"
 #include "devices/job_usage.h"
+#include "net/random_id.h"
 
 namespace tg {
 

@@ -5,8 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/placement.h"
-#include "controller/random_id.h"
 #include "devices/dtype.h"
+#include "net/random_id.h"
 
 namespace tg {
 namespace {
