@@ -118,7 +118,7 @@ grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext* context,
                                            tgrack::v1::SubmitReply* reply) {
   auto who = caller(context, "Submit", Access::kTenant);
   if (!who.ok()) return to_grpc(who.status());
-  if (absl::Status s = check_quota(*who, 1); !s.ok()) return to_grpc(s);
+  if (absl::Status s = check_quota(*who); !s.ok()) return to_grpc(s);
   auto result = plans_.submit(*request, time_left(*context), *who);
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the Submit reply"); !s.ok()) {
@@ -133,7 +133,7 @@ grpc::Status ControllerServiceImpl::Place(grpc::ServerContext* context,
                                           tgrack::v1::PlaceReply* reply) {
   auto who = caller(context, "Place", Access::kTenant);
   if (!who.ok()) return to_grpc(who.status());
-  if (absl::Status s = check_quota(*who, 1); !s.ok()) return to_grpc(s);
+  if (absl::Status s = check_quota(*who); !s.ok()) return to_grpc(s);
   auto result = plans_.place(*request, *who);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
@@ -151,7 +151,10 @@ grpc::Status ControllerServiceImpl::CreateCommunicator(
     if (!devices.ok()) return to_grpc(devices.status());
     for (auto& ref : *devices) *placed.add_devices() = std::move(ref);
   }
-  if (absl::Status s = check_quota(*who, placed.devices_size()); !s.ok()) return to_grpc(s);
+  if (absl::Status s = check_quota(*who, {placed.devices().begin(), placed.devices().end()});
+      !s.ok()) {
+    return to_grpc(s);
+  }
   auto spec = collectives_.create(placed);
   if (!spec.ok()) return to_grpc(spec.status());
   {

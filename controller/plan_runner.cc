@@ -7,6 +7,7 @@
 #include <absl/strings/str_cat.h>
 #include <spdlog/spdlog.h>
 
+#include "controller/device_quota.h"
 #include "controller/job_failure.h"
 #include "controller/plan_inputs.h"
 #include "controller/placement.h"
@@ -103,6 +104,11 @@ absl::StatusOr<Plan> PlanRunner::make_plan(const Ask& ask,
     return comm_placeholder(devices);
   };
   return plan_graph(ask.graph, *validated, ask.placement, options);
+}
+
+absl::Status PlanRunner::check_devices(const Plan& plan, const Caller& caller) const {
+  if (tenants_ == nullptr) return absl::OkStatus();
+  return check_devices_quota(*tenants_, jobs_, caller, plan.devices, "the plan");
 }
 
 absl::Status PlanRunner::install(const std::string& plan_id, const Plan& plan,
@@ -253,6 +259,9 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
         return absl::InvalidArgumentError(absl::StrCat("replay of ", captured->id, " refused: ",
                                                        status.message()));
       }
+      if (absl::Status status = check_devices(captured->unbound, caller); !status.ok()) {
+        return status;
+      }
       std::lock_guard rebinding(captured->rebinding);
       if (absl::Status status = refresh_communicators(*captured); !status.ok()) return status;
       return execute(request, captured->bound, captured->id, fed, caller_timeout, queued, caller);
@@ -271,6 +280,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
     auto plan = make_plan(ask, fed_layouts);
     if (!plan.ok()) return plan.status();
     if (absl::Status status = check_inputs(*plan, request, fed); !status.ok()) return status;
+    if (absl::Status status = check_devices(*plan, caller); !status.ok()) return status;
     if (request.capture()) {
       auto captured = capture(ask, fed_layouts, *plan);
       if (!captured.ok()) return captured.status();
@@ -596,11 +606,13 @@ absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request
                                  "' is unknown (never captured, dropped, or captured by a "
                                  "controller that has restarted since)");
     }
+    if (absl::Status status = check_devices(held->unbound, caller); !status.ok()) return status;
   } else {
     const Ask ask{request.graph(), request.placement(), request.deterministic(), request.session(),
                   caller};
     auto made = make_plan(ask, {});
     if (!made.ok()) return made.status();
+    if (absl::Status status = check_devices(*made, caller); !status.ok()) return status;
     if (request.capture()) {
       auto captured = capture(ask, {}, *std::move(made));
       if (!captured.ok()) return captured.status();

@@ -24,7 +24,8 @@
 // exclusively while it runs. A failed job's communicators are torn down and made afresh
 // for the next run. Work is done for a Caller: its grants, jobs and captured plans carry the
 // caller's tenant (and grants its token id), and a plan of another tenant answers as an
-// unknown one. Thread-safe.
+// unknown one, and the devices a plan runs on count against the caller's devices quota
+// before anything is sent to a daemon. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -61,6 +62,9 @@ class PlanRunner {
   // Sessions own kept tensors and captured plans; set before the first submit().
   void set_sessions(Sessions* sessions) { sessions_ = sessions; }
   void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
+  // Tenants' devices quotas are checked once a graph is planned, before anything is sent to
+  // a daemon (device_quota.h); set before the first submit() or place().
+  void set_tenants(const Tenants* tenants) { tenants_ = tenants; }
 
   // The daemons' runs are bounded by `caller_timeout` (what is left of the caller's deadline)
   // as well as by the runner's own timeout; they stop themselves when it passes.
@@ -97,6 +101,8 @@ class PlanRunner {
   };
 
   absl::StatusOr<Plan> make_plan(const Ask& ask, const std::map<std::string, Layout>& fed_layouts);
+  // The caller's devices quota against the devices `plan` runs on.
+  absl::Status check_devices(const Plan& plan, const Caller& caller) const;
   // The captured plan `plan_id` when it is in the tenant `scope`; nullptr otherwise.
   std::shared_ptr<Captured> captured(const std::string& plan_id, const std::string& scope);
   // Rebinds a captured plan whose communicators were torn down; caller holds its rebinding.
@@ -130,6 +136,7 @@ class PlanRunner {
   GrantIssuer grants_;
   Sessions* sessions_ = nullptr;
   ControllerMetrics* metrics_ = nullptr;
+  const Tenants* tenants_ = nullptr;
 
   std::mutex mu_;
   std::map<std::string, Comm> comms_;                          // By device list.
