@@ -5,6 +5,7 @@
 // two of its jobs held on one device count that device once.
 #include <thread>
 
+#include <absl/cleanup/cleanup.h>
 #include <gtest/gtest.h>
 
 #include "client/graph_builder.h"
@@ -95,6 +96,10 @@ TEST_F(DeviceQuota, TwoJobsOnOneDeviceCountThatDeviceOnce) {
   for (int i = 0; i < 2; ++i) {
     held.emplace_back([&] { client_->run(held_graph(), x_feeds(), on_c).IgnoreError(); });
   }
+  absl::Cleanup let_go = [&] {  // Also when an assertion below ends the test early.
+    pool_.release("node-c", "test_hold_job");
+    for (std::thread& t : held) t.join();
+  };
   ASSERT_TRUE(wait_until([&] {
     auto running = client_->jobs(/*running_only=*/true);
     return running.ok() && running->size() == 2;
@@ -114,8 +119,6 @@ TEST_F(DeviceQuota, TwoJobsOnOneDeviceCountThatDeviceOnce) {
                 "in use 1 devices; the plan needs 3 devices (node-a/0,node-b/0,node-c/0), 2 of "
                 "them not in use");
 
-  pool_.release("node-c", "test_hold_job");
-  for (std::thread& t : held) t.join();
 }
 
 }  // namespace
