@@ -1,5 +1,8 @@
 #include "client/client.h"
 
+#include <absl/strings/str_cat.h>
+
+#include "net/grant.h"
 #include "net/rpc.h"
 
 namespace tg {
@@ -154,7 +157,29 @@ absl::StatusOr<RunResult> Client::read_reply(tgrack::v1::SubmitReply& reply,
 }
 
 absl::StatusOr<HostTensor> Client::fetch(const RemoteTensor& tensor) const {
-  return fetcher_->fetch(tensor);
+  auto fetched = fetcher_->fetch(tensor);
+  if (fetched.ok() || !is_expired_grant(fetched.status())) return fetched;
+  auto refreshed = refresh_grants(tensor);
+  if (!refreshed.ok()) {
+    return absl::Status(refreshed.status().code(),
+                        absl::StrCat(fetched.status().message(), "; refreshing its grants: ",
+                                     refreshed.status().message()));
+  }
+  return fetcher_->fetch(*refreshed);
+}
+
+absl::StatusOr<RemoteTensor> Client::refresh_grants(const RemoteTensor& tensor) const {
+  tgrack::v1::RefreshTensorGrantsRequest request;
+  request.add_tensor_ids(tensor.id());
+  tgrack::v1::RefreshTensorGrantsReply reply;
+  absl::Status status = call(&Stub::RefreshTensorGrants, request, &reply, deadline_);
+  if (!status.ok()) return status;
+  if (reply.tensors_size() != 1 || reply.tensors(0).id() != tensor.id()) {
+    return absl::InternalError("the controller refreshed the grants of " +
+                               std::to_string(reply.tensors_size()) + " tensors for remote tensor '" +
+                               tensor.id() + "'");
+  }
+  return std::move(*reply.mutable_tensors(0));
 }
 
 absl::StatusOr<uint64_t> Client::free(const std::vector<std::string>& tensor_ids) const {

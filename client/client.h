@@ -108,8 +108,13 @@ class Client {
   absl::StatusOr<RunResult> run(const PlacedGraph& placed,
                                 const std::map<std::string, HostTensor>& feeds) const;
 
-  // Reads a remote tensor whole, from the daemons holding its pieces.
+  // Reads a remote tensor whole, from the daemons holding its pieces. When its read grants
+  // ran out (tgcontroller --grant-lifetime after they were issued), asks the controller for
+  // fresh ones once and reads again; any other error comes back unchanged.
   absl::StatusOr<HostTensor> fetch(const RemoteTensor& tensor) const;
+  // `tensor` with fresh read grants, lasting --grant-lifetime from now: for a copy held long.
+  // NOT_FOUND when it was freed, its session ended, or it is another tenant's.
+  absl::StatusOr<RemoteTensor> refresh_grants(const RemoteTensor& tensor) const;
   // Frees remote tensors by id on every device holding a piece; NOT_FOUND for an unknown id.
   // Returns how many the pool freed.
   absl::StatusOr<uint64_t> free(const std::vector<std::string>& tensor_ids) const;

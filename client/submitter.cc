@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <future>
-#include <random>
 #include <tuple>
 
 #include <absl/strings/str_cat.h>
 
 #include "devices/shard.h"
 #include "devices/tensor.h"
+#include "net/random_id.h"
 #include "net/rpc.h"
 
 namespace tg {
@@ -21,11 +21,6 @@ struct Submitter::Placed {
 };
 
 namespace {
-
-std::string random_hex() {
-  std::random_device random;
-  return absl::StrCat(absl::Hex(random(), absl::kZeroPad8));
-}
 
 std::chrono::system_clock::time_point from_unix_ms(int64_t ms) {
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
@@ -84,12 +79,7 @@ std::shared_ptr<Submitter::Placed> with_renewal(v1::PlaceReply reply) {
 }  // namespace
 
 Submitter::Submitter(std::shared_ptr<v1::ControllerService::Stub> stub)
-    : stub_(std::move(stub)), job_prefix_("job-" + random_hex()) {}
-
-std::string Submitter::next_job_id() {
-  std::lock_guard lock(mu_);
-  return absl::StrCat(job_prefix_, "-", next_job_++);
-}
+    : stub_(std::move(stub)) {}
 
 v1::NodeService::Stub& Submitter::daemon(const std::string& address) {
   std::lock_guard lock(mu_);
@@ -206,7 +196,7 @@ absl::StatusOr<std::shared_ptr<const Submitter::Placed>> Submitter::captured(
 absl::StatusOr<v1::SubmitReply> Submitter::run(const Placed& placed, v1::SubmitRequest& request,
                                                std::chrono::milliseconds timeout) {
   const v1::PlaceReply& plan = placed.reply;
-  const std::string job_id = next_job_id();
+  const std::string job_id = random_id("job-");
   std::vector<v1::RunFragmentsRequest> runs(plan.daemons_size());
   std::vector<std::map<uint32_t, v1::FragmentRun*>> by_device(runs.size());
   for (int d = 0; d < plan.daemons_size(); ++d) {

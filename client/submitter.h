@@ -73,12 +73,9 @@ class Submitter {
                                               tgrack::v1::SubmitRequest& request,
                                               std::chrono::milliseconds timeout);
   tgrack::v1::NodeService::Stub& daemon(const std::string& address);
-  std::string next_job_id();
 
   const std::shared_ptr<tgrack::v1::ControllerService::Stub> stub_;
-  const std::string job_prefix_;
   std::mutex mu_;
-  uint64_t next_job_ = 1;                                           // Guarded by mu_.
   std::map<std::string, std::shared_ptr<const Placed>> plans_;      // By plan id; mu_.
   std::map<std::string, std::unique_ptr<tgrack::v1::NodeService::Stub>> daemons_;  // mu_.
 };

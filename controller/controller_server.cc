@@ -87,6 +87,7 @@ ControllerServer::ControllerServer(const ControllerConfig& config, GrantSigner s
                config.heartbeat_interval, &metrics_) {
   plans_.set_metrics(&metrics_);
   plans_.set_sessions(&sessions_);
+  plans_.set_tenants(tenants_.get());
   if (auto nodes = store_->table("nodes"); nodes.ok()) {
     std::vector<tgrack::v1::NodeInfo> known;
     for (const auto& [name, bytes] : *nodes) known.emplace_back().ParseFromString(bytes);

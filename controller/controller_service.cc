@@ -80,7 +80,7 @@ grpc::Status ControllerServiceImpl::Heartbeat(grpc::ServerContext* context,
         tgrack::v1::CancelJobRequest cancel;
         cancel.set_job_id(job_id);
         cancel.set_reason(reason);
-        *cancel.mutable_grant() = plans_.tenant_grant(node_name, tenant);
+        *cancel.mutable_grant() = plans_.grants().tenant(node_name, tenant);
         tgrack::v1::CancelJobReply reply;
         auto context = context_with_deadline(std::chrono::seconds(2));
         stubs_.at(address).CancelJob(context.get(), cancel, &reply);
@@ -118,7 +118,7 @@ grpc::Status ControllerServiceImpl::Submit(grpc::ServerContext* context,
                                            tgrack::v1::SubmitReply* reply) {
   auto who = caller(context, "Submit", Access::kTenant);
   if (!who.ok()) return to_grpc(who.status());
-  if (absl::Status s = check_quota(*who, 1); !s.ok()) return to_grpc(s);
+  if (absl::Status s = check_quota(*who); !s.ok()) return to_grpc(s);
   auto result = plans_.submit(*request, time_left(*context), *who);
   if (!result.ok()) return to_grpc(result.status());
   if (absl::Status s = check_message_size(result->ByteSizeLong(), "the Submit reply"); !s.ok()) {
@@ -133,7 +133,7 @@ grpc::Status ControllerServiceImpl::Place(grpc::ServerContext* context,
                                           tgrack::v1::PlaceReply* reply) {
   auto who = caller(context, "Place", Access::kTenant);
   if (!who.ok()) return to_grpc(who.status());
-  if (absl::Status s = check_quota(*who, 1); !s.ok()) return to_grpc(s);
+  if (absl::Status s = check_quota(*who); !s.ok()) return to_grpc(s);
   auto result = plans_.place(*request, *who);
   if (!result.ok()) return to_grpc(result.status());
   *reply = std::move(*result);
@@ -151,7 +151,10 @@ grpc::Status ControllerServiceImpl::CreateCommunicator(
     if (!devices.ok()) return to_grpc(devices.status());
     for (auto& ref : *devices) *placed.add_devices() = std::move(ref);
   }
-  if (absl::Status s = check_quota(*who, placed.devices_size()); !s.ok()) return to_grpc(s);
+  if (absl::Status s = check_quota(*who, {placed.devices().begin(), placed.devices().end()});
+      !s.ok()) {
+    return to_grpc(s);
+  }
   auto spec = collectives_.create(placed);
   if (!spec.ok()) return to_grpc(spec.status());
   {
@@ -359,6 +362,29 @@ grpc::Status ControllerServiceImpl::FreeTensors(grpc::ServerContext* context,
                               request->session(), who->scope());
   if (!freed.ok()) return to_grpc(freed.status());
   reply->set_freed(*freed);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::RefreshTensorGrants(
+    grpc::ServerContext* context, const tgrack::v1::RefreshTensorGrantsRequest* request,
+    tgrack::v1::RefreshTensorGrantsReply* reply) {
+  auto who = caller(context, "RefreshTensorGrants", Access::kTenant);
+  if (!who.ok()) return to_grpc(who.status());
+  reply->set_expires_unix_ms(plans_.grants().expires_unix_ms());  // No later than the grants'.
+  for (const std::string& id : request->tensor_ids()) {
+    auto tensor = sessions_.owned_tensor(id, who->scope());
+    if (!tensor.ok()) return to_grpc(tensor.status());
+    for (tgrack::v1::TensorPiece& piece : *tensor->mutable_pieces()) {
+      auto grant = plans_.grants().renewed(piece.grant(), *who);
+      if (!grant.ok()) return to_grpc(grant.status());
+      *piece.mutable_grant() = *std::move(grant);
+    }
+    *reply->add_tensors() = *std::move(tensor);
+  }
+  if (absl::Status s = check_message_size(reply->ByteSizeLong(), "the RefreshTensorGrants reply");
+      !s.ok()) {
+    return to_grpc(s);
+  }
   return grpc::Status::OK;
 }
 

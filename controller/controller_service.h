@@ -112,6 +112,9 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
                             tgrack::v1::ListSessionsReply*) override;
   grpc::Status FreeTensors(grpc::ServerContext*, const tgrack::v1::FreeTensorsRequest*,
                            tgrack::v1::FreeTensorsReply*) override;
+  grpc::Status RefreshTensorGrants(grpc::ServerContext*,
+                                   const tgrack::v1::RefreshTensorGrantsRequest*,
+                                   tgrack::v1::RefreshTensorGrantsReply*) override;
   grpc::Status DropPlan(grpc::ServerContext*, const tgrack::v1::DropPlanRequest*,
                         tgrack::v1::DropPlanReply*) override;
   grpc::Status ListJobs(grpc::ServerContext*, const tgrack::v1::ListJobsRequest*,
@@ -146,9 +149,11 @@ class ControllerServiceImpl final : public tgrack::v1::ControllerService::Servic
   // Records an admin action and its outcome in the audit log; returns the outcome.
   grpc::Status audited(const Caller& actor, const std::string& action, const std::string& target,
                        const std::string& detail, const absl::Status& outcome);
-  // OK when `caller` may run work on `devices` more devices now: RESOURCE_EXHAUSTED naming the
-  // quota, its limit and current use otherwise.
-  absl::Status check_quota(const Caller& caller, int devices) const;
+  // OK when `caller` may run more work now, and hold a communicator over `communicator` when
+  // it names devices: RESOURCE_EXHAUSTED naming the quota, its limit and current use
+  // otherwise. The devices a graph needs are checked once it is planned (PlanRunner).
+  absl::Status check_quota(const Caller& caller,
+                           const std::vector<tgrack::v1::DeviceRef>& communicator = {}) const;
   // Keeps node `name` as membership shows it now (with its cordon) in the store, or forgets
   // it there when membership does not know it; logged when the store fails.
   void remember_node(const std::string& name);

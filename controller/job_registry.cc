@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "controller/random_id.h"
 #include "devices/job_usage.h"
+#include "net/random_id.h"
 
 namespace tg {
 
@@ -25,11 +25,12 @@ void JobRegistry::restore(std::vector<tgrack::v1::JobInfo> finished) {
   }
 }
 
-int JobRegistry::devices_held(const std::string& tenant) const {
+std::set<JobRegistry::Device> JobRegistry::devices_held(const std::string& tenant) const {
   std::lock_guard lock(mu_);
-  int held = 0;
+  std::set<Device> held;
   for (const auto& [id, job] : running_) {
-    if (in_scope(tenant, job.info)) held += job.info.devices_size();
+    if (!in_scope(tenant, job.info)) continue;
+    for (const tgrack::v1::DeviceRef& d : job.info.devices()) held.emplace(d.node(), d.index());
   }
   return held;
 }

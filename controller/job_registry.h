@@ -72,8 +72,10 @@ class JobRegistry {
   // NOT_FOUND naming the job when it is not running.
   absl::Status cancel(const std::string& job_id, const std::string& reason,
                       const std::string& scope = "");
-  // Devices the running jobs of `tenant` hold.
-  int devices_held(const std::string& tenant) const;
+  // A device as (node, index).
+  using Device = std::pair<std::string, uint32_t>;
+  // The distinct devices the running jobs of `tenant` hold.
+  std::set<Device> devices_held(const std::string& tenant) const;
   // Waits up to `deadline` for the running jobs on `node`; cancels the rest with a reason
   // naming the node and the drain. Returns {finished, cancelled}. Jobs clients run directly
   // are known from the node's reports, so it first waits (up to `report_wait`) for two more

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
                  "Where the admin token made on first start goes (mode 0600); default "
                  "STATE_DIR/admin-token, or the log without --state-dir");
   app.add_option("--grant-lifetime", grant_lifetime,
-                 "How long a grant from Place lets a client run on daemons directly")
+                 "How long a grant from Place, or a remote tensor's read grant, lets a client "
+                 "use daemons directly")
       ->capture_default_str();
   app.add_option("--down-after", down_after, "A node silent this long is DOWN")
       ->capture_default_str();

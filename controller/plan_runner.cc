@@ -1,13 +1,13 @@
 #include "controller/plan_runner.h"
 
 #include <algorithm>
-#include <random>
 #include <set>
 #include <thread>
 
 #include <absl/strings/str_cat.h>
 #include <spdlog/spdlog.h>
 
+#include "controller/device_quota.h"
 #include "controller/job_failure.h"
 #include "controller/plan_inputs.h"
 #include "controller/placement.h"
@@ -50,16 +50,10 @@ std::string placement_text(const Plan& plan) {
 // The devices of a plan as a short description, e.g. "a/0,b/0".
 std::string plan_devices(const Plan& plan) { return devices_str(plan.devices); }
 
-}  // namespace
-
-namespace {
 std::string tenant_of(const Caller& caller) {
   return caller.tenant.empty() ? "default" : caller.tenant;
 }
-std::string random_hex() {
-  std::random_device random;
-  return absl::StrCat(absl::Hex(random(), absl::kZeroPad8), absl::Hex(random(), absl::kZeroPad8));
-}
+
 }  // namespace
 
 PlanRunner::PlanRunner(const Membership& membership, coll::CollectiveCoordinator& coordinator,
@@ -70,41 +64,7 @@ PlanRunner::PlanRunner(const Membership& membership, coll::CollectiveCoordinator
       stubs_(stubs),
       jobs_(jobs),
       run_timeout_(run_timeout),
-      signer_(signer),
-      grant_lifetime_(grant_lifetime),
-      grant_prefix_("g-" + random_hex()) {}
-
-v1::SignedGrant PlanRunner::grant(const std::string& node, const std::vector<uint32_t>& devices,
-                                  const std::string& plan_id, const std::string& session,
-                                  bool client_driven, std::chrono::milliseconds lifetime,
-                                  const Caller& caller) {
-  v1::Grant grant;
-  {
-    std::lock_guard lock(mu_);
-    grant.set_grant_id(absl::StrCat(grant_prefix_, "-", next_grant_++));
-  }
-  grant.set_tenant(tenant_of(caller));
-  grant.set_token_id(caller.token_id);
-  grant.set_session(session);
-  grant.set_node(node);
-  for (uint32_t index : devices) grant.add_device_indices(index);
-  grant.set_plan_id(plan_id);
-  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + lifetime));
-  grant.set_client_driven(client_driven);
-  return signer_.sign(grant);
-}
-
-v1::SignedGrant PlanRunner::tenant_grant(const std::string& node, const std::string& tenant) {
-  v1::Grant grant;
-  {
-    std::lock_guard lock(mu_);
-    grant.set_grant_id(absl::StrCat(grant_prefix_, "-", next_grant_++));
-  }
-  grant.set_tenant(tenant);
-  grant.set_node(node);
-  grant.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + kTenantGrantLifetime));
-  return signer_.sign(grant);
-}
+      grants_(signer, grant_lifetime) {}
 
 std::string PlanRunner::address_of(const std::string& node) const {
   auto info = membership_.node(node);
@@ -144,6 +104,11 @@ absl::StatusOr<Plan> PlanRunner::make_plan(const Ask& ask,
     return comm_placeholder(devices);
   };
   return plan_graph(ask.graph, *validated, ask.placement, options);
+}
+
+absl::Status PlanRunner::check_devices(const Plan& plan, const Caller& caller) const {
+  if (tenants_ == nullptr) return absl::OkStatus();
+  return check_devices_quota(*tenants_, jobs_, caller, plan.devices, "the plan");
 }
 
 absl::Status PlanRunner::install(const std::string& plan_id, const Plan& plan,
@@ -294,6 +259,9 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
         return absl::InvalidArgumentError(absl::StrCat("replay of ", captured->id, " refused: ",
                                                        status.message()));
       }
+      if (absl::Status status = check_devices(captured->unbound, caller); !status.ok()) {
+        return status;
+      }
       std::lock_guard rebinding(captured->rebinding);
       if (absl::Status status = refresh_communicators(*captured); !status.ok()) return status;
       return execute(request, captured->bound, captured->id, fed, caller_timeout, queued, caller);
@@ -312,6 +280,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::submit(const v1::SubmitRequest& requ
     auto plan = make_plan(ask, fed_layouts);
     if (!plan.ok()) return plan.status();
     if (absl::Status status = check_inputs(*plan, request, fed); !status.ok()) return status;
+    if (absl::Status status = check_devices(*plan, caller); !status.ok()) return status;
     if (request.capture()) {
       auto captured = capture(ask, fed_layouts, *plan);
       if (!captured.ok()) return captured.status();
@@ -401,9 +370,7 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
       stored->set_address(address_of(piece.device.node()));
       stored->set_tensor_id(local_id);
       stored->set_shard(static_cast<uint32_t>(piece.index));
-      *stored->mutable_grant() = grant(piece.device.node(), {piece.device.index()}, "",
-                                       request.session(), /*client_driven=*/false,
-                                       grant_lifetime_, caller);
+      *stored->mutable_grant() = grants_.read(piece.device, request.session(), caller);
     }
     kept.push_back(std::move(tensor));
   }
@@ -431,9 +398,9 @@ absl::StatusOr<v1::SubmitReply> PlanRunner::execute(
   for (auto& [node, run] : per_node) {
     std::vector<uint32_t> devices;
     for (const v1::FragmentRun& r : run.runs()) devices.push_back(r.device_index());
-    *run.mutable_grant() = grant(node, devices, plan_id, request.session(),
-                                 /*client_driven=*/false, run_timeout_ + std::chrono::seconds(30),
-                                 caller);
+    *run.mutable_grant() = grants_.work(node, devices, plan_id, request.session(),
+                                        /*client_driven=*/false,
+                                        run_timeout_ + std::chrono::seconds(30), caller);
   }
   std::vector<std::string> nodes;
   std::map<std::string, std::string> addresses;
@@ -639,11 +606,13 @@ absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request
                                  "' is unknown (never captured, dropped, or captured by a "
                                  "controller that has restarted since)");
     }
+    if (absl::Status status = check_devices(held->unbound, caller); !status.ok()) return status;
   } else {
     const Ask ask{request.graph(), request.placement(), request.deterministic(), request.session(),
                   caller};
     auto made = make_plan(ask, {});
     if (!made.ok()) return made.status();
+    if (absl::Status status = check_devices(*made, caller); !status.ok()) return status;
     if (request.capture()) {
       auto captured = capture(ask, {}, *std::move(made));
       if (!captured.ok()) return captured.status();
@@ -685,10 +654,10 @@ absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request
     }
   }
   for (v1::PlacedDaemon& daemon : *reply.mutable_daemons()) {
-    *daemon.mutable_grant() = grant(daemon.node(), {daemon.device_indices().begin(),
-                                                    daemon.device_indices().end()},
-                                    plan_id, request.session(), /*client_driven=*/true,
-                                    grant_lifetime_, caller);
+    *daemon.mutable_grant() = grants_.work(daemon.node(), {daemon.device_indices().begin(),
+                                                           daemon.device_indices().end()},
+                                           plan_id, request.session(), /*client_driven=*/true,
+                                           grants_.lifetime(), caller);
   }
   auto describe = [&](const PlannedValue& value, v1::PlacedValue* placed) {
     placed->set_name(value.name);
@@ -706,7 +675,7 @@ absl::StatusOr<v1::PlaceReply> PlanRunner::place(const v1::PlaceRequest& request
   for (const PlannedValue& input : plan.inputs) describe(input, reply.add_inputs());
   for (const PlannedValue& output : plan.outputs) describe(output, reply.add_outputs());
   reply.set_plan_id(plan_id);
-  reply.set_expires_unix_ms(unix_ms(std::chrono::system_clock::now() + grant_lifetime_));
+  reply.set_expires_unix_ms(grants_.expires_unix_ms());
   reply.set_timeout_ms(static_cast<uint32_t>(run_timeout_.count()));
   return reply;
 }

@@ -24,7 +24,8 @@
 // exclusively while it runs. A failed job's communicators are torn down and made afresh
 // for the next run. Work is done for a Caller: its grants, jobs and captured plans carry the
 // caller's tenant (and grants its token id), and a plan of another tenant answers as an
-// unknown one. Thread-safe.
+// unknown one, and the devices a plan runs on count against the caller's devices quota
+// before anything is sent to a daemon. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -38,6 +39,7 @@
 
 #include "collectives/coordinator.h"
 #include "controller/controller_metrics.h"
+#include "controller/grant_issuer.h"
 #include "controller/job_registry.h"
 #include "controller/membership.h"
 #include "controller/node_stubs.h"
@@ -60,6 +62,9 @@ class PlanRunner {
   // Sessions own kept tensors and captured plans; set before the first submit().
   void set_sessions(Sessions* sessions) { sessions_ = sessions; }
   void set_metrics(ControllerMetrics* metrics) { metrics_ = metrics; }
+  // Tenants' devices quotas are checked once a graph is planned, before anything is sent to
+  // a daemon (device_quota.h); set before the first submit() or place().
+  void set_tenants(const Tenants* tenants) { tenants_ = tenants; }
 
   // The daemons' runs are bounded by `caller_timeout` (what is left of the caller's deadline)
   // as well as by the runner's own timeout; they stop themselves when it passes.
@@ -75,9 +80,8 @@ class PlanRunner {
   void drop_all(const std::vector<std::string>& plan_ids);
   // Frees remote tensor pieces on their daemons (best effort, logged).
   void free_pieces(const std::vector<tgrack::v1::TensorPiece>& pieces);
-  // A grant of `tenant` on `node` naming no devices, lasting a minute: for the controller's
-  // own calls about that tenant's jobs there (CancelJob of a job a client runs directly).
-  tgrack::v1::SignedGrant tenant_grant(const std::string& node, const std::string& tenant);
+  // The grants it signs, for other parts of the controller that hand grants out.
+  GrantIssuer& grants() { return grants_; }
 
  private:
   struct Captured;
@@ -97,11 +101,8 @@ class PlanRunner {
   };
 
   absl::StatusOr<Plan> make_plan(const Ask& ask, const std::map<std::string, Layout>& fed_layouts);
-  // A grant for `devices` of `node`, signed, lasting `lifetime`.
-  tgrack::v1::SignedGrant grant(const std::string& node, const std::vector<uint32_t>& devices,
-                                const std::string& plan_id, const std::string& session,
-                                bool client_driven, std::chrono::milliseconds lifetime,
-                                const Caller& caller);
+  // The caller's devices quota against the devices `plan` runs on.
+  absl::Status check_devices(const Plan& plan, const Caller& caller) const;
   // The captured plan `plan_id` when it is in the tenant `scope`; nullptr otherwise.
   std::shared_ptr<Captured> captured(const std::string& plan_id, const std::string& scope);
   // Rebinds a captured plan whose communicators were torn down; caller holds its rebinding.
@@ -131,20 +132,17 @@ class PlanRunner {
   coll::CollectiveCoordinator& coordinator_;
   NodeStubs& stubs_;
   JobRegistry& jobs_;
-  static constexpr std::chrono::minutes kTenantGrantLifetime{1};
   const std::chrono::milliseconds run_timeout_;
-  const GrantSigner& signer_;
-  const std::chrono::milliseconds grant_lifetime_;
+  GrantIssuer grants_;
   Sessions* sessions_ = nullptr;
   ControllerMetrics* metrics_ = nullptr;
+  const Tenants* tenants_ = nullptr;
 
   std::mutex mu_;
   std::map<std::string, Comm> comms_;                          // By device list.
   std::map<std::string, std::shared_ptr<Captured>> plans_;     // By plan id.
   std::map<std::string, std::string> plan_by_fingerprint_;
   uint64_t next_plan_ = 1;
-  uint64_t next_grant_ = 1;
-  const std::string grant_prefix_;  // Random per controller start, so grant ids never repeat.
 };
 
 }  // namespace tg

@@ -5,8 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/placement.h"
-#include "controller/random_id.h"
 #include "devices/dtype.h"
+#include "net/random_id.h"
 
 namespace tg {
 namespace {
@@ -142,6 +142,19 @@ absl::StatusOr<tgrack::v1::RemoteTensor> Sessions::tensor(const std::string& ses
   if (it->second.session() != session) {
     return absl::PermissionDeniedError("remote tensor '" + id + "' belongs to session '" +
                                        it->second.session() + "', not '" + session + "'");
+  }
+  return it->second;
+}
+
+absl::StatusOr<tgrack::v1::RemoteTensor> Sessions::owned_tensor(const std::string& id,
+                                                                const std::string& scope) const {
+  std::lock_guard lock(mu_);
+  auto it = tensors_.find(id);
+  if (it == tensors_.end()) return unknown_tensor(id);
+  auto owner = sessions_.find(it->second.session());
+  if (owner == sessions_.end() || owner->second.expires < Clock::now() ||
+      !in_scope(scope, owner->second.tenant)) {
+    return unknown_tensor(id);
   }
   return it->second;
 }

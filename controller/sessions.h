@@ -48,6 +48,10 @@ class Sessions {
   absl::Status add_tensor(const tgrack::v1::RemoteTensor& tensor);
   absl::StatusOr<tgrack::v1::RemoteTensor> tensor(const std::string& session,
                                                   const std::string& id) const;
+  // Tensor `id` while its session lives, when that session is in `scope`; NOT_FOUND otherwise,
+  // the same for another tenant's tensor as for an unknown one.
+  absl::StatusOr<tgrack::v1::RemoteTensor> owned_tensor(const std::string& id,
+                                                        const std::string& scope) const;
   // Frees tensors by id (every id must be known, else nothing is freed) or, when `session`
   // is set, all of that session's tensors too. Returns how many were freed.
   absl::StatusOr<uint64_t> free(const std::vector<std::string>& ids, const std::string& session,

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/controller_service.h"
+#include "controller/device_quota.h"
 #include "net/rpc.h"
 
 namespace tg {
@@ -34,16 +35,16 @@ grpc::Status ControllerServiceImpl::audited(const Caller& actor, const std::stri
   return to_grpc(outcome);
 }
 
-absl::Status ControllerServiceImpl::check_quota(const Caller& caller, int devices) const {
+absl::Status ControllerServiceImpl::check_quota(
+    const Caller& caller, const std::vector<tgrack::v1::DeviceRef>& communicator) const {
   if (caller.admin()) return absl::OkStatus();
   auto tenant = tenants_.tenant(caller.tenant);
   if (!tenant.ok()) return absl::OkStatus();  // Revoked with its tenant: authorize refuses it.
   const tgrack::v1::Quota& quota = tenant->quota();
-  if (quota.devices() > 0) {
-    const int held = registry_.devices_held(caller.tenant);
-    if (held + devices > static_cast<int>(quota.devices())) {
-      return over_quota(caller.tenant, "devices", quota.devices(), held, " devices");
-    }
+  if (absl::Status s =
+          check_devices_quota(tenants_, registry_, caller, communicator, "the communicator");
+      !s.ok()) {
+    return s;
   }
   if (quota.device_memory_bytes() > 0) {
     const uint64_t held = sessions_.tenant_bytes(caller.tenant);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 #include <absl/strings/str_join.h>
 #include <absl/time/time.h>
@@ -51,11 +52,20 @@ struct MdCtx {
   EVP_MD_CTX* ctx;
 };
 
+// What every refusal of an expired grant ends with, and what is_expired_grant() looks for.
+constexpr char kExpiredAdvice[] = "; ask the controller for a fresh one";
+
 std::string time_text(int64_t unix_ms) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(unix_ms), absl::UTCTimeZone());
 }
 
 }  // namespace
+
+bool is_expired_grant(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnauthenticated &&
+         absl::StrContains(status.message(), " expired at ") &&
+         absl::StrContains(status.message(), kExpiredAdvice);
+}
 
 int64_t unix_ms(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -201,7 +211,7 @@ absl::StatusOr<v1::Grant> GrantVerifier::verify_tenant(
   if (unix_ms(now) >= grant->expires_unix_ms()) {
     return absl::UnauthenticatedError(absl::StrCat("grant ", grant->grant_id(), " expired at ",
                                                    time_text(grant->expires_unix_ms()),
-                                                   "; ask the controller for a fresh one"));
+                                                   kExpiredAdvice));
   }
   if (grant->node() != node) {
     return absl::PermissionDeniedError(absl::StrCat("grant ", grant->grant_id(), " is for node '",

@@ -88,6 +88,11 @@ class GrantVerifier {
   mutable std::map<std::string, std::pair<std::string, tgrack::v1::Grant>> verified_;
 };
 
+// Whether `status` is a verifier's refusal of a grant that ran out (UNAUTHENTICATED), as it
+// reaches a caller through an RPC (with the daemon's words around it): the holder may ask
+// the controller for a fresh grant and try again.
+bool is_expired_grant(const absl::Status& status);
+
 // Milliseconds since the Unix epoch.
 int64_t unix_ms(std::chrono::system_clock::time_point t);
 

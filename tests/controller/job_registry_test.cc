@@ -1,5 +1,6 @@
 // The job registry's reports from daemons: a finished job a daemon reports again (its
-// heartbeat's reply was lost) reaches the ledger hook, the list and the caller once.
+// heartbeat's reply was lost) reaches the ledger hook, the list and the caller once. The
+// devices a tenant's running jobs hold are distinct devices.
 #include "controller/job_registry.h"
 
 #include <gtest/gtest.h>
@@ -41,6 +42,26 @@ TEST(JobRegistry, AFinishedJobReportedAgainCountsOnce) {
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].devices_size(), 2);
   EXPECT_EQ(jobs[0].usage().flops(), 15u);
+}
+
+v1::DeviceRef device(const std::string& node, uint32_t index) {
+  v1::DeviceRef d;
+  d.set_node(node);
+  d.set_index(index);
+  return d;
+}
+
+TEST(JobRegistry, DevicesHeldCountADeviceRunningTwoJobsOnceAndOnlyTheTenantsJobs) {
+  JobRegistry registry;
+  auto no_cancel = [](const std::string&) {};
+  registry.start("job-1", {device("node-a", 0)}, "", "", no_cancel, "team-a");
+  registry.start("job-2", {device("node-a", 0), device("node-b", 1)}, "", "", no_cancel, "team-a");
+  registry.start("job-3", {device("node-c", 0)}, "", "", no_cancel, "team-b");
+  EXPECT_EQ(registry.devices_held("team-a"),
+            (std::set<JobRegistry::Device>{{"node-a", 0}, {"node-b", 1}}));
+  registry.finish("job-2", absl::OkStatus());
+  EXPECT_EQ(registry.devices_held("team-a"), (std::set<JobRegistry::Device>{{"node-a", 0}}));
+  EXPECT_EQ(registry.devices_held("team-c"), std::set<JobRegistry::Device>{});
 }
 
 }  // namespace

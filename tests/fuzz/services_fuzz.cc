@@ -1,9 +1,10 @@
 // Fuzz target: every method of ControllerService and NodeService. The first input byte picks
-// the method (modulo their number, in the order of the methods below), the second the bearer
-// token the call carries (modulo 7): 0 the admin's, 1 tenant fuzz-a's, 2 tenant fuzz-b's, 3 a
-// revoked one, 4 a forged one (fuzz-a's id, another secret), 5 none, 6 a malformed one. The
-// rest is decoded as that method's request and handed to the handler in-process. The services belong to a
-// controller and one daemon (two cpu devices of 64 MiB) started once, in this process, on
+// the method (modulo their number, in the order of the methods below; new methods go last, so
+// that seeds, named by method index, keep theirs), the second the bearer token the call
+// carries (modulo 7): 0 the admin's, 1 tenant fuzz-a's, 2 tenant fuzz-b's, 3 a revoked one,
+// 4 a forged one (fuzz-a's id, another secret), 5 none, 6 a malformed one. The rest is
+// decoded as that method's request and handed to the handler in-process. The services belong
+// to a controller and one daemon (two cpu devices of 64 MiB) started once, in this process, on
 // loopback, the daemon registered with the controller, so requests reach real devices.
 // A handler may refuse anything; it must not crash, hang, or report success for a reply it
 // cannot send. Waits the requests ask for (drain deadlines, timeouts, iterations) are capped
@@ -240,6 +241,7 @@ InProcessPool& pool() {
         method("Controller.GrowCommunicator", c, &C::GrowCommunicator),
         method("Node.GetFlightRecords", n, &N::GetFlightRecords),
         method("Controller.GetPoolKernelStats", c, &C::GetPoolKernelStats),
+        method("Controller.RefreshTensorGrants", c, &C::RefreshTensorGrants),
     };
     return p;
   }();

@@ -2,6 +2,7 @@
 // under grants the controller signed (docs/rpc.md). A daemon refuses work without a valid
 // grant, naming why; replays go on while the controller is stopped and restarted, and so do
 // runs of a graph placed once; the controller still lists jobs that clients ran directly.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -216,6 +217,24 @@ TEST_F(Direct, TheControllerListsJobsClientsRanDirectly) {
                                 {"--controller", pool.controller_address(), "jobs"});
   EXPECT_EQ(jobs.exit_status, 0) << jobs.err;
   EXPECT_NE(jobs.out.find(ran->job_id), std::string::npos) << jobs.out;
+}
+
+// Jobs a client runs directly are named by the client: "job-" and 128 random bits, so two
+// clients (or processes) never pick the same id and no tenant guesses another's.
+TEST_F(Direct, JobsClientsRunDirectlyCarry128RandomBitsAndNeverRepeat) {
+  std::set<std::string> ids;
+  for (int c = 0; c < 2; ++c) {
+    Client client(pool.controller_address(), std::chrono::seconds(10));
+    for (int i = 0; i < 3; ++i) {
+      auto ran = client.run(plus_one(), {{"x", host({1, 2, 3, 4})}});
+      ASSERT_TRUE(ran.ok()) << ran.status();
+      EXPECT_THAT(ran->job_id, ::testing::MatchesRegex("job-[0-9a-f]{32}"));
+      ids.insert(ran->job_id);
+    }
+  }
+  EXPECT_EQ(ids.size(), 6u);
+  Client lister(pool.controller_address(), std::chrono::seconds(10));
+  EXPECT_TRUE(listed(lister, *ids.begin(), v1::JOB_STATE_SUCCEEDED));  // The daemons' report.
 }
 
 TEST_F(Direct, ReplaysGoOnWhileTheControllerIsStoppedAndRestarted) {

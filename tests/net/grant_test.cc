@@ -93,6 +93,16 @@ TEST(Grant, ATenantCheckTakesAnyGrantOfTheNodeButNotOfAnotherNodeOrExpired) {
   EXPECT_NE(revoked.status().message().find("which was revoked"), std::string::npos);
   auto none = verifier.verify_tenant({}, "node-a", kNow);
   EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated);
+
+  // Only the expiry is worth a fresh grant, also with a daemon's words around it; a revoked
+  // token, a missing grant or another node is not.
+  EXPECT_TRUE(is_expired_grant(late.status()));
+  EXPECT_TRUE(is_expired_grant(absl::UnauthenticatedError(
+      "FetchTensor on node 'node-a' refused: " + std::string(late.status().message()))));
+  EXPECT_FALSE(is_expired_grant(absl::PermissionDeniedError(late.status().message())));
+  EXPECT_FALSE(is_expired_grant(revoked.status()));
+  EXPECT_FALSE(is_expired_grant(none.status()));
+  EXPECT_FALSE(is_expired_grant(elsewhere.status()));
 }
 
 TEST(Grant, ExpiryIsExactToTheMillisecond) {

@@ -1,4 +1,4 @@
-#include "controller/random_id.h"
+#include "net/random_id.h"
 
 #include <openssl/rand.h>
 

@@ -1,5 +1,6 @@
 // Ids nobody guesses: a readable prefix and 128 random bits in hex (OpenSSL's RAND_bytes),
-// for sessions, remote tensors and jobs, whose ids must not tell one tenant another's.
+// for sessions, remote tensors and jobs (the controller's and those a client runs directly),
+// whose ids must not tell one tenant another's nor collide between clients.
 #pragma once
 
 #include <string>
