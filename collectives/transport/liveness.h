@@ -5,7 +5,7 @@
 //   behind  - alive, but still in an earlier operation than this rank;
 //   waiting - alive in the same operation, waiting for a third rank;
 //   alive   - heard lately, in this operation or a later one, waiting for this rank or no one;
-//   unknown - the link carries no keep-alives (local and ibverbs pairs).
+//   unknown - the link carries no keep-alives.
 #pragma once
 
 #include <chrono>
