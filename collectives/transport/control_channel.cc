@@ -18,6 +18,17 @@ constexpr size_t kKeepAliveBytes = 13;
 
 }  // namespace
 
+std::string ControlChannel::Reading::problem() const {
+  switch (kind) {
+    case Kind::kNothing: return "";
+    case Kind::kClosed: return "connection closed (peer process died?)";
+    case Kind::kBroken: return "control connection failed: " + what;
+    case Kind::kAbort: return "peer aborted the communicator";
+    case Kind::kViolation: return "protocol violation on the control connection";
+  }
+  return "";
+}
+
 ControlChannel::ControlChannel(int fd) : fd_(fd) {}
 
 ControlChannel::~ControlChannel() { close(); }

@@ -41,6 +41,8 @@ class ControlChannel {
     Kind kind = Kind::kNothing;
     uint32_t culprit = 0;
     std::string what;
+    // What went wrong, for an error naming the peer: "" for kNothing.
+    std::string problem() const;
   };
   // Reads every whole message that has arrived, without blocking.
   Reading read();

@@ -295,16 +295,9 @@ absl::Status IbvPair::check_events(const pollfd* fds, size_t count) {
 }
 
 absl::Status IbvPair::read_control() {
-  using Kind = ControlChannel::Reading::Kind;
   const ControlChannel::Reading r = control_.read();
-  switch (r.kind) {
-    case Kind::kNothing: return absl::OkStatus();
-    case Kind::kClosed: return error("control connection closed (peer process died?)");
-    case Kind::kBroken: return error(absl::StrCat("control connection failed: ", r.what));
-    case Kind::kViolation: return error("protocol violation on the control connection");
-    case Kind::kAbort: return error("peer aborted the communicator");
-  }
-  return absl::OkStatus();
+  if (r.kind == ControlChannel::Reading::Kind::kNothing) return absl::OkStatus();
+  return error(r.problem());
 }
 
 void IbvPair::send_keepalive(uint64_t sequence, int32_t waiting_on) {

@@ -210,16 +210,11 @@ size_t TcpPair::poll_fds(std::vector<pollfd>& fds) {
 }
 
 absl::Status TcpPair::read_control() {
-  using Kind = ControlChannel::Reading::Kind;
   const ControlChannel::Reading r = control_.read();
-  switch (r.kind) {
-    case Kind::kNothing: return absl::OkStatus();
-    case Kind::kClosed: return error("connection closed (peer process died?)");
-    case Kind::kBroken: return error(absl::StrCat("control connection failed: ", r.what));
-    case Kind::kViolation: return error("protocol violation on the control connection");
-    case Kind::kAbort: break;
+  if (r.kind == ControlChannel::Reading::Kind::kNothing) return absl::OkStatus();
+  if (r.kind != ControlChannel::Reading::Kind::kAbort || r.culprit == peer_ || r.culprit >= addresses_->size()) {
+    return error(r.problem());
   }
-  if (r.culprit == peer_ || r.culprit >= addresses_->size()) return error("peer aborted the communicator");
   // The culprit may be this rank: the Context then blames whom this rank was waiting for.
   count_error();
   failed_rank_ = r.culprit;
