@@ -215,12 +215,38 @@ CollectiveRuntime::CollectiveRuntime(std::string node_name, std::vector<Device*>
       options_(options),
       listener_(options.tcp.listener) {}
 
-CollectiveRuntime::~CollectiveRuntime() = default;
+CollectiveRuntime::~CollectiveRuntime() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_.notify_all();
+  if (idle_keepalives_.joinable()) idle_keepalives_.join();
+}
 
 absl::Status CollectiveRuntime::start(const std::string& listen_host, int port,
                                       const std::string& advertised_host) {
   advertised_host_ = advertised_host;
-  return listener_.start(listen_host, port, options_.tcp.socket_buffer_bytes);
+  if (absl::Status s = listener_.start(listen_host, port, options_.tcp.socket_buffer_bytes); !s.ok()) return s;
+  if (options_.keepalive_interval.count() > 0 && !idle_keepalives_.joinable()) {
+    idle_keepalives_ = std::thread([this] { keep_idle_ranks_alive(); });
+  }
+  return absl::OkStatus();
+}
+
+void CollectiveRuntime::keep_idle_ranks_alive() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_.wait_for(lock, options_.keepalive_interval, [&] { return stopping_; })) {
+    // Copied under mu_: destroy() empties a communicator's list only once it is out of comms_.
+    std::vector<std::shared_ptr<Communicator>> ranks;
+    for (const auto& [id, joined] : comms_) {
+      if (joined) ranks.insert(ranks.end(), joined->comms.begin(), joined->comms.end());  // Null: connecting.
+    }
+    lock.unlock();
+    for (const auto& comm : ranks) comm->keep_alive_if_idle();
+    ranks.clear();
+    lock.lock();
+  }
 }
 
 std::string CollectiveRuntime::data_address() const {

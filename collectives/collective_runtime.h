@@ -5,7 +5,10 @@
 //
 // Thread-safe: RPC handlers call it concurrently. Runs on one communicator are serialized;
 // different communicators run independently. It counts what every link moves (link_stats)
-// and clears devices of collectives for a reset (fence).
+// and clears devices of collectives for a reset (fence). Every keep-alive interval a thread
+// of its own keeps the links of idle ranks alive (Communicator::keep_alive_if_idle), so a
+// peer that waits for a rank whose client has not yet asked for the next collective hears
+// that the rank is behind, not silent.
 #pragma once
 
 #include <chrono>
@@ -15,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -94,6 +98,7 @@ class CollectiveRuntime {
   // Adds `joined`'s link counters to `totals`.
   static void add_links(const Joined& joined, std::map<LinkKey, LinkCounters>& totals);
   bool on_fenced_device(const Joined& joined) const;  // mu_ held.
+  void keep_idle_ranks_alive();  // The idle_keepalives_ thread, until stopping_.
 
   const std::string node_name_;
   const std::vector<Device*> devices_;
@@ -106,6 +111,9 @@ class CollectiveRuntime {
   std::map<LinkKey, LinkCounters> retired_links_;         // Guarded by mu_; destroyed comms.
   std::multiset<uint32_t> fenced_;                        // Guarded by mu_.
   std::string fence_why_;                                 // Guarded by mu_.
+  bool stopping_ = false;                                 // Guarded by mu_.
+  std::condition_variable stop_;
+  std::thread idle_keepalives_;  // Last: joined first, while what it reads remains.
 };
 
 class CollectiveRuntime::Fence {

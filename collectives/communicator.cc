@@ -235,6 +235,7 @@ void Communicator::report_stall(uint32_t peer, const PeerVerdict& verdict) {
 absl::Status Communicator::all_reduce(std::byte* out, const std::byte* in, size_t count,
                                       tgrack::v1::DType dtype, tgrack::v1::ReduceOp op,
                                       const std::string& forced) {
+  std::lock_guard<std::mutex> driving(driving_);
   absl::StatusOr<Reducer> reducer = make_reducer(dtype, op);
   if (!reducer.ok()) return reducer.status();
   const uint64_t bytes = count * reducer->elem_size;
@@ -255,6 +256,7 @@ absl::Status Communicator::all_reduce(std::byte* out, const std::byte* in, size_
 absl::Status Communicator::reduce_scatter(std::byte* out, const std::byte* in, size_t count,
                                           tgrack::v1::DType dtype, tgrack::v1::ReduceOp op,
                                           const std::string& forced) {
+  std::lock_guard<std::mutex> driving(driving_);
   absl::StatusOr<Reducer> reducer = make_reducer(dtype, op);
   if (!reducer.ok()) return reducer.status();
   std::string algo;
@@ -273,6 +275,7 @@ absl::Status Communicator::reduce_scatter(std::byte* out, const std::byte* in, s
 
 absl::Status Communicator::all_gather(std::byte* out, const std::byte* in, size_t count,
                                       tgrack::v1::DType dtype, const std::string& forced) {
+  std::lock_guard<std::mutex> driving(driving_);
   const size_t es = dtype_size(dtype);
   if (es == 0) return absl::InvalidArgumentError("all_gather needs a dtype");
   std::string algo;
@@ -285,6 +288,7 @@ absl::Status Communicator::all_gather(std::byte* out, const std::byte* in, size_
 
 absl::Status Communicator::broadcast(std::byte* data, size_t count, tgrack::v1::DType dtype,
                                      uint32_t root, const std::string& forced) {
+  std::lock_guard<std::mutex> driving(driving_);
   const size_t es = dtype_size(dtype);
   if (es == 0) return absl::InvalidArgumentError("broadcast needs a dtype");
   if (root >= size()) {
@@ -299,13 +303,25 @@ absl::Status Communicator::broadcast(std::byte* data, size_t count, tgrack::v1::
 }
 
 absl::Status Communicator::barrier() {
+  std::lock_guard<std::mutex> driving(driving_);
   std::string algo;
   if (absl::Status s = start(tgrack::v1::COLLECTIVE_BARRIER, "barrier", 0, "", &algo); !s.ok()) return s;
   return finish(coll::barrier(Group::all(*ctx_)));
 }
 
 void Communicator::abort(const std::string& why) {
+  std::lock_guard<std::mutex> driving(driving_);
   ctx_->abort(absl::AbortedError(absl::StrCat("rank ", rank(), " aborted: ", why)), rank());
+}
+
+void Communicator::drop() {
+  std::lock_guard<std::mutex> driving(driving_);
+  ctx_->drop();
+}
+
+void Communicator::keep_alive_if_idle() {
+  std::unique_lock<std::mutex> driving(driving_, std::try_to_lock);
+  if (driving.owns_lock()) ctx_->keep_alive_between_operations();
 }
 
 void Communicator::cancel(const std::string& why) {

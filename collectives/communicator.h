@@ -4,14 +4,15 @@
 //
 // Buffers are host memory (cpu devices' host_address, or staging for GPUs). `out` holds
 // `count` elements; `in` equals `out` for in place. After a failure the communicator is
-// poisoned: every later call fails at once with the first error. Not thread-safe: one
-// thread per rank.
+// poisoned: every later call fails at once with the first error. One thread drives a rank;
+// keep_alive_if_idle() may be called from any other.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -126,7 +127,11 @@ class alignas(64) Communicator {
   // Every peer link and its counters. Thread-safe.
   std::vector<PeerLink> links() const;
   // Drops every link as a crashed process would (tests).
-  void drop() { ctx_->drop(); }
+  void drop();
+  // From any thread: when no collective runs on this rank, tells its peers it is alive and
+  // idle (Context::keep_alive_between_operations), so one waiting for it past the stall time
+  // learns it is behind rather than silent. Returns at once when a collective runs.
+  void keep_alive_if_idle();
   // The calling thread, which drives this rank, has a core to itself (Context::set_own_core).
   void set_own_core(bool own) { ctx_->set_own_core(own); }
   absl::Status poisoned() const { return ctx_->poisoned(); }
@@ -142,6 +147,8 @@ class alignas(64) Communicator {
   absl::Status finish(absl::Status status);
   void report_stall(uint32_t peer, const PeerVerdict& verdict);
 
+  // Held by whoever drives ctx_: the rank's collectives, or keep_alive_if_idle().
+  std::mutex driving_;
   std::shared_ptr<FlightRecorder> recorder_;
   std::function<void(const StallReport&)> on_stall_;
   std::chrono::milliseconds stall_after_{0};

@@ -8,6 +8,8 @@
 #include <absl/strings/str_format.h>
 #include <absl/strings/str_join.h>
 
+#include "collectives/transport/liveness.h"
+
 namespace tg::coll {
 namespace {
 
@@ -33,6 +35,9 @@ std::string stall_text(const tgrack::v1::TraceLink& link) {
   std::string peer;
   if (state == "silent") {
     peer = absl::StrFormat("peer silent for %.1f s", link.peer_silent_seconds());
+  } else if (state == "behind" && link.peer_waiting_on() == kIdleBetweenOperations) {
+    peer = link.peer_sequence() > 0 ? absl::StrCat("peer alive but idle, after its #", link.peer_sequence())
+                                    : std::string("peer alive but idle, before its first operation");
   } else if (state == "behind") {
     peer = absl::StrCat("peer alive but behind, at its #", link.peer_sequence());
   } else if (state == "waiting") {

@@ -132,14 +132,14 @@ class FragmentRunner::Hooks final : public InternalOps {
 
  private:
   // Runs `op` on this device's rank of the node's communicator; a cancellation meanwhile
-  // aborts the communicator, which tells its peers.
+  // cancels the communicator (from the canceller's thread), which tells its peers.
   absl::Status on_communicator(const v1::Node& node,
                                const std::function<absl::Status(coll::Communicator&)>& op) {
     auto comm = runner_.deps_.collectives->communicator(node.collective().comm_id(), device_index_);
     if (!comm.ok()) return comm.status();
     std::shared_ptr<coll::Communicator> shared = *comm;
     const uint64_t abort =
-        token_.on_cancel([shared, this] { shared->abort(std::string(token_.status().message())); });
+        token_.on_cancel([shared, this] { shared->cancel(std::string(token_.status().message())); });
     const uint64_t sent_before = link_bytes_sent(*shared);
     absl::Status status = op(*shared);
     bytes_sent_ += link_bytes_sent(*shared) - sent_before;  // Only this thread drives the rank.

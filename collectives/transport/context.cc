@@ -203,6 +203,15 @@ absl::Status Context::wait_until(absl::FunctionRef<bool()> ready, absl::Function
   }
 }
 
+void Context::keep_alive_between_operations() {
+  if (!poisoned().ok()) return;
+  for (auto& p : pairs_) {
+    if (!p) continue;
+    p->send_keepalive(sequence_, kIdleBetweenOperations);
+    p->liveness();
+  }
+}
+
 void Context::send_keepalives(int32_t waiting_on) {
   for (auto& p : pairs_) {
     if (p) p->send_keepalive(sequence_, waiting_on);

@@ -118,6 +118,9 @@ class alignas(64) Context {
   void close();
   // Drops every link abruptly, as a crashed process would (for failure tests).
   void drop();
+  // Between operations: tells every peer this rank is alive and idle after its last
+  // operation (kIdleBetweenOperations), and reads what they sent meanwhile. Never blocks.
+  void keep_alive_between_operations();
 
  private:
   // `waiting`: the peer this rank was waiting for, or -1.

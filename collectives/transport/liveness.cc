@@ -43,17 +43,31 @@ const char* peer_state_name(PeerState state) {
   }
 }
 
+namespace {
+
+// Where the peer's last keep-alive placed it: "at its operation #3, waiting for rank 1",
+// "between operations, after its #3".
+std::string whereabouts(const PeerVerdict& v) {
+  if (v.waiting_on == kIdleBetweenOperations) {
+    return v.sequence > 0 ? absl::StrCat("between operations, after its #", v.sequence)
+                          : std::string("before its first operation");
+  }
+  return absl::StrCat("at its operation #", v.sequence,
+                      v.waiting_on >= 0 ? absl::StrCat(", waiting for rank ", v.waiting_on) : std::string());
+}
+
+}  // namespace
+
 std::string describe_verdict(const PeerVerdict& v, uint64_t own_sequence) {
   const std::string waits =
       v.waiting_on >= 0 ? absl::StrCat(", waiting for rank ", v.waiting_on) : std::string();
+  const bool heard = v.heard != std::chrono::system_clock::time_point{};
   switch (v.state) {
     case PeerState::kSilent:
       return absl::StrFormat("it is silent: nothing heard for %.1f s (%s)", v.silent_for.count() / 1000.0,
-                             v.sequence > 0 ? absl::StrCat("last at its operation #", v.sequence, waits)
-                                            : std::string("no keep-alive yet"));
+                             heard ? absl::StrCat("last ", whereabouts(v)) : std::string("no keep-alive yet"));
     case PeerState::kBehind:
-      return absl::StrCat("it is alive but behind: at its operation #", v.sequence, waits,
-                          " while this rank is at #", own_sequence);
+      return absl::StrCat("it is alive but behind: ", whereabouts(v), " while this rank is at #", own_sequence);
     case PeerState::kWaiting:
       return absl::StrCat("it is alive in the same operation #", v.sequence, waits);
     case PeerState::kAlive:

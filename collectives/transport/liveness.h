@@ -5,7 +5,7 @@
 //   behind  - alive, but still in an earlier operation than this rank;
 //   waiting - alive in the same operation, waiting for a third rank;
 //   alive   - heard lately, in this operation or a later one, waiting for this rank or no one;
-//   unknown - the link carries no keep-alives (local and ibverbs pairs).
+//   unknown - the link carries no keep-alives.
 #pragma once
 
 #include <chrono>
@@ -14,12 +14,17 @@
 
 namespace tg::coll {
 
+// The rank a keep-alive says its sender waits for when the sender is in no operation: it
+// finished operation `sequence` and has not begun the next (its daemon keeps an idle rank's
+// links alive, collective_runtime.h). Such a peer is never silent, only behind.
+inline constexpr int32_t kIdleBetweenOperations = -2;
+
 // A Pair's record of its peer's keep-alives.
 struct PeerLiveness {
   bool supported = false;                        // The transport carries keep-alives.
   std::chrono::steady_clock::time_point heard{};  // The last one; the epoch = none yet.
   uint64_t sequence = 0;                         // The peer's operation then.
-  int32_t waiting_on = -1;                       // The rank the peer waited for then.
+  int32_t waiting_on = -1;  // The rank the peer waited for then; -1 none, kIdleBetweenOperations.
 };
 
 enum class PeerState { kUnknown, kSilent, kBehind, kWaiting, kAlive };

@@ -5,6 +5,7 @@
 
 #include "collectives/flight_recorder.h"
 #include "collectives/flight_trace.h"
+#include "collectives/transport/liveness.h"
 
 namespace tg::coll {
 namespace {
@@ -140,6 +141,23 @@ TEST(FlightTrace, StalledLinksSayWhatTheKeepalivesTellOfThePeer) {
   EXPECT_EQ(trace.waits(1).peer_waiting_on(), 2);
   EXPECT_NE(trace.verdict().find("link 0->2 in all_reduce #4 for 3.0 s (stalled: peer silent for 2.5 s over tcp)"),
             std::string::npos)
+      << trace.verdict();
+}
+
+TEST(FlightTrace, AStalledLinkToAnIdleRankSaysItIsIdleAfterItsLastOperation) {
+  // Rank 0 waits for 1 in #5; rank 1 finished #4 and its daemon keeps its links alive.
+  auto a = flight_of(0, "node-a", 5, FLIGHT_OP_RUNNING, 1, true);
+  auto* op = a.mutable_ranks(0)->mutable_ops(0);
+  op->set_peer_state("behind");
+  op->set_peer_sequence(4);
+  op->set_peer_waiting_on(kIdleBetweenOperations);
+  op->set_link("local");
+  std::vector<NodeRecords> nodes = {{"node-a", a},
+                                    {"node-b", flight_of(1, "node-b", 4, FLIGHT_OP_DONE, -1)},
+                                    {"node-c", flight_of(2, "node-c", 5, FLIGHT_OP_RUNNING, 0)}};
+  const auto trace = trace_communicator(three_ranks(), nodes, kNow);
+  EXPECT_EQ(trace.behind_rank(), 1);
+  EXPECT_NE(trace.verdict().find("(stalled: peer alive but idle, after its #4 over local)"), std::string::npos)
       << trace.verdict();
 }
 

@@ -1,5 +1,6 @@
-// Keep-alives between ranks while they wait, over real tcp pairs on loopback: two ranks of
-// one process, each with its own listener, one of them driven step by step by the test. A
+// Keep-alives between ranks while they wait, over real tcp pairs on loopback (two ranks of
+// one process, each with its own listener) and over a local pair (two ranks sharing a hub),
+// one of them driven step by step by the test. A
 // peer that keeps sending keep-alives from an earlier operation is reported behind, with both
 // sequence numbers; a peer whose thread is held (sends nothing) is reported silent; either
 // report comes at the stall time and the wait goes on until the deadline, whose error
@@ -15,6 +16,7 @@
 
 #include "collectives/flight_recorder.h"
 #include "collectives/transport/context.h"
+#include "collectives/transport/local/pair.h"
 #include "collectives/transport/tcp/connect.h"
 #include "collectives/transport/tcp/handshake.h"
 #include "collectives/transport/tcp/listener.h"
@@ -60,18 +62,12 @@ class Gate {
   bool open_ = false;
 };
 
-// Ranks 0 and 1 linked over loopback tcp. Rank 0 reports stalls to `stalls` and records
-// into `recorder`; both send keep-alives every kKeepalive while they wait.
-class TwoRanks : public ::testing::Test {
+// Ranks 0 and 1 linked over the transport named by the parameter ("tcp" or "local"). Rank 0
+// reports stalls to `stalls` and records into `recorder`; both send keep-alives every
+// kKeepalive while they wait.
+class TwoRanks : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto addresses = std::make_shared<std::vector<std::string>>();
-    for (auto& l : listeners_) {
-      l = std::make_unique<tcp::Listener>();
-      ASSERT_TRUE(l->start("127.0.0.1", 0, 1 << 20).ok());
-      addresses->push_back(l->address());
-    }
-    const std::string secret = tcp::new_secret().value();
     ctx_[0] = std::make_unique<Context>(0, 2, kDeadAfter);
     ctx_[1] = std::make_unique<Context>(1, 2, kHeldPeerTimeout);
     ctx_[0]->set_watch({&recorder_, kStallAfter, kKeepalive, [this](uint32_t peer, const PeerVerdict& v) {
@@ -79,6 +75,34 @@ class TwoRanks : public ::testing::Test {
                           stalls_.push_back({peer, v, Clock::now()});
                         }});
     ctx_[1]->set_watch({nullptr, 0ms, kKeepalive, nullptr});
+    if (GetParam() == "local") {
+      link_locally();
+    } else {
+      link_over_tcp();
+    }
+  }
+
+  void link_locally() {
+    auto hub = std::make_shared<local::LocalHub>(std::vector<uint32_t>{0, 1});
+    const auto deadline = Clock::now() + 20s;
+    absl::Status status[2];
+    std::thread other([&] { status[1] = hub->attach(1, ctx_[1]->doorbell(), deadline); });
+    status[0] = hub->attach(0, ctx_[0]->doorbell(), deadline);
+    other.join();
+    ASSERT_TRUE(status[0].ok()) << status[0];
+    ASSERT_TRUE(status[1].ok()) << status[1];
+    ctx_[0]->set_pair(1, std::make_unique<local::LocalPair>(0, 1, hub, "rank-1"));
+    ctx_[1]->set_pair(0, std::make_unique<local::LocalPair>(1, 0, hub, "rank-0"));
+  }
+
+  void link_over_tcp() {
+    auto addresses = std::make_shared<std::vector<std::string>>();
+    for (auto& l : listeners_) {
+      l = std::make_unique<tcp::Listener>();
+      ASSERT_TRUE(l->start("127.0.0.1", 0, 1 << 20).ok());
+      addresses->push_back(l->address());
+    }
+    const std::string secret = tcp::new_secret().value();
     absl::Status status[2];
     const auto deadline = Clock::now() + 20s;
     std::thread other([&] {
@@ -119,7 +143,7 @@ class TwoRanks : public ::testing::Test {
   std::unique_ptr<Context> ctx_[2];  // Last: goes first, while what its watch uses remains.
 };
 
-TEST_F(TwoRanks, PeerStillInAnEarlierOperationIsReportedBehindWithBothSequenceNumbers) {
+TEST_P(TwoRanks, PeerStillInAnEarlierOperationIsReportedBehindWithBothSequenceNumbers) {
   // Rank 1 is stuck in its operation #1 (waiting for rank 0, as the test holds it) and keeps
   // sending keep-alives; rank 0 has moved on to #2 and waits for rank 1's bytes.
   Gate entered, release;
@@ -163,10 +187,10 @@ TEST_F(TwoRanks, PeerStillInAnEarlierOperationIsReportedBehindWithBothSequenceNu
   EXPECT_EQ(ops[0].waiting_on(), 1);
   EXPECT_EQ(ops[0].peer_state(), "behind");
   EXPECT_EQ(ops[0].peer_sequence(), 1u);
-  EXPECT_EQ(ops[0].link(), "tcp");
+  EXPECT_EQ(ops[0].link(), GetParam());
 }
 
-TEST_F(TwoRanks, PeerWhoseThreadIsHeldIsReportedSilent) {
+TEST_P(TwoRanks, PeerWhoseThreadIsHeldIsReportedSilent) {
   // Rank 1's thread never waits: it sends nothing while the test holds it.
   Gate release;
   std::thread peer([&] { release.wait(60s); });
@@ -189,10 +213,10 @@ TEST_F(TwoRanks, PeerWhoseThreadIsHeldIsReportedSilent) {
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_EQ(ops[0].peer_state(), "silent");
   EXPECT_GE(ops[0].peer_silent_ms(), kStallAfter.count());
-  EXPECT_EQ(ops[0].link(), "tcp");
+  EXPECT_EQ(ops[0].link(), GetParam());
 }
 
-TEST_F(TwoRanks, PeerSilentAfterItsKeepalivesStopIsSilentAtItsLastOperation) {
+TEST_P(TwoRanks, PeerSilentAfterItsKeepalivesStopIsSilentAtItsLastOperation) {
   // Rank 1 waits in #1, sending keep-alives, until rank 0 has heard one; then its thread is
   // held (as a stopped process) while rank 0 waits in #1 for its bytes.
   Gate heard, release;
@@ -227,6 +251,9 @@ TEST_F(TwoRanks, PeerSilentAfterItsKeepalivesStopIsSilentAtItsLastOperation) {
   EXPECT_NE(s.message().find("last at its operation #1, waiting for rank 0"), std::string::npos) << s;
   EXPECT_GE(took, kDeadAfter);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, TwoRanks, ::testing::Values("tcp", "local"),
+                         [](const auto& info) { return info.param; });
 
 TEST(PeerVerdict, JudgesFromTheKeepalivesAndTheStallTime) {
   const auto now = Clock::now();

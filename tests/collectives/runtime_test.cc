@@ -1,6 +1,9 @@
 // The daemon-side runtime over cpu devices: two runtimes (daemons) with two devices each,
 // joined like the controller would, running every collective with verification.
 #include <chrono>
+#include <optional>
+#include <mutex>
+#include <condition_variable>
 #include <future>
 #include <set>
 #include <thread>
@@ -310,6 +313,78 @@ TEST(CollectiveRuntimeTest, EncryptedDataConnectionsCarryCheckedCollectives) {
     }
   }
 }
+
+// A rank between operations whose client has not asked for the next one yet: its daemon keeps
+// its links alive, so the peer waiting for it past the stall time hears that it is behind
+// (idle after its last operation), not silent. Over tcp (two daemons) and local links (two
+// devices of one daemon); the ranks are driven as graph fragments drive them.
+class IdleRank : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IdleRank, IsReportedBehindAfterItsLastOperationNotSilent) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<StallReport> reports;
+  CommOptions options;
+  options.stall_after = std::chrono::milliseconds(1000);
+  options.keepalive_interval = std::chrono::milliseconds(50);
+  options.on_stall = [&](const StallReport& r) {
+    std::lock_guard<std::mutex> l(mu);
+    reports.push_back(r);
+    cv.notify_all();
+  };
+  const bool local = GetParam() == "local";
+  Daemon a("nodeA", local ? 2 : 1, options);
+  std::optional<Daemon> b;
+  if (!local) b.emplace("nodeB", 1, options);
+  tgrack::v1::JoinCommunicatorRequest join;
+  *join.mutable_spec() = local ? spec_over("idle", {{&a, "nodeA"}}, 2, 10000)
+                               : spec_over("idle", {{&a, "nodeA"}, {&*b, "nodeB"}}, 1, 10000);
+  std::vector<Daemon*> daemons = {&a};
+  if (b) daemons.push_back(&*b);
+  for (auto& s : on_all(daemons, [&](Daemon& d) { return d.runtime->join(join); })) ASSERT_TRUE(s.ok()) << s;
+  auto waiter = a.runtime->communicator("idle", 0);
+  auto idler = (local ? a : *b).runtime->communicator("idle", local ? 1 : 0);
+  ASSERT_TRUE(waiter.ok()) << waiter.status();
+  ASSERT_TRUE(idler.ok()) << idler.status();
+
+  float x[4] = {1, 2, 3, 4}, y[4] = {1, 2, 3, 4};
+  auto sum = [](Communicator& c, float* v) {
+    return c.all_reduce(reinterpret_cast<std::byte*>(v), reinterpret_cast<const std::byte*>(v), 4,
+                        tgrack::v1::DTYPE_F32, tgrack::v1::REDUCE_OP_SUM);
+  };
+  // Operation #1 on both ranks; then the waiter enters #2 while the idler stays idle until
+  // the waiter's stall is reported.
+  absl::Status idler_status;
+  std::thread idle([&] {
+    idler_status = sum(**idler, y);
+    if (!idler_status.ok()) return;
+    std::unique_lock<std::mutex> l(mu);
+    if (!cv.wait_for(l, std::chrono::seconds(20), [&] { return !reports.empty(); })) return;
+    l.unlock();
+    idler_status = sum(**idler, y);
+  });
+  absl::Status s = sum(**waiter, x);
+  ASSERT_TRUE(s.ok()) << s;
+  s = sum(**waiter, x);
+  idle.join();
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(idler_status.ok()) << idler_status;
+  EXPECT_EQ(x[3], 16.0f);  // (4 + 4) twice.
+
+  ASSERT_EQ(reports.size(), 1u);
+  const StallReport& r = reports[0];
+  EXPECT_EQ(r.rank, 0u);
+  EXPECT_EQ(r.peer, 1u);
+  EXPECT_EQ(r.transport, GetParam());
+  EXPECT_EQ(peer_state_name(r.verdict.state), std::string("behind"));
+  EXPECT_EQ(r.verdict.sequence, 1u);
+  EXPECT_EQ(r.verdict.waiting_on, kIdleBetweenOperations);
+  EXPECT_EQ(describe_verdict(r.verdict, r.sequence),
+            "it is alive but behind: between operations, after its #1 while this rank is at #2");
+}
+
+INSTANTIATE_TEST_SUITE_P(Links, IdleRank, ::testing::Values("tcp", "local"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace tg::coll

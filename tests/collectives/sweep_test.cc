@@ -192,6 +192,54 @@ TEST_P(SweepTest, ReduceScatterAllGatherBroadcastBarrier) {
   }
 }
 
+// Buffers large enough that the fused last reduce-scatter / first all-gather step of ring
+// and halving-doubling cuts blocks into several chunks of unequal size, and into the most
+// chunks it allows (a 10 MB block), in and out of place, with AVG finalizing each chunk
+// before it is sent on.
+class LargeSweepTest : public ::testing::TestWithParam<std::tuple<Layout, uint32_t>> {};
+
+TEST_P(LargeSweepTest, AllReduceInChunksMatchesReference) {
+  const auto [lay, n] = GetParam();
+  testing::World world(layout(lay, n));
+  struct Large {
+    const char* algo;
+    DType dtype;
+    ReduceOp op;
+    size_t count;
+  };
+  const Large cases[] = {{"ring", tgrack::v1::DTYPE_F32, tgrack::v1::REDUCE_OP_SUM, 1000003},
+                         {"ring", tgrack::v1::DTYPE_F64, tgrack::v1::REDUCE_OP_AVG, 700001},
+                         {"halving_doubling", tgrack::v1::DTYPE_F32, tgrack::v1::REDUCE_OP_AVG, 1000003},
+                         {"halving_doubling", tgrack::v1::DTYPE_I32, tgrack::v1::REDUCE_OP_MAX, 700001},
+                         {"ring", tgrack::v1::DTYPE_I32, tgrack::v1::REDUCE_OP_SUM, 5000001}};
+  std::vector<std::string> failures(n);
+  auto statuses = world.run(world.spec("large"), [&](uint32_t rank, Communicator& comm) -> absl::Status {
+    uint64_t seed = 1000;
+    for (const Large& c : cases) {
+      for (const bool in_place : {true, false}) {
+        ++seed;
+        const size_t es = dtype_size(c.dtype);
+        std::vector<std::byte> in(c.count * es), out(c.count * es);
+        for (size_t i = 0; i < c.count; ++i) store_value(c.dtype, in.data(), i, input(seed, rank, i, c.op));
+        std::byte* dst = in_place ? in.data() : out.data();
+        if (absl::Status s = comm.all_reduce(dst, in.data(), c.count, c.dtype, c.op, c.algo); !s.ok()) return s;
+        for (size_t i = 0; i < c.count; ++i) {
+          if (!holds_value(c.dtype, dst, i, reference(seed, n, i, c.op))) {
+            failures[rank] += absl::StrCat(c.algo, " ", std::string(dtype_name(c.dtype)), " ", reduce_op_name(c.op), " count ",
+                                           c.count, " in_place ", in_place ? 1 : 0, " element ", i, "; ");
+            break;
+          }
+        }
+      }
+    }
+    return absl::OkStatus();
+  });
+  for (uint32_t r = 0; r < n; ++r) {
+    ASSERT_TRUE(statuses[r].ok()) << statuses[r];
+    EXPECT_EQ(failures[r], "") << "rank " << r;
+  }
+}
+
 std::string layout_name(Layout l) {
   return l == Layout::kTcp ? "Tcp" : l == Layout::kLocal ? "Local" : "TcpAndLocal";
 }
@@ -199,6 +247,13 @@ std::string layout_name(Layout l) {
 INSTANTIATE_TEST_SUITE_P(Worlds, SweepTest,
                          ::testing::Combine(::testing::Values(Layout::kTcp, Layout::kLocal, Layout::kMixed),
                                             ::testing::Range(1u, 9u)),
+                         [](const auto& info) {
+                           return layout_name(std::get<0>(info.param)) + "_" +
+                                  std::to_string(std::get<1>(info.param)) + "ranks";
+                         });
+
+INSTANTIATE_TEST_SUITE_P(Worlds, LargeSweepTest,
+                         ::testing::Combine(::testing::Values(Layout::kTcp, Layout::kMixed), ::testing::Range(2u, 6u)),
                          [](const auto& info) {
                            return layout_name(std::get<0>(info.param)) + "_" +
                                   std::to_string(std::get<1>(info.param)) + "ranks";

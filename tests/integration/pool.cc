@@ -125,7 +125,12 @@ bool Pool::node_is(const std::string& name, tgrack::v1::NodeState state) {
 
 bool Pool::wait_for_node(const std::string& name, tgrack::v1::NodeState state,
                          std::chrono::milliseconds timeout) {
-  return wait_until([&] { return node_is(name, state); }, timeout);
+  if (!wait_until([&] { return node_is(name, state); }, timeout)) return false;
+  if (state != tgrack::v1::NODE_STATE_UP || daemons_.count(name) == 0) return true;
+  // The controller lists a node UP as it registers it, a moment before the daemon has read
+  // the controller's grant key from the reply; the daemon logs when it has.
+  const std::string registered = "registered as '" + name + "'";
+  return wait_until([&] { return daemon(name).stdout_text().find(registered) != std::string::npos; }, timeout);
 }
 
 }  // namespace tg::testing

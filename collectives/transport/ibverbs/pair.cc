@@ -44,7 +44,7 @@ bool receive_address(int fd, Address* theirs, std::chrono::steady_clock::time_po
 }  // namespace
 
 IbvPair::IbvPair(uint32_t peer, int ctrl_fd, std::shared_ptr<const std::vector<std::string>> addresses)
-    : peer_(peer), ctrl_fd_(ctrl_fd), addresses_(std::move(addresses)) {}
+    : peer_(peer), control_(ctrl_fd), addresses_(std::move(addresses)) {}
 
 absl::StatusOr<std::unique_ptr<IbvPair>> IbvPair::create(
     uint32_t peer, int ctrl_fd, std::shared_ptr<const std::vector<std::string>> addresses) {
@@ -87,13 +87,13 @@ absl::Status IbvPair::open() {
   ibv_gid gid{};
   ibv_query_gid(ctx_, kPort, 0, &gid);
   std::memcpy(mine.gid, gid.raw, 16);
-  if (::send(ctrl_fd_, &mine, sizeof(mine), MSG_NOSIGNAL) != sizeof(mine)) return error("cannot send queue-pair address");
+  if (::send(control_.fd(), &mine, sizeof(mine), MSG_NOSIGNAL) != sizeof(mine)) return error("cannot send queue-pair address");
   return absl::OkStatus();
 }
 
 absl::Status IbvPair::connect(std::chrono::steady_clock::time_point deadline) {
   Address theirs{};
-  if (!receive_address(ctrl_fd_, &theirs, deadline)) return error("queue-pair address exchange failed or timed out");
+  if (!receive_address(control_.fd(), &theirs, deadline)) return error("queue-pair address exchange failed or timed out");
   ibv_port_attr port{};
   if (ibv_query_port(ctx_, kPort, &port) != 0) return error("ibv_query_port failed");
 
@@ -278,7 +278,7 @@ absl::StatusOr<bool> IbvPair::progress() {
 size_t IbvPair::poll_fds(std::vector<pollfd>& fds) {
   if (closed_) return 0;
   ibv_req_notify_cq(cq_, 0);
-  fds.push_back({ctrl_fd_, POLLIN, 0});
+  fds.push_back({control_.fd(), static_cast<short>(control_.ended() ? 0 : POLLIN), 0});
   fds.push_back({channel_->fd, POLLIN, 0});
   return 2;
 }
@@ -290,30 +290,37 @@ absl::Status IbvPair::check_events(const pollfd* fds, size_t count) {
     void* context;
     if (ibv_get_cq_event(channel_, &cq, &context) == 0) ibv_ack_cq_events(cq, 1);
   }
-  if (count >= 1 && fds[0].revents) {
-    char c;
-    ssize_t n = ::recv(ctrl_fd_, &c, 1, MSG_DONTWAIT | MSG_PEEK);
-    if (n == 0) return error("control connection closed (peer process died?)");
-    if (n == 1 && c != 'B') return error("peer aborted the communicator");
-  }
+  if (count >= 1 && fds[0].revents) return read_control();
   return absl::OkStatus();
 }
 
-void IbvPair::abort(uint32_t) {
+absl::Status IbvPair::read_control() {
+  const ControlChannel::Reading r = control_.read();
+  if (r.kind == ControlChannel::Reading::Kind::kNothing) return absl::OkStatus();
+  return error(r.problem());
+}
+
+void IbvPair::send_keepalive(uint64_t sequence, int32_t waiting_on) {
+  if (closed_ || !failed_.ok()) return;
+  control_.send_keepalive(sequence, waiting_on);
+}
+
+PeerLiveness IbvPair::liveness() {
+  if (!closed_ && failed_.ok() && !control_.ended()) read_control().IgnoreError();
+  return control_.heard();
+}
+
+void IbvPair::abort(uint32_t culprit) {
   if (closed_) return;
-  char a = 'A';
-  [[maybe_unused]] ssize_t n = ::send(ctrl_fd_, &a, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  control_.send_abort(culprit);
   close(false);
 }
 
 void IbvPair::close(bool orderly) {
   if (closed_) return;
   closed_ = true;
-  if (orderly && failed_.ok()) {
-    char b = 'B';
-    [[maybe_unused]] ssize_t n = ::send(ctrl_fd_, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-  }
-  ::close(ctrl_fd_);
+  if (orderly && failed_.ok()) control_.say_goodbye();
+  control_.close();
 }
 
 }  // namespace tg::coll::ibverbs

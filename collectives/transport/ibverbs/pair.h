@@ -1,6 +1,6 @@
 // An RDMA link to one peer: one reliable-connected queue pair on the first RDMA device,
-// set up over the peer's tcp control connection (which also carries goodbyes and reports
-// the peer's death). For every receive the receiver registers the destination (or a scratch
+// set up over the peer's tcp control connection (control_channel.h), which then carries
+// goodbyes, failure notices and keep-alives, and reports the peer's death. For every receive the receiver registers the destination (or a scratch
 // region, for receive-and-reduce) and sends the sender its address and key; the sender
 // registers its source and RDMA-writes into it with an immediate, whose arrival completes
 // the receive. Ops complete in posting order, as with every Pair.
@@ -16,6 +16,7 @@
 
 #include <absl/status/statusor.h>
 
+#include "collectives/transport/control_channel.h"
 #include "collectives/transport/pair.h"
 
 namespace tg::coll::ibverbs {
@@ -36,6 +37,8 @@ class IbvPair : public Pair {
   absl::Status check_events(const pollfd* fds, size_t count) override;
   void abort(uint32_t culprit) override;
   void close(bool orderly) override;
+  void send_keepalive(uint64_t sequence, int32_t waiting_on) override;
+  PeerLiveness liveness() override;
   uint32_t failed_rank() const override { return peer_; }
   const char* transport() const override { return "ibverbs"; }
   uint32_t peer() const override { return peer_; }
@@ -58,9 +61,12 @@ class IbvPair : public Pair {
   absl::Status error(const std::string& what);
   absl::Status post_credit_recv();
   absl::Status try_send();
+  // Reads what arrived on the control connection; a notice or a broken connection poisons
+  // the pair.
+  absl::Status read_control();
 
   const uint32_t peer_;
-  int ctrl_fd_;
+  ControlChannel control_;
   std::shared_ptr<const std::vector<std::string>> addresses_;
   ibv_context* ctx_ = nullptr;
   ibv_pd* pd_ = nullptr;

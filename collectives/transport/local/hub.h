@@ -7,7 +7,8 @@
 // completes both Ops and rings the sender's doorbell. Thread-safe.
 //
 // Each rank also has a Board where it publishes its buffers and how far it got, for
-// collectives that read peers' memory without Ops (algorithms/direct.h).
+// collectives that read peers' memory without Ops (algorithms/direct.h), and its latest
+// keep-alive (liveness.h), which its local peers read instead of receiving it.
 #pragma once
 
 #include <atomic>
@@ -25,6 +26,7 @@
 #include <absl/status/status.h>
 
 #include "collectives/transport/doorbell.h"
+#include "collectives/transport/liveness.h"
 #include "collectives/transport/op.h"
 
 namespace tg::coll::local {
@@ -44,6 +46,9 @@ struct alignas(64) Board {
   std::byte* out = nullptr;
   // Copies of small inputs, by epoch parity; resized by the owner only two epochs later.
   std::vector<std::byte> staged[2];
+  // The owner's latest keep-alive (`supported` set once it sent one).
+  std::mutex keepalive_mu;
+  PeerLiveness keepalive;  // Guarded by keepalive_mu.
 };
 
 class LocalHub {

@@ -1,5 +1,6 @@
 #include "collectives/transport/local/pair.h"
 
+#include <chrono>
 #include <cstring>
 
 #include <absl/strings/str_cat.h>
@@ -67,6 +68,21 @@ absl::StatusOr<bool> LocalPair::progress() {
 
 void LocalPair::close(bool orderly) {
   if (!orderly) hub_->fail(self_, self_);
+}
+
+void LocalPair::send_keepalive(uint64_t sequence, int32_t waiting_on) {
+  Board& mine = hub_->board(self_);
+  std::lock_guard<std::mutex> lock(mine.keepalive_mu);
+  mine.keepalive = {.supported = true, .heard = std::chrono::steady_clock::now(), .sequence = sequence,
+                    .waiting_on = waiting_on};
+}
+
+PeerLiveness LocalPair::liveness() {
+  Board& theirs = hub_->board(peer_);
+  std::lock_guard<std::mutex> lock(theirs.keepalive_mu);
+  PeerLiveness heard = theirs.keepalive;
+  heard.supported = true;  // A peer that never sent one is silent, not unknown.
+  return heard;
 }
 
 uint32_t LocalPair::failed_rank() const { return hub_->failed() ? hub_->culprit() : peer_; }

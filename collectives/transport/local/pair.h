@@ -1,6 +1,7 @@
 // A link between two ranks of one process: no sockets, no staging. The receiving rank's
 // thread copies or reduces straight out of the sender's buffer (see hub.h). Failure of any
-// local rank is seen by all of them through the hub.
+// local rank is seen by all of them through the hub; so are keep-alives, which a rank posts
+// on its board and its peers read from there.
 #pragma once
 
 #include <memory>
@@ -21,6 +22,8 @@ class LocalPair : public Pair {
   absl::Status check_events(const pollfd*, size_t) override { return hub_failure(); }
   void abort(uint32_t culprit) override { hub_->fail(culprit, self_); }
   void close(bool orderly) override;
+  void send_keepalive(uint64_t sequence, int32_t waiting_on) override;
+  PeerLiveness liveness() override;
   uint32_t failed_rank() const override;
   const char* transport() const override { return "local"; }
   uint32_t peer() const override { return peer_; }

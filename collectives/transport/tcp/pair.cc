@@ -20,18 +20,12 @@ constexpr size_t kStripeAlign = 4096;
 // kernel copies in are still in L1/L2 when the reduction reads them.
 constexpr size_t kScratchBytes = 64 << 10;
 
-constexpr char kBye = 'B';
-constexpr char kAbort = 'A';
-// 'K', the sender's operation sequence number (8 bytes), the rank it waits for (4, -1 = none).
-constexpr char kKeepAlive = 'K';
-constexpr size_t kKeepAliveBytes = 13;
-
 }  // namespace
 
 TcpPair::TcpPair(uint32_t peer, int ctrl_fd, std::vector<int> data_fds,
                  std::vector<std::unique_ptr<TlsStream>> tls,
                  std::shared_ptr<const std::vector<std::string>> addresses)
-    : peer_(peer), ctrl_fd_(ctrl_fd), addresses_(std::move(addresses)), failed_rank_(peer) {
+    : peer_(peer), control_(ctrl_fd), addresses_(std::move(addresses)), failed_rank_(peer) {
   streams_.resize(data_fds.size());
   for (size_t i = 0; i < data_fds.size(); ++i) {
     streams_[i].fd = data_fds[i];
@@ -204,7 +198,7 @@ absl::StatusOr<bool> TcpPair::progress() {
 
 size_t TcpPair::poll_fds(std::vector<pollfd>& fds) {
   if (closed_) return 0;
-  fds.push_back({ctrl_fd_, static_cast<short>(ctrl_eof_ ? 0 : POLLIN), 0});
+  fds.push_back({control_.fd(), static_cast<short>(control_.ended() ? 0 : POLLIN), 0});
   size_t count = 1;
   for (Stream& s : streams_) {
     short events = (s.sends.empty() ? 0 : POLLOUT) | (s.recvs.empty() ? 0 : POLLIN);
@@ -216,58 +210,18 @@ size_t TcpPair::poll_fds(std::vector<pollfd>& fds) {
 }
 
 absl::Status TcpPair::read_control() {
-  char buf[64];
-  while (true) {
-    ssize_t n = ::recv(ctrl_fd_, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
-      if (errno == EINTR) continue;
-      if (peer_said_bye_) {
-        // A peer that said goodbye and closed with our keep-alives unread resets the
-        // connection instead of ending it; it has nothing more to say either way.
-        ctrl_eof_ = true;
-        return absl::OkStatus();
-      }
-      return error(absl::StrCat("control connection failed: ", std::strerror(errno)));
-    }
-    if (n == 0) {
-      if (peer_said_bye_) {
-        ctrl_eof_ = true;
-        return absl::OkStatus();
-      }
-      return error("connection closed (peer process died?)");
-    }
-    if (buf[0] == kBye) {
-      [[maybe_unused]] ssize_t r = ::recv(ctrl_fd_, buf, 1, MSG_DONTWAIT);
-      peer_said_bye_ = true;
-      continue;
-    }
-    if (buf[0] == kKeepAlive) {
-      if (n < static_cast<ssize_t>(kKeepAliveBytes)) return absl::OkStatus();  // Rest on its way.
-      std::memcpy(&heard_.sequence, buf + 1, 8);
-      std::memcpy(&heard_.waiting_on, buf + 9, 4);
-      heard_.heard = std::chrono::steady_clock::now();
-      [[maybe_unused]] ssize_t r = ::recv(ctrl_fd_, buf, kKeepAliveBytes, MSG_DONTWAIT);
-      continue;
-    }
-    if (buf[0] == kAbort) {
-      if (n < 5) return absl::OkStatus();  // Rest of the notice still on its way.
-      uint32_t culprit;
-      std::memcpy(&culprit, buf + 1, 4);
-      [[maybe_unused]] ssize_t r = ::recv(ctrl_fd_, buf, 5, MSG_DONTWAIT);
-      if (culprit == peer_ || culprit >= addresses_->size()) {
-        return error("peer aborted the communicator");
-      }
-      // culprit may be this rank: the Context then blames whom this rank was waiting for.
-      count_error();
-      failed_rank_ = culprit;
-      failed_ = absl::UnavailableError(absl::StrCat("peer rank ", culprit, " at ", (*addresses_)[culprit],
-                                                    " failed (reported by rank ", peer_, " at ",
-                                                    peer_address(), " over tcp)"));
-      return failed_;
-    }
-    return error("protocol violation on the control connection");
+  const ControlChannel::Reading r = control_.read();
+  if (r.kind == ControlChannel::Reading::Kind::kNothing) return absl::OkStatus();
+  if (r.kind != ControlChannel::Reading::Kind::kAbort || r.culprit == peer_ || r.culprit >= addresses_->size()) {
+    return error(r.problem());
   }
+  // The culprit may be this rank: the Context then blames whom this rank was waiting for.
+  count_error();
+  failed_rank_ = r.culprit;
+  failed_ = absl::UnavailableError(absl::StrCat("peer rank ", r.culprit, " at ", (*addresses_)[r.culprit],
+                                                " failed (reported by rank ", peer_, " at ", peer_address(),
+                                                " over tcp)"));
+  return failed_;
 }
 
 absl::Status TcpPair::check_events(const pollfd* fds, size_t count) {
@@ -285,52 +239,33 @@ absl::Status TcpPair::check_events(const pollfd* fds, size_t count) {
   return absl::OkStatus();
 }
 
-void TcpPair::send_control(const char* message, size_t size) {
-  ctrl_unsent_.append(message, size);
-  const ssize_t n = ::send(ctrl_fd_, ctrl_unsent_.data(), ctrl_unsent_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n > 0) ctrl_unsent_.erase(0, static_cast<size_t>(n));
-}
-
 void TcpPair::send_keepalive(uint64_t sequence, int32_t waiting_on) {
-  // A peer that reads nothing for long fills the socket: keep-alives are then dropped whole.
-  if (closed_ || !failed_.ok() || ctrl_unsent_.size() >= kKeepAliveBytes) return;
-  char message[kKeepAliveBytes] = {kKeepAlive};
-  std::memcpy(message + 1, &sequence, 8);
-  std::memcpy(message + 9, &waiting_on, 4);
-  send_control(message, sizeof(message));
+  if (closed_ || !failed_.ok()) return;
+  control_.send_keepalive(sequence, waiting_on);
 }
 
 PeerLiveness TcpPair::liveness() {
-  if (!closed_ && failed_.ok() && !ctrl_eof_) read_control().IgnoreError();
-  return heard_;
+  if (!closed_ && failed_.ok() && !control_.ended()) read_control().IgnoreError();
+  return control_.heard();
 }
 
 void TcpPair::abort(uint32_t culprit) {
   if (closed_) return;
-  char notice[5] = {kAbort};
-  std::memcpy(notice + 1, &culprit, 4);
-  send_control(notice, sizeof(notice));
+  control_.send_abort(culprit);
   close(false);
 }
 
 void TcpPair::close(bool orderly) {
   if (closed_) return;
   closed_ = true;
-  if (orderly && failed_.ok()) {
-    const char bye = kBye;
-    send_control(&bye, 1);
-    // Unread bytes (the peer's keep-alives) would turn the close into a reset.
-    char unread[64];
-    while (::recv(ctrl_fd_, unread, sizeof(unread), MSG_DONTWAIT) > 0) {
-    }
-  }
+  if (orderly && failed_.ok()) control_.say_goodbye();
   if (!orderly) {
     // RST rather than FIN wakes the peer even if it is blocked sending to us.
     linger lg{1, 0};
     for (Stream& s : streams_) ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   }
   for (Stream& s : streams_) ::close(s.fd);
-  ::close(ctrl_fd_);
+  control_.close();
 }
 
 }  // namespace tg::coll::tcp

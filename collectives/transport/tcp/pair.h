@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "collectives/transport/control_channel.h"
 #include "collectives/transport/pair.h"
 #include "collectives/transport/tcp/tls_stream.h"
 
@@ -67,22 +68,17 @@ class TcpPair : public Pair {
   absl::StatusOr<size_t> receive_some(Stream& s, std::byte* into, size_t size);
   absl::StatusOr<bool> progress_send(Stream& s);
   absl::StatusOr<bool> progress_recv(Stream& s);
+  // Reads what arrived on the control connection; a failure notice or a broken connection
+  // poisons the pair.
   absl::Status read_control();
-  // Sends `message` on the control connection without blocking; what the socket does not
-  // take waits in ctrl_unsent_ and goes first next time, so messages never interleave.
-  void send_control(const char* message, size_t size);
   void finish_part(Part& part);
 
   const uint32_t peer_;
-  int ctrl_fd_;
+  ControlChannel control_;
   std::vector<Stream> streams_;
   std::shared_ptr<const std::vector<std::string>> addresses_;
   uint64_t send_seq_ = 0;
   uint64_t recv_seq_ = 0;
-  PeerLiveness heard_{.supported = true};  // From the peer's keep-alives.
-  std::string ctrl_unsent_;
-  bool peer_said_bye_ = false;
-  bool ctrl_eof_ = false;
   bool closed_ = false;
   uint32_t failed_rank_;
   absl::Status failed_;
