@@ -126,10 +126,12 @@ double pipelined(const Topology& t, double S, double chunks) {
       total += step;
     }
   }
-  // Every rank's link carries 2(n-1)/n of the buffer each way, every uplink 2(m-1)/m.
+  // Every uplink carries 2(m-1)/m of the buffer each way, every rank's link inside the
+  // group 2(l-1)/l, and where the group's messages go over tcp (hosts of a rack), its share
+  // of the crossings too: 2(n-1)/n in all.
   const double n = t.world;
-  return std::max({total, 2 * (n - 1) / n * S * t.local.beta_s_per_byte,
-                   2 * (m - 1) / m * S * t.remote.beta_s_per_byte});
+  const double on_host = t.local_transport == "tcp" ? 2 * (n - 1) / n : 2 * (l - 1) / l;
+  return std::max({total, on_host * S * t.local.beta_s_per_byte, 2 * (m - 1) / m * S * t.remote.beta_s_per_byte});
 }
 
 // Hierarchical all-reduce (algorithms/hierarchical.h) in the form it runs for S bytes.
