@@ -38,6 +38,14 @@ LinkCost in_step(const Topology& t, const LinkCost& link) {
   return stepped;
 }
 
+// `link` for a message among a few ranks: its alpha, but no more than a measured step in
+// which every rank sends one (a larger alpha was measured across a stall of the machine).
+LinkCost among_few(const Topology& t, const LinkCost& link) {
+  LinkCost few = link;
+  if (t.step_alpha_s > 0) few.alpha_s = std::min(link.alpha_s, t.step_alpha_s);
+  return few;
+}
+
 // A link's burst allowance through the steps of one collective that finds it full: a step's
 // bytes pass at once while the allowance lasts, the rest at the sustained rate; the
 // allowance refills at that rate while the link waits on latency or on other links.
@@ -143,11 +151,12 @@ double hierarchical(const Topology& t, double S) {
     // way through its own allowance of the leader's link), the leaders' all-reduce between.
     // The leader's link carries those buffers, and where the group's messages go over tcp
     // (hosts of a rack) its share of the leaders' all-reduce leaves through it too.
-    const double across = small ? halving_doubling(t.remote, m, S, false) : in_sequence(t.remote, 2 * (m - 1), S / m);
+    const LinkCost local = among_few(t, t.local), remote = among_few(t, t.remote);
+    const double across = small ? halving_doubling(remote, m, S, false) : in_sequence(remote, 2 * (m - 1), S / m);
     const double across_bytes = small ? halving_doubling_bytes(m, S) : 2 * (m - 1) / m * S;
     const double on_leader_link = (l - 1) * S + (t.local_transport == "tcp" ? across_bytes : 0);
-    return std::max({2 * in_sequence(t.local, l - 1, S) + across, on_leader_link * t.local.beta_s_per_byte,
-                     across_bytes * t.remote.beta_s_per_byte});
+    return std::max({2 * in_sequence(local, l - 1, S) + across, on_leader_link * local.beta_s_per_byte,
+                     across_bytes * remote.beta_s_per_byte});
   }
   return pipelined(t, S, hierarchical_chunks(t, S));
 }

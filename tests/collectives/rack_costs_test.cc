@@ -194,6 +194,17 @@ TEST(RackCosts, NoBurstMakesARunOfCollectivesFasterThanTheLinksSustainedRate) {
   }
 }
 
+TEST(RackCosts, ALinkLatencyAboveTheStepOfAllRanksCountsAsTheStep) {
+  // A calibration whose ping-pongs met a stall of the machine read 5 ms inside the racks,
+  // while its ring step, every rank sending at once, took 264 us. One message between two
+  // ranks costs no more than such a step: the leader form stays ahead of ring's 30 steps.
+  Topology stalled = shaped_four_by_four(128 << 10);
+  stalled.local.alpha_s = 5e-3;
+  stalled.step_alpha_s = 264e-6;
+  EXPECT_EQ(choice(stalled, 4 << 10), "hierarchical");
+  EXPECT_EQ(choice(stalled, 64 << 10), "hierarchical");
+}
+
 TEST(RackCosts, NeverPicksAllToAllAlgorithmsAcrossRacks) {
   for (uint64_t bytes : {uint64_t{1} << 10, uint64_t{64} << 10, uint64_t{1} << 20}) {
     for (double inside : {250e6, 25e9}) {
