@@ -13,13 +13,14 @@
 # Columns: time (us) and busbw (GB/s) as nccl-tests prints them (busbw = size / time x
 # 2(n-1)/n); model/bound = bound time / model time; model/best = the faster fixed algorithm's
 # time / model time (1 or more: the model picked at least as well). Times below 4 MiB are
-# medians over the rounds.
+# medians over the rounds: in each round the model, ring and hierarchical take turns size by
+# size, each round starting with the next of them, so all three meet the same load.
 #   bench/racks.sh [BUILD_DIR] [MAX_BYTES]     (build/ and 256M by default)
 # Environment: RACKS (4), HOSTS (4), HOST_RATE (2gbit), UPLINK_RATE (1gbit), MTU (9000),
 # ITERS (5) and WARMUP (1) per size from 4 MiB; below, SMALL_ITERS (20), SMALL_WARMUP (5)
-# and ROUNDS (3); MIN_BYTES (1K), RAW_DIR (where the raw tgctl outputs are kept; default: a
+# and ROUNDS (5); MIN_BYTES (1K), RAW_DIR (where the raw tgctl outputs are kept; default: a
 # directory under bench/results named after the shape), and TGCONTROLLER_EXTRA_FLAGS,
-# TGD_EXTRA_FLAGS, TGCTL_EXTRA_FLAGS.
+# TGD_EXTRA_FLAGS, TGCTL_EXTRA_FLAGS. The load average before and after goes with the table.
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/deploy/netns/netns_pool.sh"
 pool_init racks_bench "$(cd "${1:-$root/build}" && pwd)"
@@ -54,41 +55,50 @@ done < <(netns hosts)
 wait_nodes_up $(( racks * hosts ))
 
 # Sizes below 4 MiB take milliseconds and vary with what else the cores run: more
-# iterations, and ROUNDS rounds in which the three take turns; the table takes the median.
+# iterations, and ROUNDS rounds in which the three take turns at every size (each on a
+# communicator of its own, calibrated then); the table takes the median.
+rounds=${ROUNDS:-5}
 min_bytes=$(numfmt --from=iec "${MIN_BYTES:-1K}")
 small_max=$(( max_bytes < 1 << 20 ? max_bytes : 1 << 20 ))
 large_min=$(( min_bytes > 4 << 20 ? min_bytes : 4 << 20 ))
-bench() {  # ALGORITHM FROM TO ITERS WARMUP OUTPUT
+bench() {  # ALGORITHM FROM TO ITERS WARMUP OUTPUT: appends tgctl's output to OUTPUT
   local flags=()
   [[ $1 == model ]] || flags=(--algo "$1")
   tgctl_in r1h1 bench allreduce --min "$2" --max "$3" --factor 4 --iters "$4" --warmup "$5" \
-    --timeout-ms "$timeout_ms" --verbose "${flags[@]}" >"$work/$6" 2>"$work/$6.err" ||
+    --timeout-ms "$timeout_ms" --verbose "${flags[@]}" >>"$work/$6" 2>"$work/$6.err" ||
     fail "bench allreduce ${flags[*]}: $(cat "$work/$6" "$work/$6.err")"
-  cp "$work/$6" "$raw/$6"
 }
 mkdir -p "$raw"
 rm -f "$raw"/*.txt
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 outputs=()
+algorithms=(model ring hierarchical)
 if (( min_bytes < 4 << 20 )); then
-  for (( round = 1; round <= ${ROUNDS:-3}; round++ )); do
-    for algorithm in model ring hierarchical; do
-      bench "$algorithm" "$min_bytes" "$small_max" "${SMALL_ITERS:-20}" "${SMALL_WARMUP:-5}" \
-        "$algorithm.small.$round.txt"
-      outputs+=("$work/$algorithm.small.$round.txt")
+  for (( round = 1; round <= rounds; round++ )); do
+    for (( size = min_bytes; size <= small_max; size *= 4 )); do
+      for (( turn = 0; turn < 3; turn++ )); do
+        algorithm=${algorithms[(round - 1 + turn) % 3]}
+        bench "$algorithm" "$size" "$size" "${SMALL_ITERS:-20}" "${SMALL_WARMUP:-5}" \
+          "$algorithm.small.$round.txt"
+      done
     done
+    for algorithm in "${algorithms[@]}"; do outputs+=("$work/$algorithm.small.$round.txt"); done
   done
 fi
 if (( max_bytes >= 4 << 20 )); then
-  for algorithm in model ring hierarchical; do
+  for algorithm in "${algorithms[@]}"; do
     bench "$algorithm" "$large_min" "$max_bytes" "${ITERS:-5}" "${WARMUP:-1}" "$algorithm.large.txt"
     outputs+=("$work/$algorithm.large.txt")
   done
 fi
+cp "${outputs[@]}" "$raw/"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
 echo "# $racks racks x $hosts hosts x 1 cpu device; host links $host_rate, rack uplinks $uplink_rate," \
   "mtu ${MTU:-9000}; iters ${ITERS:-5} (warmup ${WARMUP:-1}) from 4 MiB;" \
-  "below, the median of ${ROUNDS:-3} rounds of ${SMALL_ITERS:-20} (warmup ${SMALL_WARMUP:-5})"
+  "below, the median of $rounds rounds of ${SMALL_ITERS:-20} (warmup ${SMALL_WARMUP:-5}), the three taking turns at every size"
+echo "# load average (1, 5, 15 min) before: $load_before; after: $load_after"
 echo "# bound: max(2(n-1)/n x size / host rate, 2(m-1)/m x size / uplink rate), n = $(( racks * hosts )) ranks, m = $racks racks"
 awk -v racks="$racks" -v ranks=$(( racks * hosts )) -v host="$host_bps" -v uplink="$uplink_bps" '
   /^#/ || !NF { next }

@@ -17,7 +17,12 @@ namespace tg::coll {
 
 struct LinkCost {
   double alpha_s = 0;        // Per-message latency, seconds.
-  double beta_s_per_byte = 0;  // Inverse bandwidth.
+  double beta_s_per_byte = 0;  // Inverse of the sustained bandwidth.
+  // Bytes the link passes at once after a pause: the depth of the token bucket that shapes
+  // it (tc tbf, a cloud instance's burst allowance, a policer). Past them bytes move at
+  // 1/beta, and the allowance comes back at that rate while the link idles. 0 = none. Ring,
+  // halving-doubling and hierarchical estimates count it from the start of a collective.
+  double burst_bytes = 0;
   double time(double bytes) const { return alpha_s + bytes * beta_s_per_byte; }
 };
 

@@ -87,8 +87,9 @@ host_address() {  # rRhH -> 10.77.R.H
 }
 
 # tbf on DEVICE in namespace NS at RATE; the bucket holds 1 ms at that rate (at least 128 KiB,
-# so that segmentation-offloaded packets of 64 KiB always fit), small enough that a 1 MiB
-# message already moves at the shaped rate, as the cost model's calibration measures it.
+# so that segmentation-offloaded packets of 64 KiB always fit): a burst that passes at once,
+# then the shaped rate, as rate limiters do. The cost model's calibration reads both, from
+# 1 MiB probes sent back to back and after a pause.
 shape() {
   local ns="$1" device="$2" rate="$3"
   local bits

@@ -88,12 +88,15 @@ TEST(RackCosts, FourRacksOfFourTakeHierarchicalFromSixteenMebibytes) {
   for (uint64_t mib : {16, 64, 256}) EXPECT_EQ(choice(four_by_four(), mib << 20), "hierarchical") << mib << " MiB";
 }
 
-// The estimate of `algorithm` in a choice's reason ("..., hierarchical 1001.8us, ..."), in
-// seconds; -1 when absent.
+// The estimate of `algorithm` in a choice's reason (": ring 30.1us, ..., hierarchical
+// 1001.8us, ..."), in seconds; -1 when absent.
 double estimate(const Choice& choice, const std::string& algorithm) {
-  const std::string key = ", " + algorithm + " ";
-  const size_t at = choice.reason.find(key);
-  return at == std::string::npos ? -1 : std::stod(choice.reason.substr(at + key.size())) * 1e-6;
+  for (const char* before : {": ", ", "}) {
+    const std::string key = before + algorithm + " ";
+    const size_t at = choice.reason.find(key);
+    if (at != std::string::npos) return std::stod(choice.reason.substr(at + key.size())) * 1e-6;
+  }
+  return -1;
 }
 
 TEST(RackCosts, TheFourFlowsOfARackShareItsUplink) {
@@ -131,6 +134,75 @@ TEST(RackCosts, PipelineChunksGrowWithTheBufferUntilStepLatencyOutweighsFillAndD
   EXPECT_EQ(hierarchical_chunks(busy, 256 << 20), 64u);
   // One chunk at 1 MiB would leave ring ahead; four make the pipelined form win.
   EXPECT_EQ(choice(busy, 1 << 20), "hierarchical");
+}
+
+// The 4x4 racks as calibration measures them where tc tbf shapes every link with a 128 KiB
+// bucket: sustained rates 400 and 200 Mbit/s, and a step of all 16 ranks on two shared
+// cores of 220us (measured at 190-640us, with 4 KiB messages, at load averages of 2-9).
+Topology shaped_four_by_four(double burst_bytes) {
+  Topology t = four_by_four();
+  t.local = LinkCost{17e-6, 1 / 50e6, burst_bytes};
+  t.remote = LinkCost{20e-6, 1 / 25e6, burst_bytes};
+  t.step_alpha_s = 220e-6;
+  return t;
+}
+
+TEST(RackCosts, ABurstLetsTheLeaderFormsFewMessagesBeatRingsManyStepsAtSixtyFourKibibytes) {
+  // One leader per rack moves 3 whole buffers in and out of it and 1.5 over the uplinks:
+  // charged at the sustained rate they cost more than ring's 30 steps of 4 KiB. A 128 KiB
+  // burst passes them at once, and what bounds the leader form is then its link's
+  // sustained rate over a run (288 KiB at 400 Mbit/s: 5.9 ms); ring's 30 steps cost their
+  // latency whatever the burst.
+  EXPECT_EQ(choice(shaped_four_by_four(0), 64 << 10), "ring");
+  EXPECT_EQ(choice(shaped_four_by_four(128 << 10), 64 << 10), "hierarchical");
+}
+
+TEST(RackCosts, ABurstLeavesTheChoiceAtOtherSizesAsMeasuredRight) {
+  // Measured on the 4x4 racks: the leader form at 1-16 KiB (ring's 30 steps), the pipelined
+  // form from 256 KiB (1.5 buffers over each uplink against ring's 1.875).
+  const Topology shaped = shaped_four_by_four(128 << 10);
+  for (uint64_t bytes : {uint64_t{1} << 10, uint64_t{4} << 10, uint64_t{16} << 10, uint64_t{256} << 10,
+                         uint64_t{1} << 20, uint64_t{4} << 20, uint64_t{16} << 20, uint64_t{256} << 20}) {
+    EXPECT_EQ(choice(shaped, bytes), "hierarchical") << bytes << " bytes";
+  }
+}
+
+TEST(RackCosts, ABurstHidesSmallStepsBytesBehindTheirLatency) {
+  // Ring at 16 KiB: 30 steps of 1 KiB. Within the burst each step costs the step latency
+  // alone; without it, also 1 KiB at 200 Mbit/s.
+  auto with = choose_algorithm(shaped_four_by_four(128 << 10), tgrack::v1::COLLECTIVE_ALL_REDUCE, 16 << 10, "");
+  auto without = choose_algorithm(shaped_four_by_four(0), tgrack::v1::COLLECTIVE_ALL_REDUCE, 16 << 10, "");
+  ASSERT_TRUE(with.ok() && without.ok());
+  EXPECT_NEAR(estimate(*with, "ring"), 30 * 220e-6, 1e-7) << with->reason;
+  EXPECT_NEAR(estimate(*without, "ring"), 30 * (220e-6 + 1024 / 25e6), 1e-7) << without->reason;
+}
+
+TEST(RackCosts, NoBurstMakesARunOfCollectivesFasterThanTheLinksSustainedRate) {
+  // Collectives back to back find the burst spent: ring at 256 KiB moves 1.875 buffers over
+  // each uplink and takes at least that at 200 Mbit/s, though its first 128 KiB pass at once.
+  // At 256 MiB the burst is lost in the buffer: estimates within 1% of those without it.
+  const double bytes = 256 << 10;
+  auto chosen = choose_algorithm(shaped_four_by_four(128 << 10), tgrack::v1::COLLECTIVE_ALL_REDUCE, 256 << 10, "");
+  ASSERT_TRUE(chosen.ok()) << chosen.status();
+  EXPECT_GE(estimate(*chosen, "ring"), 1.875 * bytes / 25e6) << chosen->reason;
+  EXPECT_GE(estimate(*chosen, "hierarchical"), 1.5 * bytes / 25e6) << chosen->reason;
+  auto large = choose_algorithm(shaped_four_by_four(128 << 10), tgrack::v1::COLLECTIVE_ALL_REDUCE, 256 << 20, "");
+  auto large_unshaped = choose_algorithm(shaped_four_by_four(0), tgrack::v1::COLLECTIVE_ALL_REDUCE, 256 << 20, "");
+  ASSERT_TRUE(large.ok() && large_unshaped.ok());
+  for (const char* algorithm : {"ring", "hierarchical"}) {
+    EXPECT_NEAR(estimate(*large, algorithm) / estimate(*large_unshaped, algorithm), 1, 1e-2) << algorithm;
+  }
+}
+
+TEST(RackCosts, ALinkLatencyAboveTheStepOfAllRanksCountsAsTheStep) {
+  // A calibration whose ping-pongs met a stall of the machine read 5 ms inside the racks,
+  // while its ring step, every rank sending at once, took 264 us. One message between two
+  // ranks costs no more than such a step: the leader form stays ahead of ring's 30 steps.
+  Topology stalled = shaped_four_by_four(128 << 10);
+  stalled.local.alpha_s = 5e-3;
+  stalled.step_alpha_s = 264e-6;
+  EXPECT_EQ(choice(stalled, 4 << 10), "hierarchical");
+  EXPECT_EQ(choice(stalled, 64 << 10), "hierarchical");
 }
 
 TEST(RackCosts, NeverPicksAllToAllAlgorithmsAcrossRacks) {
