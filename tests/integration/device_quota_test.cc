@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "client/graph_builder.h"
+#include "expect_status.h"
 #include "tenant_pool.h"
 #include "test_graphs.h"
 
@@ -16,13 +17,6 @@ namespace tg::testing {
 namespace {
 
 namespace v1 = tgrack::v1;
-
-#define EXPECT_STATUS(status_expr, code_, fragment_)                                   \
-  do {                                                                                 \
-    const absl::Status s_ = (status_expr);                                             \
-    EXPECT_EQ(s_.code(), absl::StatusCode::code_) << s_;                               \
-    EXPECT_NE(s_.message().find(fragment_), std::string::npos) << s_ << "\nlacks: " << (fragment_); \
-  } while (0)
 
 v1::DeviceRef device(const std::string& node, uint32_t index) {
   v1::DeviceRef d;

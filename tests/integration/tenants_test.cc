@@ -15,6 +15,7 @@
 #include "client/graph_builder.h"
 #include "client/session.h"
 #include "net/grant.h"
+#include "expect_status.h"
 #include "tenant_pool.h"
 #include "test_graphs.h"
 
@@ -38,13 +39,6 @@ std::map<std::string, HostTensor> two_floats() {
   x.values<float>()[1] = -3;
   return {{"x", std::move(x)}};
 }
-
-#define EXPECT_STATUS(status_expr, code_, fragment_)                                   \
-  do {                                                                                 \
-    const absl::Status s_ = (status_expr);                                             \
-    EXPECT_EQ(s_.code(), absl::StatusCode::code_) << s_;                               \
-    EXPECT_NE(s_.message().find(fragment_), std::string::npos) << s_ << "\nlacks: " << (fragment_); \
-  } while (0)
 
 class Tenants : public ::testing::Test {
  protected:

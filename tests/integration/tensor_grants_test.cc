@@ -11,6 +11,7 @@
 #include "client/graph_builder.h"
 #include "client/session.h"
 #include "net/grant.h"
+#include "expect_status.h"
 #include "tenant_pool.h"
 #include "test_graphs.h"
 
@@ -21,13 +22,6 @@ namespace v1 = tgrack::v1;
 
 // Long enough that a fresh grant outlives a fetch on a loaded machine, short for the test.
 constexpr std::chrono::seconds kGrantLifetime{3};
-
-#define EXPECT_STATUS(status_expr, code_, fragment_)                                   \
-  do {                                                                                 \
-    const absl::Status s_ = (status_expr);                                             \
-    EXPECT_EQ(s_.code(), absl::StatusCode::code_) << s_;                               \
-    EXPECT_NE(s_.message().find(fragment_), std::string::npos) << s_ << "\nlacks: " << (fragment_); \
-  } while (0)
 
 // y = x * 2 + 1 over f32[2].
 v1::Graph affine() {
