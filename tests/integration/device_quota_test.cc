@@ -18,13 +18,6 @@ namespace {
 
 namespace v1 = tgrack::v1;
 
-v1::DeviceRef device(const std::string& node, uint32_t index) {
-  v1::DeviceRef d;
-  d.set_node(node);
-  d.set_index(index);
-  return d;
-}
-
 // y = x * 2 with x f32[12] in one shard per device of `devices`: a plan on exactly those.
 v1::Graph doubled_over(const std::vector<v1::DeviceRef>& devices) {
   GraphBuilder g;
@@ -64,13 +57,13 @@ class DeviceQuota : public ::testing::Test {
 };
 
 TEST_F(DeviceQuota, APlanOnTwoDevicesRunsAndOneOnThreeIsRefusedBeforeItRuns) {
-  auto two = client_->run(doubled_over({device("node-a", 0), device("node-b", 0)}), twelve());
+  auto two = client_->run(doubled_over({device_ref("node-a", 0), device_ref("node-b", 0)}), twelve());
   ASSERT_TRUE(two.ok()) << two.status();
   EXPECT_EQ(two->outputs.at(0).values<float>()[11], 22.0f);
   EXPECT_EQ(two->devices.size(), 2u);
 
   auto three = client_->run(
-      doubled_over({device("node-a", 0), device("node-a", 1), device("node-b", 0)}), twelve());
+      doubled_over({device_ref("node-a", 0), device_ref("node-a", 1), device_ref("node-b", 0)}), twelve());
   EXPECT_STATUS(three.status(), kResourceExhausted,
                 "quota devices of tenant 'team-two' is exhausted: limit 2 devices, in use 0 "
                 "devices; the plan needs 3 devices (node-a/0,node-a/1,node-b/0), 3 of them not "
@@ -101,14 +94,14 @@ TEST_F(DeviceQuota, TwoJobsOnOneDeviceCountThatDeviceOnce) {
 
   // One device in use: a plan on one more fits the quota of 2; plans on two more do not,
   // whether or not they also use the device in use (counted once).
-  auto one_more = client_->run(doubled_over({device("node-a", 0)}), twelve());
+  auto one_more = client_->run(doubled_over({device_ref("node-a", 0)}), twelve());
   EXPECT_TRUE(one_more.ok()) << one_more.status();
-  auto two_more = client_->run(doubled_over({device("node-a", 0), device("node-b", 0)}), twelve());
+  auto two_more = client_->run(doubled_over({device_ref("node-a", 0), device_ref("node-b", 0)}), twelve());
   EXPECT_STATUS(two_more.status(), kResourceExhausted,
                 "quota devices of tenant 'team-two' is exhausted: limit 2 devices, in use 1 "
                 "devices; the plan needs 2 devices (node-a/0,node-b/0), 2 of them not in use");
   auto with_held = client_->run(
-      doubled_over({device("node-c", 0), device("node-a", 0), device("node-b", 0)}), twelve());
+      doubled_over({device_ref("node-c", 0), device_ref("node-a", 0), device_ref("node-b", 0)}), twelve());
   EXPECT_STATUS(with_held.status(), kResourceExhausted,
                 "in use 1 devices; the plan needs 3 devices (node-a/0,node-b/0,node-c/0), 2 of "
                 "them not in use");

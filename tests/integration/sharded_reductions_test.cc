@@ -8,18 +8,12 @@
 
 #include "client/graph_builder.h"
 #include "pool.h"
+#include "test_graphs.h"
 
 namespace tg::testing {
 namespace {
 
 namespace v1 = tgrack::v1;
-
-v1::DeviceRef dev(const std::string& node, uint32_t index) {
-  v1::DeviceRef d;
-  d.set_node(node);
-  d.set_index(index);
-  return d;
-}
 
 HostTensor f32_tensor(const Shape& shape, const std::vector<float>& values) {
   HostTensor t(TensorType{v1::DTYPE_F32, shape});
@@ -52,8 +46,8 @@ class ShardedReductionsTest : public ::testing::Test {
   HostTensor run_sharded(v1::Graph graph, const HostTensor& x, bool deterministic) {
     for (v1::Node& node : *graph.mutable_nodes()) {
       if (node.name() != "x") continue;
-      *node.mutable_sharding()->add_devices() = dev("node-a", 0);
-      *node.mutable_sharding()->add_devices() = dev("node-b", 0);
+      *node.mutable_sharding()->add_devices() = device_ref("node-a", 0);
+      *node.mutable_sharding()->add_devices() = device_ref("node-b", 0);
     }
     RunOptions options;
     options.deterministic = deterministic;
@@ -96,8 +90,8 @@ TEST_F(ShardedReductionsTest, MaxAndMinKeepNanInEitherMode) {
       v1::Graph graph = *g.build();
       for (v1::Node& node : *graph.mutable_nodes()) {
         if (node.name() != "x") continue;
-        *node.mutable_sharding()->add_devices() = dev("node-a", 0);
-        *node.mutable_sharding()->add_devices() = dev("node-b", 0);
+        *node.mutable_sharding()->add_devices() = device_ref("node-a", 0);
+        *node.mutable_sharding()->add_devices() = device_ref("node-b", 0);
       }
       RunOptions options;
       options.deterministic = deterministic;

@@ -5,7 +5,7 @@
 //                     until the test releases it; the add after it is where a cancelled job
 //                     stops. held_graph() names it "test_hold_job".
 //   x_feeds()         x = [[1, 2, 3], [-1, 0, 4]].
-//   on_device(node, index)  a placement on that one device.
+//   device_ref(node, index) that device; on_device(node, index) a placement on it alone.
 #pragma once
 
 #include <map>
@@ -46,10 +46,16 @@ inline std::map<std::string, HostTensor> x_feeds() {
   return {{"x", std::move(x)}};
 }
 
+inline tgrack::v1::DeviceRef device_ref(const std::string& node, uint32_t index) {
+  tgrack::v1::DeviceRef device;
+  device.set_node(node);
+  device.set_index(index);
+  return device;
+}
+
 inline tgrack::v1::Placement on_device(const std::string& node, uint32_t index) {
   tgrack::v1::Placement placement;
-  placement.mutable_device()->set_node(node);
-  placement.mutable_device()->set_index(index);
+  *placement.mutable_device() = device_ref(node, index);
   return placement;
 }
 
