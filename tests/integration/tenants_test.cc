@@ -53,6 +53,22 @@ class Tenants : public ::testing::Test {
     }
   }
   Client& as(const std::string& name) { return clients_.at(name); }
+  // `tenant` places `graph` on device `node`/`index` through the controller's Place: the one
+  // daemon to run it, with the grant the controller signed for it.
+  absl::StatusOr<v1::PlaceReply> place_as(const std::string& tenant, const v1::Graph& graph,
+                                          const std::string& node, uint32_t index) {
+    auto controller = controller_as(pool_, tenants_.at(tenant).token);
+    v1::PlaceRequest place;
+    *place.mutable_graph() = graph;
+    *place.mutable_placement() = on_device(node, index);
+    v1::PlaceReply placed;
+    auto context = context_with_deadline(10s);
+    if (absl::Status s = from_grpc(controller->Place(context.get(), place, &placed)); !s.ok()) return s;
+    if (placed.daemons_size() != 1) {
+      return absl::InternalError("Place answered " + std::to_string(placed.daemons_size()) + " daemons, not 1");
+    }
+    return placed;
+  }
 
   Pool pool_;
   std::map<std::string, TestTenant> tenants_;
@@ -151,15 +167,10 @@ TEST_F(Tenants, ADaemonRefusesAnotherTenantsPlanAndTensorsUnderItsGrant) {
   ASSERT_TRUE(captured.ok()) << captured.status();
 
   // team-b places its own graph on the same device and gets a real grant for it.
-  auto b = controller_as(pool_, tenants_["team-b"].token);
-  v1::PlaceRequest place;
-  *place.mutable_graph() = affine();
-  *place.mutable_placement() = on_device("node-a", 0);
-  v1::PlaceReply placed;
-  auto context = context_with_deadline(10s);
-  ASSERT_TRUE(b->Place(context.get(), place, &placed).ok());
-  ASSERT_EQ(placed.daemons_size(), 1);
-  const v1::PlacedDaemon& daemon = placed.daemons(0);
+  auto placed = place_as("team-b", affine(), "node-a", 0);
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  const v1::PlacedDaemon& daemon = placed->daemons(0);
+  std::unique_ptr<grpc::ClientContext> context;
   v1::Grant grant;
   ASSERT_TRUE(grant.ParseFromString(daemon.grant().grant()));
   EXPECT_EQ(grant.tenant(), "team-b");
@@ -174,7 +185,7 @@ TEST_F(Tenants, ADaemonRefusesAnotherTenantsPlanAndTensorsUnderItsGrant) {
   v1::FragmentRun* binding = run.add_runs();
   binding->set_device_index(0);
   v1::NamedTensorId* input = binding->add_inputs();
-  input->set_name(placed.inputs(0).pieces(0).node());
+  input->set_name(placed->inputs(0).pieces(0).node());
   input->set_tensor_id(piece.tensor_id());
   v1::RunFragmentsReply reply;
   context = context_with_deadline(10s);
@@ -228,15 +239,9 @@ TEST_F(Tenants, ADaemonAnswersAnotherTenantsTensorAndJobAsUnknownToItsGrant) {
   EXPECT_EQ(a_grant.tenant(), "team-a");
 
   // team-b runs a graph held on node-a/0 under its own grant, as job-b-held.
-  auto b = controller_as(pool_, tenants_["team-b"].token);
-  v1::PlaceRequest place;
-  *place.mutable_graph() = held_graph();
-  *place.mutable_placement() = on_device("node-a", 0);
-  v1::PlaceReply placed;
-  auto context = context_with_deadline(10s);
-  ASSERT_TRUE(b->Place(context.get(), place, &placed).ok());
-  ASSERT_EQ(placed.daemons_size(), 1);
-  const v1::PlacedDaemon& daemon = placed.daemons(0);
+  auto placed = place_as("team-b", held_graph(), "node-a", 0);
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  const v1::PlacedDaemon& daemon = placed->daemons(0);
   auto node = v1::NodeService::NewStub(make_channel(daemon.address(), true));
   v1::RunFragmentsRequest run;
   run.set_job_id("job-b-held");
@@ -244,7 +249,7 @@ TEST_F(Tenants, ADaemonAnswersAnotherTenantsTensorAndJobAsUnknownToItsGrant) {
   *run.mutable_grant() = daemon.grant();
   v1::NamedTensor* feed = run.add_runs()->add_feeds();
   run.mutable_runs(0)->set_device_index(0);
-  feed->set_name(placed.inputs(0).pieces(0).node());
+  feed->set_name(placed->inputs(0).pieces(0).node());
   *feed->mutable_tensor() = x_feeds().at("x").to_proto();
   auto running = std::async(std::launch::async, [&] {
     v1::RunFragmentsReply reply;
@@ -356,13 +361,10 @@ TEST_F(Tenants, TopShowsATenantOnlyItsOwnKernels) {
 TEST_F(Tenants, ARevokedTokenIsRefusedWithinFiveSecondsOnTheControllerAndTheDaemons) {
   const TestTenant& a = tenants_["team-a"];
   auto controller = controller_as(pool_, a.token);
-  v1::PlaceRequest place;
-  *place.mutable_graph() = affine();
-  *place.mutable_placement() = on_device("node-b", 1);
-  v1::PlaceReply placed;
-  auto context = context_with_deadline(10s);
-  ASSERT_TRUE(controller->Place(context.get(), place, &placed).ok());
-  const v1::PlacedDaemon& daemon = placed.daemons(0);
+  auto placed = place_as("team-a", affine(), "node-b", 1);
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  const v1::PlacedDaemon& daemon = placed->daemons(0);
+  std::unique_ptr<grpc::ClientContext> context;
   auto node = v1::NodeService::NewStub(make_channel(daemon.address(), true));
   int runs = 0;
   auto run_on_daemon = [&] {
@@ -373,7 +375,7 @@ TEST_F(Tenants, ARevokedTokenIsRefusedWithinFiveSecondsOnTheControllerAndTheDaem
     v1::FragmentRun* binding = run.add_runs();
     binding->set_device_index(1);
     v1::NamedTensor* feed = binding->add_feeds();
-    feed->set_name(placed.inputs(0).pieces(0).node());
+    feed->set_name(placed->inputs(0).pieces(0).node());
     *feed->mutable_tensor() = two_floats().at("x").to_proto();
     v1::RunFragmentsReply reply;
     auto call = context_with_deadline(10s);
